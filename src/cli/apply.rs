@@ -1,0 +1,227 @@
+//! `accessctl apply`: plan, confirm, carry the plan out, report.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Exit, RemoteArgs, compute_plan, fail, load_config, now, runtime};
+use crate::apply::{Executor, Outcome, Progress, SiteReport, SiteWork};
+use crate::observe::site_access;
+use crate::plan::{Action, Change};
+use crate::render::{self, TextOptions};
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// Apply without asking. Required when stdin is not a terminal (CI).
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
+    let Some(loaded) = load_config(path) else {
+        return Exit::Error;
+    };
+    let config = loaded.config;
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let (plan, mut observed) = match compute_plan(&config, &args.remote, &rt) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    print!(
+        "{}",
+        render::render_text(
+            &plan,
+            &TextOptions {
+                color: render::color_enabled_for_stdout()
+            }
+        )
+    );
+    let broken = plan.sites.iter().filter(|s| !s.errors.is_empty()).count();
+    let total = plan.change_count();
+    if total == 0 {
+        return if broken > 0 { Exit::Error } else { Exit::Ok };
+    }
+    if !args.auto_approve {
+        if !std::io::stdin().is_terminal() {
+            return fail(
+                "refusing to apply without confirmation: stdin is not a terminal",
+                Some(
+                    "review the plan, then run `accessctl apply --auto-approve` (as CI does after merge)",
+                ),
+            );
+        }
+        eprint!("\nApply these {total} changes? Only `yes` is accepted: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if answer.trim() != "yes" {
+            eprintln!("apply cancelled; nothing was changed");
+            return Exit::Error;
+        }
+    }
+    let client = match args.remote.client() {
+        Ok(c) => c,
+        Err(e) => return fail(e, None),
+    };
+    let work: Vec<SiteWork> = plan
+        .sites
+        .iter()
+        .filter(|s| s.errors.is_empty() && !s.changes.is_empty())
+        .filter_map(|s| {
+            let site = config.sites.get(&s.site)?;
+            let ledger = observed.remove(&s.site)?.ledger?;
+            Some(SiteWork {
+                plan: s.clone(),
+                access: site_access(site).and_then(Result::ok),
+                ledger,
+            })
+        })
+        .collect();
+    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
+        Arc::new(BarProgress::new(total))
+    } else {
+        Arc::new(LineProgress)
+    };
+    let executor = Executor {
+        client,
+        ledger_dir: config.ledger_dir.clone(),
+        parallelism: usize::from(args.remote.parallelism),
+        clock: Arc::new(now),
+        progress,
+    };
+    let reports = rt.block_on(executor.run(work));
+    print!("{}", report_text(&reports, broken));
+    if broken > 0 || reports.iter().any(SiteReport::failed) {
+        Exit::Error
+    } else {
+        Exit::Ok
+    }
+}
+
+/// The closing report: per site what was done, then totals.
+pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
+    let mut out = String::from("\n");
+    let (mut done, mut failed, mut skipped, mut unknown, mut requests, mut calls) =
+        (0, 0, 0, 0, 0, 0);
+    for report in reports {
+        calls += report.calls;
+        out.push_str(&format!("site {}:\n", report.site));
+        if let Some(e) = &report.error {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+        for r in &report.results {
+            let (status, why) = match &r.outcome {
+                Outcome::Done => {
+                    done += 1;
+                    ("done", None)
+                }
+                Outcome::Refused(w) => {
+                    failed += 1;
+                    ("REFUSED", Some(w))
+                }
+                Outcome::Failed(w) => {
+                    failed += 1;
+                    ("FAILED", Some(w))
+                }
+                Outcome::Unknown(w) => {
+                    unknown += 1;
+                    ("UNKNOWN", Some(w))
+                }
+                Outcome::Skipped(w) if r.change.action == Action::Request => {
+                    requests += 1;
+                    ("not sent", Some(w))
+                }
+                Outcome::Skipped(w) => {
+                    skipped += 1;
+                    ("skipped", Some(w))
+                }
+            };
+            out.push_str(&format!("  {status:>8}  {}", describe(&r.change)));
+            if let Some(why) = why {
+                out.push_str(&format!(" ({why})"));
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!(
+        "\nApply finished: {done} done, {failed} failed, {unknown} unknown, {skipped} skipped; {calls} calls to Wix.\n"
+    ));
+    if requests > 0 {
+        out.push_str(&format!(
+            "{requests} access request(s) for request-mode sites were not sent: sending requests to site owners is not built yet.\n"
+        ));
+    }
+    if unknown > 0 {
+        out.push_str("Invites with an unknown outcome are never re-sent automatically; `accessctl plan` says how to settle them.\n");
+    }
+    if broken_sites > 0 {
+        out.push_str(&format!(
+            "{broken_sites} site(s) were not applied because they could not be planned.\n"
+        ));
+    }
+    out
+}
+
+fn describe(change: &Change) -> String {
+    let titles: Vec<&str> = change
+        .roles_after
+        .iter()
+        .map(|r| r.title.as_str())
+        .collect();
+    let target = match (&change.email, &change.account_id) {
+        (Some(e), _) if change.who != *e => format!("{} ({e})", change.who),
+        _ => change.who.clone(),
+    };
+    match change.action {
+        Action::Invite | Action::ChangeRole | Action::Request | Action::Link => {
+            format!("{} {target}: {}", change.action.name(), titles.join(", "))
+        }
+        Action::Remove | Action::RevokeInvite => format!("{} {target}", change.action.name()),
+    }
+}
+
+struct LineProgress;
+
+impl Progress for LineProgress {
+    fn done(&self, site: &str, change: &Change, outcome: &Outcome) {
+        let status = match outcome {
+            Outcome::Done => "done",
+            Outcome::Refused(_) => "refused",
+            Outcome::Failed(_) => "failed",
+            Outcome::Unknown(_) => "unknown",
+            Outcome::Skipped(_) => "skipped",
+        };
+        eprintln!("{site}: {} … {status}", describe(change));
+    }
+}
+
+struct BarProgress(ProgressBar);
+
+impl BarProgress {
+    fn new(total: usize) -> Self {
+        let bar = ProgressBar::new(total as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+            bar.set_style(style);
+        }
+        BarProgress(bar)
+    }
+}
+
+impl Progress for BarProgress {
+    fn done(&self, site: &str, change: &Change, _outcome: &Outcome) {
+        self.0.set_message(format!("{site}: {}", describe(change)));
+        self.0.inc(1);
+        if self.0.position() >= self.0.length().unwrap_or(0) {
+            self.0.finish_and_clear();
+        }
+    }
+}

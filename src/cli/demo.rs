@@ -1,0 +1,222 @@
+//! `accessctl demo`: the whole loop against the built-in emulator.
+//!
+//! Starts the emulator in-process on a free loopback port with the example
+//! seed, writes the example config to a scratch directory (so the ledger does
+//! not land in `examples/`), then runs the real commands as child processes
+//! of this same binary — exactly what a user would type — with the API base
+//! and the example keys in their environment: validate, plan, apply, a few
+//! invitees accept (through the emulator's test controls), plan, apply, plan.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Args;
+
+use super::{Exit, fail, runtime};
+use crate::providers::wix::API_BASE_ENV;
+
+const EXAMPLE_CONFIG: &str = include_str!("../../examples/agency.yaml");
+const EXAMPLE_SEED: &str = include_str!("../../examples/agency.seed.yaml");
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Scratch directory for the config copy and its ledger (default: a new
+    /// temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+}
+
+pub fn run(args: &DemoArgs) -> Exit {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let seed = match crate::emulator::parse_seed(EXAMPLE_SEED) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("the bundled example seed is invalid: {e}"), None),
+    };
+    let keys: Vec<(String, String)> = seed
+        .accounts
+        .iter()
+        .filter_map(|a| Some((a.id.clone(), a.api_keys.first()?.clone())))
+        .collect();
+    let workdir = match prepare_workdir(args.workdir.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return fail(e, None),
+    };
+    let config_path = workdir.join("agency.yaml");
+    if let Err(e) = std::fs::write(&config_path, EXAMPLE_CONFIG) {
+        return fail(format!("cannot write {}: {e}", config_path.display()), None);
+    }
+    let emulator = match rt.block_on(crate::emulator::spawn(seed, ([127, 0, 0, 1], 0).into())) {
+        Ok(e) => e,
+        Err(e) => return fail(e, None),
+    };
+    let base = emulator.base_url();
+    eprintln!(
+        "accessctl demo: Wix emulator on {base}, working in {}",
+        workdir.display()
+    );
+
+    // The example config names a key variable per site; give each the key of
+    // the seed account that owns the site.
+    let mut env: Vec<(String, String)> = vec![(API_BASE_ENV.to_string(), base.clone())];
+    if let Ok(loaded) = crate::config::load(&config_path) {
+        for site in loaded.config.sites.values() {
+            if let (Some(var), Some((_, key))) = (
+                &site.wix.api_key_env,
+                keys.iter()
+                    .find(|(account, _)| *account == site.wix.account_id),
+            ) {
+                env.push((var.clone(), key.clone()));
+            }
+        }
+    }
+    let cfg = config_path.display().to_string();
+    let steps: [(&str, Vec<&str>); 3] = [
+        ("check the config", vec!["validate", "-c", &cfg]),
+        ("what would change", vec!["plan", "-c", &cfg]),
+        (
+            "make the changes",
+            vec!["apply", "-c", &cfg, "--auto-approve"],
+        ),
+    ];
+    let mut ok = true;
+    for (title, argv) in &steps {
+        ok &= step(title, argv, &env);
+    }
+    banner("some invitees accept their invites (emulator test control)");
+    match rt.block_on(accept_some(&base)) {
+        Ok(accepted) => {
+            for line in accepted {
+                eprintln!("  {line}");
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ok = false;
+        }
+    }
+    let steps: [(&str, Vec<&str>); 3] = [
+        (
+            "plan again: accepted invites are linked, the rest stays pending",
+            vec!["plan", "-c", &cfg],
+        ),
+        (
+            "apply the links",
+            vec!["apply", "-c", &cfg, "--auto-approve"],
+        ),
+        (
+            "plan once more: nothing left to do on managed sites",
+            vec!["plan", "-c", &cfg],
+        ),
+    ];
+    for (title, argv) in &steps {
+        ok &= step(title, argv, &env);
+    }
+    rt.block_on(emulator.shutdown());
+    eprintln!(
+        "\naccessctl demo: done. The config and ledger are in {}",
+        workdir.display()
+    );
+    if ok { Exit::Ok } else { Exit::Error }
+}
+
+fn prepare_workdir(given: Option<&Path>) -> Result<PathBuf, String> {
+    let dir = match given {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!("accessctl-demo-{}", std::process::id())),
+    };
+    if dir.join("agency.ledger").exists() {
+        std::fs::remove_dir_all(dir.join("agency.ledger"))
+            .map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+fn banner(title: &str) {
+    eprintln!("\n==> {title}");
+}
+
+/// Run this binary with `argv`; true when it exited 0.
+fn step(title: &str, argv: &[&str], env: &[(String, String)]) -> bool {
+    banner(title);
+    eprintln!("$ accessctl {}", argv.join(" "));
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find the accessctl executable: {e}");
+            return false;
+        }
+    };
+    let status = Command::new(exe)
+        .args(argv)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("NO_COLOR", "1")
+        .status();
+    match status {
+        Ok(s) if s.success() => true,
+        Ok(s) => {
+            eprintln!("(exited with {})", s.code().unwrap_or(-1));
+            false
+        }
+        Err(e) => {
+            eprintln!("error: cannot run accessctl: {e}");
+            false
+        }
+    }
+}
+
+/// Accept every other pending invite, as a made-up account per email.
+async fn accept_some(base: &str) -> Result<Vec<String>, String> {
+    let http = reqwest::Client::new();
+    let state: serde_json::Value = http
+        .get(format!("{base}/_emulator/state"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut pending = Vec::new();
+    collect_pending(&state, &mut pending);
+    pending.sort();
+    let mut done = Vec::new();
+    for (i, (email, id)) in pending.iter().enumerate() {
+        if i % 2 == 1 {
+            continue;
+        }
+        let account = format!("acct-{}", email.split('@').next().unwrap_or("x"));
+        let response = http
+            .post(format!("{base}/_emulator/invites/accept"))
+            .json(&serde_json::json!({ "inviteId": id, "accountId": account }))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "accepting the invite to {email} failed: HTTP {}",
+                response.status()
+            ));
+        }
+        done.push(format!("{email} accepted as Wix account {account}"));
+    }
+    Ok(done)
+}
+
+fn collect_pending(value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let status = map.get("status").and_then(|s| s.as_str());
+            let email = map.get("email").and_then(|s| s.as_str());
+            let id = map.get("id").and_then(|s| s.as_str());
+            if let (Some("Pending"), Some(email), Some(id)) = (status, email, id) {
+                out.push((email.to_string(), id.to_string()));
+            }
+            map.values().for_each(|v| collect_pending(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_pending(v, out)),
+        _ => {}
+    }
+}

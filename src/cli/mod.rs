@@ -1,0 +1,244 @@
+//! Command-line interface: clap types and one file per command.
+//!
+//! The clap structs mirror what was typed; each command resolves them into
+//! what it needs (config, client, selection) and returns an [`Exit`]. Exit
+//! codes are chosen here and nowhere else. Data goes to stdout; progress,
+//! warnings, errors and logs go to stderr.
+
+mod apply;
+mod demo;
+mod emulator;
+mod import;
+mod ledger_cmds;
+mod plan;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Loaded};
+use crate::diag::Report;
+use crate::providers::wix::{API_BASE_ENV, DEFAULT_API_BASE, WixClient};
+
+/// How a run ends. The numbers are documented in README.md ("Exit codes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success; with `--detailed-exitcode`, also "no changes".
+    Ok,
+    /// Anything went wrong: bad config, unreadable site, failed change.
+    Error,
+    /// With `--detailed-exitcode`: success, and changes are pending.
+    Changes,
+}
+
+impl Exit {
+    pub fn code(self) -> ExitCode {
+        match self {
+            Exit::Ok => ExitCode::from(0),
+            Exit::Error => ExitCode::from(1),
+            Exit::Changes => ExitCode::from(2),
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "accessctl",
+    version,
+    about = "Manage who can access client websites as code: plan and apply Wix collaborator access from a YAML file",
+    long_about = None,
+    after_help = "Start with `accessctl demo` to see plan and apply against the built-in Wix emulator.\nDocs: README.md"
+)]
+pub struct Cli {
+    /// Path of the access config.
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "access.yaml",
+        env = "ACCESSCTL_CONFIG"
+    )]
+    pub config: PathBuf,
+
+    /// More logging on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the config file and report every problem in it; no network.
+    Validate,
+    /// Read live access on each site and show what `apply` would change.
+    Plan(plan::PlanArgs),
+    /// Make the changes a plan shows: invites, role changes, removals.
+    Apply(apply::ApplyArgs),
+    /// Print the config's JSON schema (or the plan's, with --plan).
+    Schema(SchemaArgs),
+    /// Run the Wix API emulator (for trying accessctl and for tests).
+    Emulator(emulator::EmulatorArgs),
+    /// Show plan and apply end to end against the built-in emulator.
+    Demo(demo::DemoArgs),
+    /// Record by hand that a Wix account is the person with an email.
+    Link(ledger_cmds::LinkArgs),
+    /// Settle an invite whose outcome is unknown.
+    InviteStatus(ledger_cmds::InviteStatusArgs),
+    /// Print `access` entries for the current collaborators of sites.
+    Import(import::ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the JSON schema of `plan --format json` instead.
+    #[arg(long)]
+    pub plan: bool,
+}
+
+/// Options shared by commands that talk to Wix.
+#[derive(Debug, Clone, Args)]
+pub struct RemoteArgs {
+    /// Base URL of the Wix API. Never read from the config, so a config
+    /// change cannot send keys elsewhere. Plain http only for loopback.
+    #[arg(long, env = API_BASE_ENV, default_value = DEFAULT_API_BASE, value_name = "URL")]
+    pub wix_api_base: String,
+
+    /// How many sites to work on at once.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+
+    /// Seconds before a request to Wix is abandoned.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+
+    /// Only these sites (repeatable); all when absent.
+    #[arg(long = "site", value_name = "KEY")]
+    pub sites: Vec<String>,
+}
+
+impl RemoteArgs {
+    pub fn client(&self) -> Result<WixClient, String> {
+        WixClient::new(&self.wix_api_base, Duration::from_secs(self.timeout))
+    }
+}
+
+pub fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Validate => validate::run(&cli.config),
+        Command::Plan(args) => plan::run(&cli.config, &args),
+        Command::Apply(args) => apply::run(&cli.config, &args),
+        Command::Schema(args) => {
+            if args.plan {
+                print!("{}", crate::plan::schema_json());
+            } else {
+                print!("{}", config::schema_json());
+            }
+            Exit::Ok
+        }
+        Command::Emulator(args) => emulator::run(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::Link(args) => ledger_cmds::link(&cli.config, &args),
+        Command::InviteStatus(args) => ledger_cmds::invite_status(&cli.config, &args),
+        Command::Import(args) => import::run(&cli.config, &args),
+    }
+}
+
+/// Load the config, printing warnings, or print every error.
+pub(crate) fn load_config(path: &std::path::Path) -> Option<Loaded> {
+    match config::load(path) {
+        Ok(loaded) => {
+            print_report(&loaded.warnings);
+            Some(loaded)
+        }
+        Err(report) => {
+            print_report(&report);
+            None
+        }
+    }
+}
+
+pub(crate) fn print_report(report: &Report) {
+    if !report.diagnostics.is_empty() {
+        eprint!("{}", report.render());
+    }
+}
+
+/// An error at the edge: message, then a hint line.
+pub(crate) fn fail(message: impl std::fmt::Display, hint: Option<&str>) -> Exit {
+    eprintln!("error: {message}");
+    if let Some(hint) = hint {
+        eprintln!("  = hint: {hint}");
+    }
+    Exit::Error
+}
+
+/// Unknown `--site` keys are an error with a suggestion.
+pub(crate) fn check_selection(config: &crate::model::Config, sites: &[String]) -> Result<(), Exit> {
+    for key in sites {
+        if !config.sites.contains_key(key) {
+            let hint = crate::diag::did_you_mean(key, config.sites.keys().map(String::as_str))
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "sites in {}: {}",
+                        config.path.display(),
+                        config.sites.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                });
+            return Err(fail(format!("no site `{key}` in the config"), Some(&hint)));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the async runtime: {e}"), None))
+}
+
+/// The current time; `ACCESSCTL_NOW` (RFC 3339) pins it, for tests and
+/// reproducible demos.
+pub(crate) fn now() -> time::OffsetDateTime {
+    std::env::var("ACCESSCTL_NOW")
+        .ok()
+        .and_then(|t| {
+            time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .unwrap_or_else(time::OffsetDateTime::now_utc)
+}
+
+/// Read the selected sites and plan them.
+pub(crate) fn compute_plan(
+    config: &crate::model::Config,
+    remote: &RemoteArgs,
+    rt: &tokio::runtime::Runtime,
+) -> Result<
+    (
+        crate::plan::Plan,
+        std::collections::BTreeMap<String, crate::observe::Observed>,
+    ),
+    Exit,
+> {
+    check_selection(config, &remote.sites)?;
+    let client = remote.client().map_err(|e| {
+        fail(
+            e,
+            Some("pass --wix-api-base https://… or set ACCESSCTL_WIX_API_BASE"),
+        )
+    })?;
+    let observed = rt.block_on(crate::observe::observe(
+        config,
+        &remote.sites,
+        &client,
+        usize::from(remote.parallelism),
+    ));
+    let plan = crate::observe::build_plan(config, &observed, now());
+    Ok((plan, observed))
+}

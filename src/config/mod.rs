@@ -1,0 +1,449 @@
+//! Loading the config file: bytes in, a validated [`crate::model::Config`]
+//! out, or every problem in the file at once, each with file, line and
+//! column.
+//!
+//! The stages, in order:
+//!
+//! 1. bytes: readable, not empty, UTF-8;
+//! 2. YAML: serde-saphyr parses the text into a JSON value, within a budget
+//!    (size, depth, alias expansion) so hostile input fails fast with a
+//!    located error. This is the only stage that stops at its first error;
+//!    duplicate keys are tolerated here and reported in stage 3;
+//! 3. positions and duplicate keys ([`locate`]);
+//! 4. the JSON schema generated from [`raw`] ([`schema`]): types, unknown
+//!    keys, required keys, "exactly one of";
+//! 5. meaning ([`validate`]): references, emails, dates, secrets, and the
+//!    model itself.
+//!
+//! Stages 3–5 all run, and their diagnostics are reported together, sorted
+//! by position. Role names are not checked here: they are resolved against
+//! the site's live role list at plan time.
+
+pub mod locate;
+pub mod raw;
+pub mod schema;
+pub mod validate;
+
+use std::path::Path;
+
+use serde_json::Value;
+use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter};
+use sha2::{Digest, Sha256};
+
+use crate::diag::{Diagnostic, Report, Severity};
+use crate::model::{Config, Pos};
+
+pub use schema::schema_json;
+
+/// A config that passed every check, with the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Report,
+}
+
+/// Deepest nesting a config may have. Real configs need about 6 levels.
+const MAX_DEPTH: usize = 32;
+
+/// Largest config file accepted. 2,000 sites with 20 grants each take
+/// about 3 MiB.
+const MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Loaded, Report> {
+    match std::fs::read(path) {
+        Ok(bytes) => load_str(path, &bytes),
+        Err(e) => {
+            let reason = e.to_string().to_lowercase();
+            let d = Diagnostic::error(path, None, format!("cannot read the config file: {reason}"))
+                .with_hint("check the path and the file's permissions");
+            Err(report(vec![d], None))
+        }
+    }
+}
+
+/// Validates config text. `path` is used for messages and to place the
+/// ledger directory; the file itself is not read.
+pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
+    if text.len() > MAX_BYTES {
+        let d = Diagnostic::error(
+            path,
+            None,
+            format!(
+                "the file is too large to be a config ({} MiB; the limit is {} MiB)",
+                text.len() / (1024 * 1024),
+                MAX_BYTES / (1024 * 1024)
+            ),
+        );
+        return Err(report(vec![d], None));
+    }
+    let digest = hex_sha256(text);
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Err(report(vec![empty_file(path)], None));
+    }
+    let source = match std::str::from_utf8(text) {
+        Ok(s) => s,
+        Err(e) => {
+            let d = Diagnostic::error(
+                path,
+                Some(pos_of_byte(text, e.valid_up_to())),
+                "the file is not valid UTF-8",
+            )
+            .with_hint("save the file as UTF-8");
+            return Err(report(
+                vec![d],
+                Some(String::from_utf8_lossy(text).into_owned()),
+            ));
+        }
+    };
+    let doc: Value = match serde_saphyr::from_str_with_options(source, parse_options()) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(report(
+                vec![yaml_error(path, source, &e)],
+                Some(source.into()),
+            ));
+        }
+    };
+    if doc.is_null() {
+        return Err(report(vec![empty_file(path)], Some(source.into())));
+    }
+
+    let tree = locate::Tree::build(source);
+    let mut diagnostics = duplicate_keys(path, &tree);
+    diagnostics.extend(schema::check(&doc, &tree, path));
+    let outcome = validate::resolve(&doc, &tree, path, digest);
+    diagnostics.extend(outcome.diagnostics);
+    if !diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        diagnostics.extend(outcome.fallback);
+    }
+    redact_lines(&mut diagnostics);
+    let report = report(diagnostics, Some(source.into()));
+    if report.has_errors() {
+        Err(report)
+    } else {
+        Ok(Loaded {
+            config: outcome.config,
+            warnings: report,
+        })
+    }
+}
+
+fn parse_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            flow_nesting_limit: MAX_DEPTH,
+            max_nodes: 1_000_000,
+            max_events: 5_000_000,
+            max_aliases: 100_000,
+            max_total_scalar_bytes: MAX_BYTES,
+            // Sharing one anchored access list across many sites is a
+            // legitimate use of aliases; the replay limit below is what
+            // stops alias bombs.
+            enforce_alias_anchor_ratio: false,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 500_000,
+            max_replay_stack_depth: MAX_DEPTH,
+        },
+        // Reported with every other problem by `locate`, not as a fatal
+        // first error.
+        duplicate_keys: DuplicateKeyPolicy::FirstWins,
+        with_snippet: false,
+    }
+}
+
+fn report(mut diagnostics: Vec<Diagnostic>, source: Option<String>) -> Report {
+    // A stable order for equal positions regardless of which stage found
+    // them.
+    diagnostics.sort_by(|a, b| {
+        (a.pos, a.severity, &a.message, &a.hint).cmp(&(b.pos, b.severity, &b.message, &b.hint))
+    });
+    let mut report = Report {
+        diagnostics,
+        source,
+    };
+    report.sort();
+    report
+}
+
+fn empty_file(path: &Path) -> Diagnostic {
+    Diagnostic::error(path, None, "the file is empty")
+        .with_hint("the smallest valid config is the single line `version: 1`; then add `people`, `teams` and `sites`")
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(64);
+    for b in digest.iter() {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// The 1-based line and column (in characters) of byte `offset`, which must
+/// follow valid UTF-8.
+fn pos_of_byte(text: &[u8], offset: usize) -> Pos {
+    let before = text.get(..offset).unwrap_or(text);
+    let before = std::str::from_utf8(before).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    Pos { line, col }
+}
+
+/// Turns a serde-saphyr error (syntax, budget, alias) into a diagnostic.
+fn yaml_error(path: &Path, source: &str, error: &serde_saphyr::Error) -> Diagnostic {
+    let pos = error.location().filter(|l| l.line() > 0).map(|l| Pos {
+        line: usize::try_from(l.line()).unwrap_or(usize::MAX),
+        col: usize::try_from(l.column()).unwrap_or(usize::MAX).max(1),
+    });
+    let mut inner = error;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    let text = serde_saphyr::DefaultMessageFormatter
+        .format_message(inner)
+        .into_owned();
+    let lower = text.to_lowercase();
+    let too_deep = matches!(
+        inner,
+        serde_saphyr::Error::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Depth { .. },
+            ..
+        } | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. }
+    ) || lower.contains("recursion limit");
+    let too_big = matches!(
+        inner,
+        serde_saphyr::Error::Budget { .. }
+            | serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+            | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
+            | serde_saphyr::Error::AliasReplayCounterOverflow { .. }
+    );
+    if too_deep {
+        return Diagnostic::error(
+            path,
+            pos,
+            format!("the file is nested too deeply (more than {MAX_DEPTH} levels)"),
+        )
+        .with_hint("a config needs only a few levels; check the indentation and brackets here");
+    }
+    if too_big {
+        return Diagnostic::error(
+            path,
+            pos,
+            "the file expands to too much data to be a config",
+        )
+        .with_hint(
+            "look for aliases (`*name`) that repeat large anchors (`&name`), \
+                 possibly inside each other",
+        );
+    }
+    if matches!(inner, serde_saphyr::Error::MultipleDocuments { .. }) {
+        return Diagnostic::error(path, pos, "the file holds more than one YAML document")
+            .with_hint("a config is a single document; remove the second `---` and what follows, or merge them");
+    }
+    let mut message = lowercase_first(&text);
+    if message.is_empty() {
+        message = "syntax error".to_string();
+    }
+    let d = Diagnostic::error(path, pos, format!("invalid YAML: {message}"));
+    if let Some(at) = pos
+        && let Some((bracket, open)) = unclosed_bracket(source, at)
+        && open.line < at.line
+    {
+        let close = if bracket == '[' { ']' } else { '}' };
+        return d.with_hint(format!(
+            "the `{bracket}` at line {}, column {} is never closed; add `{close}`",
+            open.line, open.col
+        ));
+    }
+    let tab_on_line = pos
+        .and_then(|p| source.lines().nth(p.line.saturating_sub(1)))
+        .is_some_and(|l| {
+            l.chars()
+                .take_while(|c| c.is_whitespace())
+                .any(|c| c == '\t')
+        });
+    if lower.contains("tab") || tab_on_line {
+        d.with_hint("indent with spaces: YAML does not allow tabs for indentation")
+    } else {
+        d
+    }
+}
+
+/// The innermost flow bracket (`[` or `{`) still open at `until`, if any.
+/// A heuristic for hints only: it knows quotes, comments and that a bracket
+/// inside a plain word (`a[1]`) is text, and nothing else of YAML.
+fn unclosed_bracket(source: &str, until: Pos) -> Option<(char, Pos)> {
+    let mut open: Vec<(char, Pos)> = Vec::new();
+    for (i, line) in source.lines().enumerate().take(until.line) {
+        let mut quote: Option<char> = None;
+        let mut escaped = false;
+        let mut prev: Option<char> = None; // previous character
+        let mut prev_sig: Option<char> = None; // previous non-blank character
+        for (j, c) in line.chars().enumerate() {
+            let here = Pos {
+                line: i + 1,
+                col: j + 1,
+            };
+            if here >= until {
+                break;
+            }
+            if let Some(q) = quote {
+                if escaped {
+                    escaped = false;
+                } else if q == '"' && c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                prev = Some(c);
+                prev_sig = Some(c);
+                continue;
+            }
+            let token_start = matches!(prev_sig, None | Some(':' | '-' | '[' | '{' | ','));
+            match c {
+                '#' if prev.is_none_or(char::is_whitespace) => break,
+                '"' | '\'' if token_start => quote = Some(c),
+                '[' | '{' if token_start || !open.is_empty() => open.push((c, here)),
+                ']' | '}' if !open.is_empty() => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            prev = Some(c);
+            if !c.is_whitespace() {
+                prev_sig = Some(c);
+            }
+        }
+    }
+    open.pop()
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        // Keep acronyms ("YAML") as they are.
+        Some(c) if chars.clone().next().is_some_and(char::is_lowercase) => {
+            c.to_lowercase().chain(chars).collect()
+        }
+        Some(c) => std::iter::once(c).chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn duplicate_keys(path: &Path, tree: &locate::Tree) -> Vec<Diagnostic> {
+    tree.duplicates()
+        .iter()
+        .map(|dup| {
+            let place = if dup.parent.segs().is_empty() {
+                "at the top level".to_string()
+            } else {
+                format!("in `{}`", dup.parent)
+            };
+            Diagnostic::error(
+                path,
+                Some(dup.second),
+                format!("duplicate key `{}` {place}", dup.key),
+            )
+            .with_hint(format!(
+                "`{}` is already defined at line {}, column {}; keep one of them",
+                dup.key, dup.first.line, dup.first.col
+            ))
+        })
+        .collect()
+}
+
+/// A line that holds a secret is never shown, whichever diagnostic points
+/// at it.
+fn redact_lines(diagnostics: &mut [Diagnostic]) {
+    let secret_lines: Vec<usize> = diagnostics
+        .iter()
+        .filter(|d| d.redact_source)
+        .filter_map(|d| d.pos.map(|p| p.line))
+        .collect();
+    for d in diagnostics.iter_mut() {
+        if d.pos.is_some_and(|p| secret_lines.contains(&p.line)) {
+            d.redact_source = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_position_of_a_byte() {
+        assert_eq!(pos_of_byte(b"ab\ncd\xff", 5), Pos { line: 2, col: 3 });
+        assert_eq!(
+            pos_of_byte("é\u{e9}x".as_bytes(), 4),
+            Pos { line: 1, col: 3 }
+        );
+        assert_eq!(pos_of_byte(b"", 9), Pos { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn digests_are_hex_sha256() {
+        assert_eq!(
+            hex_sha256(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    fn errors_of(text: &str) -> Vec<(Option<Pos>, String)> {
+        match load_str(Path::new("t.yaml"), text.as_bytes()) {
+            Ok(_) => Vec::new(),
+            Err(r) => r
+                .diagnostics
+                .into_iter()
+                .map(|d| (d.pos, d.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn numeric_keys_are_located() {
+        let found = errors_of("version: 1\npeople:\n  7: { email: 5 }\n");
+        assert_eq!(
+            found,
+            [(
+                Some(Pos { line: 3, col: 15 }),
+                "wrong type for `email`: expected an email address, found a number".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn every_diagnostic_on_a_secret_line_is_redacted() {
+        let text = "version: 1\nsites: {a: {wix: {site_id: s, account_id: a, api_key_env: x-1.y}, bogus: 1}}\n";
+        let report = match load_str(Path::new("t.yaml"), text.as_bytes()) {
+            Ok(_) => Report::default(),
+            Err(r) => r,
+        };
+        assert_eq!(report.errors(), 2);
+        assert!(report.diagnostics.iter().all(|d| d.redact_source));
+        assert!(!report.render().contains("x-1.y"));
+    }
+
+    #[test]
+    fn finds_unclosed_brackets() {
+        let text = "a: [x, y\nb: {c: '[', d: \"]\"}\nc: z[1] # [\n";
+        let end = Pos { line: 9, col: 1 };
+        assert_eq!(
+            unclosed_bracket(text, end),
+            Some(('[', Pos { line: 1, col: 4 }))
+        );
+        assert_eq!(unclosed_bracket("a: [x]\nb: c\n", end), None);
+    }
+
+    #[test]
+    fn lowercases_words_not_acronyms() {
+        assert_eq!(lowercase_first("Unclosed bracket"), "unclosed bracket");
+        assert_eq!(lowercase_first("YAML error"), "YAML error");
+    }
+}

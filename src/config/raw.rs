@@ -1,0 +1,223 @@
+//! The config file as written: serde types that mirror the YAML one to one.
+//!
+//! These types exist for two readers. `schemars` turns them (with their doc
+//! comments) into the JSON schema that editors use and that
+//! [`super::validate`] checks every document against, so the editor and the
+//! command line agree on what is allowed. `validate` then deserializes the
+//! parts that passed into these types and resolves them into
+//! [`crate::model`]. Nothing here checks references, emails or dates; that is
+//! `validate`'s job.
+//!
+//! Constraints that JSON Schema can say (key patterns, `version: 1`,
+//! "exactly one of `role`/`roles`") are written here as schema attributes, so
+//! the published schema carries them too.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Pattern of people, team and site keys.
+pub const KEY_PATTERN: &str = "^[a-z0-9][a-z0-9_-]*$";
+
+/// Pattern of an environment variable name.
+pub const ENV_NAME_PATTERN: &str = "^[A-Z_][A-Z0-9_]*$";
+
+/// Who should hold which role on each client site: the accessctl config file
+/// (format version 1).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "accessctl configuration")]
+pub struct RawConfig {
+    /// Format version of this file. Always `1`.
+    #[schemars(extend("const" = 1))]
+    pub version: u32,
+
+    /// Directory that holds one ledger file per site (what accessctl has done
+    /// and learned). Relative paths are relative to this file's directory.
+    /// Default: `<name of this file>.ledger` beside this file.
+    #[serde(default)]
+    #[schemars(with = "String", length(min = 1))]
+    pub ledger_dir: Option<String>,
+
+    /// The people access is granted to, by key (lower-case letters, digits,
+    /// `-` and `_`).
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": KEY_PATTERN }))]
+    pub people: BTreeMap<String, RawPerson>,
+
+    /// Named groups of people. A grant to a team grants the same roles to
+    /// each member.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": KEY_PATTERN }))]
+    pub teams: BTreeMap<String, Vec<String>>,
+
+    /// The client sites whose access this file manages, by key.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": KEY_PATTERN }))]
+    pub sites: BTreeMap<String, RawSite>,
+
+    /// Limits that stop a mistaken change from removing too many people.
+    #[serde(default)]
+    pub safety: RawSafety,
+}
+
+/// A person who can be granted access.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPerson {
+    /// The email Wix invites are sent to.
+    #[schemars(email)]
+    pub email: String,
+
+    /// The person's Wix account id, when known (for example after an import).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub wix_account_id: Option<String>,
+}
+
+/// One client site and who should have access to it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    /// How to reach the site on Wix.
+    pub wix: RawWix,
+
+    /// The client contact who owns the site. Access requests go to this
+    /// address when the agency holds no API key for the site.
+    #[serde(default)]
+    #[schemars(with = "RawContact")]
+    pub owner: Option<RawContact>,
+
+    /// What to do with collaborators this file does not mention. Default:
+    /// `warn`.
+    #[serde(default)]
+    #[schemars(extend("default" = "warn"))]
+    pub unmanaged: RawUnmanaged,
+
+    /// The grants: who gets which roles on this site.
+    #[serde(default)]
+    pub access: Vec<RawGrant>,
+}
+
+/// The Wix ids of a site and where its API key comes from.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWix {
+    /// The Wix site id (a UUID, from the site's dashboard URL).
+    pub site_id: String,
+
+    /// The Wix account that owns the site.
+    pub account_id: String,
+
+    /// Name of the environment variable that holds the Wix API key for this
+    /// site, e.g. `ACME_WIX_API_KEY`. Never the key itself. Leave it out to
+    /// run the site in request mode: accessctl then asks the owner to grant
+    /// access instead of granting it.
+    #[serde(default)]
+    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
+    pub api_key_env: Option<String>,
+}
+
+/// A contact: an email and, optionally, a name.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawContact {
+    /// How to address the contact in access requests.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub name: Option<String>,
+
+    /// The contact's email.
+    #[schemars(email)]
+    pub email: String,
+}
+
+/// What to do with a site's collaborators that this file does not mention.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawUnmanaged {
+    /// Leave them alone, silently.
+    Keep,
+    /// Leave them alone, but list them as warnings in the plan.
+    #[default]
+    Warn,
+    /// Remove them.
+    Remove,
+}
+
+/// A grant: one principal (`team`, `person`, `email` or `wix_account_id`)
+/// and the roles it should hold (`role` or `roles`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("allOf" = [
+    { "oneOf": [
+        { "required": ["team"] },
+        { "required": ["person"] },
+        { "required": ["email"] },
+        { "required": ["wix_account_id"] },
+    ] },
+    { "oneOf": [
+        { "required": ["role"] },
+        { "required": ["roles"] },
+    ] },
+]))]
+pub struct RawGrant {
+    /// Grant to every member of this team (a key of `teams`).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub team: Option<String>,
+
+    /// Grant to this person (a key of `people`).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub person: Option<String>,
+
+    /// Grant to this email, for someone not listed in `people`.
+    #[serde(default)]
+    #[schemars(with = "String", email)]
+    pub email: Option<String>,
+
+    /// Grant to this Wix account id, for a collaborator whose email is unknown.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub wix_account_id: Option<String>,
+
+    /// One role, by its Wix title (e.g. `Blog Editor`, case-insensitive) or
+    /// its kebab-case slug (`blog-editor`).
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub role: Option<String>,
+
+    /// Several roles, by Wix title or kebab-case slug.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", length(min = 1))]
+    pub roles: Option<Vec<String>>,
+
+    /// Last day of the grant (`yyyy-mm-dd`). The first apply after this date
+    /// removes the access.
+    #[serde(default)]
+    #[schemars(with = "String", extend("format" = "date"))]
+    pub until: Option<String>,
+}
+
+/// Limits on removals, and people that are never removed.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSafety {
+    /// Refuse a plan that removes more than this many people from one site
+    /// (unless forced).
+    #[serde(default)]
+    #[schemars(with = "u32", range(max = u32::MAX))]
+    pub max_removals_per_site: Option<u32>,
+
+    /// Refuse a plan that removes more than this many people in total
+    /// (unless forced).
+    #[serde(default)]
+    #[schemars(with = "u32", range(max = u32::MAX))]
+    pub max_removals_total: Option<u32>,
+
+    /// People (keys of `people`) that are never removed or downgraded.
+    #[serde(default)]
+    pub protect: Vec<String>,
+}

@@ -1,0 +1,810 @@
+//! From the parsed document to [`crate::model::Config`], checking what a
+//! schema cannot: that every name refers to something defined, that emails
+//! and dates are real, that no two people share an email and no two sites a
+//! Wix site id, and that `api_key_env` names a variable rather than holding
+//! a key.
+//!
+//! The checks read the document value directly, part by part, so a mistake
+//! in one person or grant does not hide the mistakes in the others. Each part
+//! is also deserialized into its [`super::raw`] type as a gate: a part that
+//! does not deserialize is left out of the model. The schema check has
+//! normally reported why; if it has not, a fallback diagnostic says so, so a
+//! config with a part missing is never returned as valid.
+//!
+//! Type errors, unknown keys and "exactly one of" rules are the schema's job
+//! ([`super::schema`]); this module does not repeat them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use time::Date;
+use time::macros::format_description;
+
+use super::locate::{Tree, YamlPath};
+use super::raw::{RawContact, RawGrant, RawPerson, RawSafety, RawUnmanaged, RawWix};
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::model::{
+    Config, Contact, Grant, Person, Pos, Principal, RoleName, Safety, Site, Unmanaged, WixSite,
+};
+
+/// The keys of a site mapping (see [`super::raw::RawSite`]).
+const SITE_KEYS: [&str; 4] = ["wix", "owner", "unmanaged", "access"];
+
+/// What [`resolve`] found.
+pub struct Outcome {
+    /// The model, as complete as the document allowed. Only meaningful when
+    /// no error was found anywhere.
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Parts that could not be read, for when nothing else explains why.
+    pub fallback: Vec<Diagnostic>,
+}
+
+/// Checks and resolves a parsed document.
+pub fn resolve(doc: &Value, tree: &Tree, file: &Path, digest: String) -> Outcome {
+    let empty = Map::new();
+    let root = doc.as_object().unwrap_or(&empty);
+    let mut r = Resolver {
+        file,
+        tree,
+        diagnostics: Vec::new(),
+        fallback: Vec::new(),
+        person_keys: key_set(root.get("people")),
+        team_keys: key_set(root.get("teams")),
+    };
+    let people = r.people(root.get("people"));
+    let teams = r.teams(root.get("teams"));
+    let sites = r.sites(root.get("sites"), &people, &teams);
+    let safety = r.safety(root.get("safety"));
+    let ledger_dir = ledger_dir(file, root.get("ledger_dir").and_then(Value::as_str));
+    let config = Config {
+        path: file.to_path_buf(),
+        digest,
+        people,
+        teams,
+        sites,
+        safety,
+        ledger_dir,
+    };
+    Outcome {
+        config,
+        diagnostics: r.diagnostics,
+        fallback: r.fallback,
+    }
+}
+
+/// `ledger_dir` resolved against the config file's directory; by default
+/// `<config file stem>.ledger` beside the config file.
+pub fn ledger_dir(file: &Path, written: Option<&str>) -> PathBuf {
+    let base = file.parent().unwrap_or(Path::new(""));
+    match written {
+        Some(dir) => base.join(dir),
+        None => {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "accessctl".to_string());
+            base.join(format!("{stem}.ledger"))
+        }
+    }
+}
+
+fn key_set(value: Option<&Value>) -> BTreeSet<String> {
+    value
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn str_field<'v>(obj: &'v Value, key: &str) -> Option<&'v str> {
+    obj.get(key).and_then(Value::as_str)
+}
+
+struct Resolver<'a> {
+    file: &'a Path,
+    tree: &'a Tree,
+    diagnostics: Vec<Diagnostic>,
+    fallback: Vec<Diagnostic>,
+    person_keys: BTreeSet<String>,
+    team_keys: BTreeSet<String>,
+}
+
+impl Resolver<'_> {
+    fn error(&mut self, pos: Pos, message: String, hint: Option<String>) {
+        let mut d = Diagnostic::error(self.file, Some(pos), message);
+        if let Some(hint) = hint {
+            d = d.with_hint(hint);
+        }
+        self.diagnostics.push(d);
+    }
+
+    fn warning(&mut self, pos: Pos, message: String, hint: &str) {
+        self.diagnostics
+            .push(Diagnostic::warning(self.file, Some(pos), message).with_hint(hint));
+    }
+
+    /// Deserializes one part as a gate; records a fallback diagnostic when
+    /// it does not deserialize.
+    fn gate<'v, T: Deserialize<'v>>(&mut self, value: &'v Value, path: &YamlPath) -> Option<T> {
+        match T::deserialize(value) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let mut d = Diagnostic::error(
+                    self.file,
+                    Some(self.tree.value_pos(path)),
+                    format!("cannot read `{}`: {e}", path.name()),
+                );
+                if path.segs().iter().any(
+                    |s| matches!(s, super::locate::Seg::Key(k) if k == "wix" || k == "api_key_env"),
+                ) {
+                    d = d.redacted();
+                }
+                self.fallback.push(d);
+                None
+            }
+        }
+    }
+
+    /// Checks an email; returns it lower-cased when it is sound.
+    fn email(&mut self, email: &str, path: &YamlPath, whose: &str) -> Option<String> {
+        match email_problem(email) {
+            None => Some(email.to_lowercase()),
+            Some(problem) => {
+                let pos = self.tree.value_pos(path);
+                self.error(
+                    pos,
+                    format!("invalid email `{email}` for {whose}: {problem}"),
+                    Some("an email looks like `name@example.com`".to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn unknown_person(&mut self, name: &str, path: &YamlPath, context: &str, in_grant: bool) {
+        let hint = if in_grant && self.team_keys.contains(name) {
+            format!("`{name}` is a team: write `team: {name}`")
+        } else if let Some(close) = did_you_mean(name, self.person_keys.iter().map(String::as_str))
+        {
+            format!("did you mean `{close}`?")
+        } else {
+            format!("define `{name}` under `people`, with an `email`")
+        };
+        let pos = self.tree.value_pos(path);
+        self.error(
+            pos,
+            format!("unknown person `{name}` in {context}"),
+            Some(hint),
+        );
+    }
+
+    /// The entries of the mapping at `path` in the order they are written,
+    /// so that "the same as" errors point at the later one.
+    fn in_file_order<'v>(
+        &self,
+        map: &'v Map<String, Value>,
+        path: &YamlPath,
+    ) -> Vec<(&'v String, &'v Value)> {
+        let mut entries: Vec<(Pos, &String, &Value)> = map
+            .iter()
+            .map(|(k, v)| (self.tree.key_pos(&path.key(k)), k, v))
+            .collect();
+        entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        entries.into_iter().map(|(_, k, v)| (k, v)).collect()
+    }
+
+    fn people(&mut self, value: Option<&Value>) -> BTreeMap<String, Person> {
+        let mut people = BTreeMap::new();
+        let Some(map) = value.and_then(Value::as_object) else {
+            return people;
+        };
+        let mut by_email: HashMap<String, String> = HashMap::new();
+        for (key, v) in self.in_file_order(map, &YamlPath::root().key("people")) {
+            let path = YamlPath::root().key("people").key(key);
+            let gate = self.gate::<RawPerson>(v, &path);
+            let email = match str_field(v, "email") {
+                Some(e) => self.email(e, &path.key("email"), &format!("person `{key}`")),
+                None => None,
+            };
+            if let Some(email) = &email {
+                if let Some(first) = by_email.get(email) {
+                    let pos = self.tree.value_pos(&path.key("email"));
+                    self.error(
+                        pos,
+                        format!("people `{first}` and `{key}` have the same email `{email}`"),
+                        Some("each person needs their own email; merge the two or fix one".into()),
+                    );
+                } else {
+                    by_email.insert(email.clone(), key.clone());
+                }
+            }
+            if let (Some(raw), Some(email)) = (gate, email) {
+                people.insert(
+                    key.clone(),
+                    Person {
+                        key: key.clone(),
+                        email,
+                        wix_account_id: raw.wix_account_id,
+                    },
+                );
+            }
+        }
+        people
+    }
+
+    fn teams(&mut self, value: Option<&Value>) -> BTreeMap<String, Vec<String>> {
+        let mut teams = BTreeMap::new();
+        let Some(map) = value.and_then(Value::as_object) else {
+            return teams;
+        };
+        for (team, v) in map {
+            let path = YamlPath::root().key("teams").key(team);
+            let Some(items) = v.as_array() else {
+                // The schema reports the type; record the gap.
+                let _ = self.gate::<Vec<String>>(v, &path);
+                continue;
+            };
+            if items.is_empty() {
+                let pos = self.tree.key_pos(&path);
+                self.warning(
+                    pos,
+                    format!("team `{team}` has no members"),
+                    "add people to it, or remove it",
+                );
+            }
+            let mut members = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let Some(name) = item.as_str() else { continue };
+                if self.person_keys.contains(name) {
+                    members.push(name.to_string());
+                } else {
+                    self.unknown_person(name, &path.index(i), &format!("team `{team}`"), false);
+                }
+            }
+            teams.insert(team.clone(), members);
+        }
+        teams
+    }
+
+    fn sites(
+        &mut self,
+        value: Option<&Value>,
+        people: &BTreeMap<String, Person>,
+        teams: &BTreeMap<String, Vec<String>>,
+    ) -> BTreeMap<String, Site> {
+        let mut sites = BTreeMap::new();
+        let Some(map) = value.and_then(Value::as_object) else {
+            return sites;
+        };
+        let emails: HashMap<&str, &str> = people
+            .values()
+            .map(|p| (p.email.as_str(), p.key.as_str()))
+            .collect();
+        let mut site_ids: HashMap<String, String> = HashMap::new();
+        for (key, v) in self.in_file_order(map, &YamlPath::root().key("sites")) {
+            let path = YamlPath::root().key("sites").key(key);
+            if !v.is_object() {
+                let _ = self.gate::<Map<String, Value>>(v, &path);
+                continue;
+            }
+            let wix = self.wix(key, v.get("wix"), &path.key("wix"), &mut site_ids);
+            let owner = match v.get("owner") {
+                Some(o) => {
+                    let opath = path.key("owner");
+                    let gate = self.gate::<RawContact>(o, &opath);
+                    let email = str_field(o, "email").and_then(|e| {
+                        self.email(
+                            e,
+                            &opath.key("email"),
+                            &format!("the owner of site `{key}`"),
+                        )
+                    });
+                    match (gate, email) {
+                        (Some(raw), Some(email)) => Some(Some(Contact {
+                            name: raw.name,
+                            email,
+                        })),
+                        _ => None,
+                    }
+                }
+                None => Some(None),
+            };
+            let unmanaged = match v.get("unmanaged") {
+                Some(u) => self
+                    .gate::<RawUnmanaged>(u, &path.key("unmanaged"))
+                    .map(|u| match u {
+                        RawUnmanaged::Keep => Unmanaged::Keep,
+                        RawUnmanaged::Warn => Unmanaged::Warn,
+                        RawUnmanaged::Remove => Unmanaged::Remove,
+                    }),
+                None => Some(Unmanaged::default()),
+            };
+            let apath = path.key("access");
+            let mut grants = Vec::new();
+            let mut complete = true;
+            // A misspelt `access` is reported as an unknown key; do not add
+            // "no access entries" to it.
+            let misspelt = v
+                .as_object()
+                .is_some_and(|m| m.keys().any(|k| !SITE_KEYS.contains(&k.as_str())));
+            match v.get("access") {
+                None if misspelt => {}
+                None => self.no_access(key, &path),
+                Some(Value::Array(items)) => {
+                    if items.is_empty() {
+                        self.no_access(key, &path);
+                    }
+                    for (i, g) in items.iter().enumerate() {
+                        let context = format!("grant {} of site `{key}`", i + 1);
+                        let gpath = apath.index(i);
+                        complete &= self.grant(g, &gpath, &context, teams, &emails, &mut grants);
+                    }
+                }
+                Some(other) => {
+                    let _ = self.gate::<Vec<Value>>(other, &apath);
+                    complete = false;
+                }
+            }
+            if let (Some(wix), Some(owner), Some(unmanaged), true) =
+                (wix, owner, unmanaged, complete)
+            {
+                sites.insert(
+                    key.clone(),
+                    Site {
+                        key: key.clone(),
+                        wix,
+                        owner,
+                        unmanaged,
+                        grants,
+                        pos: self.tree.key_pos(&path),
+                    },
+                );
+            }
+        }
+        sites
+    }
+
+    fn no_access(&mut self, key: &str, path: &YamlPath) {
+        let pos = self.tree.key_pos(path);
+        self.warning(
+            pos,
+            format!("site `{key}` has no access entries"),
+            "add grants under `access`; until then every collaborator on it is unmanaged",
+        );
+    }
+
+    fn wix(
+        &mut self,
+        site: &str,
+        value: Option<&Value>,
+        path: &YamlPath,
+        site_ids: &mut HashMap<String, String>,
+    ) -> Option<WixSite> {
+        let Some(v) = value else {
+            // The schema reports the missing key.
+            self.fallback.push(Diagnostic::error(
+                self.file,
+                Some(self.tree.value_pos(path)),
+                format!("missing `wix` in site `{site}`"),
+            ));
+            return None;
+        };
+        let gate = self.gate::<RawWix>(v, path);
+        let key_ok = match str_field(v, "api_key_env") {
+            Some(name) => self.api_key_env(site, name, &path.key("api_key_env")),
+            None => true,
+        };
+        if let Some(id) = str_field(v, "site_id") {
+            let id_path = path.key("site_id");
+            if id.trim().is_empty() {
+                let pos = self.tree.value_pos(&id_path);
+                self.error(pos, format!("`site_id` of site `{site}` is empty"), None);
+            } else if let Some(first) = site_ids.get(&id.trim().to_lowercase()) {
+                let pos = self.tree.value_pos(&id_path);
+                self.error(
+                    pos,
+                    format!("sites `{first}` and `{site}` have the same `site_id` `{id}`"),
+                    Some("each site needs its own Wix site id; remove or fix one of them".into()),
+                );
+            } else {
+                site_ids.insert(id.trim().to_lowercase(), site.to_string());
+            }
+        }
+        if let Some(id) = str_field(v, "account_id")
+            && id.trim().is_empty()
+        {
+            let pos = self.tree.value_pos(&path.key("account_id"));
+            self.error(pos, format!("`account_id` of site `{site}` is empty"), None);
+        }
+        let raw = gate?;
+        if !key_ok {
+            return None;
+        }
+        Some(WixSite {
+            site_id: raw.site_id,
+            account_id: raw.account_id,
+            api_key_env: raw.api_key_env,
+        })
+    }
+
+    /// `api_key_env` must name a variable. Its value is never repeated in a
+    /// message, and its line is never shown: it may be the key itself.
+    fn api_key_env(&mut self, site: &str, name: &str, path: &YamlPath) -> bool {
+        if is_env_name(name) {
+            return true;
+        }
+        let example = format!("{}_WIX_API_KEY", env_stem(site));
+        let pos = self.tree.value_pos(path);
+        let d = if looks_like_secret(name) {
+            Diagnostic::error(
+                self.file,
+                Some(pos),
+                format!("`api_key_env` of site `{site}` looks like an API key itself"),
+            )
+            .with_hint(format!(
+                "put the key in an environment variable and write its name here, \
+                 e.g. `api_key_env: {example}`; if the key was committed, revoke it"
+            ))
+        } else {
+            Diagnostic::error(
+                self.file,
+                Some(pos),
+                format!(
+                    "`api_key_env` of site `{site}` must name an environment variable \
+                     (upper-case letters, digits and `_`)"
+                ),
+            )
+            .with_hint(format!(
+                "e.g. `api_key_env: {example}`; the key itself goes in that variable"
+            ))
+        };
+        self.diagnostics.push(d.redacted());
+        false
+    }
+
+    /// Checks one grant and appends its model grants (one per team member
+    /// for a team). Returns false when the grant could not be resolved.
+    fn grant(
+        &mut self,
+        g: &Value,
+        path: &YamlPath,
+        context: &str,
+        teams: &BTreeMap<String, Vec<String>>,
+        emails: &HashMap<&str, &str>,
+        out: &mut Vec<Grant>,
+    ) -> bool {
+        let gate = self.gate::<RawGrant>(g, path);
+        if !g.is_object() {
+            return false;
+        }
+        let mut ok = gate.is_some();
+
+        // Roles: each name, where it was written.
+        let mut roles = Vec::new();
+        let mut role_values: Vec<(YamlPath, &str)> = Vec::new();
+        if let Some(r) = str_field(g, "role") {
+            role_values.push((path.key("role"), r));
+        }
+        if let Some(list) = g.get("roles").and_then(Value::as_array) {
+            for (j, r) in list.iter().enumerate() {
+                if let Some(r) = r.as_str() {
+                    role_values.push((path.key("roles").index(j), r));
+                }
+            }
+        }
+        for (rpath, name) in role_values {
+            let pos = self.tree.value_pos(&rpath);
+            if name.trim().is_empty() {
+                self.error(pos, format!("empty role name in {context}"), None);
+                ok = false;
+            } else {
+                roles.push(RoleName {
+                    name: name.trim().to_string(),
+                    pos,
+                });
+            }
+        }
+
+        let until = match str_field(g, "until") {
+            Some(text) => {
+                let upath = path.key("until");
+                match parse_date(text) {
+                    Ok(d) => Some(d),
+                    Err(problem) => {
+                        let pos = self.tree.value_pos(&upath);
+                        self.error(
+                            pos,
+                            format!("invalid date `{text}` in `until`{problem}"),
+                            Some("write the date as `yyyy-mm-dd`, e.g. `2027-02-01`".into()),
+                        );
+                        ok = false;
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+
+        // The principal. The schema reports none-or-several; each one
+        // written is still checked.
+        let mut principals: Vec<(Principal, Option<String>)> = Vec::new();
+        let mut named = 0;
+        if let Some(team) = str_field(g, "team") {
+            named += 1;
+            match teams.get(team) {
+                Some(members) => principals.extend(
+                    members
+                        .iter()
+                        .map(|m| (Principal::Person(m.clone()), Some(team.to_string()))),
+                ),
+                None if self.team_keys.contains(team) => ok = false,
+                None => {
+                    let hint = if self.person_keys.contains(team) {
+                        format!("`{team}` is a person: write `person: {team}`")
+                    } else if let Some(c) =
+                        did_you_mean(team, self.team_keys.iter().map(String::as_str))
+                    {
+                        format!("did you mean `{c}`?")
+                    } else {
+                        format!("define `{team}` under `teams`")
+                    };
+                    let pos = self.tree.value_pos(&path.key("team"));
+                    self.error(
+                        pos,
+                        format!("unknown team `{team}` in {context}"),
+                        Some(hint),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if let Some(person) = str_field(g, "person") {
+            named += 1;
+            if self.person_keys.contains(person) {
+                principals.push((Principal::Person(person.to_string()), None));
+            } else {
+                self.unknown_person(person, &path.key("person"), context, true);
+                ok = false;
+            }
+        }
+        if let Some(email) = str_field(g, "email") {
+            named += 1;
+            let epath = path.key("email");
+            match self.email(email, &epath, context) {
+                Some(email) => {
+                    if let Some(person) = emails.get(email.as_str()) {
+                        let pos = self.tree.value_pos(&epath);
+                        self.warning(
+                            pos,
+                            format!("`{email}` in {context} is the email of person `{person}`"),
+                            &format!("write `person: {person}` so both grants are one person"),
+                        );
+                    }
+                    principals.push((Principal::Email(email), None));
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(id) = str_field(g, "wix_account_id") {
+            named += 1;
+            if id.trim().is_empty() {
+                let pos = self.tree.value_pos(&path.key("wix_account_id"));
+                self.error(pos, format!("empty `wix_account_id` in {context}"), None);
+                ok = false;
+            } else {
+                principals.push((Principal::Account(id.trim().to_string()), None));
+            }
+        }
+        if !ok || named != 1 || roles.is_empty() {
+            return false;
+        }
+        let pos = self.tree.value_pos(path);
+        for (principal, via_team) in principals {
+            out.push(Grant {
+                principal,
+                roles: roles.clone(),
+                until,
+                via_team,
+                pos,
+            });
+        }
+        true
+    }
+
+    fn safety(&mut self, value: Option<&Value>) -> Safety {
+        let Some(v) = value else {
+            return Safety::default();
+        };
+        let path = YamlPath::root().key("safety");
+        let ppath = path.key("protect");
+        if let Some(list) = v.get("protect").and_then(Value::as_array) {
+            for (i, item) in list.iter().enumerate() {
+                if let Some(name) = item.as_str()
+                    && !self.person_keys.contains(name)
+                {
+                    self.unknown_person(name, &ppath.index(i), "`safety.protect`", false);
+                }
+            }
+        }
+        match self.gate::<RawSafety>(v, &path) {
+            Some(raw) => Safety {
+                max_removals_per_site: raw.max_removals_per_site,
+                max_removals_total: raw.max_removals_total,
+                protect: raw.protect,
+            },
+            None => Safety::default(),
+        }
+    }
+}
+
+/// What is wrong with an email, if anything. A sound, simple check: one
+/// `@`, something before it, a domain with a dot after it, no spaces.
+pub(crate) fn email_problem(email: &str) -> Option<&'static str> {
+    if email.is_empty() {
+        return Some("it is empty");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("it contains a space");
+    }
+    let mut parts = email.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Some(if email.contains('@') {
+            "it has more than one `@`"
+        } else {
+            "it has no `@`"
+        });
+    };
+    if local.is_empty() {
+        return Some("nothing before the `@`");
+    }
+    if domain.is_empty() {
+        return Some("nothing after the `@`");
+    }
+    if !domain.contains('.') {
+        return Some("the domain after the `@` has no dot");
+    }
+    if domain.split('.').any(str::is_empty) {
+        return Some("the domain after the `@` has an empty part");
+    }
+    if domain
+        .chars()
+        .any(|c| !(c.is_alphanumeric() || c == '-' || c == '.'))
+    {
+        return Some("the domain after the `@` has a character domains cannot have");
+    }
+    None
+}
+
+/// Parses `yyyy-mm-dd`. The error is a suffix for the message.
+pub(crate) fn parse_date(text: &str) -> Result<Date, &'static str> {
+    let mut parts = text.split('-');
+    let shaped = matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(y), Some(m), Some(d), None)
+            if y.len() == 4 && m.len() == 2 && d.len() == 2
+                && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    );
+    if !shaped {
+        return Err("");
+    }
+    Date::parse(text, format_description!("[year]-[month]-[day]"))
+        .map_err(|_| ": there is no such day")
+}
+
+/// Whether `name` is a plausible environment variable name.
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_uppercase() || c == '_' => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Whether a string that is not a variable name looks like a credential:
+/// a Wix key prefix, a JWT, or long and mixed like generated tokens are.
+pub(crate) fn looks_like_secret(value: &str) -> bool {
+    const PREFIXES: [&str; 3] = ["IST.", "JWS.", "eyJ"];
+    if PREFIXES.iter().any(|p| value.starts_with(p)) {
+        return true;
+    }
+    let len = value.chars().count();
+    let lower = value.chars().any(|c| c.is_ascii_lowercase());
+    let digit = value.chars().any(|c| c.is_ascii_digit());
+    let punct = value
+        .chars()
+        .any(|c| !c.is_ascii_alphanumeric() && c != '_' && !c.is_whitespace());
+    let spaces = value.chars().any(char::is_whitespace);
+    (len >= 32 && !spaces) || (lower && digit && punct) || (len >= 20 && digit && (lower || punct))
+}
+
+/// `acme-bakery` → `ACME_BAKERY`.
+fn env_stem(site: &str) -> String {
+    site.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_emails() {
+        assert_eq!(email_problem("a@b.example"), None);
+        assert_eq!(email_problem("Alice.Smith+x@mail.b.example"), None);
+        assert!(email_problem("a.b.example").is_some());
+        assert!(email_problem("a@@b.example").is_some());
+        assert!(email_problem("@b.example").is_some());
+        assert!(email_problem("a@localhost").is_some());
+        assert!(email_problem("a b@c.example").is_some());
+        assert!(email_problem("a@b..example").is_some());
+        assert!(email_problem("").is_some());
+    }
+
+    #[test]
+    fn parses_dates() {
+        assert!(parse_date("2027-02-01").is_ok());
+        assert_eq!(parse_date("2027-02-30"), Err(": there is no such day"));
+        assert_eq!(parse_date("next week"), Err(""));
+        assert_eq!(parse_date("2027-2-1"), Err(""));
+        assert_eq!(parse_date("+2027-02-01"), Err(""));
+    }
+
+    #[test]
+    fn tells_names_from_secrets() {
+        assert!(is_env_name("ACME_WIX_API_KEY"));
+        assert!(is_env_name("_K1"));
+        assert!(!is_env_name("acme_key"));
+        assert!(!is_env_name("1KEY"));
+        assert!(looks_like_secret(
+            "IST.eyJraWQiOiJQb3pIX2FDMiIsImFsZyI6IlJTMjU2In0"
+        ));
+        assert!(looks_like_secret("a1b2-c3d4"));
+        assert!(looks_like_secret("5f2c0e1a9b7d4c3e8f6a2b1c0d9e8f7a"));
+        assert!(!looks_like_secret("acme key"));
+        assert!(!looks_like_secret("acme_wix_key"));
+    }
+
+    #[test]
+    fn site_keys_match_the_schema() {
+        let schema = super::super::schema::schema_value();
+        let mut from_schema: Vec<&str> = schema
+            .pointer("/$defs/RawSite/properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        from_schema.sort_unstable();
+        let mut ours = SITE_KEYS.to_vec();
+        ours.sort_unstable();
+        assert_eq!(from_schema, ours);
+    }
+
+    #[test]
+    fn resolves_ledger_dirs() {
+        assert_eq!(
+            ledger_dir(Path::new("examples/agency.yaml"), None),
+            PathBuf::from("examples/agency.ledger")
+        );
+        assert_eq!(
+            ledger_dir(Path::new("agency.yaml"), None),
+            PathBuf::from("agency.ledger")
+        );
+        assert_eq!(
+            ledger_dir(Path::new("examples/agency.yaml"), Some("state")),
+            PathBuf::from("examples/state")
+        );
+        assert_eq!(
+            ledger_dir(Path::new("examples/agency.yaml"), Some("/var/l")),
+            PathBuf::from("/var/l")
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! accessctl: manage who can access client websites as code.
+//!
+//! The crate is split so that only `providers` and `emulator` do network I/O;
+//! `config`, `plan` and `render` are synchronous and pure. See ARCHITECTURE.md.
+
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod emulator;
+pub mod ledger;
+pub mod model;
+pub mod observe;
+pub mod plan;
+pub mod providers;
+pub mod render;
+pub mod secret;
+pub mod state;

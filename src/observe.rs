@@ -1,0 +1,157 @@
+//! Reading every selected site, concurrently, and planning each one.
+//!
+//! This is the I/O shell around the pure plan engine: it loads each site's
+//! ledger, reads live state through the provider (sites run concurrently,
+//! bounded by `parallelism`), then calls [`plan::plan_site`] for each.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::ledger::{self, SiteLedger};
+use crate::model::{Config, Site};
+use crate::plan::{self, Observation, Plan};
+use crate::providers::wix::{SiteAccess, WixClient};
+use crate::secret::ApiKey;
+
+/// What one run knows about a site before planning it.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub observation: Observation,
+    /// `None` when the ledger could not be read; the observation then says why.
+    pub ledger: Option<SiteLedger>,
+}
+
+/// Credentials for a managed site, or why there are none.
+pub fn site_access(site: &Site) -> Option<Result<SiteAccess, String>> {
+    let var = site.wix.api_key_env.as_ref()?;
+    Some(ApiKey::from_env(var).map(|key| SiteAccess {
+        site_key: site.key.clone(),
+        site_id: site.wix.site_id.clone(),
+        account_id: site.wix.account_id.clone(),
+        key,
+    }))
+}
+
+/// Read the given sites (all of them when `selection` is empty).
+pub async fn observe(
+    config: &Config,
+    selection: &[String],
+    client: &WixClient,
+    parallelism: usize,
+) -> BTreeMap<String, Observed> {
+    let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut out = BTreeMap::new();
+    for site in selected(config, selection) {
+        let ledger = match ledger::load(&config.ledger_dir, &site.key, &site.wix.site_id) {
+            Ok(l) => l,
+            Err(report) => {
+                let observation = Observation::Failed(format!(
+                    "the ledger cannot be read:\n{}",
+                    report.render().trim_end()
+                ));
+                out.insert(
+                    site.key.clone(),
+                    Observed {
+                        observation,
+                        ledger: None,
+                    },
+                );
+                continue;
+            }
+        };
+        let access = match site_access(site) {
+            None => {
+                out.insert(
+                    site.key.clone(),
+                    Observed {
+                        observation: Observation::RequestMode,
+                        ledger: Some(ledger),
+                    },
+                );
+                continue;
+            }
+            Some(Err(message)) => {
+                out.insert(
+                    site.key.clone(),
+                    Observed {
+                        observation: Observation::Failed(format!(
+                            "{message}; set it to the site's Wix API key (hint: `export {}=…`)",
+                            site.wix.api_key_env.as_deref().unwrap_or_default()
+                        )),
+                        ledger: Some(ledger),
+                    },
+                );
+                continue;
+            }
+            Some(Ok(access)) => access,
+        };
+        let client = client.clone();
+        let semaphore = semaphore.clone();
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let observation = match client.read_site(&access).await {
+                Ok(live) => Observation::Live(live),
+                Err(e) => Observation::Failed(e.to_string()),
+            };
+            (access.site_key, observation, ledger)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((key, observation, ledger)) => {
+                out.insert(
+                    key,
+                    Observed {
+                        observation,
+                        ledger: Some(ledger),
+                    },
+                );
+            }
+            Err(e) => tracing::error!("a site read task failed: {e}"),
+        }
+    }
+    out
+}
+
+/// The sites a run concerns, in key order.
+pub fn selected<'a>(config: &'a Config, selection: &[String]) -> Vec<&'a Site> {
+    config
+        .sites
+        .values()
+        .filter(|s| selection.is_empty() || selection.contains(&s.key))
+        .collect()
+}
+
+/// Plan every observed site. Pure.
+pub fn build_plan(
+    config: &Config,
+    observed: &BTreeMap<String, Observed>,
+    now: OffsetDateTime,
+) -> Plan {
+    let sites = observed
+        .iter()
+        .filter_map(|(key, o)| {
+            let site = config.sites.get(key)?;
+            let empty;
+            let ledger = match &o.ledger {
+                Some(l) => l,
+                None => {
+                    empty = SiteLedger::new(&site.key, &site.wix.site_id);
+                    &empty
+                }
+            };
+            Some(plan::plan_site(config, site, &o.observation, ledger, now))
+        })
+        .collect();
+    Plan {
+        format_version: plan::FORMAT_VERSION,
+        config_digest: config.digest.clone(),
+        today: now.date().to_string(),
+        sites,
+    }
+}

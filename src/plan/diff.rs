@@ -1,0 +1,750 @@
+//! The diff: desired access (config) against observed access (provider and
+//! ledger), giving one site's plan.
+//!
+//! Pure and deterministic: no I/O, no clock reads (the caller passes `now`),
+//! and every collection that reaches the output is sorted. The rules are
+//! DESIGN.md's "Plan semantics per target"; each is commented where it is
+//! applied.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ledger::{InviteRecord, InviteState, SiteLedger};
+use crate::model::{Config, Principal, RoleName, Site};
+use crate::plan::roles;
+use crate::plan::{Action, Change, Mode, Pending, Role, SitePlan};
+use crate::state::LiveSite;
+
+/// What the provider could tell about a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// Read over the API.
+    Live(LiveSite),
+    /// No API key: nothing can be read; the owner is asked instead.
+    RequestMode,
+    /// Reading failed; the message says why.
+    Failed(String),
+}
+
+/// One desired principal after merging all its grants on the site.
+#[derive(Debug, Clone)]
+struct Want {
+    label: String,
+    email: Option<String>,
+    account: Option<String>,
+    roles: Vec<RoleName>,
+}
+
+pub fn plan_site(
+    config: &Config,
+    site: &Site,
+    observation: &Observation,
+    ledger: &SiteLedger,
+    now: OffsetDateTime,
+) -> SitePlan {
+    let mut plan = SitePlan {
+        site: site.key.clone(),
+        site_id: site.wix.site_id.clone(),
+        mode: if site.is_request_mode() {
+            Mode::Request
+        } else {
+            Mode::Managed
+        },
+        fingerprint: None,
+        changes: Vec::new(),
+        pending: Vec::new(),
+        warnings: Vec::new(),
+        errors: Vec::new(),
+        before: Vec::new(),
+        after: Vec::new(),
+    };
+    let wants = desired(config, site, now);
+    match observation {
+        Observation::Failed(message) => plan.errors.push(message.clone()),
+        Observation::RequestMode => plan_requests(site, &wants, &mut plan),
+        Observation::Live(live) => {
+            plan.fingerprint = Some(fingerprint(live, ledger));
+            Planner::new(config, site, live, ledger, now).run(&wants, &mut plan);
+        }
+    }
+    plan.changes
+        .sort_by(|a, b| (a.action, &a.who).cmp(&(b.action, &b.who)));
+    plan
+}
+
+/// Grants still in force, merged per principal. A person and a bare
+/// `email:`/`wix_account_id:` grant naming the same identity become one.
+fn desired(config: &Config, site: &Site, now: OffsetDateTime) -> Vec<Want> {
+    let today = now.date();
+    let mut by_principal: BTreeMap<Principal, Want> = BTreeMap::new();
+    for grant in &site.grants {
+        // `until` is the last day of access: expired once today is past it.
+        if grant.until.is_some_and(|until| until < today) {
+            continue;
+        }
+        let (email, account) = config.identity_of(&grant.principal);
+        let want = by_principal
+            .entry(grant.principal.clone())
+            .or_insert_with(|| Want {
+                label: config.label_of(&grant.principal),
+                email,
+                account,
+                roles: Vec::new(),
+            });
+        want.roles.extend(grant.roles.iter().cloned());
+    }
+    let mut merged: Vec<Want> = Vec::new();
+    for want in by_principal.into_values() {
+        let same = merged.iter_mut().find(|m| {
+            (want.email.is_some() && m.email == want.email)
+                || (want.account.is_some() && m.account == want.account)
+        });
+        match same {
+            Some(m) => {
+                m.roles.extend(want.roles);
+                m.email = m.email.take().or(want.email);
+                m.account = m.account.take().or(want.account);
+            }
+            None => merged.push(want),
+        }
+    }
+    merged.sort_by(|a, b| a.label.cmp(&b.label));
+    merged
+}
+
+fn plan_requests(site: &Site, wants: &[Want], plan: &mut SitePlan) {
+    if site.owner.is_none() && !wants.is_empty() {
+        plan.warnings.push(format!(
+            "site `{}` has no API key and no `owner` contact: add `owner: {{ email: … }}` so the access request can be sent",
+            site.key
+        ));
+    }
+    for want in wants {
+        let mut titles: Vec<String> = want.roles.iter().map(|r| r.name.clone()).collect();
+        titles.sort();
+        titles.dedup();
+        let roles: Vec<Role> = titles
+            .iter()
+            .map(|t| Role {
+                id: None,
+                title: t.clone(),
+            })
+            .collect();
+        plan.after.push(format!(
+            "{} (requested): {}",
+            want.email.as_deref().unwrap_or(&want.label),
+            titles.join(", ")
+        ));
+        plan.changes.push(Change {
+            action: Action::Request,
+            who: want.label.clone(),
+            email: want.email.clone(),
+            account_id: want.account.clone(),
+            invite_id: None,
+            roles_before: Vec::new(),
+            roles_after: roles,
+            reason: "no API key for this site: the owner is asked to grant it".to_string(),
+        });
+    }
+    plan.after.sort();
+}
+
+struct Planner<'a> {
+    config: &'a Config,
+    site: &'a Site,
+    live: &'a LiveSite,
+    ledger: &'a SiteLedger,
+    now: OffsetDateTime,
+    /// email → account id, from the ledger, then the config, then links made
+    /// in this plan.
+    identity: BTreeMap<String, String>,
+    /// Contributors already accounted for by a desired principal.
+    handled: BTreeSet<String>,
+    /// Accounts this tool granted (ledger) or links in this plan.
+    granted: BTreeSet<String>,
+    /// Invite ids linked to a contributor in this plan.
+    linked_invites: BTreeSet<String>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        config: &'a Config,
+        site: &'a Site,
+        live: &'a LiveSite,
+        ledger: &'a SiteLedger,
+        now: OffsetDateTime,
+    ) -> Self {
+        let mut identity: BTreeMap<String, String> = ledger
+            .identities
+            .iter()
+            .map(|i| (i.email.clone(), i.account_id.clone()))
+            .collect();
+        for person in config.people.values() {
+            if let Some(account) = &person.wix_account_id {
+                identity.insert(person.email.clone(), account.clone());
+            }
+        }
+        Planner {
+            config,
+            site,
+            live,
+            ledger,
+            now,
+            identity,
+            handled: BTreeSet::new(),
+            granted: ledger.granted.iter().cloned().collect(),
+            linked_invites: BTreeSet::new(),
+        }
+    }
+
+    fn run(mut self, wants: &[Want], plan: &mut SitePlan) {
+        // Resolve every role first; a site with an unknown role is not planned
+        // at all, so a typo can never turn into a removal.
+        let mut targets: Vec<BTreeSet<String>> = Vec::new();
+        for want in wants {
+            let mut ids = BTreeSet::new();
+            for role in &want.roles {
+                match roles::resolve(&role.name, &self.live.roles) {
+                    Ok(def) => {
+                        ids.insert(def.id.clone());
+                    }
+                    Err(message) => plan.errors.push(format!(
+                        "{}:{}:{}: {message}",
+                        self.config.path.display(),
+                        role.pos.line,
+                        role.pos.col
+                    )),
+                }
+            }
+            targets.push(ids);
+        }
+        self.describe_before(plan);
+        if !plan.errors.is_empty() {
+            plan.errors.sort();
+            plan.errors.dedup();
+            plan.after = plan.before.clone();
+            return;
+        }
+        self.learn_identities(plan);
+        for (want, target) in wants.iter().zip(&targets) {
+            self.plan_want(want, target, plan);
+        }
+        self.plan_leftover_contributors(wants, plan);
+        self.plan_leftover_invites(wants, plan);
+        self.describe_after(plan);
+    }
+
+    /// Outstanding invites: still open in Wix, or sent with an unknown outcome.
+    fn open_invites(&self) -> impl Iterator<Item = &'a InviteRecord> {
+        let now = self.now;
+        self.ledger
+            .invites
+            .iter()
+            .filter(move |i| i.is_outstanding(now) || i.state == InviteState::Unknown)
+    }
+
+    /// A new contributor that matches exactly one open invite by role set —
+    /// and that invite matches no other new contributor — is the person the
+    /// invite went to. Anything less certain is reported, never guessed.
+    fn learn_identities(&mut self, plan: &mut SitePlan) {
+        let known: BTreeSet<&String> = self.identity.values().collect();
+        let config_accounts: BTreeSet<String> = self
+            .site
+            .grants
+            .iter()
+            .filter_map(|g| self.config.identity_of(&g.principal).1)
+            .collect();
+        let newcomers: Vec<(&String, &BTreeSet<String>)> = self
+            .live
+            .contributors
+            .iter()
+            .filter(|(a, _)| {
+                !self.live.owners.contains(*a)
+                    && !known.contains(a)
+                    && !config_accounts.contains(*a)
+            })
+            .collect();
+        let invites: Vec<&InviteRecord> = self
+            .open_invites()
+            .filter(|i| !self.identity.contains_key(&i.email))
+            .collect();
+        let same_roles = |inv: &InviteRecord, roles: &BTreeSet<String>| {
+            inv.role_ids.iter().cloned().collect::<BTreeSet<_>>() == *roles
+        };
+        let mut links = Vec::new();
+        for (account, roles) in &newcomers {
+            let matches: Vec<&&InviteRecord> =
+                invites.iter().filter(|i| same_roles(i, roles)).collect();
+            match matches.as_slice() {
+                [] => {}
+                [invite] => {
+                    let rivals = newcomers
+                        .iter()
+                        .filter(|(_, r)| same_roles(invite, r))
+                        .count();
+                    if rivals == 1 {
+                        links.push(((*account).clone(), (**invite).clone()));
+                    } else {
+                        plan.warnings.push(
+                            self.ambiguity(
+                                &invite.email,
+                                newcomers
+                                    .iter()
+                                    .filter(|(_, r)| same_roles(invite, r))
+                                    .map(|(a, _)| (*a).clone())
+                                    .collect(),
+                            ),
+                        );
+                    }
+                }
+                several => {
+                    let emails: Vec<String> = several.iter().map(|i| i.email.clone()).collect();
+                    plan.warnings.push(format!(
+                        "new collaborator `account {account}` matches several open invites by role ({}); link it by hand: `accessctl link {} --account {account} --email <EMAIL>`",
+                        emails.join(", "),
+                        self.site.key
+                    ));
+                }
+            }
+        }
+        links.sort_by(|a, b| a.0.cmp(&b.0));
+        links.dedup_by(|a, b| a.1.email == b.1.email);
+        for (account, invite) in links {
+            let who = self.who_for_email(&invite.email);
+            let roles = self.roles_of(&invite.role_ids);
+            self.identity.insert(invite.email.clone(), account.clone());
+            self.granted.insert(account.clone());
+            if let Some(id) = &invite.id {
+                self.linked_invites.insert(id.clone());
+            }
+            plan.changes.push(Change {
+                action: Action::Link,
+                who,
+                email: Some(invite.email.clone()),
+                account_id: Some(account.clone()),
+                invite_id: invite.id.clone(),
+                roles_before: roles.clone(),
+                roles_after: roles,
+                reason: format!(
+                    "new collaborator holds exactly the roles of the invite sent to {}",
+                    invite.email
+                ),
+            });
+        }
+    }
+
+    fn ambiguity(&self, email: &str, accounts: Vec<String>) -> String {
+        format!(
+            "the invite to {email} matches several new collaborators by role ({}); link the right one by hand: `accessctl link {} --email {email} --account <ACCOUNT>`",
+            accounts.join(", "),
+            self.site.key
+        )
+    }
+
+    fn plan_want(&mut self, want: &Want, target: &BTreeSet<String>, plan: &mut SitePlan) {
+        let account = want.account.clone().or_else(|| {
+            want.email
+                .as_ref()
+                .and_then(|e| self.identity.get(e).cloned())
+        });
+        if let Some(account) = &account {
+            if self.live.owners.contains(account) {
+                self.handled.insert(account.clone());
+                plan.warnings.push(format!(
+                    "`{}` is the site owner; the owner's access is never changed",
+                    want.label
+                ));
+                return;
+            }
+            if let Some(current) = self.live.contributors.get(account) {
+                self.handled.insert(account.clone());
+                if current != target {
+                    plan.changes.push(Change {
+                        action: Action::ChangeRole,
+                        who: want.label.clone(),
+                        email: want.email.clone(),
+                        account_id: Some(account.clone()),
+                        invite_id: None,
+                        roles_before: self.roles_of(current),
+                        roles_after: self.roles_of(target),
+                        reason: "holds other roles than the config gives".to_string(),
+                    });
+                }
+                return;
+            }
+        }
+        let Some(email) = &want.email else {
+            plan.warnings.push(format!(
+                "`{}` is not a collaborator and no email is known for it, so it cannot be invited: give the person's email in the config",
+                want.label
+            ));
+            return;
+        };
+        let roles_after = self.roles_of(target);
+        let invite = |reason: String| Change {
+            action: Action::Invite,
+            who: want.label.clone(),
+            email: Some(email.clone()),
+            account_id: None,
+            invite_id: None,
+            roles_before: Vec::new(),
+            roles_after: roles_after.clone(),
+            reason,
+        };
+        let Some(record) = self.ledger.latest_invite(email) else {
+            plan.changes
+                .push(invite("not a collaborator yet".to_string()));
+            return;
+        };
+        let record_roles: BTreeSet<String> = record.role_ids.iter().cloned().collect();
+        match record.state {
+            InviteState::Pending if !record.is_expired(self.now) => {
+                if &record_roles == target {
+                    plan.pending.push(Pending {
+                        who: want.label.clone(),
+                        email: email.clone(),
+                        roles: self.roles_of(&record.role_ids),
+                        sent_at: rfc3339(record.sent_at),
+                        expires_at: rfc3339(record.expires_at),
+                    });
+                } else {
+                    plan.changes.push(Change {
+                        action: Action::RevokeInvite,
+                        who: want.label.clone(),
+                        email: Some(email.clone()),
+                        account_id: None,
+                        invite_id: record.id.clone(),
+                        roles_before: self.roles_of(&record.role_ids),
+                        roles_after: Vec::new(),
+                        reason: "the open invite carries other roles; Wix cannot edit an invite"
+                            .to_string(),
+                    });
+                    plan.changes.push(invite(
+                        "re-invited with the roles the config now gives".to_string(),
+                    ));
+                }
+            }
+            InviteState::Pending => plan.changes.push(invite(format!(
+                "the invite sent {} expired {}",
+                day(record.sent_at),
+                day(record.expires_at)
+            ))),
+            InviteState::Unknown => plan.warnings.push(format!(
+                "the invite to {email} sent {} has an unknown outcome (the request failed after it was sent), so it is not sent again; check Settings → Collaborators on the site, then run `accessctl invite-status {} {email} sent` or `… not-sent`",
+                rfc3339(record.sent_at),
+                self.site.key
+            )),
+            InviteState::Accepted => plan.changes.push(invite(
+                "accepted an earlier invite but is no longer a collaborator".to_string(),
+            )),
+            InviteState::Failed => plan.changes.push(invite(
+                "Wix refused the last invite (seat limit?); trying again".to_string(),
+            )),
+            InviteState::Revoked => plan.changes.push(invite("not a collaborator yet".to_string())),
+        }
+    }
+
+    /// Contributors no desired principal accounts for.
+    fn plan_leftover_contributors(&mut self, wants: &[Want], plan: &mut SitePlan) {
+        let protected: BTreeSet<String> = self
+            .config
+            .safety
+            .protect
+            .iter()
+            .filter_map(|k| self.config.people.get(k))
+            .filter_map(|p| {
+                p.wix_account_id
+                    .clone()
+                    .or_else(|| self.identity.get(&p.email).cloned())
+            })
+            .collect();
+        // Accounts the config names on this site, even through expired grants:
+        // their access is managed, so losing the grant means removal.
+        let mut referenced: BTreeSet<String> = BTreeSet::new();
+        for grant in &self.site.grants {
+            let (email, account) = self.config.identity_of(&grant.principal);
+            referenced.extend(account);
+            if let Some(a) = email.and_then(|e| self.identity.get(&e).cloned()) {
+                referenced.insert(a);
+            }
+        }
+        let desired_accounts: BTreeSet<&String> =
+            wants.iter().filter_map(|w| w.account.as_ref()).collect();
+        for (account, roles) in &self.live.contributors {
+            if self.live.owners.contains(account)
+                || self.handled.contains(account)
+                || desired_accounts.contains(account)
+            {
+                continue;
+            }
+            let who = self.who_for_account(account);
+            if protected.contains(account) {
+                plan.warnings.push(format!(
+                    "`{who}` is protected (safety.protect) and has no grant here; left as it is"
+                ));
+                continue;
+            }
+            let reason = if self.granted.contains(account) || referenced.contains(account) {
+                Some("no grant in the config any more (or its `until` date has passed)".to_string())
+            } else {
+                match self.site.unmanaged {
+                    crate::model::Unmanaged::Keep => None,
+                    crate::model::Unmanaged::Warn => {
+                        plan.warnings.push(format!(
+                            "unmanaged collaborator `{who}` ({}) is not in the config; add it (see `accessctl import`) or set `unmanaged: remove`",
+                            self.live.titles(roles).join(", ")
+                        ));
+                        None
+                    }
+                    crate::model::Unmanaged::Remove => {
+                        Some("not in the config, and the site has `unmanaged: remove`".to_string())
+                    }
+                }
+            };
+            if let Some(reason) = reason {
+                plan.changes.push(Change {
+                    action: Action::Remove,
+                    who,
+                    email: self.email_for_account(account),
+                    account_id: Some(account.clone()),
+                    invite_id: None,
+                    roles_before: self.roles_of(roles),
+                    roles_after: Vec::new(),
+                    reason,
+                });
+            }
+        }
+    }
+
+    /// Open invites for people the config no longer wants.
+    fn plan_leftover_invites(&self, wants: &[Want], plan: &mut SitePlan) {
+        let wanted: BTreeSet<&String> = wants.iter().filter_map(|w| w.email.as_ref()).collect();
+        for invite in self.open_invites() {
+            if wanted.contains(&invite.email)
+                || invite
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| self.linked_invites.contains(id))
+            {
+                continue;
+            }
+            match (&invite.id, invite.state) {
+                (Some(id), InviteState::Pending) => plan.changes.push(Change {
+                    action: Action::RevokeInvite,
+                    who: self.who_for_email(&invite.email),
+                    email: Some(invite.email.clone()),
+                    account_id: None,
+                    invite_id: Some(id.clone()),
+                    roles_before: self.roles_of(&invite.role_ids),
+                    roles_after: Vec::new(),
+                    reason: "no grant in the config any more".to_string(),
+                }),
+                _ => plan.warnings.push(format!(
+                    "{} is no longer in the config, but the invite sent to it {} has an unknown outcome; revoke it in Settings → Collaborators if it is there, then run `accessctl invite-status {} {} not-sent`",
+                    invite.email,
+                    rfc3339(invite.sent_at),
+                    self.site.key,
+                    invite.email
+                )),
+            }
+        }
+    }
+
+    fn roles_of<'r>(&self, ids: impl IntoIterator<Item = &'r String>) -> Vec<Role> {
+        let mut roles: Vec<Role> = ids
+            .into_iter()
+            .map(|id| Role {
+                id: Some(id.clone()),
+                title: self
+                    .live
+                    .role(id)
+                    .map_or_else(|| id.clone(), |r| r.title.clone()),
+            })
+            .collect();
+        roles.sort_by(|a, b| a.title.cmp(&b.title));
+        roles.dedup();
+        roles
+    }
+
+    fn email_for_account(&self, account: &str) -> Option<String> {
+        self.identity
+            .iter()
+            .find(|(_, a)| *a == account)
+            .map(|(e, _)| e.clone())
+    }
+
+    fn who_for_email(&self, email: &str) -> String {
+        self.config
+            .people
+            .values()
+            .find(|p| p.email == email)
+            .map_or_else(|| email.to_string(), |p| p.key.clone())
+    }
+
+    fn who_for_account(&self, account: &str) -> String {
+        if let Some(p) = self
+            .config
+            .people
+            .values()
+            .find(|p| p.wix_account_id.as_deref() == Some(account))
+        {
+            return p.key.clone();
+        }
+        match self.email_for_account(account) {
+            Some(email) => self.who_for_email(&email),
+            None => format!("account {account}"),
+        }
+    }
+
+    fn access_label(&self, account: &str) -> String {
+        match self.email_for_account(account) {
+            Some(email) => format!("{email} (account {account})"),
+            None => format!("account {account}"),
+        }
+    }
+
+    fn describe_before(&self, plan: &mut SitePlan) {
+        let mut lines = Vec::new();
+        for owner in &self.live.owners {
+            lines.push(format!("account {owner}: (owner)"));
+        }
+        for (account, roles) in &self.live.contributors {
+            if self.live.owners.contains(account) {
+                continue;
+            }
+            lines.push(format!(
+                "{}: {}",
+                self.access_label(account),
+                self.live.titles(roles).join(", ")
+            ));
+        }
+        for invite in self
+            .ledger
+            .invites
+            .iter()
+            .filter(|i| i.is_outstanding(self.now))
+        {
+            lines.push(format!(
+                "{} (invited): {}",
+                invite.email,
+                self.live.titles(&invite.role_ids).join(", ")
+            ));
+        }
+        lines.sort();
+        plan.before = lines;
+    }
+
+    /// The access listing as it will be once the changes are made.
+    fn describe_after(&self, plan: &mut SitePlan) {
+        let mut access: BTreeMap<String, String> = BTreeMap::new();
+        for owner in &self.live.owners {
+            access.insert(format!("account {owner}"), "(owner)".to_string());
+        }
+        let invited = |email: &str| format!("{email} (invited)");
+        for (account, roles) in &self.live.contributors {
+            if !self.live.owners.contains(account) {
+                access.insert(
+                    self.access_label(account),
+                    self.live.titles(roles).join(", "),
+                );
+            }
+        }
+        for invite in self
+            .ledger
+            .invites
+            .iter()
+            .filter(|i| i.is_outstanding(self.now))
+        {
+            access.insert(
+                invited(&invite.email),
+                self.live.titles(&invite.role_ids).join(", "),
+            );
+        }
+        let titles = |roles: &[Role]| {
+            roles
+                .iter()
+                .map(|r| r.title.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for change in &plan.changes {
+            let email = change.email.as_deref().unwrap_or_default();
+            match change.action {
+                Action::Link => {
+                    access.remove(&invited(email));
+                }
+                Action::RevokeInvite => {
+                    access.remove(&invited(email));
+                }
+                Action::Invite => {
+                    access.insert(invited(email), titles(&change.roles_after));
+                }
+                Action::ChangeRole => {
+                    if let Some(account) = &change.account_id {
+                        access.insert(self.access_label(account), titles(&change.roles_after));
+                    }
+                }
+                Action::Remove => {
+                    if let Some(account) = &change.account_id {
+                        access.remove(&self.access_label(account));
+                    }
+                }
+                Action::Request => {}
+            }
+        }
+        plan.after = access
+            .into_iter()
+            .map(|(who, roles)| format!("{who}: {roles}"))
+            .collect();
+    }
+}
+
+/// A digest of everything the plan was computed from on the site's side.
+pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
+    let mut hasher = Sha256::new();
+    for owner in &live.owners {
+        hasher.update(format!("owner {owner}\n"));
+    }
+    for (account, roles) in &live.contributors {
+        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+        hasher.update(format!("contributor {account} {}\n", roles.join(",")));
+    }
+    for role in &live.roles {
+        hasher.update(format!("role {} {}\n", role.id, role.title));
+    }
+    for invite in &ledger.invites {
+        hasher.update(format!(
+            "invite {} {} {:?} {} {}\n",
+            invite.id.as_deref().unwrap_or("-"),
+            invite.email,
+            invite.state,
+            invite.role_ids.join(","),
+            invite.expires_at.unix_timestamp()
+        ));
+    }
+    for identity in &ledger.identities {
+        hasher.update(format!(
+            "identity {} {}\n",
+            identity.email, identity.account_id
+        ));
+    }
+    for account in &ledger.granted {
+        hasher.update(format!("granted {account}\n"));
+    }
+    hex(&hasher.finalize())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn day(t: OffsetDateTime) -> String {
+    t.date().to_string()
+}

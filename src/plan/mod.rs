@@ -1,0 +1,181 @@
+//! The plan: pure data saying what `apply` would change, per site.
+//!
+//! A plan is computed by [`diff::plan_site`] from the validated config, what
+//! a provider observed, the site's ledger and the current time, and nothing
+//! else, so the same inputs give a byte-identical plan. Renderers turn it into
+//! text, JSON or Markdown; `apply` executes its changes in order. The JSON
+//! rendering is this structure serialized, versioned by `format_version`, with
+//! its schema generated into `schemas/plan.schema.json`.
+
+pub mod diff;
+pub mod roles;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use diff::{Observation, plan_site};
+
+/// Bumped when the JSON shape changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Version of this JSON format.
+    pub format_version: u32,
+    /// SHA-256 of the config file the plan was made from.
+    pub config_digest: String,
+    /// The day the plan was made for (UTC); `until` dates compare against it.
+    pub today: String,
+    /// One entry per site, sorted by site key.
+    pub sites: Vec<SitePlan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// The agency holds an API key: accessctl makes the changes itself.
+    Managed,
+    /// No API key: the site's owner is asked to make the changes.
+    Request,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SitePlan {
+    pub site: String,
+    pub site_id: String,
+    pub mode: Mode,
+    /// SHA-256 over what was observed (contributors, role sets, ledger
+    /// invites); absent when the site could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Changes in the order `apply` makes them.
+    pub changes: Vec<Change>,
+    /// Invites sent earlier that are still open and need nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+    /// Things a person should look at; they change nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Why the site could not be planned; a site with errors has no changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Access on the site as observed, one line per principal, sorted.
+    pub before: Vec<String>,
+    /// Access after the changes, same format.
+    pub after: Vec<String>,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Record in the ledger that a new contributor is the person an invite
+    /// went to. No API call.
+    Link,
+    /// Revoke an outstanding invite.
+    RevokeInvite,
+    /// Send an invite by email (batched per role set by `apply`).
+    Invite,
+    /// Replace a contributor's role set.
+    ChangeRole,
+    /// Remove a contributor from the site.
+    Remove,
+    /// Ask the site owner to grant access (request mode).
+    Request,
+}
+
+impl Action {
+    /// The symbol shown in text and Markdown plans.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Link => "=",
+            Action::RevokeInvite => "-",
+            Action::Invite => "+",
+            Action::ChangeRole => "~",
+            Action::Remove => "-",
+            Action::Request => "?",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Link => "link",
+            Action::RevokeInvite => "revoke-invite",
+            Action::Invite => "invite",
+            Action::ChangeRole => "change-role",
+            Action::Remove => "remove",
+            Action::Request => "request",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// Wix role id; absent in request mode, where roles cannot be looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    pub action: Action,
+    /// Who it concerns: a person's key, an email, or `account <id>`.
+    pub who: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_id: Option<String>,
+    /// Roles held (or invited with) before the change, sorted by title.
+    pub roles_before: Vec<Role>,
+    /// Roles held after the change, sorted by title.
+    pub roles_after: Vec<Role>,
+    /// Why, in a short sentence.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pending {
+    pub who: String,
+    pub email: String,
+    pub roles: Vec<Role>,
+    /// RFC 3339.
+    pub sent_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+impl Plan {
+    pub fn change_count(&self) -> usize {
+        self.sites.iter().map(|s| s.changes.len()).sum()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.sites.iter().any(|s| !s.errors.is_empty())
+    }
+
+    /// Counts per action over the whole plan.
+    pub fn counts(&self) -> std::collections::BTreeMap<Action, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for c in self.sites.iter().flat_map(|s| &s.changes) {
+            *counts.entry(c.action).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+/// The JSON schema of the plan format, pretty-printed with a trailing newline.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Plan);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,290 @@
+//! The plan as a Markdown pull-request comment.
+//!
+//! Laid out for a reviewer who has a few seconds: a title with the totals,
+//! errors and warnings up front as GitHub alerts, one table row per site that
+//! has something to say, then a collapsed section per site with its changes
+//! and the before/after access listing, both in `diff` blocks so additions
+//! and removals are colored. Sites with nothing to say are only counted, which
+//! keeps the comment short on large fleets.
+//!
+//! Everything taken from the plan is escaped for where it lands (table cell,
+//! list item, HTML summary, fenced block), so a site key or a message cannot
+//! break the layout or inject markup.
+
+use std::fmt::Write as _;
+
+use super::{access_diff, changes, describe, mode_name, sites, sites_with_errors, subject};
+use crate::plan::{Action, Plan, SitePlan};
+
+/// Renders the plan as a pull-request comment; see the module documentation.
+pub fn render_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    title(plan, &mut out);
+    alerts(plan, &mut out);
+    table(plan, &mut out);
+    for site in plan.sites.iter().filter(|s| !s.changes.is_empty()) {
+        details(site, &mut out);
+    }
+    // The digest is hex today; escaping keeps that an assumption, not a risk.
+    let digest: String = plan.config_digest.chars().take(12).collect();
+    out.push_str(&format!(
+        "<sub>planned for {} from config sha256 {} · plan format {}</sub>\n",
+        html(&plan.today),
+        html(&digest),
+        plan.format_version
+    ));
+    out
+}
+
+fn title(plan: &Plan, out: &mut String) {
+    let parts = super::total_parts(plan);
+    let errors = sites_with_errors(plan);
+    let mut line = if parts.is_empty() {
+        "### accessctl plan: no changes".to_string()
+    } else {
+        format!("### accessctl plan: {}", parts.join(", "))
+    };
+    if errors > 0 {
+        line.push_str(&format!(" · {} with errors", sites(errors)));
+    }
+    out.push_str(&line);
+    out.push_str("\n\n");
+    if parts.is_empty() && errors == 0 {
+        out.push_str("Live access matches the config.\n\n");
+    }
+}
+
+/// Errors and warnings of every site, before anything else.
+fn alerts(plan: &Plan, out: &mut String) {
+    let errors: Vec<(&str, &String)> = plan
+        .sites
+        .iter()
+        .flat_map(|s| s.errors.iter().map(move |e| (s.site.as_str(), e)))
+        .collect();
+    if !errors.is_empty() {
+        let failed = sites_with_errors(plan);
+        out.push_str("> [!CAUTION]\n");
+        out.push_str(&format!(
+            "> {} could not be planned; nothing will change there until this is fixed:\n",
+            sites(failed)
+        ));
+        for (site, error) in &errors {
+            alert_item(site, error, out);
+        }
+        out.push('\n');
+    }
+    let warnings: Vec<(&str, &String)> = plan
+        .sites
+        .iter()
+        .flat_map(|s| s.warnings.iter().map(move |w| (s.site.as_str(), w)))
+        .collect();
+    if !warnings.is_empty() {
+        out.push_str("> [!WARNING]\n");
+        for (site, warning) in &warnings {
+            alert_item(site, warning, out);
+        }
+        out.push('\n');
+    }
+}
+
+fn alert_item(site: &str, message: &str, out: &mut String) {
+    // Later lines of a message (a `hint:`, say) stay inside the list item,
+    // each on a line of its own.
+    let lines: Vec<String> = message
+        .trim_end()
+        .lines()
+        .map(|l| inline(l.trim()))
+        .collect();
+    out.push_str(&format!(
+        "> - **{}**: {}\n",
+        inline_plain(site),
+        lines.join("\\\n>   ")
+    ));
+}
+
+const COLUMNS: [(Action, &str); 6] = [
+    (Action::Invite, "invite"),
+    (Action::ChangeRole, "change"),
+    (Action::Remove, "remove"),
+    (Action::RevokeInvite, "revoke"),
+    (Action::Request, "request"),
+    (Action::Link, "link"),
+];
+
+fn table(plan: &Plan, out: &mut String) {
+    let shown: Vec<&SitePlan> = plan.sites.iter().filter(|s| !is_quiet(s)).collect();
+    let quiet = plan.sites.len() - shown.len();
+    if !shown.is_empty() {
+        out.push_str("| site | mode |");
+        for (_, name) in COLUMNS {
+            out.push_str(&format!(" {name} |"));
+        }
+        out.push_str(" notes |\n| --- | --- |");
+        for _ in COLUMNS {
+            out.push_str(" ---: |");
+        }
+        out.push_str(" --- |\n");
+        for site in &shown {
+            out.push_str(&format!("| {} | {} |", cell(&site.site), mode_name(site)));
+            for (action, _) in COLUMNS {
+                let n = site.changes.iter().filter(|c| c.action == action).count();
+                // Blank rather than 0, so the numbers that matter stand out.
+                if n == 0 {
+                    out.push_str(" |");
+                } else {
+                    out.push_str(&format!(" {n} |"));
+                }
+            }
+            match notes(site) {
+                notes if notes.is_empty() => out.push_str(" |\n"),
+                notes => out.push_str(&format!(" {notes} |\n")),
+            }
+        }
+        out.push('\n');
+    }
+    match (quiet, shown.is_empty()) {
+        (0, _) => {}
+        (1, false) => out.push_str("1 more site with no changes.\n\n"),
+        (n, false) => out.push_str(&format!("{n} more sites with no changes.\n\n")),
+        (n, true) => out.push_str(&format!("{} checked.\n\n", sites(n))),
+    }
+}
+
+/// A site that needs no attention: nothing to do, nothing to read.
+fn is_quiet(site: &SitePlan) -> bool {
+    site.changes.is_empty() && site.errors.is_empty() && site.warnings.is_empty()
+}
+
+fn notes(site: &SitePlan) -> String {
+    let mut notes = Vec::new();
+    let count = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    if !site.errors.is_empty() {
+        notes.push(format!(
+            "**{}**",
+            count(site.errors.len(), "error", "errors")
+        ));
+    }
+    if !site.warnings.is_empty() {
+        notes.push(count(site.warnings.len(), "warning", "warnings"));
+    }
+    if !site.pending.is_empty() {
+        notes.push(count(
+            site.pending.len(),
+            "pending invite",
+            "pending invites",
+        ));
+    }
+    notes.join(", ")
+}
+
+fn details(site: &SitePlan, out: &mut String) {
+    out.push_str(&format!(
+        "<details><summary>{} — {}</summary>\n\n",
+        html(&site.site),
+        changes(site.changes.len())
+    ));
+    out.push_str(&format!(
+        "Site `{}` ({}).\n\n",
+        code_text(&site.site_id),
+        mode_name(site)
+    ));
+    let lines: Vec<String> = site
+        .changes
+        .iter()
+        .map(|c| format!("{} {}  ({})", c.action.symbol(), describe(c), c.reason))
+        .collect();
+    fenced("diff", &lines.join("\n"), out);
+    if !site.pending.is_empty() {
+        out.push_str("Invites already open, nothing to do:\n\n");
+        for p in &site.pending {
+            out.push_str(&format!(
+                "- {}: {}; invited {}, expires {}\n",
+                inline_plain(&subject(&p.who, Some(&p.email))),
+                inline_plain(&super::titles(&p.roles)),
+                inline_plain(super::day(&p.sent_at)),
+                inline_plain(super::day(&p.expires_at)),
+            ));
+        }
+        out.push('\n');
+    }
+    if let Some(diff) = access_diff(site) {
+        out.push_str("Access, live → planned:\n\n");
+        fenced("diff", diff.trim_end(), out);
+    }
+    out.push_str("</details>\n\n");
+}
+
+/// A fenced block whose fence is longer than any run of backticks inside,
+/// so the content cannot close it early.
+fn fenced(info: &str, body: &str, out: &mut String) {
+    let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let _ = writeln!(out, "{fence}{info}\n{body}\n{fence}\n");
+}
+
+/// Text for a table cell: every Markdown and HTML character escaped, pipes
+/// included, on one line.
+fn cell(text: &str) -> String {
+    inline_plain(&text.replace(['\n', '\r'], " "))
+}
+
+/// Text for a code span; backticks cannot be escaped there, so they become
+/// a look-alike.
+fn code_text(text: &str) -> String {
+    text.replace('`', "'").replace(['\n', '\r'], " ")
+}
+
+/// Text for inline Markdown that keeps the message's own `code spans` (the
+/// plan's messages quote commands and names that way) and escapes the rest.
+/// Unbalanced backticks are escaped like any other character.
+fn inline(text: &str) -> String {
+    let pieces: Vec<&str> = text.split('`').collect();
+    let balanced = pieces.len() % 2 == 1;
+    let spans_ok = pieces.iter().skip(1).step_by(2).all(|p| !p.is_empty());
+    if !balanced || !spans_ok {
+        return inline_plain(text);
+    }
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            if i % 2 == 1 {
+                format!("`{piece}`")
+            } else {
+                inline_plain(piece)
+            }
+        })
+        .collect()
+}
+
+/// Text for inline Markdown with every special character escaped.
+fn inline_plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text inside an HTML element.
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,165 @@
+//! The plan as text for a person at a terminal.
+//!
+//! One block per site: a header, its errors, its warnings, its changes (one
+//! line each, led by the action's symbol), its pending invites and a unified
+//! diff of the access listing; then a one-line summary. Styles are added only
+//! when asked for, and every styled piece also reads the same without them.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+
+use super::{TextOptions, access_diff, describe, mode_name, sites, sites_with_errors, subject};
+use crate::plan::{Action, Plan, SitePlan};
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const BLUE: Style = AnsiColor::Blue.on_default();
+
+/// Renders the plan for a terminal; see the module documentation.
+pub fn render_text(plan: &Plan, opts: &TextOptions) -> String {
+    let painter = Painter { color: opts.color };
+    let mut out = String::new();
+    let mut previous_was_long = false;
+    for site in &plan.sites {
+        let block = site_block(site, painter);
+        let long = block.len() > 1;
+        // One-line blocks ("no changes") stay together so that a plan over
+        // many quiet sites does not turn into a column of blank lines.
+        if !out.is_empty() && (long || previous_was_long) {
+            out.push('\n');
+        }
+        for line in block {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        previous_was_long = long;
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&painter.paint(BOLD, &summary(plan)));
+    out.push('\n');
+    out
+}
+
+/// The closing line, such as `Plan: 3 to invite, 1 to remove.`
+fn summary(plan: &Plan) -> String {
+    let parts = super::total_parts(plan);
+    let errors = sites_with_errors(plan);
+    match (parts.is_empty(), errors) {
+        (true, 0) => "No changes. Live access matches the config.".to_string(),
+        (true, n) => format!("Plan: no changes; {} with errors.", sites(n)),
+        (false, 0) => format!("Plan: {}.", parts.join(", ")),
+        (false, n) => format!("Plan: {}; {} with errors.", parts.join(", "), sites(n)),
+    }
+}
+
+fn site_block(site: &SitePlan, painter: Painter) -> Vec<String> {
+    let mut lines = Vec::new();
+    let quiet = site.changes.is_empty() && site.errors.is_empty();
+    if quiet {
+        lines.push(format!(
+            "{}: no changes",
+            painter.paint(BOLD, &format!("site {}", site.site))
+        ));
+    } else {
+        lines.push(painter.paint(
+            BOLD,
+            &format!("site {} ({}, {})", site.site, site.site_id, mode_name(site)),
+        ));
+    }
+    for error in &site.errors {
+        lines.push(format!(
+            "  {} {}",
+            painter.paint(RED.bold(), "error:"),
+            continued(error)
+        ));
+    }
+    for warning in &site.warnings {
+        lines.push(format!(
+            "  {} {}",
+            painter.paint(YELLOW.bold(), "warning:"),
+            continued(warning)
+        ));
+    }
+    for change in &site.changes {
+        let style = action_style(change.action);
+        let text = format!("{} {}", change.action.symbol(), describe(change));
+        lines.push(format!(
+            "  {}  {}",
+            painter.paint(style, &text),
+            painter.paint(DIM, &format!("({})", change.reason))
+        ));
+    }
+    for pending in &site.pending {
+        lines.push(format!(
+            "  {} {}: {}; invited {}, expires {}",
+            painter.paint(DIM, "pending:"),
+            subject(&pending.who, Some(&pending.email)),
+            super::titles(&pending.roles),
+            super::day(&pending.sent_at),
+            super::day(&pending.expires_at),
+        ));
+    }
+    if !site.changes.is_empty()
+        && let Some(diff) = access_diff(site)
+    {
+        lines.push(String::new());
+        for line in diff.lines() {
+            lines.push(format!("    {}", painter.paint(diff_style(line), line)));
+        }
+    }
+    lines
+}
+
+/// Indents the continuation lines of a multi-line message under its first.
+fn continued(message: &str) -> String {
+    message.trim_end().replace('\n', "\n    ")
+}
+
+fn action_style(action: Action) -> Style {
+    match action {
+        Action::Invite => GREEN,
+        Action::ChangeRole => YELLOW,
+        Action::Remove | Action::RevokeInvite => RED,
+        Action::Request => CYAN,
+        Action::Link => BLUE,
+    }
+}
+
+fn diff_style(line: &str) -> Style {
+    if line.starts_with("+++") || line.starts_with("---") {
+        BOLD
+    } else if line.starts_with('+') {
+        GREEN
+    } else if line.starts_with('-') {
+        RED
+    } else if line.starts_with("@@") {
+        CYAN
+    } else {
+        Style::new()
+    }
+}
+
+/// Applies styles, or leaves text alone when color is off.
+#[derive(Clone, Copy)]
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(self, style: Style, text: &str) -> String {
+        if !self.color || style == Style::new() || text.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len() + 16);
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{style}{text}{style:#}");
+        out
+    }
+}

@@ -1,0 +1,195 @@
+//! Test harness: a Wix emulator on loopback, a scratch directory holding the
+//! config and its ledger, and the real `accessctl` binary run against both.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::path::PathBuf;
+
+use accessctl::emulator::{self, RunningEmulator};
+use accessctl::plan::Plan;
+use serde_json::Value;
+
+pub struct Harness {
+    pub rt: tokio::runtime::Runtime,
+    pub emulator: Option<RunningEmulator>,
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+    pub base: String,
+}
+
+impl Harness {
+    /// Start an emulator from `seed` and write `config` as `access.yaml`.
+    /// `keys` maps key variable names to key values.
+    pub fn new(seed: &str, config: &str, keys: &[(&str, &str)]) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let seed = emulator::parse_seed(seed).expect("valid seed");
+        let running = rt
+            .block_on(emulator::spawn(seed, ([127, 0, 0, 1], 0).into()))
+            .expect("emulator starts");
+        let base = running.base_url();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env: Vec<(String, String)> = keys
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("ACCESSCTL_WIX_API_BASE".into(), base.clone()));
+        env.push(("NO_COLOR".into(), "1".into()));
+        let h = Harness {
+            rt,
+            emulator: Some(running),
+            dir,
+            env,
+            base,
+        };
+        h.write_config(config);
+        h
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("access.yaml")
+    }
+
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.dir.path().join("access.ledger")
+    }
+
+    pub fn write_config(&self, config: &str) {
+        std::fs::write(self.config_path(), config).expect("write config");
+    }
+
+    /// The binary with the config, the API base and the keys set.
+    pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("accessctl").expect("binary");
+        cmd.current_dir(self.dir.path())
+            .env_remove("ACCESSCTL_NOW")
+            .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .arg("-c")
+            .arg(self.config_path())
+            .args(args);
+        cmd
+    }
+
+    /// `plan --format json`, parsed; panics unless it exits 0 or 2.
+    pub fn plan(&self) -> Plan {
+        let out = self
+            .cmd(&["plan", "--format", "json", "--detailed-exitcode"])
+            .output()
+            .expect("runs");
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 2)),
+            "plan failed ({code:?}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("plan JSON parses")
+    }
+
+    pub fn apply(&self) -> std::process::Output {
+        self.cmd(&["apply", "--auto-approve"])
+            .output()
+            .expect("runs")
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        self.rt.block_on(async {
+            reqwest_client()
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .expect("GET")
+                .json()
+                .await
+                .expect("JSON")
+        })
+    }
+
+    pub fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        self.rt.block_on(async {
+            let r = reqwest_client()
+                .request(method, format!("{}{path}", self.base))
+                .json(&body)
+                .send()
+                .await
+                .expect("request");
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    /// The emulator's Wix request log.
+    pub fn log(&self) -> Vec<Value> {
+        match self.get("/_emulator/log") {
+            Value::Array(items) => items,
+            other => panic!("log is not an array: {other}"),
+        }
+    }
+
+    pub fn accept(&self, site_id: &str, email: &str, account: &str) {
+        let (status, body) = self.send(
+            reqwest::Method::POST,
+            "/_emulator/invites/accept",
+            serde_json::json!({ "siteId": site_id, "email": email, "accountId": account }),
+        );
+        assert_eq!(status, 200, "accept failed: {body}");
+    }
+
+    /// (email, sorted role ids) of every Bulk Invite email in the log.
+    pub fn invited(&self) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        for entry in self.log() {
+            if entry["path"] == "/invites/site-invite/bulk" && entry["status"] == 200 {
+                let body = &entry["requestBody"];
+                let mut roles: Vec<String> = body["policyIds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect();
+                roles.sort();
+                for email in body["emails"].as_array().into_iter().flatten() {
+                    out.push((email.as_str().unwrap_or("").to_string(), roles.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn calls(&self, method: &str, path_prefix: &str) -> usize {
+        self.log()
+            .iter()
+            .filter(|e| {
+                e["method"] == method
+                    && e["path"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with(path_prefix))
+            })
+            .count()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(e) = self.emulator.take() {
+            self.rt.block_on(e.shutdown());
+        }
+    }
+}
+
+pub fn reqwest_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

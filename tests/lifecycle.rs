@@ -1,0 +1,261 @@
+//! The whole loop over loopback: plan → apply → invitees accept → plan shows
+//! learned identities → apply → plan is empty; then config edits that revoke,
+//! re-invite and remove. Asserts the emulator's request log as well as output.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use accessctl::plan::{Action, Plan};
+use common::{Harness, stderr, stdout};
+
+const SEED: &str = r#"
+accounts:
+  - { id: acc-1, api_keys: [key-shop] }
+sites:
+  - id: site-shop
+    account: acc-1
+    contributors:
+      - { account_id: acct-bob, roles: [Blog Editor] }
+      - { account_id: acct-stranger, roles: [Website Designer] }
+"#;
+
+const CONFIG: &str = r#"
+version: 1
+people:
+  alice: { email: alice@agency.example }
+  bob:   { email: bob@agency.example, wix_account_id: acct-bob }
+  carol: { email: carol@agency.example }
+  dave:  { email: dave@agency.example }
+sites:
+  shop:
+    wix: { site_id: site-shop, account_id: acc-1, api_key_env: SHOP_KEY }
+    unmanaged: warn
+    access:
+      - person: alice
+        role: Website Manager
+      - person: carol
+        role: Website Manager
+      - person: dave
+        role: Blog Writer
+      - person: bob
+        role: Website Manager
+"#;
+
+fn actions(plan: &Plan) -> Vec<(Action, String)> {
+    plan.sites
+        .iter()
+        .flat_map(|s| s.changes.iter().map(|c| (c.action, c.who.clone())))
+        .collect()
+}
+
+fn harness() -> Harness {
+    Harness::new(SEED, CONFIG, &[("SHOP_KEY", "key-shop")])
+}
+
+fn assert_no_duplicate_invites(h: &Harness) {
+    let invited = h.invited();
+    let unique: BTreeSet<_> = invited.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        invited.len(),
+        "an email was invited twice for the same roles: {invited:?}"
+    );
+}
+
+#[test]
+fn plan_apply_accept_link_converge() {
+    let h = harness();
+
+    // 1. The first plan: three invites, one role change, one warning.
+    let plan = h.plan();
+    assert_eq!(
+        actions(&plan),
+        vec![
+            (Action::Invite, "alice".to_string()),
+            (Action::Invite, "carol".to_string()),
+            (Action::Invite, "dave".to_string()),
+            (Action::ChangeRole, "bob".to_string()),
+        ]
+    );
+    assert!(
+        plan.sites[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("acct-stranger")),
+        "{:?}",
+        plan.sites[0].warnings
+    );
+
+    // 2. Apply: one Bulk Invite per distinct role set, one Change Role.
+    let out = h.apply();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(h.calls("POST", "/invites/site-invite/bulk"), 2);
+    assert_eq!(
+        h.calls("PUT", "/roles-management/contributor/change/role"),
+        1
+    );
+    assert!(
+        stdout(&out).contains("4 done, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+
+    // 3. Nothing is re-sent: the invites show as pending.
+    let plan = h.plan();
+    assert_eq!(actions(&plan), vec![]);
+    assert_eq!(plan.sites[0].pending.len(), 3);
+    let before = h.log().len();
+    let out = h.apply();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        h.calls("POST", "/invites/site-invite/bulk"),
+        2,
+        "a second apply must not invite again"
+    );
+    assert!(
+        h.log().len() > before,
+        "the second apply still reads the site"
+    );
+
+    // 4. Dave accepts: his role set matches exactly one open invite → linked.
+    //    Alice accepts: Website Manager matches alice's and carol's invites →
+    //    ambiguous, reported with the command to link by hand.
+    h.accept("site-shop", "dave@agency.example", "acct-dave");
+    h.accept("site-shop", "alice@agency.example", "acct-alice");
+    let plan = h.plan();
+    assert_eq!(actions(&plan), vec![(Action::Link, "dave".to_string())]);
+    let link = &plan.sites[0].changes[0];
+    assert_eq!(link.account_id.as_deref(), Some("acct-dave"));
+    assert!(
+        plan.sites[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("acct-alice") && w.contains("accessctl link shop")),
+        "{:?}",
+        plan.sites[0].warnings
+    );
+
+    // 5. A person settles the ambiguity; apply records dave's link.
+    let out = h
+        .cmd(&[
+            "link",
+            "shop",
+            "--email",
+            "alice@agency.example",
+            "--account",
+            "acct-alice",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = h.apply();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // 6. Converged: no changes, carol still pending, no duplicate invites.
+    let plan = h.plan();
+    assert_eq!(actions(&plan), vec![]);
+    assert_eq!(plan.sites[0].pending.len(), 1);
+    assert_eq!(plan.sites[0].pending[0].who, "carol");
+    assert_no_duplicate_invites(&h);
+
+    // 7. Edits: carol's role changes while her invite is pending (revoke and
+    //    re-invite); dave leaves (removed: this tool granted his access);
+    //    alice stays.
+    h.write_config(
+        &CONFIG
+            .replace(
+                "      - person: carol\n        role: Website Manager",
+                "      - person: carol\n        role: Blog Editor",
+            )
+            .replace("      - person: dave\n        role: Blog Writer\n", ""),
+    );
+    let plan = h.plan();
+    assert_eq!(
+        actions(&plan),
+        vec![
+            (Action::RevokeInvite, "carol".to_string()),
+            (Action::Invite, "carol".to_string()),
+            (Action::Remove, "dave".to_string()),
+        ]
+    );
+    let out = h.apply();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let log = h.log();
+    let order: Vec<&str> = log
+        .iter()
+        .filter(|e| e["method"] != "GET")
+        .rev()
+        .take(3)
+        .map(|e| e["path"].as_str().unwrap_or(""))
+        .collect();
+    assert!(order[2].ends_with("/revoke"), "{order:?}");
+    assert_eq!(order[1], "/invites/site-invite/bulk");
+    assert_eq!(order[0], "/roles-management/contributor/remove");
+
+    // 8. Dropping a pending invitee revokes the invite.
+    h.write_config(
+        &CONFIG
+            .replace("      - person: carol\n        role: Website Manager\n", "")
+            .replace("      - person: dave\n        role: Blog Writer\n", ""),
+    );
+    let plan = h.plan();
+    assert_eq!(
+        actions(&plan),
+        vec![(Action::RevokeInvite, "carol".to_string())]
+    );
+    assert!(h.apply().status.success());
+    assert_eq!(actions(&h.plan()), vec![]);
+    assert_no_duplicate_invites(&h);
+
+    let state = h.get("/_emulator/state");
+    let contributors: BTreeSet<String> = state["sites"][0]["contributors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["accountId"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        contributors,
+        BTreeSet::from([
+            "acct-alice".to_string(),
+            "acct-bob".to_string(),
+            "acct-stranger".to_string()
+        ])
+    );
+}
+
+#[test]
+fn apply_without_terminal_needs_auto_approve() {
+    let h = harness();
+    let out = h.cmd(&["apply"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--auto-approve"), "{}", stderr(&out));
+    assert_eq!(h.calls("POST", "/invites/site-invite/bulk"), 0);
+}
+
+#[test]
+fn seat_limit_failures_are_reported_and_retried() {
+    let seed = SEED.replace(
+        "    account: acc-1\n",
+        "    account: acc-1\n    seat_limit: 3\n",
+    );
+    let h = Harness::new(&seed, CONFIG, &[("SHOP_KEY", "key-shop")]);
+    // Two seats are taken by bob and the stranger: one of three invites fits.
+    let out = h.apply();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("REFUSED"), "{}", stdout(&out));
+    let plan = h.plan();
+    let invites = plan.sites[0]
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Invite)
+        .count();
+    assert_eq!(
+        invites,
+        2,
+        "refused emails are planned again: {:?}",
+        actions(&plan)
+    );
+    assert_eq!(plan.sites[0].pending.len(), 1);
+}
