@@ -142,7 +142,7 @@ impl Report {
                 .map(|d| d.file.display().to_string())
                 .unwrap_or_default();
             let noun = if errors == 1 { "error" } else { "errors" };
-            let _ = writeln!(out, "error: {file}: {errors} {noun}, nothing was planned");
+            let _ = writeln!(out, "error: could not load {file}: {errors} {noun}");
         }
         out
     }

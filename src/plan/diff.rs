@@ -361,6 +361,25 @@ impl<'a> Planner<'a> {
             }
             if let Some(current) = self.live.contributors.get(account) {
                 self.handled.insert(account.clone());
+                // Known by the config, so the invite-match step skipped it;
+                // an invite still open for its email was evidently accepted.
+                if let Some(email) = &want.email
+                    && let Some(invite) = self.ledger.latest_invite(email)
+                    && (invite.is_outstanding(self.now) || invite.state == InviteState::Unknown)
+                {
+                    let roles = self.roles_of(&invite.role_ids);
+                    self.granted.insert(account.clone());
+                    plan.changes.push(Change {
+                        action: Action::Link,
+                        who: want.label.clone(),
+                        email: Some(email.clone()),
+                        account_id: Some(account.clone()),
+                        invite_id: invite.id.clone(),
+                        roles_before: roles.clone(),
+                        roles_after: roles,
+                        reason: "accepted the invite (the config names this account)".to_string(),
+                    });
+                }
                 if current != target {
                     plan.changes.push(Change {
                         action: Action::ChangeRole,
@@ -463,12 +482,16 @@ impl<'a> Planner<'a> {
             .collect();
         // Accounts the config names on this site, even through expired grants:
         // their access is managed, so losing the grant means removal.
-        let mut referenced: BTreeSet<String> = BTreeSet::new();
+        // The value is the latest `until` that has passed, if any.
+        let mut referenced: BTreeMap<String, Option<time::Date>> = BTreeMap::new();
+        let today = self.now.date();
         for grant in &self.site.grants {
             let (email, account) = self.config.identity_of(&grant.principal);
-            referenced.extend(account);
-            if let Some(a) = email.and_then(|e| self.identity.get(&e).cloned()) {
-                referenced.insert(a);
+            let account = account.or_else(|| email.and_then(|e| self.identity.get(&e).cloned()));
+            if let Some(account) = account {
+                let ended = grant.until.filter(|u| *u < today);
+                let entry = referenced.entry(account).or_insert(ended);
+                *entry = (*entry).max(ended);
             }
         }
         let desired_accounts: BTreeSet<&String> =
@@ -487,8 +510,10 @@ impl<'a> Planner<'a> {
                 ));
                 continue;
             }
-            let reason = if self.granted.contains(account) || referenced.contains(account) {
-                Some("no grant in the config any more (or its `until` date has passed)".to_string())
+            let reason = if let Some(Some(ended)) = referenced.get(account) {
+                Some(format!("its grant ended on {ended} (`until`)"))
+            } else if self.granted.contains(account) || referenced.contains_key(account) {
+                Some("no grant in the config any more".to_string())
             } else {
                 match self.site.unmanaged {
                     crate::model::Unmanaged::Keep => None,

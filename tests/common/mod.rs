@@ -193,3 +193,16 @@ pub fn stdout(out: &std::process::Output) -> String {
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Key variables of examples/agency.yaml and the keys in its seed.
+pub fn agency_keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("ACME_WIX_API_KEY", "emu-key-acme"),
+        ("BLUE_HARBOR_WIX_API_KEY", "emu-key-blue-harbor"),
+        ("CEDAR_WIX_API_KEY", "emu-key-cedar"),
+        ("ELM_WIX_API_KEY", "emu-key-elm"),
+        ("FJORD_WIX_API_KEY", "emu-key-fjord"),
+        ("GRANITE_WIX_API_KEY", "emu-key-granite"),
+        ("HARBOR_WIX_API_KEY", "emu-key-harbor"),
+    ]
+}
