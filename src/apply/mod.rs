@@ -91,6 +91,9 @@ pub struct SiteWork {
     pub plan: SitePlan,
     pub access: Option<SiteAccess>,
     pub ledger: SiteLedger,
+    /// Collaborators observed when the site was planned; recorded with each
+    /// invite so a later plan knows they cannot be its invitee.
+    pub existing_accounts: Vec<String>,
 }
 
 impl Executor {
@@ -140,6 +143,7 @@ impl SiteRun {
             plan,
             access,
             mut ledger,
+            existing_accounts,
         } = work;
         let mut report = SiteReport {
             site: plan.site.clone(),
@@ -183,7 +187,10 @@ impl SiteRun {
                     .position(|c| c.action != Action::Invite)
                     .map_or(changes.len(), |p| i + p);
                 let block = &changes[i..end];
-                if let Err(why) = self.invite(access, block, &mut ledger, &mut report).await {
+                if let Err(why) = self
+                    .invite(access, block, &existing_accounts, &mut ledger, &mut report)
+                    .await
+                {
                     stopped = Some(why);
                 }
                 i = end;
@@ -310,6 +317,7 @@ impl SiteRun {
         &self,
         access: &SiteAccess,
         block: &[Change],
+        existing_accounts: &[String],
         ledger: &mut SiteLedger,
         report: &mut SiteReport,
     ) -> Result<(), String> {
@@ -345,6 +353,7 @@ impl SiteRun {
                         expires_at: sent_at + Duration::days(INVITE_LIFETIME_DAYS),
                         state: InviteState::Unknown,
                         account_id: None,
+                        existing_accounts: existing_accounts.to_vec(),
                     });
                 }
                 self.save(ledger)?;

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{Exit, RemoteArgs, compute_plan, fail, load_config, now, runtime};
 use crate::apply::{Executor, Outcome, Progress, SiteReport, SiteWork};
 use crate::observe::site_access;
-use crate::plan::{Action, Change};
+use crate::plan::{Action, Change, Observation};
 use crate::render::{self, TextOptions};
 
 #[derive(Debug, Args)]
@@ -78,11 +78,16 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
         .filter(|s| s.errors.is_empty() && !s.changes.is_empty())
         .filter_map(|s| {
             let site = config.sites.get(&s.site)?;
-            let ledger = observed.remove(&s.site)?.ledger?;
+            let observed = observed.remove(&s.site)?;
+            let existing_accounts = match &observed.observation {
+                Observation::Live(live) => live.contributors.keys().cloned().collect(),
+                _ => Vec::new(),
+            };
             Some(SiteWork {
                 plan: s.clone(),
                 access: site_access(site).and_then(Result::ok),
-                ledger,
+                ledger: observed.ledger?,
+                existing_accounts,
             })
         })
         .collect();

@@ -11,6 +11,11 @@
 //! - `PUT /_emulator/contributors` `{siteId, accountId, roleIds}` (ids or titles)
 //! - `DELETE /_emulator/contributors` `{siteId, accountId}`
 //! - `GET|PUT /_emulator/clock` `{now}` – read or freeze the clock (RFC 3339)
+//! - `GET|PUT|DELETE /_emulator/faults` – read, replace (answers the stored
+//!   form) or clear the fault rules and rate limit (see `faults.rs`); a PUT
+//!   also restarts the random generator, `times` counters and windows
+//! - `GET|DELETE /_emulator/stats` – requests per endpoint, 429s sent,
+//!   faults fired (per kind and per rule) / reset the counters
 
 use std::sync::Arc;
 
@@ -25,8 +30,10 @@ use time::format_description::well_known::Rfc3339;
 use super::Shared;
 use super::api::require_body;
 use super::error::ApiError;
+use super::faults::{FaultConfig, StatsView};
 use super::log::LogEntry;
 use super::state::{Assignment, Clock, Invite, InviteSelector, Settle, Site, State, timestamp};
+use super::wire::FieldViolation;
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
@@ -40,6 +47,11 @@ pub fn routes() -> Router<Arc<Shared>> {
             put(put_contributor).delete(delete_contributor),
         )
         .route("/_emulator/clock", get(get_clock).put(put_clock))
+        .route(
+            "/_emulator/faults",
+            get(get_faults).put(put_faults).delete(clear_faults),
+        )
+        .route("/_emulator/stats", get(get_stats).delete(clear_stats))
 }
 
 // --------------------------------------------------------------- views
@@ -318,4 +330,44 @@ async fn put_clock(
     Ok(Json(ClockResponse {
         now: timestamp(st.now()),
     }))
+}
+
+async fn get_faults(AxState(shared): AxState<Arc<Shared>>) -> Json<FaultConfig> {
+    Json(shared.faults().config().clone())
+}
+
+/// Replace the whole fault configuration; every problem is reported as a
+/// field violation and leaves the current configuration in place.
+async fn put_faults(
+    AxState(shared): AxState<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Json<FaultConfig>, ApiError> {
+    let config: FaultConfig = require_body(&body)?;
+    let mut faults = shared.faults();
+    faults.replace(config).map_err(|problems| {
+        ApiError::validation(
+            problems
+                .into_iter()
+                .map(|(field, description)| FieldViolation { field, description })
+                .collect(),
+        )
+    })?;
+    Ok(Json(faults.config().clone()))
+}
+
+async fn clear_faults(AxState(shared): AxState<Arc<Shared>>) -> Json<FaultConfig> {
+    let mut faults = shared.faults();
+    // The empty configuration is always valid.
+    let _ = faults.replace(FaultConfig::default());
+    Json(faults.config().clone())
+}
+
+async fn get_stats(AxState(shared): AxState<Arc<Shared>>) -> Json<StatsView> {
+    Json(shared.faults().stats())
+}
+
+async fn clear_stats(AxState(shared): AxState<Arc<Shared>>) -> Json<StatsView> {
+    let mut faults = shared.faults();
+    faults.reset_stats();
+    Json(faults.stats())
 }

@@ -90,6 +90,8 @@ struct ApiErrorInner {
     body: ErrorBody,
     /// `Allow` header value for 405 answers.
     allow: Option<&'static str>,
+    /// `Retry-After` seconds for 429 answers of the rate limiter.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -106,6 +108,7 @@ impl ApiError {
                 }),
             },
             allow: None,
+            retry_after: None,
         }))
     }
 
@@ -150,6 +153,39 @@ impl ApiError {
         err
     }
 
+    /// 429 from the emulator's rate limiter, with `Retry-After`.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut err = Self::application(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RESOURCE_EXHAUSTED",
+            format!("too many requests; retry after {retry_after_secs} s"),
+        );
+        err.0.retry_after = Some(retry_after_secs);
+        err
+    }
+
+    /// An injected error answer (fault rule), with a code matching the status.
+    pub fn injected(status: StatusCode) -> Self {
+        let code = match status.as_u16() {
+            400 => "INVALID_ARGUMENT",
+            401 => "UNAUTHENTICATED",
+            403 => "PERMISSION_DENIED",
+            404 => "NOT_FOUND",
+            409 => "ABORTED",
+            429 => "RESOURCE_EXHAUSTED",
+            501 => "UNIMPLEMENTED",
+            502 | 503 => "UNAVAILABLE",
+            504 => "DEADLINE_EXCEEDED",
+            500 => "INTERNAL",
+            _ => "UNKNOWN",
+        };
+        Self::application(
+            status,
+            code,
+            format!("injected fault: HTTP {}", status.as_u16()),
+        )
+    }
+
     /// 400 with `details.validationError.fieldViolations`.
     pub fn validation(violations: Vec<FieldViolation>) -> Self {
         let message = match violations.as_slice() {
@@ -165,6 +201,7 @@ impl ApiError {
                 }),
             },
             allow: None,
+            retry_after: None,
         }))
     }
 
@@ -182,12 +219,18 @@ impl IntoResponse for ApiError {
             status,
             body,
             allow,
+            retry_after,
         } = *self.0;
         let mut response = (status, Json(body)).into_response();
         if let Some(allow) = allow {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -3,21 +3,26 @@
 //! not). Recorded by a middleware around the Wix routes only; the
 //! `/_emulator` controls are not logged.
 //!
-//! The `Authorization` header is never read here: the log keeps the method,
-//! path, raw query, the two id headers, the status and the JSON body.
+//! The `Authorization` header is never logged: the log keeps the method,
+//! path, raw query, the two id headers, the status, the JSON body and the
+//! injected fault, if any. (The `key` rate-limit scope hashes the header in
+//! `faults.rs`; the hash is neither logged nor exposed.)
 
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::Shared;
+use super::conn::ConnHandle;
 use super::error::ApiError;
+use super::faults::Outcome;
 
 /// Largest request body accepted (Wix bodies here are tiny).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -35,7 +40,19 @@ pub struct LogEntry {
     pub query: String,
     pub site_id: Option<String>,
     pub account_id: Option<String>,
-    pub status: u16,
+    /// HTTP status sent; `null` when none was (dropped connection, or the
+    /// client went away first).
+    pub status: Option<u16>,
+    /// Faults that fired, joined with `+` in rule order (e.g. `"error"`,
+    /// `"latency+drop-after"`, `"rate-limit"`); absent when none did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+    /// For `drop-after`: the status the performed operation produced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handled_status: Option<u16>,
+    /// The client disconnected before the emulator answered.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub client_gone: bool,
     /// Parsed JSON body; `null` when empty; a JSON string holding the text
     /// when the body was not valid JSON.
     pub request_body: Value,
@@ -102,45 +119,147 @@ fn body_json(bytes: &Bytes) -> Value {
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-/// Middleware: buffer the body, run the request, record the outcome.
+/// An entry being built; logged when dropped unfinished too, so a request
+/// whose client went away mid-way (e.g. timed out during a stall, which
+/// makes hyper drop the handler) still shows up, with `clientGone`.
+struct Pending {
+    shared: Arc<Shared>,
+    entry: Option<LogEntry>,
+}
+
+impl Pending {
+    fn entry(&mut self) -> Option<&mut LogEntry> {
+        self.entry.as_mut()
+    }
+
+    fn finish(mut self, status: Option<u16>) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.status = status;
+            tracing::debug!(
+                seq = entry.seq,
+                method = entry.method,
+                path = entry.path,
+                status,
+                fault = entry.fault,
+                "wix emulator request"
+            );
+            self.shared.log().entries.push(entry);
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(mut entry) = self.entry.take() {
+            entry.client_gone = true;
+            tracing::debug!(
+                seq = entry.seq,
+                path = entry.path,
+                "wix emulator request abandoned by client"
+            );
+            self.shared.log().entries.push(entry);
+        }
+    }
+}
+
+/// Middleware around the Wix routes: buffer the body, apply the rate limit
+/// and fault rules (see `faults.rs`), run the request, record the outcome.
 pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     if req.uri().path().starts_with("/_emulator") {
         return next.run(req).await;
     }
     let seq = shared.log().allocate();
     let (parts, body) = req.into_parts();
-    let method: Method = parts.method.clone();
     let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().unwrap_or_default().to_owned();
-    let site_id = header_text(&parts.headers, "wix-site-id");
-    let account_id = header_text(&parts.headers, "wix-account-id");
+    let endpoint = endpoint_of(&path);
+    let mut pending = Pending {
+        shared: Arc::clone(&shared),
+        entry: Some(LogEntry {
+            seq,
+            endpoint,
+            method: parts.method.to_string(),
+            query: parts.uri.query().unwrap_or_default().to_owned(),
+            path,
+            site_id: header_text(&parts.headers, "wix-site-id"),
+            account_id: header_text(&parts.headers, "wix-account-id"),
+            status: None,
+            fault: None,
+            handled_status: None,
+            client_gone: false,
+            request_body: Value::Null,
+        }),
+    };
 
-    let (response, request_body) = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => {
-            let json = body_json(&bytes);
-            let req = Request::from_parts(parts, Body::from(bytes));
-            (next.run(req).await, json)
-        }
-        Err(_) => (
-            ApiError::payload_too_large(format!(
+    let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let response = ApiError::payload_too_large(format!(
                 "request body unreadable or larger than {MAX_BODY_BYTES} bytes"
             ))
-            .into_response(),
-            Value::Null,
-        ),
+            .into_response();
+            pending.finish(Some(response.status().as_u16()));
+            return response;
+        }
     };
-    let status = response.status().as_u16();
-    tracing::debug!(seq, %method, path, status, "wix emulator request");
-    shared.log().entries.push(LogEntry {
-        seq,
-        endpoint: endpoint_of(&path),
-        method: method.to_string(),
-        path,
-        query,
-        site_id,
-        account_id,
-        status,
-        request_body,
-    });
+    let plan = shared
+        .faults()
+        .plan(endpoint, &parts.headers, Instant::now());
+    if let Some(entry) = pending.entry() {
+        entry.request_body = body_json(&bytes);
+        entry.fault = plan.label();
+    }
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    let conn = parts
+        .extensions
+        .get::<ConnectInfo<ConnHandle>>()
+        .map(|c| c.0.clone());
+    let req = Request::from_parts(parts, Body::from(bytes));
+    let response = match plan.outcome {
+        Outcome::Handle => next.run(req).await,
+        Outcome::RateLimited { retry_after_secs } => {
+            ApiError::rate_limited(retry_after_secs).into_response()
+        }
+        Outcome::Error(status) => ApiError::injected(status).into_response(),
+        Outcome::DropBefore => {
+            pending.finish(None);
+            return dropped_response(conn);
+        }
+        Outcome::DropAfter => {
+            let handled = next.run(req).await;
+            if let Some(entry) = pending.entry() {
+                entry.handled_status = Some(handled.status().as_u16());
+            }
+            pending.finish(None);
+            return dropped_response(conn);
+        }
+    };
+    pending.finish(Some(response.status().as_u16()));
     response
+}
+
+/// Cut the request's connection so no response reaches the client (see
+/// `conn.rs`); the returned response is never delivered. Without a
+/// [`ConnHandle`] (router served by other means) the fallback is a response
+/// that announces a body it never sends: hyper aborts the connection when
+/// the body ends short, so the client at least fails reading it.
+fn dropped_response(conn: Option<ConnHandle>) -> Response {
+    match conn {
+        Some(conn) => {
+            conn.cut();
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        None => {
+            // A stream body has no exact size, so hyper keeps the header and
+            // aborts when the (empty) stream ends 1024 bytes short.
+            let body = Body::from_stream(Body::empty().into_data_stream());
+            let mut response = Response::new(body);
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("1024"));
+            response
+        }
+    }
 }

@@ -7,14 +7,18 @@
 //! Layout: `seed` (YAML format and validation), `state` (the world and its
 //! rules), `wire` (the emulator's own JSON types, not shared with the
 //! client), `api` (Wix endpoints), `control` (`/_emulator/…` test
-//! controls), `log` (request log middleware), `error`.
+//! controls), `log` (request log middleware, which also applies faults),
+//! `faults` (fault rules and the rate limiter), `conn` (connections a
+//! "drop" fault can cut), `error`.
 //!
 //! Like Wix, there is deliberately no endpoint that lists invites or maps
 //! an email to an account id.
 
 mod api;
+mod conn;
 mod control;
 mod error;
+mod faults;
 mod log;
 pub mod seed;
 mod state;
@@ -30,8 +34,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use error::EmulatorError;
+pub use faults::{DropPoint, FaultConfig, FaultRule, LimitScope, RateLimit};
 pub use seed::{RemoveMethod, Seed};
 
+use self::conn::{ConnHandle, CuttableListener};
+use self::faults::Faults;
 use self::log::RequestLog;
 use self::state::State;
 
@@ -46,11 +53,12 @@ mod paths {
     pub const REMOVE_CONTRIBUTOR: &str = "/roles-management/contributor/remove";
 }
 
-/// What every handler shares. Both locks are `std` mutexes held only for
+/// What every handler shares. All locks are `std` mutexes held only for
 /// synchronous work, never across an `.await`.
 pub(crate) struct Shared {
     state: Mutex<State>,
     log: Mutex<RequestLog>,
+    faults: Mutex<Faults>,
 }
 
 impl Shared {
@@ -65,6 +73,10 @@ impl Shared {
 
     fn log(&self) -> MutexGuard<'_, RequestLog> {
         self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -82,12 +94,25 @@ pub fn parse_seed(text: &str) -> Result<Seed, EmulatorError> {
     seed::parse(text)
 }
 
-/// The emulator as an axum router (validates the seed).
+/// The emulator as an axum router (validates the seed, faults included).
+/// "Drop" faults cut the connection cleanly only when served by [`spawn`]
+/// or [`serve`] (their own listener); under another server the client gets
+/// a status line and then a truncated body instead (see `conn.rs`).
 pub fn router(seed: Seed) -> Result<Router, EmulatorError> {
     let state = seed::build_state(&seed)?;
+    let faults = Faults::new(seed.faults.clone().unwrap_or_default()).map_err(|problems| {
+        EmulatorError::InvalidSeed {
+            path: None,
+            problems: problems
+                .into_iter()
+                .map(|(field, description)| format!("faults.{field}: {description}"))
+                .collect(),
+        }
+    })?;
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
         log: Mutex::new(RequestLog::default()),
+        faults: Mutex::new(faults),
     });
     Ok(build_router(shared, seed.remove_method))
 }
@@ -111,14 +136,13 @@ fn build_router(shared: Arc<Shared>, remove_method: RemoveMethod) -> Router {
         .route(paths::REMOVE_CONTRIBUTOR, remove)
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(api::unknown_endpoint)
-        // Per-endpoint fault injection (latency, 5xx, 429 + Retry-After,
-        // dropped connections) belongs here as one more `from_fn_with_state`
-        // layer, added *before* the log layer so it sits inside it and
-        // injected faults still appear in the request log. `log::endpoint_of`
-        // gives the endpoint name to match fault rules on.
+        // Logging and fault injection (latency, stalls, injected errors,
+        // the rate limiter's 429s, dropped connections) are one layer, so
+        // every fault is logged, including requests that never got an
+        // answer. `log::endpoint_of` names the endpoint rules match on.
         .layer(from_fn_with_state(shared.clone(), log::record));
     // Controls are merged after the layer, so they are neither logged nor
-    // (later) subject to faults.
+    // subject to faults.
     wix.merge(control::routes()).with_state(shared)
 }
 
@@ -162,7 +186,14 @@ impl Drop for RunningEmulator {
     }
 }
 
-async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), EmulatorError> {
+/// Hands every request its connection's [`ConnHandle`] (for drop faults).
+fn make_service(
+    app: Router,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, ConnHandle> {
+    app.into_make_service_with_connect_info::<ConnHandle>()
+}
+
+async fn bind(listen: SocketAddr) -> Result<(CuttableListener, SocketAddr), EmulatorError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| EmulatorError::Bind {
@@ -175,7 +206,7 @@ async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr
             addr: listen,
             source,
         })?;
-    Ok((listener, addr))
+    Ok((CuttableListener(listener), addr))
 }
 
 /// Bind `listen` (port 0 picks a free port) and serve in a tokio task.
@@ -184,7 +215,7 @@ pub async fn spawn(seed: Seed, listen: SocketAddr) -> Result<RunningEmulator, Em
     let (listener, addr) = bind(listen).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, make_service(app))
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
             })
@@ -202,7 +233,7 @@ pub async fn serve(seed: Seed, listen: SocketAddr) -> Result<(), EmulatorError> 
     let app = router(seed)?;
     let (listener, addr) = bind(listen).await?;
     eprintln!("wix emulator listening on http://{addr}");
-    axum::serve(listener, app)
+    axum::serve(listener, make_service(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

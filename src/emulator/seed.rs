@@ -29,6 +29,12 @@
 //!       - { email: "eve@example.com", roles: ["Blog Writer"] }
 //!         # optional: id, status (Pending|Used|Deleted|Declined|Expired),
 //!         # accepted_by_account_id
+//! faults:                      # optional fault injection, as for
+//!   seed: 42                   # PUT /_emulator/faults (see `faults.rs`)
+//!   rules:
+//!     - { endpoint: "bulkInvite", latencyMs: 200 }
+//!     - { endpoint: "*", errorRate: 0.05, status: 503 }
+//!   rateLimit: { perMinute: 200, scope: site }  # snake_case keys work too
 //! ```
 //!
 //! Roles in `contributors` and `invites` may be given by id or by title
@@ -53,6 +59,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::EmulatorError;
+use super::faults::FaultConfig;
 use super::state::{Clock, Invite, Role, Site, State, is_valid_email};
 // Re-exported because seed fields use them and `state` is private.
 pub use super::state::{InviteStatus, RestrictFromLevel};
@@ -75,6 +82,10 @@ pub struct Seed {
     pub accounts: Vec<SeedAccount>,
     #[serde(default)]
     pub sites: Vec<SeedSite>,
+    /// Fault injection from the start (same object as `PUT
+    /// /_emulator/faults`, see `faults.rs`); absent = no faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultConfig>,
 }
 
 /// The HTTP method Remove Contributor answers to (Wix's is unconfirmed).
@@ -398,6 +409,10 @@ pub(super) fn build_state(seed: &Seed) -> Result<State, EmulatorError> {
             });
         }
         state.sites.insert(s.id.clone(), site);
+    }
+
+    if let Some(faults) = &seed.faults {
+        problems.extend(faults.problems());
     }
 
     if problems.is_empty() {

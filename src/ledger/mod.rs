@@ -73,6 +73,10 @@ pub struct InviteRecord {
     pub state: InviteState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// Collaborators the site already had when the invite was sent; none of
+    /// them can be the person who accepts it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub existing_accounts: Vec<String>,
 }
 
 impl InviteRecord {
@@ -314,6 +318,7 @@ mod tests {
             expires_at: t + time::Duration::days(INVITE_LIFETIME_DAYS),
             state: InviteState::Pending,
             account_id: None,
+            existing_accounts: vec!["acct-old".into()],
         });
         l.learn(Identity {
             email: "b@x.example".into(),

@@ -123,9 +123,12 @@ fn plan_requests(site: &Site, wants: &[Want], plan: &mut SitePlan) {
         ));
     }
     for want in wants {
+        // Without the site's role list, names are compared by slug, so
+        // `Blog Editor` and `blog-editor` are one role.
         let mut titles: Vec<String> = want.roles.iter().map(|r| r.name.clone()).collect();
+        titles.sort_by_key(|t| roles::slug(t));
+        titles.dedup_by_key(|t| roles::slug(t));
         titles.sort();
-        titles.dedup();
         let roles: Vec<Role> = titles
             .iter()
             .map(|t| Role {
@@ -165,8 +168,10 @@ struct Planner<'a> {
     handled: BTreeSet<String>,
     /// Accounts this tool granted (ledger) or links in this plan.
     granted: BTreeSet<String>,
-    /// Invite ids linked to a contributor in this plan.
-    linked_invites: BTreeSet<String>,
+    /// Accounts of people in `safety.protect`: never removed or downgraded.
+    protected: BTreeSet<String>,
+    /// Emails whose invite was linked to a contributor in this plan.
+    linked_emails: BTreeSet<String>,
 }
 
 impl<'a> Planner<'a> {
@@ -187,7 +192,19 @@ impl<'a> Planner<'a> {
                 identity.insert(person.email.clone(), account.clone());
             }
         }
+        let protected = config
+            .safety
+            .protect
+            .iter()
+            .filter_map(|k| config.people.get(k))
+            .filter_map(|p| {
+                p.wix_account_id
+                    .clone()
+                    .or_else(|| identity.get(&p.email).cloned())
+            })
+            .collect();
         Planner {
+            protected,
             config,
             site,
             live,
@@ -196,7 +213,7 @@ impl<'a> Planner<'a> {
             identity,
             handled: BTreeSet::new(),
             granted: ledger.granted.iter().cloned().collect(),
-            linked_invites: BTreeSet::new(),
+            linked_emails: BTreeSet::new(),
         }
     }
 
@@ -246,9 +263,11 @@ impl<'a> Planner<'a> {
             .filter(move |i| i.is_outstanding(now) || i.state == InviteState::Unknown)
     }
 
-    /// A new contributor that matches exactly one open invite by role set —
-    /// and that invite matches no other new contributor — is the person the
-    /// invite went to. Anything less certain is reported, never guessed.
+    /// A contributor who was not on the site when an invite was sent and
+    /// holds exactly the invite's roles is a candidate for it. When an invite
+    /// has exactly one candidate and that contributor is a candidate for no
+    /// other invite, the contributor is the person the invite went to.
+    /// Anything less certain is reported, never guessed.
     fn learn_identities(&mut self, plan: &mut SitePlan) {
         let known: BTreeSet<&String> = self.identity.values().collect();
         let config_accounts: BTreeSet<String> = self
@@ -257,7 +276,7 @@ impl<'a> Planner<'a> {
             .iter()
             .filter_map(|g| self.config.identity_of(&g.principal).1)
             .collect();
-        let newcomers: Vec<(&String, &BTreeSet<String>)> = self
+        let unknown_accounts: Vec<(&String, &BTreeSet<String>)> = self
             .live
             .contributors
             .iter()
@@ -265,83 +284,95 @@ impl<'a> Planner<'a> {
                 !self.live.owners.contains(*a)
                     && !known.contains(a)
                     && !config_accounts.contains(*a)
+                    && !self.ledger.granted.contains(a)
             })
             .collect();
         let invites: Vec<&InviteRecord> = self
             .open_invites()
             .filter(|i| !self.identity.contains_key(&i.email))
             .collect();
-        let same_roles = |inv: &InviteRecord, roles: &BTreeSet<String>| {
-            inv.role_ids.iter().cloned().collect::<BTreeSet<_>>() == *roles
+        let candidates = |invite: &InviteRecord| -> Vec<&String> {
+            let roles: BTreeSet<&String> = invite.role_ids.iter().collect();
+            unknown_accounts
+                .iter()
+                .filter(|(account, held)| {
+                    !invite.existing_accounts.contains(account)
+                        && held.iter().collect::<BTreeSet<_>>() == roles
+                })
+                .map(|(account, _)| *account)
+                .collect()
         };
+        let per_invite: Vec<(&InviteRecord, Vec<&String>)> =
+            invites.iter().map(|i| (*i, candidates(i))).collect();
         let mut links = Vec::new();
-        for (account, roles) in &newcomers {
-            let matches: Vec<&&InviteRecord> =
-                invites.iter().filter(|i| same_roles(i, roles)).collect();
-            match matches.as_slice() {
+        for (invite, accounts) in &per_invite {
+            match accounts.as_slice() {
                 [] => {}
-                [invite] => {
-                    let rivals = newcomers
+                [account] => {
+                    let rivals: Vec<String> = per_invite
                         .iter()
-                        .filter(|(_, r)| same_roles(invite, r))
-                        .count();
-                    if rivals == 1 {
-                        links.push(((*account).clone(), (**invite).clone()));
-                    } else {
-                        plan.warnings.push(
-                            self.ambiguity(
-                                &invite.email,
-                                newcomers
-                                    .iter()
-                                    .filter(|(_, r)| same_roles(invite, r))
-                                    .map(|(a, _)| (*a).clone())
-                                    .collect(),
-                            ),
-                        );
+                        .filter(|(_, a)| a.contains(account))
+                        .map(|(i, _)| i.email.clone())
+                        .collect();
+                    if rivals.len() == 1 {
+                        links.push(((*account).clone(), (*invite).clone()));
+                    } else if rivals.first() == Some(&invite.email) {
+                        // Reported once, from the first of its invites.
+                        plan.warnings.push(format!(
+                            "new collaborator `account {account}` matches several open invites by role ({}); link it by hand: `accessctl link {} --account {account} --email <EMAIL>`",
+                            rivals.join(", "),
+                            self.site.key
+                        ));
                     }
                 }
-                several => {
-                    let emails: Vec<String> = several.iter().map(|i| i.email.clone()).collect();
-                    plan.warnings.push(format!(
-                        "new collaborator `account {account}` matches several open invites by role ({}); link it by hand: `accessctl link {} --account {account} --email <EMAIL>`",
-                        emails.join(", "),
-                        self.site.key
-                    ));
-                }
+                several => plan.warnings.push(format!(
+                    "the invite to {} matches several new collaborators by role ({}); link the right one by hand: `accessctl link {} --email {} --account <ACCOUNT>`",
+                    invite.email,
+                    several.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
+                    self.site.key,
+                    invite.email
+                )),
             }
         }
         links.sort_by(|a, b| a.0.cmp(&b.0));
-        links.dedup_by(|a, b| a.1.email == b.1.email);
         for (account, invite) in links {
-            let who = self.who_for_email(&invite.email);
-            let roles = self.roles_of(&invite.role_ids);
-            self.identity.insert(invite.email.clone(), account.clone());
-            self.granted.insert(account.clone());
-            if let Some(id) = &invite.id {
-                self.linked_invites.insert(id.clone());
-            }
-            plan.changes.push(Change {
-                action: Action::Link,
-                who,
-                email: Some(invite.email.clone()),
-                account_id: Some(account.clone()),
-                invite_id: invite.id.clone(),
-                roles_before: roles.clone(),
-                roles_after: roles,
-                reason: format!(
+            self.link(
+                plan,
+                &account,
+                &invite,
+                &self.who_for_email(&invite.email),
+                format!(
                     "new collaborator holds exactly the roles of the invite sent to {}",
                     invite.email
                 ),
-            });
+            );
         }
     }
 
-    fn ambiguity(&self, email: &str, accounts: Vec<String>) -> String {
-        format!(
-            "the invite to {email} matches several new collaborators by role ({}); link the right one by hand: `accessctl link {} --email {email} --account <ACCOUNT>`",
-            accounts.join(", "),
-            self.site.key
-        )
+    /// Record in the plan that `account` accepted `invite`.
+    fn link(
+        &mut self,
+        plan: &mut SitePlan,
+        account: &str,
+        invite: &InviteRecord,
+        who: &str,
+        reason: String,
+    ) {
+        let roles = self.roles_of(&invite.role_ids);
+        self.identity
+            .insert(invite.email.clone(), account.to_string());
+        self.granted.insert(account.to_string());
+        self.linked_emails.insert(invite.email.clone());
+        plan.changes.push(Change {
+            action: Action::Link,
+            who: who.to_string(),
+            email: Some(invite.email.clone()),
+            account_id: Some(account.to_string()),
+            invite_id: invite.id.clone(),
+            roles_before: roles.clone(),
+            roles_after: roles,
+            reason,
+        });
     }
 
     fn plan_want(&mut self, want: &Want, target: &BTreeSet<String>, plan: &mut SitePlan) {
@@ -364,23 +395,32 @@ impl<'a> Planner<'a> {
                 // Known by the config, so the invite-match step skipped it;
                 // an invite still open for its email was evidently accepted.
                 if let Some(email) = &want.email
+                    && !self.linked_emails.contains(email)
                     && let Some(invite) = self.ledger.latest_invite(email)
                     && (invite.is_outstanding(self.now) || invite.state == InviteState::Unknown)
                 {
-                    let roles = self.roles_of(&invite.role_ids);
-                    self.granted.insert(account.clone());
-                    plan.changes.push(Change {
-                        action: Action::Link,
-                        who: want.label.clone(),
-                        email: Some(email.clone()),
-                        account_id: Some(account.clone()),
-                        invite_id: invite.id.clone(),
-                        roles_before: roles.clone(),
-                        roles_after: roles,
-                        reason: "accepted the invite (the config names this account)".to_string(),
-                    });
+                    let invite = invite.clone();
+                    self.link(
+                        plan,
+                        account,
+                        &invite,
+                        &want.label,
+                        "accepted the invite (the config names this account)".to_string(),
+                    );
                 }
-                if current != target {
+                // A protected person is never downgraded: roles the config
+                // drops are kept, and only additions go through.
+                let mut target = target.clone();
+                if self.protected.contains(account) && !current.is_subset(&target) {
+                    let kept: Vec<String> = current.difference(&target).cloned().collect();
+                    plan.warnings.push(format!(
+                        "`{}` is protected (safety.protect): keeping {} although the config no longer gives it",
+                        want.label,
+                        self.live.titles(&kept).join(", ")
+                    ));
+                    target.extend(kept);
+                }
+                if *current != target {
                     plan.changes.push(Change {
                         action: Action::ChangeRole,
                         who: want.label.clone(),
@@ -388,12 +428,21 @@ impl<'a> Planner<'a> {
                         account_id: Some(account.clone()),
                         invite_id: None,
                         roles_before: self.roles_of(current),
-                        roles_after: self.roles_of(target),
+                        roles_after: self.roles_of(&target),
                         reason: "holds other roles than the config gives".to_string(),
                     });
                 }
                 return;
             }
+        }
+        if let (Some(email), Some(owner)) = (&want.email, &self.site.owner)
+            && owner.email.eq_ignore_ascii_case(email)
+        {
+            plan.warnings.push(format!(
+                "`{}` is the site owner's contact ({email}); the owner's access is never changed",
+                want.label
+            ));
+            return;
         }
         let Some(email) = &want.email else {
             plan.warnings.push(format!(
@@ -468,18 +517,6 @@ impl<'a> Planner<'a> {
 
     /// Contributors no desired principal accounts for.
     fn plan_leftover_contributors(&mut self, wants: &[Want], plan: &mut SitePlan) {
-        let protected: BTreeSet<String> = self
-            .config
-            .safety
-            .protect
-            .iter()
-            .filter_map(|k| self.config.people.get(k))
-            .filter_map(|p| {
-                p.wix_account_id
-                    .clone()
-                    .or_else(|| self.identity.get(&p.email).cloned())
-            })
-            .collect();
         // Accounts the config names on this site, even through expired grants:
         // their access is managed, so losing the grant means removal.
         // The value is the latest `until` that has passed, if any.
@@ -504,7 +541,7 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let who = self.who_for_account(account);
-            if protected.contains(account) {
+            if self.protected.contains(account) {
                 plan.warnings.push(format!(
                     "`{who}` is protected (safety.protect) and has no grant here; left as it is"
                 ));
@@ -519,7 +556,7 @@ impl<'a> Planner<'a> {
                     crate::model::Unmanaged::Keep => None,
                     crate::model::Unmanaged::Warn => {
                         plan.warnings.push(format!(
-                            "unmanaged collaborator `{who}` ({}) is not in the config; add it (see `accessctl import`) or set `unmanaged: remove`",
+                            "unmanaged collaborator `{who}` ({}) has no grant on this site in the config; add one (see `accessctl import`) or set `unmanaged: remove`",
                             self.live.titles(roles).join(", ")
                         ));
                         None
@@ -548,12 +585,7 @@ impl<'a> Planner<'a> {
     fn plan_leftover_invites(&self, wants: &[Want], plan: &mut SitePlan) {
         let wanted: BTreeSet<&String> = wants.iter().filter_map(|w| w.email.as_ref()).collect();
         for invite in self.open_invites() {
-            if wanted.contains(&invite.email)
-                || invite
-                    .id
-                    .as_ref()
-                    .is_some_and(|id| self.linked_invites.contains(id))
-            {
+            if wanted.contains(&invite.email) || self.linked_emails.contains(&invite.email) {
                 continue;
             }
             match (&invite.id, invite.state) {

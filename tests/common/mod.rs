@@ -139,11 +139,14 @@ impl Harness {
         assert_eq!(status, 200, "accept failed: {body}");
     }
 
-    /// (email, sorted role ids) of every Bulk Invite email in the log.
-    pub fn invited(&self) -> Vec<(String, Vec<String>)> {
+    /// (site id, email, sorted role ids) of every email a Bulk Invite call
+    /// reached Wix with (answered or not).
+    pub fn invited(&self) -> Vec<(String, String, Vec<String>)> {
         let mut out = Vec::new();
         for entry in self.log() {
-            if entry["path"] == "/invites/site-invite/bulk" && entry["status"] == 200 {
+            let processed = entry["status"] == 200 || entry["fault"] == "drop-after";
+            if entry["path"] == "/invites/site-invite/bulk" && processed {
+                let site = entry["siteId"].as_str().unwrap_or("").to_string();
                 let body = &entry["requestBody"];
                 let mut roles: Vec<String> = body["policyIds"]
                     .as_array()
@@ -153,7 +156,11 @@ impl Harness {
                     .collect();
                 roles.sort();
                 for email in body["emails"].as_array().into_iter().flatten() {
-                    out.push((email.as_str().unwrap_or("").to_string(), roles.clone()));
+                    out.push((
+                        site.clone(),
+                        email.as_str().unwrap_or("").to_string(),
+                        roles.clone(),
+                    ));
                 }
             }
         }

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Mutex, OnceCell};
-use tracing::{Instrument as _, debug, info_span};
+use tracing::{Instrument as _, debug, debug_span, info_span};
 
 use crate::secret::ApiKey;
 use crate::state::{LiveSite, RoleDef};
@@ -205,22 +205,27 @@ impl WixClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        debug!(%method, %path, "request");
-        let response = request.send().await.map_err(|e| {
-            fail(ErrorKind::Transport {
+        let span = debug_span!("wix", call = endpoint.name, site = %site.site_key);
+        let (status, bytes) = async {
+            debug!(%method, %path, "request");
+            let response = request.send().await.map_err(|e| ErrorKind::Transport {
                 detail: transport_detail(&e),
                 // A connect failure never reached Wix; anything later may have.
                 maybe_sent: !e.is_connect(),
-            })
-        })?;
-        let status = response.status();
-        let bytes = read_capped(response).await.map_err(|detail| {
-            fail(ErrorKind::Transport {
-                detail,
-                maybe_sent: true,
-            })
-        })?;
-        debug!(status = status.as_u16(), bytes = bytes.len(), "response");
+            })?;
+            let status = response.status();
+            let bytes = read_capped(response)
+                .await
+                .map_err(|detail| ErrorKind::Transport {
+                    detail,
+                    maybe_sent: true,
+                })?;
+            debug!(status = status.as_u16(), bytes = bytes.len(), "response");
+            Ok((status, bytes))
+        }
+        .instrument(span)
+        .await
+        .map_err(fail)?;
         if !status.is_success() {
             return Err(fail(ErrorKind::Status {
                 status: status.as_u16(),
