@@ -118,12 +118,40 @@ pub struct Grant {
     pub pos: Pos,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Guards checked before anything is applied (see `plan::safety`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Safety {
     pub max_removals_per_site: Option<u32>,
     pub max_removals_total: Option<u32>,
+    pub max_removal_percent: Option<u8>,
     /// People keys that are never removed or downgraded.
     pub protect: Vec<String>,
+    /// The person the tool acts for; guarded like `protect`.
+    pub self_person: Option<String>,
+    /// Grants ending within this many days are warned about.
+    pub expiry_warning_days: u32,
+}
+
+impl Default for Safety {
+    /// Safe even when the config says nothing: Wix sites have few
+    /// collaborators, so absolute caps matter more than percentages.
+    fn default() -> Self {
+        Safety {
+            max_removals_per_site: Some(5),
+            max_removals_total: Some(20),
+            max_removal_percent: Some(50),
+            protect: Vec::new(),
+            self_person: None,
+            expiry_warning_days: 14,
+        }
+    }
+}
+
+impl Safety {
+    /// Keys of people who must never be removed or downgraded.
+    pub fn guarded_people(&self) -> impl Iterator<Item = &String> {
+        self.protect.iter().chain(self.self_person.iter())
+    }
 }
 
 impl Config {

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::ledger::{self, SiteLedger};
 use crate::model::{Config, Site};
-use crate::plan::{self, Observation, Plan};
+use crate::plan::{self, Observation, Plan, safety};
 use crate::providers::wix::{SiteAccess, WixClient};
 use crate::secret::ApiKey;
 
@@ -127,11 +127,12 @@ pub fn selected<'a>(config: &'a Config, selection: &[String]) -> Vec<&'a Site> {
         .collect()
 }
 
-/// Plan every observed site. Pure.
+/// Plan every observed site and check the safety guards. Pure.
 pub fn build_plan(
     config: &Config,
     observed: &BTreeMap<String, Observed>,
     now: OffsetDateTime,
+    overrides: safety::Overrides,
 ) -> Plan {
     let sites = observed
         .iter()
@@ -148,10 +149,13 @@ pub fn build_plan(
             Some(plan::plan_site(config, site, &o.observation, ledger, now))
         })
         .collect();
-    Plan {
+    let mut plan = Plan {
         format_version: plan::FORMAT_VERSION,
         config_digest: config.digest.clone(),
         today: now.date().to_string(),
         sites,
-    }
+        refusals: Vec::new(),
+    };
+    plan.refusals = safety::check(&plan, config, overrides);
+    plan
 }

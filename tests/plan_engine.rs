@@ -1019,7 +1019,7 @@ fn until_is_the_last_day_of_access() {
             config,
             observed: Live("acct-bob: r-be"),
             now,
-            expect: "no changes",
+            expect: "warning: the grant of Blog Editor to `bob` ends on 2026-06-01 (today); extend `until` to keep it",
             ..Case::default()
         });
     }
@@ -1158,8 +1158,10 @@ fn unmanaged_remove_removes_strangers_but_not_the_owner() {
     });
 }
 
+/// The engine plans what the config says even for protected people; the
+/// safety guards (`plan::safety`, tested in tests/review.rs) refuse the plan.
 #[test]
-fn protected_person_without_a_grant_is_left_alone() {
+fn protected_person_without_a_grant_is_planned_for_removal_for_the_guard_to_refuse() {
     check(Case {
         config: r#"
             version: 1
@@ -1190,15 +1192,15 @@ fn protected_person_without_a_grant_is_left_alone() {
         ",
         expect: "
             invite carol: Blog Editor
-            warning: `alice` is protected (safety.protect) and has no grant here; left as it is
-            warning: `bob` is protected (safety.protect) and has no grant here; left as it is
+            remove alice (acct-alice): no grant in the config any more
+            remove bob (acct-bob): its grant ended on 2026-01-31 (`until`)
         ",
         ..Case::default()
     });
 }
 
 #[test]
-fn protected_person_is_never_downgraded() {
+fn protected_person_downgrade_is_planned_for_the_guard_to_refuse() {
     check(Case {
         config: r#"
             version: 1
@@ -1213,7 +1215,7 @@ fn protected_person_is_never_downgraded() {
               protect: [alice]
         "#,
         observed: Live("acct-alice: r-be, r-wm"),
-        expect: "warning: `alice` is protected (safety.protect)…",
+        expect: "change-role alice: Blog Editor, Website Manager -> Blog Editor",
         ..Case::default()
     });
 }

@@ -44,6 +44,7 @@ fn managed_site() -> SitePlan {
     let back_office = role("r-bo", "Back Office Manager");
     let writer = role("r-wr", "Blog Writer");
     SitePlan {
+        collaborators: 3,
         site: "acme-bakery".to_string(),
         site_id: "0d6b9a7e-5c1f-4e57-9a0b-3c2d1e0f9a8b".to_string(),
         mode: Mode::Managed,
@@ -143,6 +144,7 @@ fn managed_site() -> SitePlan {
 fn request_site() -> SitePlan {
     let reason = "no API key for this site: the owner is asked to grant it";
     SitePlan {
+        collaborators: 3,
         site: "corner-florist".to_string(),
         site_id: "4e1f0a9b-1111-4222-8333-444455556666".to_string(),
         mode: Mode::Request,
@@ -173,6 +175,7 @@ fn request_site() -> SitePlan {
 /// A site whose roles could not be resolved.
 fn broken_site() -> SitePlan {
     SitePlan {
+        collaborators: 3,
         site: "dental|care".to_string(),
         site_id: "7a7a7a7a-2222-4333-8444-555566667777".to_string(),
         mode: Mode::Managed,
@@ -191,6 +194,7 @@ fn broken_site() -> SitePlan {
 /// A site where live access already matches the config.
 fn quiet_site(key: &str) -> SitePlan {
     SitePlan {
+        collaborators: 3,
         site: key.to_string(),
         site_id: "00000000-3333-4444-8555-666677778888".to_string(),
         mode: Mode::Managed,
@@ -206,6 +210,7 @@ fn quiet_site(key: &str) -> SitePlan {
 
 fn plan(sites: Vec<SitePlan>) -> Plan {
     Plan {
+        refusals: Vec::new(),
         format_version: 1,
         config_digest: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
             .to_string(),

@@ -1,22 +1,37 @@
 //! `accessctl apply`: plan, confirm, carry the plan out, report.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Exit, RemoteArgs, compute_plan, fail, load_config, now, runtime};
+use tokio::runtime::Runtime;
+
+use super::{
+    Exit, GuardArgs, RemoteArgs, compute_plan, fail, load_config, now, report_refusals, runtime,
+};
 use crate::apply::{Executor, Outcome, Progress, SiteReport, SiteWork};
-use crate::observe::site_access;
-use crate::plan::{Action, Change, Observation};
+use crate::model::Config;
+use crate::observe::{Observed, site_access};
+use crate::plan::{Action, Change, Observation, Plan, safety};
 use crate::render::{self, TextOptions};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved by `accessctl plan --out FILE`: apply exactly it, after
+    /// checking that neither the config nor any site it touches has moved.
+    /// Without it, apply plans afresh, shows the plan and asks.
+    #[arg(value_name = "PLAN_FILE")]
+    pub plan_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub remote: RemoteArgs,
+
+    #[command(flatten)]
+    pub guards: GuardArgs,
 
     /// Apply without asking. Required when stdin is not a terminal (CI).
     #[arg(long)]
@@ -32,41 +47,20 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    let (plan, mut observed) = match compute_plan(&config, &args.remote, &rt) {
-        Ok(p) => p,
-        Err(exit) => return exit,
+    let (plan, mut observed) = match &args.plan_file {
+        Some(file) => match saved_plan(&config, file, args, &rt) {
+            Ok(p) => p,
+            Err(exit) => return exit,
+        },
+        None => match fresh_plan(&config, args, &rt) {
+            Ok(p) => p,
+            Err(exit) => return exit,
+        },
     };
-    print!(
-        "{}",
-        render::render_text(
-            &plan,
-            &TextOptions {
-                color: render::color_enabled_for_stdout()
-            }
-        )
-    );
     let broken = plan.sites.iter().filter(|s| !s.errors.is_empty()).count();
     let total = plan.change_count();
     if total == 0 {
         return if broken > 0 { Exit::Error } else { Exit::Ok };
-    }
-    if !args.auto_approve {
-        if !std::io::stdin().is_terminal() {
-            return fail(
-                "refusing to apply without confirmation: stdin is not a terminal",
-                Some(
-                    "review the plan, then run `accessctl apply --auto-approve` (as CI does after merge)",
-                ),
-            );
-        }
-        eprint!("\nApply these {total} changes? Only `yes` is accepted: ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if answer.trim() != "yes" {
-            eprintln!("apply cancelled; nothing was changed");
-            return Exit::Error;
-        }
     }
     let client = match args.remote.client() {
         Ok(c) => c,
@@ -110,6 +104,179 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
     } else {
         Exit::Ok
     }
+}
+
+type Planned = (Plan, BTreeMap<String, Observed>);
+
+/// Plan now, show it, and get a yes.
+fn fresh_plan(config: &Config, args: &ApplyArgs, rt: &Runtime) -> Result<Planned, Exit> {
+    let (plan, observed) = compute_plan(config, &args.remote, &args.guards, rt)?;
+    print!(
+        "{}",
+        render::render_text(
+            &plan,
+            &TextOptions {
+                color: render::color_enabled_for_stdout()
+            }
+        )
+    );
+    if let Some(exit) = report_refusals(&plan) {
+        return Err(exit);
+    }
+    if plan.change_count() > 0 && !args.auto_approve {
+        confirm(plan.change_count())?;
+    }
+    Ok((plan, observed))
+}
+
+fn confirm(total: usize) -> Result<(), Exit> {
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(
+            "refusing to apply without confirmation: stdin is not a terminal",
+            Some(
+                "review the plan, then run `accessctl apply --auto-approve` (as CI does after merge), or save it with `plan --out FILE` and run `accessctl apply FILE`",
+            ),
+        ));
+    }
+    eprint!("\nApply these {total} changes? Only `yes` is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() != "yes" {
+        eprintln!("apply cancelled; nothing was changed");
+        return Err(Exit::Error);
+    }
+    Ok(())
+}
+
+/// Load a saved plan and prove it still describes the world: same config,
+/// same day, and every site it changes reads as it did at plan time.
+fn saved_plan(
+    config: &Config,
+    file: &Path,
+    args: &ApplyArgs,
+    rt: &Runtime,
+) -> Result<Planned, Exit> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        fail(
+            format!("cannot read the plan {}: {e}", file.display()),
+            None,
+        )
+    })?;
+    let mut plan: Plan = serde_json::from_str(&text).map_err(|e| {
+        fail(
+            format!(
+                "{}:{}:{}: not a saved accessctl plan: {e}",
+                file.display(),
+                e.line(),
+                e.column()
+            ),
+            Some("save a plan with `accessctl plan --out FILE`"),
+        )
+    })?;
+    let replan = "make a new plan with `accessctl plan --out FILE` and review it";
+    if plan.format_version != crate::plan::FORMAT_VERSION {
+        return Err(refuse(
+            format!(
+                "the plan has format version {}, this accessctl reads {}",
+                plan.format_version,
+                crate::plan::FORMAT_VERSION
+            ),
+            replan,
+        ));
+    }
+    if plan.config_digest != config.digest {
+        return Err(refuse(
+            format!("{} changed since the plan was made", config.path.display()),
+            replan,
+        ));
+    }
+    let today = now().date().to_string();
+    if plan.today != today {
+        return Err(refuse(
+            format!(
+                "the plan was made for {}, today is {today}: `until` dates and invite expiry may have moved",
+                plan.today
+            ),
+            replan,
+        ));
+    }
+    plan.refusals = safety::check(&plan, config, args.guards.overrides());
+    if let Some(exit) = report_refusals(&plan) {
+        return Err(exit);
+    }
+    // Re-read exactly the sites the plan changes.
+    let touched: Vec<String> = plan
+        .sites
+        .iter()
+        .filter(|s| !s.changes.is_empty())
+        .map(|s| s.site.clone())
+        .collect();
+    if touched.is_empty() {
+        return Ok((plan, BTreeMap::new()));
+    }
+    let remote = RemoteArgs {
+        sites: touched,
+        ..args.remote.clone()
+    };
+    let unguarded = GuardArgs {
+        allow_removals: true,
+        allow_protected_changes: true,
+    };
+    let (fresh, observed) = compute_plan(config, &remote, &unguarded, rt)?;
+    let mut moved = Vec::new();
+    for now_site in &fresh.sites {
+        let Some(then) = plan.sites.iter().find(|s| s.site == now_site.site) else {
+            continue;
+        };
+        if now_site.fingerprint.is_none() || now_site.fingerprint != then.fingerprint {
+            moved.push(describe_move(
+                &then.before,
+                &now_site.before,
+                &now_site.site,
+                &now_site.errors,
+            ));
+        }
+    }
+    if !moved.is_empty() {
+        for m in &moved {
+            eprintln!("refused: {m}");
+        }
+        return Err(refuse(
+            format!("{} site(s) changed since the plan was made", moved.len()),
+            replan,
+        ));
+    }
+    eprintln!(
+        "{}: config and sites unchanged since the plan; applying it",
+        file.display()
+    );
+    Ok((plan, observed))
+}
+
+/// Name the site and what moved between plan time and now.
+fn describe_move(then: &[String], now_lines: &[String], site: &str, errors: &[String]) -> String {
+    if let Some(error) = errors.first() {
+        return format!("site `{site}` cannot be read now: {error}");
+    }
+    let gone: Vec<&String> = then.iter().filter(|l| !now_lines.contains(l)).collect();
+    let new: Vec<&String> = now_lines.iter().filter(|l| !then.contains(l)).collect();
+    if gone.is_empty() && new.is_empty() {
+        return format!("site `{site}` changed since the plan (its roles or its ledger)");
+    }
+    let mut parts = Vec::new();
+    for l in gone {
+        parts.push(format!("was `{l}`"));
+    }
+    for l in new {
+        parts.push(format!("now `{l}`"));
+    }
+    format!("site `{site}` changed since the plan: {}", parts.join("; "))
+}
+
+fn refuse(message: String, hint: &str) -> Exit {
+    fail(message, Some(hint));
+    Exit::Refused
 }
 
 /// The closing report: per site what was done, then totals.

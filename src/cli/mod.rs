@@ -32,6 +32,8 @@ pub enum Exit {
     Error,
     /// With `--detailed-exitcode`: success, and changes are pending.
     Changes,
+    /// A safety guard or a stale saved plan refused the run; nothing changed.
+    Refused,
 }
 
 impl Exit {
@@ -40,6 +42,7 @@ impl Exit {
             Exit::Ok => ExitCode::from(0),
             Exit::Error => ExitCode::from(1),
             Exit::Changes => ExitCode::from(2),
+            Exit::Refused => ExitCode::from(3),
         }
     }
 }
@@ -119,6 +122,27 @@ pub struct RemoteArgs {
     /// Only these sites (repeatable); all when absent.
     #[arg(long = "site", value_name = "KEY")]
     pub sites: Vec<String>,
+}
+
+/// Flags that let a run go past a safety guard.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct GuardArgs {
+    /// Go past the removal caps in `safety` (per site, per run, percentage).
+    #[arg(long)]
+    pub allow_removals: bool,
+
+    /// Allow removing or downgrading people in `safety.protect` or `safety.self`.
+    #[arg(long)]
+    pub allow_protected_changes: bool,
+}
+
+impl GuardArgs {
+    pub fn overrides(&self) -> crate::plan::safety::Overrides {
+        crate::plan::safety::Overrides {
+            allow_removals: self.allow_removals,
+            allow_protected: self.allow_protected_changes,
+        }
+    }
 }
 
 impl RemoteArgs {
@@ -218,6 +242,7 @@ pub(crate) fn now() -> time::OffsetDateTime {
 pub(crate) fn compute_plan(
     config: &crate::model::Config,
     remote: &RemoteArgs,
+    guards: &GuardArgs,
     rt: &tokio::runtime::Runtime,
 ) -> Result<
     (
@@ -239,6 +264,21 @@ pub(crate) fn compute_plan(
         &client,
         usize::from(remote.parallelism),
     ));
-    let plan = crate::observe::build_plan(config, &observed, now());
+    let plan = crate::observe::build_plan(config, &observed, now(), guards.overrides());
     Ok((plan, observed))
+}
+
+/// Print the guards a plan breaks; `Exit::Refused` when there are any.
+pub(crate) fn report_refusals(plan: &crate::plan::Plan) -> Option<Exit> {
+    if plan.refusals.is_empty() {
+        return None;
+    }
+    for refusal in &plan.refusals {
+        eprintln!("refused: {refusal}");
+    }
+    eprintln!(
+        "error: this plan breaks {} safety guard(s); nothing will be applied as it is",
+        plan.refusals.len()
+    );
+    Some(Exit::Refused)
 }

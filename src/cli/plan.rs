@@ -1,10 +1,12 @@
 //! `accessctl plan`: read live access and show what `apply` would change.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{Exit, RemoteArgs, compute_plan, load_config, runtime};
+use super::{
+    Exit, GuardArgs, RemoteArgs, compute_plan, fail, load_config, report_refusals, runtime,
+};
 use crate::render::{self, Format, TextOptions};
 
 #[derive(Debug, Args)]
@@ -12,13 +14,21 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub remote: RemoteArgs,
 
+    #[command(flatten)]
+    pub guards: GuardArgs,
+
     /// Output format: text for people, json for machines, markdown for pull requests.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 
-    /// Exit 2 when there are changes (0: none, 1: error).
+    /// Exit 2 when there are changes (0: none, 1: error, 3: refused by a guard).
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Also save the plan (JSON, with the config digest and each site's
+    /// fingerprint) for `accessctl apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(path: &Path, args: &PlanArgs) -> Exit {
@@ -29,7 +39,7 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    let (plan, _) = match compute_plan(&loaded.config, &args.remote, &rt) {
+    let (plan, _) = match compute_plan(&loaded.config, &args.remote, &args.guards, &rt) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
@@ -44,13 +54,42 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         Format::Markdown => render::render_markdown(&plan),
     };
     print!("{text}");
+    if let Some(out) = &args.out {
+        if let Err(e) = write_atomically(out, &render::render_json(&plan)) {
+            return fail(
+                format!("cannot write the plan to {}: {e}", out.display()),
+                None,
+            );
+        }
+        eprintln!(
+            "saved the plan to {}; run `accessctl apply {}` to make exactly these changes",
+            out.display(),
+            out.display()
+        );
+    }
     if plan.has_errors() {
         let failed = plan.sites.iter().filter(|s| !s.errors.is_empty()).count();
         eprintln!("error: {failed} site(s) could not be planned; see the errors above");
-        Exit::Error
-    } else if args.detailed_exitcode && plan.change_count() > 0 {
+        return Exit::Error;
+    }
+    if let Some(exit) = report_refusals(&plan) {
+        return exit;
+    }
+    if args.detailed_exitcode && plan.change_count() > 0 {
         Exit::Changes
     } else {
         Exit::Ok
     }
+}
+
+/// Temp file beside the target, then rename: a reader never sees half a plan.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plan");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }

@@ -217,7 +217,24 @@ pub struct RawSafety {
     #[schemars(with = "u32", range(max = u32::MAX))]
     pub max_removals_total: Option<u32>,
 
+    /// Refuse a plan that removes more than this share (in percent) of one
+    /// site's collaborators, when it removes more than one (unless forced).
+    #[serde(default)]
+    #[schemars(with = "u8", range(min = 1, max = 100))]
+    pub max_removal_percent: Option<u8>,
+
     /// People (keys of `people`) that are never removed or downgraded.
     #[serde(default)]
     pub protect: Vec<String>,
+
+    /// The person accessctl acts for (whose Wix account holds or uses the
+    /// keys): never removed or downgraded, like `protect`.
+    #[serde(default, rename = "self")]
+    #[schemars(with = "String")]
+    pub self_person: Option<String>,
+
+    /// Warn about grants whose `until` date falls within this many days.
+    #[serde(default)]
+    #[schemars(with = "u32", range(max = 3650))]
+    pub expiry_warning_days: Option<u32>,
 }

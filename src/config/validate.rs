@@ -628,13 +628,24 @@ impl Resolver<'_> {
                 }
             }
         }
+        if let Some(name) = v.get("self").and_then(Value::as_str)
+            && !self.person_keys.contains(name)
+        {
+            self.unknown_person(name, &path.key("self"), "`safety.self`", false);
+        }
+        let defaults = Safety::default();
         match self.gate::<RawSafety>(v, &path) {
             Some(raw) => Safety {
-                max_removals_per_site: raw.max_removals_per_site,
-                max_removals_total: raw.max_removals_total,
+                max_removals_per_site: raw.max_removals_per_site.or(defaults.max_removals_per_site),
+                max_removals_total: raw.max_removals_total.or(defaults.max_removals_total),
+                max_removal_percent: raw.max_removal_percent.or(defaults.max_removal_percent),
                 protect: raw.protect,
+                self_person: raw.self_person,
+                expiry_warning_days: raw
+                    .expiry_warning_days
+                    .unwrap_or(defaults.expiry_warning_days),
             },
-            None => Safety::default(),
+            None => defaults,
         }
     }
 }

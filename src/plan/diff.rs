@@ -54,6 +54,7 @@ pub fn plan_site(
             Mode::Managed
         },
         fingerprint: None,
+        collaborators: 0,
         changes: Vec::new(),
         pending: Vec::new(),
         warnings: Vec::new(),
@@ -62,17 +63,43 @@ pub fn plan_site(
         after: Vec::new(),
     };
     let wants = desired(config, site, now);
+    warn_expiring(config, site, now, &mut plan);
     match observation {
         Observation::Failed(message) => plan.errors.push(message.clone()),
         Observation::RequestMode => plan_requests(site, &wants, &mut plan),
         Observation::Live(live) => {
             plan.fingerprint = Some(fingerprint(live, ledger));
+            plan.collaborators = live.contributors.len();
             Planner::new(config, site, live, ledger, now).run(&wants, &mut plan);
         }
     }
     plan.changes
         .sort_by(|a, b| (a.action, &a.who).cmp(&(b.action, &b.who)));
     plan
+}
+
+/// Grants that end within `safety.expiry_warning_days` are worth a look
+/// before they lapse.
+fn warn_expiring(config: &Config, site: &Site, now: OffsetDateTime, plan: &mut SitePlan) {
+    let today = now.date();
+    let window = i64::from(config.safety.expiry_warning_days);
+    for grant in &site.grants {
+        let Some(until) = grant.until else { continue };
+        let days = (until - today).whole_days();
+        if (0..=window).contains(&days) {
+            let roles: Vec<&str> = grant.roles.iter().map(|r| r.name.as_str()).collect();
+            let when = match days {
+                0 => "today".to_string(),
+                1 => "tomorrow".to_string(),
+                n => format!("in {n} days"),
+            };
+            plan.warnings.push(format!(
+                "the grant of {} to `{}` ends on {until} ({when}); extend `until` to keep it",
+                roles.join(", "),
+                config.label_of(&grant.principal)
+            ));
+        }
+    }
 }
 
 /// Grants still in force, merged per principal. A person and a bare
@@ -168,8 +195,6 @@ struct Planner<'a> {
     handled: BTreeSet<String>,
     /// Accounts this tool granted (ledger) or links in this plan.
     granted: BTreeSet<String>,
-    /// Accounts of people in `safety.protect`: never removed or downgraded.
-    protected: BTreeSet<String>,
     /// Emails whose invite was linked to a contributor in this plan.
     linked_emails: BTreeSet<String>,
 }
@@ -192,19 +217,7 @@ impl<'a> Planner<'a> {
                 identity.insert(person.email.clone(), account.clone());
             }
         }
-        let protected = config
-            .safety
-            .protect
-            .iter()
-            .filter_map(|k| config.people.get(k))
-            .filter_map(|p| {
-                p.wix_account_id
-                    .clone()
-                    .or_else(|| identity.get(&p.email).cloned())
-            })
-            .collect();
         Planner {
-            protected,
             config,
             site,
             live,
@@ -408,19 +421,7 @@ impl<'a> Planner<'a> {
                         "accepted the invite (the config names this account)".to_string(),
                     );
                 }
-                // A protected person is never downgraded: roles the config
-                // drops are kept, and only additions go through.
-                let mut target = target.clone();
-                if self.protected.contains(account) && !current.is_subset(&target) {
-                    let kept: Vec<String> = current.difference(&target).cloned().collect();
-                    plan.warnings.push(format!(
-                        "`{}` is protected (safety.protect): keeping {} although the config no longer gives it",
-                        want.label,
-                        self.live.titles(&kept).join(", ")
-                    ));
-                    target.extend(kept);
-                }
-                if *current != target {
+                if current != target {
                     plan.changes.push(Change {
                         action: Action::ChangeRole,
                         who: want.label.clone(),
@@ -428,7 +429,7 @@ impl<'a> Planner<'a> {
                         account_id: Some(account.clone()),
                         invite_id: None,
                         roles_before: self.roles_of(current),
-                        roles_after: self.roles_of(&target),
+                        roles_after: self.roles_of(target),
                         reason: "holds other roles than the config gives".to_string(),
                     });
                 }
@@ -541,12 +542,6 @@ impl<'a> Planner<'a> {
                 continue;
             }
             let who = self.who_for_account(account);
-            if self.protected.contains(account) {
-                plan.warnings.push(format!(
-                    "`{who}` is protected (safety.protect) and has no grant here; left as it is"
-                ));
-                continue;
-            }
             let reason = if let Some(Some(ended)) = referenced.get(account) {
                 Some(format!("its grant ended on {ended} (`until`)"))
             } else if self.granted.contains(account) || referenced.contains_key(account) {

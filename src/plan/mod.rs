@@ -9,6 +9,7 @@
 
 pub mod diff;
 pub mod roles;
+pub mod safety;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,10 @@ pub struct Plan {
     pub today: String,
     /// One entry per site, sorted by site key.
     pub sites: Vec<SitePlan>,
+    /// Safety guards this plan breaks; `apply` refuses it while any remain
+    /// (each names the flag that overrides it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -50,6 +55,9 @@ pub struct SitePlan {
     /// invites); absent when the site could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// Collaborators observed on the site, the owner not counted.
+    #[serde(default)]
+    pub collaborators: usize,
     /// Changes in the order `apply` makes them.
     pub changes: Vec<Change>,
     /// Invites sent earlier that are still open and need nothing.

@@ -54,8 +54,18 @@ fn title(plan: &Plan, out: &mut String) {
     }
 }
 
-/// Errors and warnings of every site, before anything else.
+/// Refusals, errors and warnings of every site, before anything else.
 fn alerts(plan: &Plan, out: &mut String) {
+    if !plan.refusals.is_empty() {
+        out.push_str("> [!CAUTION]\n");
+        out.push_str(
+            "> **Refused by the safety guards**; `apply` will not run this plan as it is:\n",
+        );
+        for refusal in &plan.refusals {
+            out.push_str(&format!("> - {}\n", inline(refusal)));
+        }
+        out.push('\n');
+    }
     let errors: Vec<(&str, &String)> = plan
         .sites
         .iter()

@@ -42,6 +42,10 @@ pub fn render_text(plan: &Plan, opts: &TextOptions) -> String {
     if !out.is_empty() {
         out.push('\n');
     }
+    for refusal in &plan.refusals {
+        out.push_str(&painter.paint(RED, &format!("refused: {refusal}")));
+        out.push('\n');
+    }
     out.push_str(&painter.paint(BOLD, &summary(plan)));
     out.push('\n');
     out

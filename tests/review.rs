@@ -1,0 +1,289 @@
+//! The review workflow: saved plans that refuse a moved world, safety guards
+//! with their numbers and overrides, exit codes.
+
+mod common;
+
+use common::{Harness, stderr, stdout};
+
+const SEED: &str = r#"
+accounts:
+  - { id: acc-1, api_keys: [key-1] }
+  - { id: acc-2, api_keys: [key-2] }
+sites:
+  - id: site-1
+    account: acc-1
+    contributors:
+      - { account_id: acct-a, roles: [Blog Writer] }
+      - { account_id: acct-b, roles: [Blog Writer] }
+      - { account_id: acct-c, roles: [Blog Writer] }
+      - { account_id: acct-alice, roles: [Website Manager, Blog Editor] }
+  - id: site-2
+    account: acc-2
+    contributors:
+      - { account_id: acct-d, roles: [Blog Writer] }
+      - { account_id: acct-e, roles: [Blog Writer] }
+"#;
+
+/// Everyone on both sites is unmanaged and `unmanaged: remove`: 4 removals
+/// on site one (of 4 collaborators), 2 on site two.
+fn config(safety: &str) -> String {
+    format!(
+        r#"
+version: 1
+people:
+  alice: {{ email: alice@agency.example, wix_account_id: acct-alice }}
+  zed:   {{ email: zed@agency.example }}
+sites:
+  one:
+    wix: {{ site_id: site-1, account_id: acc-1, api_key_env: KEY_1 }}
+    unmanaged: remove
+    access:
+      - person: zed
+        role: Blog Writer
+  two:
+    wix: {{ site_id: site-2, account_id: acc-2, api_key_env: KEY_2 }}
+    unmanaged: remove
+    access:
+      - person: zed
+        role: Blog Writer
+{safety}
+"#
+    )
+}
+
+fn harness(safety: &str) -> Harness {
+    Harness::new(
+        SEED,
+        &config(safety),
+        &[("KEY_1", "key-1"), ("KEY_2", "key-2")],
+    )
+}
+
+const LOOSE: &str =
+    "safety:\n  max_removals_per_site: 10\n  max_removals_total: 10\n  max_removal_percent: 100\n";
+
+fn writes(h: &Harness) -> usize {
+    h.log().iter().filter(|e| e["method"] != "GET").count()
+}
+
+#[test]
+fn saved_plan_applies_exactly_then_nothing_is_left() {
+    let h = harness(LOOSE);
+    let file = h.dir.path().join("plan.json");
+    let out = h
+        .cmd(&["plan", "--out", &file.to_string_lossy()])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("accessctl apply"), "{}", stderr(&out));
+    let saved: accessctl::plan::Plan =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("saved")).expect("plan JSON");
+    assert_eq!(saved.change_count(), 8, "2 invites + 6 removals");
+    assert!(saved.sites.iter().all(|s| s.fingerprint.is_some()));
+
+    // No confirmation needed: the saved plan is the reviewed one.
+    let out = h
+        .cmd(&["apply", &file.to_string_lossy()])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(writes(&h), 2 + 6, "one bulk invite per site, six removals");
+    assert_eq!(h.plan().change_count(), 0);
+}
+
+#[test]
+fn saved_plan_is_refused_when_a_site_moved() {
+    let h = harness(LOOSE);
+    let file = h.dir.path().join("plan.json");
+    assert!(
+        h.cmd(&["plan", "--out", &file.to_string_lossy()])
+            .output()
+            .expect("runs")
+            .status
+            .success()
+    );
+    // Someone adds a collaborator on site two between plan and apply.
+    let (status, _) = h.send(
+        reqwest::Method::PUT,
+        "/_emulator/contributors",
+        serde_json::json!({ "siteId": "site-2", "accountId": "acct-new", "roleIds": ["Website Designer"] }),
+    );
+    assert_eq!(status, 200);
+    let out = h
+        .cmd(&["apply", &file.to_string_lossy()])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("site `two` changed since the plan"), "{err}");
+    assert!(err.contains("account acct-new: Website Designer"), "{err}");
+    assert!(!err.contains("site `one`"), "site one did not move: {err}");
+    assert_eq!(writes(&h), 0, "nothing applied");
+}
+
+#[test]
+fn saved_plan_is_refused_when_the_config_changed() {
+    let h = harness(LOOSE);
+    let file = h.dir.path().join("plan.json");
+    assert!(
+        h.cmd(&["plan", "--out", &file.to_string_lossy()])
+            .output()
+            .expect("runs")
+            .status
+            .success()
+    );
+    h.write_config(&config(LOOSE).replace("zed@agency.example", "zed@elsewhere.example"));
+    let out = h
+        .cmd(&["apply", &file.to_string_lossy()])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("changed since the plan was made"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(writes(&h), 0);
+}
+
+#[test]
+fn garbage_plan_file_is_a_located_error() {
+    let h = harness(LOOSE);
+    let file = h.dir.path().join("plan.json");
+    std::fs::write(&file, "{ \"format_version\": 1,\n  \"oops\": [").expect("write");
+    let out = h
+        .cmd(&["apply", &file.to_string_lossy()])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("plan.json:2:"), "{}", stderr(&out));
+}
+
+/// Each guard refuses with its numbers (exit 3, nothing applied) and passes
+/// with its override.
+#[test]
+fn removal_caps_refuse_with_numbers_and_pass_with_override() {
+    let cases = [
+        (
+            "safety:\n  max_removals_per_site: 3\n  max_removals_total: 10\n  max_removal_percent: 100\n",
+            "site `one`: 4 removals, more than `safety.max_removals_per_site` (3)",
+        ),
+        (
+            "safety:\n  max_removals_per_site: 10\n  max_removals_total: 5\n  max_removal_percent: 100\n",
+            "6 removals across all sites, more than `safety.max_removals_total` (5)",
+        ),
+        (
+            "safety:\n  max_removals_per_site: 10\n  max_removals_total: 10\n  max_removal_percent: 50\n",
+            "site `one`: 4 of its 4 collaborators (100%) would be removed, more than `safety.max_removal_percent` (50%)",
+        ),
+    ];
+    for (safety, message) in cases {
+        let h = harness(safety);
+        let out = h.cmd(&["plan"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(3), "{safety}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{safety}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--allow-removals"), "names the flag");
+        assert!(
+            stdout(&out).contains(message),
+            "the plan itself shows the refusal"
+        );
+        let out = h.cmd(&["apply", "--auto-approve"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(writes(&h), 0, "{safety}: refused apply changed something");
+
+        let out = h.cmd(&["plan", "--allow-removals"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let out = h
+            .cmd(&["apply", "--auto-approve", "--allow-removals"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(h.plan().change_count(), 0);
+    }
+}
+
+#[test]
+fn defaults_guard_an_unconfigured_config() {
+    // No safety block: defaults are 5 per site, 20 per run, 50 %.
+    let h = harness("");
+    let out = h.cmd(&["plan"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("`safety.max_removal_percent` (50%)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn protected_and_self_are_never_removed_or_downgraded_without_override() {
+    for (safety, why) in [
+        (
+            "safety:\n  protect: [alice]\n  max_removal_percent: 100\n",
+            "protected (`safety.protect`)",
+        ),
+        (
+            "safety:\n  self: alice\n  max_removal_percent: 100\n",
+            "the identity accessctl acts for (`safety.self`)",
+        ),
+    ] {
+        // alice loses her grant: she would be removed with the unmanaged.
+        let h = harness(safety);
+        let out = h.cmd(&["plan", "--site", "one"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("site `one`: would remove `alice`, who is {why}")),
+            "{err}"
+        );
+        assert!(err.contains("--allow-protected-changes"), "{err}");
+
+        // A downgrade is refused too.
+        let downgrade = config(safety).replace(
+            "      - person: zed\n        role: Blog Writer\n  two:",
+            "      - person: zed\n        role: Blog Writer\n      - person: alice\n        role: Blog Editor\n  two:",
+        );
+        h.write_config(&downgrade);
+        let out = h.cmd(&["plan", "--site", "one"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(3));
+        assert!(
+            stderr(&out).contains("would downgrade `alice`"),
+            "{}",
+            stderr(&out)
+        );
+        let out = h
+            .cmd(&[
+                "apply",
+                "--site",
+                "one",
+                "--auto-approve",
+                "--allow-protected-changes",
+            ])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn expiring_grants_are_warned_about() {
+    let h = harness(LOOSE);
+    let soon = (time::OffsetDateTime::now_utc().date() + time::Duration::days(5)).to_string();
+    h.write_config(&config(LOOSE).replace(
+        "      - person: zed\n        role: Blog Writer\n  two:",
+        &format!("      - person: zed\n        role: Blog Writer\n        until: {soon}\n  two:"),
+    ));
+    let plan = h.plan();
+    let one = plan
+        .sites
+        .iter()
+        .find(|s| s.site == "one")
+        .expect("site one");
+    assert!(
+        one.warnings
+            .iter()
+            .any(|w| w.contains(&format!("ends on {soon} (in 5 days)"))),
+        "{:?}",
+        one.warnings
+    );
+}
