@@ -25,6 +25,12 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
 
+    /// With `--format markdown`: split a plan too long for one GitHub comment
+    /// (65,536 characters) into numbered parts, separated by a line
+    /// `<!-- accessctl: next part -->`, instead of cutting it short.
+    #[arg(long)]
+    pub split: bool,
+
     /// Also save the plan (JSON, with the config digest and each site's
     /// fingerprint) for `accessctl apply FILE`.
     #[arg(long, value_name = "FILE")]
@@ -51,7 +57,10 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
             },
         ),
         Format::Json => render::render_json(&plan),
-        Format::Markdown => render::render_markdown(&plan),
+        Format::Markdown => {
+            render::render_markdown_limited(&plan, render::COMMENT_LIMIT, args.split)
+                .join(render::PART_SEPARATOR)
+        }
     };
     print!("{text}");
     if let Some(out) = &args.out {

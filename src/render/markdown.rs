@@ -16,23 +16,143 @@ use std::fmt::Write as _;
 use super::{access_diff, changes, describe, mode_name, sites, sites_with_errors, subject};
 use crate::plan::{Action, Plan, SitePlan};
 
+/// GitHub refuses comments longer than this many characters.
+pub const COMMENT_LIMIT: usize = 65_536;
+
+/// Between parts when `--split` is given: a line a workflow can split on.
+pub const PART_SEPARATOR: &str = "<!-- accessctl: next part -->\n";
+
 /// Renders the plan as a pull-request comment; see the module documentation.
 pub fn render_markdown(plan: &Plan) -> String {
-    let mut out = String::new();
-    title(plan, &mut out);
-    alerts(plan, &mut out);
-    table(plan, &mut out);
-    for site in plan.sites.iter().filter(|s| !s.changes.is_empty()) {
-        details(site, &mut out);
+    let (head, sections, foot) = blocks(plan);
+    let mut out = head;
+    for section in &sections {
+        out.push_str(section);
     }
+    out.push_str(&foot);
+    out
+}
+
+/// The comment, at most `limit` bytes (GitHub counts characters; bytes are
+/// never fewer). Too long a plan is cut with a note saying what was left
+/// out, or — with `split` — spread over numbered parts, each within the limit.
+pub fn render_markdown_limited(plan: &Plan, limit: usize, split: bool) -> Vec<String> {
+    let full = render_markdown(plan);
+    if full.len() <= limit {
+        return vec![full];
+    }
+    let (head, sections, foot) = blocks(plan);
+    // Room kept for a part header or the truncation note.
+    const RESERVE: usize = 600;
+    let budget = limit.saturating_sub(RESERVE);
+    let head = cut(&head, budget / 2);
+    let sections: Vec<String> = sections.iter().map(|s| cut(s, budget)).collect();
+    if !split {
+        let mut out = head;
+        let mut shown = 0;
+        for section in &sections {
+            if out.len() + section.len() + foot.len() > budget {
+                break;
+            }
+            out.push_str(section);
+            shown += 1;
+        }
+        let with_changes = sections.len();
+        out.push_str(&format!(
+            "> [!NOTE]\n> **Plan cut to fit one comment** ({} characters in full): details of {} of {} sites with changes are shown. Run `accessctl plan` for the whole plan, or `accessctl plan --format markdown --split` for numbered parts.\n\n",
+            full.chars().count(),
+            shown,
+            with_changes
+        ));
+        out.push_str(&foot);
+        return vec![out];
+    }
+    let mut parts: Vec<String> = vec![head];
+    for section in sections {
+        let last = parts.len() - 1;
+        if parts[last].len() + section.len() + foot.len() > budget {
+            parts.push(String::new());
+        }
+        let last = parts.len() - 1;
+        parts[last].push_str(&section);
+    }
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| format!("**accessctl plan, part {} of {n}**\n\n{body}{foot}", i + 1))
+        .collect()
+}
+
+/// Head (title, alerts, table), one section per site with changes, footer.
+fn blocks(plan: &Plan) -> (String, Vec<String>, String) {
+    let mut head = String::new();
+    title(plan, &mut head);
+    alerts(plan, &mut head);
+    table(plan, &mut head);
+    let sections = plan
+        .sites
+        .iter()
+        .filter(|s| !s.changes.is_empty())
+        .map(|site| {
+            let mut out = String::new();
+            details(site, &mut out);
+            out
+        })
+        .collect();
     // The digest is hex today; escaping keeps that an assumption, not a risk.
     let digest: String = plan.config_digest.chars().take(12).collect();
-    out.push_str(&format!(
+    let foot = format!(
         "<sub>planned for {} from config sha256 {} · plan format {}</sub>\n",
         html(&plan.today),
         html(&digest),
         plan.format_version
-    ));
+    );
+    (head, sections, foot)
+}
+
+/// Keep whole lines up to `max` bytes, closing an open fence or `<details>`
+/// so the Markdown stays well formed, and say how much was left out.
+fn cut(block: &str, max: usize) -> String {
+    if block.len() <= max {
+        return block.to_string();
+    }
+    let mut out = String::new();
+    let mut fence: Option<String> = None;
+    let mut details_open = false;
+    let mut kept = 0;
+    let lines: Vec<&str> = block.lines().collect();
+    for line in &lines {
+        if out.len() + line.len() + 200 > max {
+            break;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            let ticks: String = trimmed.chars().take_while(|c| *c == '`').collect();
+            fence = match fence {
+                Some(open) if ticks.len() >= open.len() && trimmed == ticks => None,
+                Some(open) => Some(open),
+                None => Some(ticks),
+            };
+        }
+        if trimmed.starts_with("<details>") {
+            details_open = true;
+        }
+        if trimmed.starts_with("</details>") {
+            details_open = false;
+        }
+        out.push_str(line);
+        out.push('\n');
+        kept += 1;
+    }
+    if let Some(open) = fence {
+        out.push_str(&open);
+        out.push('\n');
+    }
+    out.push_str(&format!("\n*… {} more lines not shown.*\n\n", lines.len() - kept));
+    if details_open {
+        out.push_str("</details>\n\n");
+    }
     out
 }
 
