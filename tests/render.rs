@@ -355,10 +355,16 @@ fn big_plan(sites: usize, per_site: usize) -> Plan {
         .map(|i| {
             let mut site = quiet_site(&format!("client-site-{i:04}"));
             for j in 0..per_site {
-                let mut c = change(Action::Invite, &format!("person-{j:04}"), "not a collaborator yet");
+                let mut c = change(
+                    Action::Invite,
+                    &format!("person-{j:04}"),
+                    "not a collaborator yet",
+                );
                 c.email = Some(format!("person-{j:04}@agency.example"));
                 c.roles_after = vec![role("r-wm", "Website Manager"), role("r-be", "Blog Editor")];
-                site.after.push(format!("person-{j:04}@agency.example (invited): Blog Editor, Website Manager"));
+                site.after.push(format!(
+                    "person-{j:04}@agency.example (invited): Blog Editor, Website Manager"
+                ));
                 site.changes.push(c);
             }
             site
@@ -372,15 +378,31 @@ fn a_3000_change_plan_fits_one_github_comment() {
     use accessctl::render::{COMMENT_LIMIT, render_markdown_limited};
     for p in [big_plan(300, 10), big_plan(1, 3000), big_plan(3000, 1)] {
         assert_eq!(p.change_count(), 3000);
-        assert!(render_markdown(&p).len() > COMMENT_LIMIT, "the test needs a plan too long to fit");
+        assert!(
+            render_markdown(&p).len() > COMMENT_LIMIT,
+            "the test needs a plan too long to fit"
+        );
         let parts = render_markdown_limited(&p, COMMENT_LIMIT, false);
         assert_eq!(parts.len(), 1);
         let comment = &parts[0];
-        assert!(comment.chars().count() <= COMMENT_LIMIT, "{} characters", comment.chars().count());
-        assert!(comment.contains("Plan cut to fit one comment"), "says it was cut");
-        assert!(comment.contains("3000 to invite"), "the totals survive the cut");
+        assert!(
+            comment.chars().count() <= COMMENT_LIMIT,
+            "{} characters",
+            comment.chars().count()
+        );
+        assert!(
+            comment.contains("Plan cut to fit one comment"),
+            "says it was cut"
+        );
+        assert!(
+            comment.contains("3000 to invite"),
+            "the totals survive the cut"
+        );
         // Fences stay balanced, so the rest of the comment renders.
-        assert_eq!(comment.matches("<details>").count(), comment.matches("</details>").count());
+        assert_eq!(
+            comment.matches("<details>").count(),
+            comment.matches("</details>").count()
+        );
     }
 }
 
@@ -391,12 +413,25 @@ fn split_parts_each_fit_and_together_hold_every_site() {
     let parts = render_markdown_limited(&p, COMMENT_LIMIT, true);
     assert!(parts.len() > 1);
     for (i, part) in parts.iter().enumerate() {
-        assert!(part.len() <= COMMENT_LIMIT, "part {i} is {} bytes", part.len());
-        assert!(part.starts_with(&format!("**accessctl plan, part {} of {}**", i + 1, parts.len())));
+        assert!(
+            part.len() <= COMMENT_LIMIT,
+            "part {i} is {} bytes",
+            part.len()
+        );
+        assert!(part.starts_with(&format!(
+            "**accessctl plan, part {} of {}**",
+            i + 1,
+            parts.len()
+        )));
     }
     let all = parts.concat();
     for i in 0..300 {
-        assert!(all.contains(&format!("<summary>client-site-{i:04} — 10 changes</summary>")), "site {i} missing");
+        assert!(
+            all.contains(&format!(
+                "<summary>client-site-{i:04} — 10 changes</summary>"
+            )),
+            "site {i} missing"
+        );
     }
 }
 
@@ -404,5 +439,8 @@ fn split_parts_each_fit_and_together_hold_every_site() {
 fn a_short_plan_is_not_cut() {
     use accessctl::render::{COMMENT_LIMIT, render_markdown_limited};
     let p = full_plan();
-    assert_eq!(render_markdown_limited(&p, COMMENT_LIMIT, true), vec![render_markdown(&p)]);
+    assert_eq!(
+        render_markdown_limited(&p, COMMENT_LIMIT, true),
+        vec![render_markdown(&p)]
+    );
 }

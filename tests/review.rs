@@ -287,3 +287,138 @@ fn expiring_grants_are_warned_about() {
         one.warnings
     );
 }
+
+#[test]
+fn github_actions_gets_annotations_and_a_step_summary() {
+    let h = harness(LOOSE);
+    let summary = h.dir.path().join("summary.md");
+    // A config error is an annotation on the file, line and column.
+    std::fs::write(
+        h.dir.path().join("broken.yaml"),
+        "version: 1\nsites:\n  x:\n    wix: { site_id: s, account_id: a }\n    acess: []\n",
+    )
+    .expect("write");
+    let out = h
+        .cmd(&["validate"])
+        .arg("-c")
+        .arg(h.dir.path().join("broken.yaml"))
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let annotation = err
+        .lines()
+        .find(|l| l.starts_with("::error file="))
+        .unwrap_or_else(|| panic!("no annotation in:\n{err}"));
+    assert!(
+        annotation.contains("broken.yaml,line=5,col=5::unknown key `acess`"),
+        "{annotation}"
+    );
+
+    // The plan's Markdown lands in the step summary.
+    let out = h
+        .cmd(&["plan"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = std::fs::read_to_string(&summary).expect("summary written");
+    assert!(md.contains("| one |") && md.contains("<details>"), "{md}");
+
+    // Without GITHUB_ACTIONS, nothing of the sort.
+    let out = h
+        .cmd(&["plan"])
+        .env("GITHUB_STEP_SUMMARY", h.dir.path().join("other.md"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    assert!(!h.dir.path().join("other.md").exists());
+}
+
+#[test]
+fn doctor_reports_each_site_and_fails_on_a_wrong_key() {
+    let h = harness(LOOSE);
+    let out = h.cmd(&["doctor"]).output().expect("runs");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let table = stdout(&out);
+    assert!(table.starts_with("SITE"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("one") && l.contains(" ok ") && l.contains("4 + owner")),
+        "{table}"
+    );
+    let before = writes(&h);
+    let out = h
+        .cmd(&["doctor"])
+        .env("KEY_2", "not-the-key")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let table = stdout(&out);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("two") && l.contains("FAILED")),
+        "{table}"
+    );
+    assert!(
+        table.contains("two: Get Roles Info on site `two` failed: HTTP 401"),
+        "{table}"
+    );
+    assert!(!format!("{table}{}", stderr(&out)).contains("not-the-key"));
+    assert_eq!(writes(&h), before, "doctor never writes");
+}
+
+#[test]
+fn example_workflow_is_valid_and_has_the_jobs() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/github/accessctl.yml");
+    let text = std::fs::read_to_string(&path).expect("workflow");
+    let wf: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
+    assert!(
+        wf["on"]["pull_request"].is_object() && wf["on"]["push"].is_object(),
+        "{wf}"
+    );
+    let plan = &wf["jobs"]["plan"];
+    let apply = &wf["jobs"]["apply"];
+    let steps = |job: &serde_json::Value| -> String {
+        job["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| format!("{} {}", s["run"], s["with"]["script"]))
+            .collect()
+    };
+    assert!(steps(plan).contains("accessctl validate"));
+    assert!(steps(plan).contains("--format markdown"));
+    assert!(steps(plan).contains("updateComment"), "updates one comment");
+    assert!(steps(apply).contains("accessctl apply") && steps(apply).contains("--auto-approve"));
+    assert!(
+        steps(apply).contains("git add access.ledger"),
+        "commits the ledger back"
+    );
+    assert_eq!(apply["concurrency"]["group"], "accessctl-apply");
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let bin = || assert_cmd::Command::cargo_bin("accessctl").expect("binary");
+    let out = bin().args(["completions", "bash"]).output().expect("runs");
+    assert!(out.status.success());
+    let bash = stdout(&out);
+    assert!(
+        bash.contains("accessctl") && bash.contains("--detailed-exitcode"),
+        "bash completion knows the flags"
+    );
+    let out = bin().arg("man").output().expect("runs");
+    assert!(out.status.success());
+    let man = stdout(&out);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH accessctl"),
+        "{}",
+        &man[..man.len().min(200)]
+    );
+}

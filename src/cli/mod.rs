@@ -6,8 +6,11 @@
 //! warnings, errors and logs go to stderr.
 
 mod apply;
+mod completions;
 mod demo;
+mod doctor;
 mod emulator;
+mod github;
 mod import;
 mod ledger_cmds;
 mod plan;
@@ -94,6 +97,13 @@ pub enum Command {
     InviteStatus(ledger_cmds::InviteStatusArgs),
     /// Print `access` entries for the current collaborators of sites.
     Import(import::ImportArgs),
+    /// Check every site read-only: key set, key accepted, roles and
+    /// collaborators readable.
+    Doctor(doctor::DoctorArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff): `accessctl man > accessctl.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +179,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Link(args) => ledger_cmds::link(&cli.config, &args),
         Command::InviteStatus(args) => ledger_cmds::invite_status(&cli.config, &args),
         Command::Import(args) => import::run(&cli.config, &args),
+        Command::Doctor(args) => doctor::run(&cli.config, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
     }
 }
 
@@ -189,6 +202,7 @@ pub(crate) fn load_config(path: &std::path::Path) -> Option<Loaded> {
 pub(crate) fn print_report(report: &Report) {
     if !report.diagnostics.is_empty() {
         eprint!("{}", report.render());
+        github::annotate_report(report);
     }
 }
 

@@ -63,6 +63,7 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         }
     };
     print!("{text}");
+    super::github::report_plan(&plan);
     if let Some(out) = &args.out {
         if let Err(e) = write_atomically(out, &render::render_json(&plan)) {
             return fail(

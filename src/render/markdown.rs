@@ -149,7 +149,10 @@ fn cut(block: &str, max: usize) -> String {
         out.push_str(&open);
         out.push('\n');
     }
-    out.push_str(&format!("\n*… {} more lines not shown.*\n\n", lines.len() - kept));
+    out.push_str(&format!(
+        "\n*… {} more lines not shown.*\n\n",
+        lines.len() - kept
+    ));
     if details_open {
         out.push_str("</details>\n\n");
     }

@@ -1,0 +1,97 @@
+//! GitHub Actions integration, active when `GITHUB_ACTIONS=true`.
+//!
+//! Config errors and warnings are also printed as workflow commands
+//! (`::error file=…,line=…,col=…::…`) so GitHub shows them on the pull
+//! request's diff; the runner reads these from stderr as well as stdout,
+//! which keeps stdout for data. The Markdown plan is appended to the file
+//! named by `GITHUB_STEP_SUMMARY`.
+
+use std::io::Write as _;
+
+use crate::diag::{Report, Severity};
+use crate::plan::Plan;
+
+pub fn active() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// Workflow-command escaping for the message part.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escaping for property values (`file=`, `title=`).
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One `::error`/`::warning` line per diagnostic.
+pub fn annotate_report(report: &Report) {
+    if !active() {
+        return;
+    }
+    for d in &report.diagnostics {
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut props = vec![format!(
+            "file={}",
+            escape_property(&d.file.display().to_string())
+        )];
+        if let Some(pos) = d.pos {
+            props.push(format!("line={}", pos.line));
+            props.push(format!("col={}", pos.col));
+        }
+        let mut message = d.message.clone();
+        if let Some(hint) = &d.hint {
+            message.push_str(&format!("\nhint: {hint}"));
+        }
+        eprintln!("::{level} {}::{}", props.join(","), escape_data(&message));
+    }
+}
+
+/// Site errors and refusals as annotations, and the plan in the job summary.
+pub fn report_plan(plan: &Plan) {
+    if !active() {
+        return;
+    }
+    for site in &plan.sites {
+        for e in &site.errors {
+            eprintln!(
+                "::error title={}::{}",
+                escape_property(&format!("accessctl: site {}", site.site)),
+                escape_data(e)
+            );
+        }
+    }
+    for r in &plan.refusals {
+        eprintln!("::error title=accessctl: refused::{}", escape_data(r));
+    }
+    let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    // The summary holds up to 1 MiB per step; stay well inside it.
+    let parts = crate::render::render_markdown_limited(plan, 512 * 1024, false);
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(parts.concat().as_bytes()));
+    if let Err(e) = appended {
+        eprintln!("warning: cannot append the plan to GITHUB_STEP_SUMMARY ({path}): {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_the_runner_would_misread() {
+        assert_eq!(escape_data("50%\nnext"), "50%25%0Anext");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+}
