@@ -259,3 +259,102 @@ fn seat_limit_failures_are_reported_and_retried() {
     );
     assert_eq!(plan.sites[0].pending.len(), 1);
 }
+
+/// A Bulk Invite whose answer never arrives (Wix processed it, then the
+/// connection dropped) is recorded as unknown, shown by the next plan with
+/// what to do, and never sent again on its own.
+#[test]
+fn bulk_invite_with_unknown_outcome_is_never_resent() {
+    let h = harness();
+    let (status, body) = h.send(
+        reqwest::Method::PUT,
+        "/_emulator/faults",
+        serde_json::json!({ "rules": [ { "endpoint": "bulkInvite", "drop": "after", "times": 1 } ] }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let out = h.apply();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("UNKNOWN"), "{}", stdout(&out));
+    let ledger = std::fs::read_to_string(h.ledger_dir().join("shop.yaml")).expect("ledger");
+    assert!(ledger.contains("state: unknown"), "{ledger}");
+    let first_call = h.invited();
+    assert!(
+        !first_call.is_empty(),
+        "the dropped call was processed by Wix"
+    );
+
+    let plan = h.plan();
+    let site = &plan.sites[0];
+    let unknown: Vec<&String> = site
+        .warnings
+        .iter()
+        .filter(|w| w.contains("unknown outcome"))
+        .collect();
+    assert_eq!(unknown.len(), first_call.len(), "{:?}", site.warnings);
+    assert!(
+        unknown[0].contains("accessctl invite-status shop"),
+        "{}",
+        unknown[0]
+    );
+    let invited_again: Vec<&str> = site
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Invite)
+        .filter_map(|c| c.email.as_deref())
+        .filter(|e| first_call.iter().any(|(_, f, _)| f == e))
+        .collect();
+    assert!(
+        invited_again.is_empty(),
+        "unknown invites were planned again: {invited_again:?}"
+    );
+
+    // A second apply sends the rest but nothing for the unknown ones.
+    let out = h.apply();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_no_duplicate_invites(&h);
+
+    // A person checks the site and settles them: they were sent.
+    for (_, email, _) in &first_call {
+        let out = h
+            .cmd(&["invite-status", "shop", email, "sent"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let plan = h.plan();
+    assert_eq!(actions(&plan), vec![]);
+    assert!(
+        plan.sites[0]
+            .warnings
+            .iter()
+            .all(|w| !w.contains("unknown outcome"))
+    );
+    assert_eq!(plan.sites[0].pending.len(), 3);
+}
+
+/// Wix's docs disagree on Remove Contributor's method; when POST answers 405
+/// the client tries DELETE.
+#[test]
+fn remove_falls_back_to_delete() {
+    let seed = format!("remove_method: DELETE\n{SEED}");
+    let config = CONFIG.replace("unmanaged: warn", "unmanaged: remove");
+    let h = Harness::new(&seed, &config, &[("SHOP_KEY", "key-shop")]);
+    let out = h.apply();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let removes: Vec<(String, u64)> = h
+        .log()
+        .iter()
+        .filter(|e| e["path"] == "/roles-management/contributor/remove")
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or("").to_string(),
+                e["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        removes,
+        vec![("POST".to_string(), 405), ("DELETE".to_string(), 200)]
+    );
+    assert_eq!(h.plan().change_count(), 0);
+}
