@@ -129,6 +129,11 @@ pub struct RemoteArgs {
     #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
 
+    /// Most requests per minute per API key (Wix allows 200); calls wait
+    /// for a slot rather than be throttled.
+    #[arg(long, env = "ACCESSCTL_RATE_LIMIT", default_value_t = crate::providers::wix::limiter::DEFAULT_PER_MINUTE, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate_limit: u32,
+
     /// Only these sites (repeatable); all when absent.
     #[arg(long = "site", value_name = "KEY")]
     pub sites: Vec<String>,
@@ -157,7 +162,12 @@ impl GuardArgs {
 
 impl RemoteArgs {
     pub fn client(&self) -> Result<WixClient, String> {
-        WixClient::new(&self.wix_api_base, Duration::from_secs(self.timeout))
+        let retry = crate::providers::wix::retry::RetryPolicy::from_env()?;
+        Ok(
+            WixClient::new(&self.wix_api_base, Duration::from_secs(self.timeout))?
+                .with_rate_limit(self.rate_limit)
+                .with_retry(retry),
+        )
     }
 }
 

@@ -38,6 +38,10 @@ impl Harness {
             .collect();
         env.push(("ACCESSCTL_WIX_API_BASE".into(), base.clone()));
         env.push(("NO_COLOR".into(), "1".into()));
+        // Short retry waits, and no client-side pacing: tests that exercise
+        // the limiter pass `--rate-limit` (which wins over the variable).
+        env.push(("ACCESSCTL_RETRY_BASE_MS".into(), "5".into()));
+        env.push(("ACCESSCTL_RATE_LIMIT".into(), "100000".into()));
         let h = Harness {
             rt,
             emulator: Some(running),

@@ -4,6 +4,10 @@
 //! `shared/reference/wix-api.md` §13): which id header Get Roles Info wants,
 //! which method removes a contributor, how repeated query parameters are
 //! encoded. A correction is a one-line change here.
+//!
+//! Each endpoint also says whether a call may be sent again when its first
+//! attempt failed in a way that leaves the outcome open ([`Repeat`]); the
+//! client retries only those.
 
 use reqwest::Method;
 
@@ -16,6 +20,20 @@ pub enum IdHeader {
     Account,
 }
 
+/// Whether a call may be repeated after a failure whose outcome is unknown
+/// (a timeout, a dropped connection, a 5xx) or after a 429.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Doing it twice ends in the same state as doing it once: reads; Change
+    /// Role (it sets the whole role set); Revoke and Remove (a repeat of one
+    /// that took effect answers 404, which the client reads as done).
+    Safe,
+    /// Every call that reaches Wix sends email (Bulk Invite, Resend). Never
+    /// repeated by the client: the apply executor records the outcome as
+    /// unknown and a person decides.
+    Never,
+}
+
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     /// Name used in errors and logs.
@@ -24,6 +42,8 @@ pub struct Endpoint {
     /// `{id}` is replaced by the invite id where present.
     pub path: &'static str,
     pub id_header: IdHeader,
+    /// Whether the client may retry the call.
+    pub repeat: Repeat,
 }
 
 /// Documented elsewhere as the cap for account invites; Wix documents none
@@ -36,6 +56,7 @@ pub const GET_ROLES_INFO: Endpoint = Endpoint {
     path: "/roles-management/roles",
     // UNCONFIRMED: documented as account-level; a third-party script sends wix-site-id.
     id_header: IdHeader::Account,
+    repeat: Repeat::Safe,
 };
 
 pub const QUERY_CONTRIBUTORS: Endpoint = Endpoint {
@@ -43,6 +64,7 @@ pub const QUERY_CONTRIBUTORS: Endpoint = Endpoint {
     method: Method::GET,
     path: "/roles-management/v2/contributors/query",
     id_header: IdHeader::Site,
+    repeat: Repeat::Safe,
 };
 
 pub const BULK_INVITE: Endpoint = Endpoint {
@@ -50,6 +72,7 @@ pub const BULK_INVITE: Endpoint = Endpoint {
     method: Method::POST,
     path: "/invites/site-invite/bulk",
     id_header: IdHeader::Site,
+    repeat: Repeat::Never,
 };
 
 pub const RESEND_INVITE: Endpoint = Endpoint {
@@ -57,6 +80,7 @@ pub const RESEND_INVITE: Endpoint = Endpoint {
     method: Method::POST,
     path: "/invites/site-invite/{id}/resend",
     id_header: IdHeader::Site,
+    repeat: Repeat::Never,
 };
 
 pub const REVOKE_INVITE: Endpoint = Endpoint {
@@ -64,6 +88,7 @@ pub const REVOKE_INVITE: Endpoint = Endpoint {
     method: Method::POST,
     path: "/invites/site-invite/{id}/revoke",
     id_header: IdHeader::Site,
+    repeat: Repeat::Safe,
 };
 
 pub const CHANGE_ROLE: Endpoint = Endpoint {
@@ -71,6 +96,7 @@ pub const CHANGE_ROLE: Endpoint = Endpoint {
     method: Method::PUT,
     path: "/roles-management/contributor/change/role",
     id_header: IdHeader::Site,
+    repeat: Repeat::Safe,
 };
 
 pub const REMOVE_CONTRIBUTOR: Endpoint = Endpoint {
@@ -79,7 +105,41 @@ pub const REMOVE_CONTRIBUTOR: Endpoint = Endpoint {
     method: Method::POST,
     path: "/roles-management/contributor/remove",
     id_header: IdHeader::Site,
+    repeat: Repeat::Safe,
 };
 
 /// Tried when [`REMOVE_CONTRIBUTOR`]'s method answers 404 or 405.
 pub const REMOVE_FALLBACK_METHOD: Method = Method::DELETE;
+
+/// Every endpoint, for tests and documentation.
+pub const ALL: [&Endpoint; 7] = [
+    &GET_ROLES_INFO,
+    &QUERY_CONTRIBUTORS,
+    &BULK_INVITE,
+    &RESEND_INVITE,
+    &REVOKE_INVITE,
+    &CHANGE_ROLE,
+    &REMOVE_CONTRIBUTOR,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Calls that send email must never be repeated by the client; the rest
+    /// are safe to repeat. A new endpoint has to take a side here.
+    #[test]
+    fn only_email_sending_calls_are_never_repeated() {
+        let never: Vec<&str> = ALL
+            .iter()
+            .filter(|e| e.repeat == Repeat::Never)
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(never, ["Bulk Invite", "Resend Invite"]);
+        for e in ALL {
+            if e.method == Method::GET {
+                assert_eq!(e.repeat, Repeat::Safe, "{}", e.name);
+            }
+        }
+    }
+}

@@ -4,9 +4,21 @@
 //! unconfirmed API detail is a one-line change there. The client reads live
 //! state ([`WixClient::read_site`]) and performs single changes; it never
 //! decides what to change. The API key lives in an [`ApiKey`] and is only
-//! exposed when the `Authorization` header is built.
+//! exposed when the `Authorization` header is built (marked sensitive, so
+//! HTTP logging never prints it).
+//!
+//! [`WixClient::call`] is the one place requests are sent. Every attempt
+//! waits for the key's [`limiter`] slot and has a timeout; calls that are
+//! safe to repeat ([`endpoints::Repeat`]) are retried on 429, 5xx, timeouts
+//! and connection errors as [`retry`] says, and each retry is logged at
+//! `-v`. Bulk Invite and Resend are sent once: what a failure means for them
+//! is decided by the apply executor ([`WixError::outcome_unknown`]).
+//! Answers are capped in size, and one that is not the JSON expected is a
+//! [`ErrorKind::Decode`] error naming the site and the call, never a panic.
 
 pub mod endpoints;
+pub mod limiter;
+pub mod retry;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,17 +26,21 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::Retryable as _;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Mutex, OnceCell};
-use tracing::{Instrument as _, debug, debug_span, info_span};
+use tracing::{Instrument as _, debug, debug_span, info, info_span};
 
 use crate::secret::ApiKey;
 use crate::state::{LiveSite, RoleDef};
-use endpoints::{Endpoint, IdHeader};
+use endpoints::{Endpoint, IdHeader, Repeat};
+use limiter::RateLimiter;
+use retry::RetryPolicy;
 
 pub const DEFAULT_API_BASE: &str = "https://www.wixapis.com";
 pub const API_BASE_ENV: &str = "ACCESSCTL_WIX_API_BASE";
@@ -115,6 +131,39 @@ pub struct WixClient {
     http: reqwest::Client,
     base: String,
     roles: RoleCache,
+    limiter: Arc<RateLimiter>,
+    retry: RetryPolicy,
+}
+
+/// A 2xx answer's body.
+struct Answer {
+    body: Vec<u8>,
+}
+
+/// Why one attempt failed, and whether another may help.
+#[derive(Debug)]
+struct AttemptError {
+    kind: ErrorKind,
+    /// 429, 5xx, timeouts and connection errors.
+    transient: bool,
+    retry_after: Option<Duration>,
+}
+
+impl AttemptError {
+    fn outcome_unknown(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Transport { maybe_sent, .. } => *maybe_sent,
+            ErrorKind::Status { status, .. } => *status >= 500,
+            ErrorKind::Decode { .. } => true,
+        }
+    }
+}
+
+/// A call's result after all attempts, and whether an earlier attempt may
+/// have taken effect (so a later 404 can mean "already done").
+struct Sent {
+    result: Result<Answer, ErrorKind>,
+    earlier_maybe_applied: bool,
 }
 
 /// Roles per account id, each fetched at most once per run even when several
@@ -158,6 +207,7 @@ pub fn check_base_url(base: &str) -> Result<String, String> {
 }
 
 impl WixClient {
+    /// A client with the default rate limit and retry policy.
     pub fn new(base: &str, timeout: Duration) -> Result<Self, String> {
         let base = check_base_url(base)?;
         install_crypto_provider();
@@ -171,9 +221,23 @@ impl WixClient {
             http,
             base,
             roles: Arc::default(),
+            limiter: Arc::new(RateLimiter::per_minute(limiter::DEFAULT_PER_MINUTE)),
+            retry: RetryPolicy::default(),
         })
     }
 
+    /// At most `per_minute` requests per API key in any minute.
+    pub fn with_rate_limit(mut self, per_minute: u32) -> Self {
+        self.limiter = Arc::new(RateLimiter::per_minute(per_minute));
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Send a call (retrying it if the endpoint allows) and decode the answer.
     async fn call<B: Serialize, R: DeserializeOwned>(
         &self,
         endpoint: &Endpoint,
@@ -183,64 +247,161 @@ impl WixClient {
         query: &[(&str, &str)],
         body: Option<&B>,
     ) -> Result<R, WixError> {
-        let fail = |kind| WixError {
-            call: endpoint.name,
-            site: site.site_key.clone(),
-            kind,
-        };
+        let sent = self
+            .send(endpoint, method, site, path_arg, query, body)
+            .await;
+        let answer = sent.result.map_err(|kind| fail(endpoint, site, kind))?;
+        decode(&answer.body).map_err(|kind| fail(endpoint, site, kind))
+    }
+
+    /// Send a call: one attempt, or several for a [`Repeat::Safe`] endpoint.
+    /// A non-2xx answer is an error.
+    async fn send<B: Serialize>(
+        &self,
+        endpoint: &Endpoint,
+        method: &Method,
+        site: &SiteAccess,
+        path_arg: Option<&str>,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Sent {
         let path = match path_arg {
             Some(arg) => endpoint.path.replace("{id}", arg),
             None => endpoint.path.to_string(),
         };
-        let url = format!("{}{}", self.base, path);
+        let body = match body.map(serde_json::to_vec).transpose() {
+            Ok(body) => body,
+            Err(e) => {
+                return Sent {
+                    result: Err(ErrorKind::Transport {
+                        detail: format!("cannot encode the request: {e}"),
+                        maybe_sent: false,
+                    }),
+                    earlier_maybe_applied: false,
+                };
+            }
+        };
+        let span = debug_span!("wix", call = endpoint.name, site = %site.site_key);
+        let mut attempt = 0u32;
+        let mut earlier_maybe_applied = false;
+        let result = (|| {
+            attempt += 1;
+            self.attempt(
+                endpoint,
+                method,
+                site,
+                &path,
+                query,
+                body.as_deref(),
+                attempt,
+            )
+        })
+        .retry(self.retry.backoff())
+        .when(|e: &AttemptError| endpoint.repeat == Repeat::Safe && e.transient)
+        .adjust(|e, backoff| self.retry.wait(backoff, e.retry_after))
+        .notify(|e, wait| {
+            earlier_maybe_applied |= e.outcome_unknown();
+            info!(
+                call = endpoint.name,
+                site = %site.site_key,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "retrying: {}",
+                describe(&e.kind)
+            );
+        })
+        .instrument(span)
+        .await;
+        Sent {
+            result: result.map_err(|e| e.kind),
+            earlier_maybe_applied,
+        }
+    }
+
+    /// One attempt: wait for the key's rate-limit slot, send, read the
+    /// answer (capped).
+    #[allow(clippy::too_many_arguments, reason = "one private call site")]
+    async fn attempt(
+        &self,
+        endpoint: &Endpoint,
+        method: &Method,
+        site: &SiteAccess,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+        attempt: u32,
+    ) -> Result<Answer, AttemptError> {
+        let mut auth = HeaderValue::from_str(site.key.expose()).map_err(|_| AttemptError {
+            kind: ErrorKind::Transport {
+                detail: "the site's API key is not a valid HTTP header value; check its api_key_env variable".to_string(),
+                maybe_sent: false,
+            },
+            transient: false,
+            retry_after: None,
+        })?;
+        auth.set_sensitive(true);
         let mut request = self
             .http
-            .request(method.clone(), &url)
-            .header("Authorization", site.key.expose())
+            .request(method.clone(), format!("{}{}", self.base, path))
+            .header(AUTHORIZATION, auth)
             .query(query);
         request = match endpoint.id_header {
             IdHeader::Site => request.header("wix-site-id", &site.site_id),
             IdHeader::Account => request.header("wix-account-id", &site.account_id),
         };
         if let Some(body) = body {
-            request = request.json(body);
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
         }
-        let span = debug_span!("wix", call = endpoint.name, site = %site.site_key);
-        let (status, bytes) = async {
-            debug!(%method, %path, "request");
-            let response = request.send().await.map_err(|e| ErrorKind::Transport {
+        let waited = self.limiter.acquire(&site.key).await;
+        if !waited.is_zero() {
+            debug!(
+                waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                "rate limiter"
+            );
+        }
+        debug!(%method, %path, attempt, "request");
+        let response = request.send().await.map_err(|e| AttemptError {
+            kind: ErrorKind::Transport {
                 detail: transport_detail(&e),
                 // A connect failure never reached Wix; anything later may have.
                 maybe_sent: !e.is_connect(),
-            })?;
-            let status = response.status();
-            let bytes = read_capped(response)
-                .await
-                .map_err(|detail| ErrorKind::Transport {
+            },
+            transient: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
+            retry_after: None,
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::parse_retry_after(v, OffsetDateTime::now_utc()));
+        if let Some(after) = retry_after {
+            // Every call on this key waits, not only a retry of this one.
+            self.limiter
+                .defer(&site.key, tokio::time::Instant::now() + after);
+        }
+        let body = read_capped(response)
+            .await
+            .map_err(|(detail, transient)| AttemptError {
+                kind: ErrorKind::Transport {
                     detail,
                     maybe_sent: true,
-                })?;
-            debug!(status = status.as_u16(), bytes = bytes.len(), "response");
-            Ok((status, bytes))
+                },
+                transient,
+                retry_after: None,
+            })?;
+        debug!(status = status.as_u16(), bytes = body.len(), "response");
+        if status.is_success() {
+            return Ok(Answer { body });
         }
-        .instrument(span)
-        .await
-        .map_err(fail)?;
-        if !status.is_success() {
-            return Err(fail(ErrorKind::Status {
+        Err(AttemptError {
+            kind: ErrorKind::Status {
                 status: status.as_u16(),
-                detail: error_detail(status, &bytes),
-            }));
-        }
-        let text = if bytes.is_empty() {
-            &b"{}"[..]
-        } else {
-            &bytes[..]
-        };
-        serde_json::from_slice(text).map_err(|e| {
-            fail(ErrorKind::Decode {
-                detail: format!("{e} (body starts: {})", preview(&bytes)),
-            })
+                detail: error_detail(status, &body),
+            },
+            transient: status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
+            retry_after,
         })
     }
 
@@ -416,7 +577,9 @@ impl WixClient {
     }
 
     /// Remove a contributor. The docs disagree on the method (POST or
-    /// DELETE); on 404/405 for the first, the other is tried.
+    /// DELETE); on 404/405 for the first, the other is tried. A 404 after an
+    /// attempt that may have gone through means our own earlier attempt
+    /// removed them: done.
     pub async fn remove_contributor(
         &self,
         site: &SiteAccess,
@@ -424,31 +587,88 @@ impl WixClient {
     ) -> Result<(), WixError> {
         let e = &endpoints::REMOVE_CONTRIBUTOR;
         let body = wire::RemoveContributorRequest { account_id };
-        let first: Result<serde_json::Value, WixError> =
-            self.call(e, &e.method, site, None, &[], Some(&body)).await;
-        match first {
-            Err(WixError {
-                kind:
-                    ErrorKind::Status {
-                        status: 404 | 405, ..
-                    },
-                ..
-            }) => {
-                let _: serde_json::Value = self
-                    .call(
-                        e,
-                        &endpoints::REMOVE_FALLBACK_METHOD,
-                        site,
-                        None,
-                        &[],
-                        Some(&body),
-                    )
-                    .await?;
-                Ok(())
+        let first = self.send(e, &e.method, site, None, &[], Some(&body)).await;
+        let first_error = match first.result {
+            Ok(_) => return Ok(()),
+            Err(ErrorKind::Status { status: 404, .. }) if first.earlier_maybe_applied => {
+                return Ok(());
             }
-            other => other.map(|_| ()),
+            Err(
+                kind @ ErrorKind::Status {
+                    status: 404 | 405, ..
+                },
+            ) => kind,
+            Err(kind) => return Err(fail(e, site, kind)),
+        };
+        let second = self
+            .send(
+                e,
+                &endpoints::REMOVE_FALLBACK_METHOD,
+                site,
+                None,
+                &[],
+                Some(&body),
+            )
+            .await;
+        match second.result {
+            Ok(_) => Ok(()),
+            Err(ErrorKind::Status { status: 404, .. }) if second.earlier_maybe_applied => Ok(()),
+            // The other method is not the one Wix takes either: the first
+            // answer says more.
+            Err(ErrorKind::Status { status: 405, .. }) => Err(fail(e, site, first_error)),
+            Err(kind) => Err(fail(e, site, kind)),
         }
     }
+}
+
+fn fail(endpoint: &Endpoint, site: &SiteAccess, kind: ErrorKind) -> WixError {
+    WixError {
+        call: endpoint.name,
+        site: site.site_key.clone(),
+        kind,
+    }
+}
+
+/// Decode a 2xx body; an empty one counts as `{}`. Every answer the client
+/// reads is a JSON object; anything else is named for what it is.
+fn decode<R: DeserializeOwned>(bytes: &[u8]) -> Result<R, ErrorKind> {
+    let start = bytes.trim_ascii_start();
+    if start.is_empty() {
+        return serde_json::from_slice(b"{}").map_err(|e| ErrorKind::Decode {
+            detail: format!("an empty answer ({e})"),
+        });
+    }
+    let what = if looks_like_html(bytes) {
+        "an HTML page instead of JSON".to_string()
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Err(e) => format!("not valid JSON ({e})"),
+            Ok(serde_json::Value::Object(_)) => match serde_json::from_slice(bytes) {
+                Ok(decoded) => return Ok(decoded),
+                Err(e) => format!("JSON of an unexpected shape ({e})"),
+            },
+            Ok(other) => format!("{} where a JSON object was expected", json_kind(&other)),
+        }
+    };
+    Err(ErrorKind::Decode {
+        detail: format!("{what}; body starts: {}", preview(bytes)),
+    })
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+fn looks_like_html(bytes: &[u8]) -> bool {
+    let start = bytes.trim_ascii_start();
+    start.first() == Some(&b'<')
 }
 
 fn roles_from_wire(response: wire::GetRolesInfoResponse) -> Vec<RoleDef> {
@@ -476,15 +696,21 @@ fn parse_time(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(text, &Rfc3339).ok()
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+/// The body, refused beyond [`MAX_BODY_BYTES`]; the error says whether
+/// trying again may help.
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, (String, bool)> {
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("reading the response failed: {}", transport_detail(&e)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        (
+            format!("reading the response failed: {}", transport_detail(&e)),
+            true,
+        )
+    })? {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(format!("response larger than {MAX_BODY_BYTES} bytes"));
+            return Err((
+                format!("response larger than {MAX_BODY_BYTES} bytes"),
+                false,
+            ));
         }
         body.extend_from_slice(&chunk);
     }
@@ -495,14 +721,28 @@ fn error_detail(status: StatusCode, bytes: &[u8]) -> String {
     match serde_json::from_slice::<wire::ErrorBody>(bytes) {
         Ok(body) if !body.summary().is_empty() => body.summary(),
         _ if bytes.is_empty() => status.canonical_reason().unwrap_or("").to_string(),
+        _ if looks_like_html(bytes) => format!("an HTML page: {}", preview(bytes)),
         _ => format!("non-JSON body: {}", preview(bytes)),
     }
 }
 
+/// The start of a body on one line, control characters escaped, for
+/// error messages.
 fn preview(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    one_line.chars().take(120).collect()
+    one_line
+        .chars()
+        .take(120)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 fn transport_detail(e: &reqwest::Error) -> String {
