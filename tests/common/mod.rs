@@ -184,6 +184,62 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Install a fault configuration (`PUT /_emulator/faults`).
+    pub fn set_faults(&self, faults: Value) {
+        let (status, body) = self.send(reqwest::Method::PUT, "/_emulator/faults", faults);
+        assert_eq!(status, 200, "faults control: {body}");
+    }
+
+    /// Wait until every Wix request the emulator received has finished
+    /// (a stalled one may still be running after its client gave up), so
+    /// the state read next is final. At most `limit`.
+    pub fn quiesce(&self, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let received = self.get("/_emulator/stats")["total"].as_u64().unwrap_or(0);
+            let finished = self.log().len() as u64;
+            if finished >= received || std::time::Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// Settle every invite the plan reports as unknown, by looking at the site
+/// as a person would (`/_emulator/state`), with `accessctl invite-status`.
+pub fn settle_unknown(h: &Harness, plan: &Plan) {
+    let state = h.get("/_emulator/state");
+    for site in &plan.sites {
+        for warning in site
+            .warnings
+            .iter()
+            .filter(|w| w.contains("unknown outcome"))
+        {
+            let email = warning
+                .split_whitespace()
+                .find(|w| w.contains('@'))
+                .expect("warning names the email")
+                .to_string();
+            let site_id = &site.site_id;
+            let exists = state["sites"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| s["id"] == site_id.as_str())
+                .flat_map(|s| s["invites"].as_array().into_iter().flatten())
+                .any(|i| i["email"] == email.as_str() && i["status"] == "Pending");
+            let verdict = if exists { "sent" } else { "not-sent" };
+            let out = h
+                .cmd(&["invite-status", &site.site, &email, verdict])
+                .output()
+                .expect("runs");
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+    }
+}
+
 impl Drop for Harness {
     fn drop(&mut self) {
         if let Some(e) = self.emulator.take() {
