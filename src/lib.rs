@@ -14,5 +14,6 @@ pub mod observe;
 pub mod plan;
 pub mod providers;
 pub mod render;
+pub mod request;
 pub mod secret;
 pub mod state;

@@ -34,6 +34,9 @@ pub struct Config {
     pub safety: Safety,
     /// Directory holding one ledger file per site.
     pub ledger_dir: PathBuf,
+    /// How access requests reach owners of request-mode sites; `None` when
+    /// the config has no `requests:` block.
+    pub requests: Option<crate::request::Settings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +66,8 @@ pub struct Site {
     pub owner: Option<Contact>,
     pub unmanaged: Unmanaged,
     pub grants: Vec<Grant>,
+    /// The site's `request:` overrides (request mode).
+    pub request: crate::request::SiteRequest,
     /// Where the site's key is in the file.
     pub pos: Pos,
 }

@@ -112,8 +112,8 @@ fn invariants(plan: &SitePlan, observation: &Observation, request_mode: bool) {
     assert_eq!(plan.mode, mode);
     assert_eq!(
         plan.fingerprint.is_some(),
-        matches!(observation, Observation::Live(_)),
-        "a fingerprint exactly when the site was read"
+        matches!(observation, Observation::Live(_) | Observation::RequestMode),
+        "a fingerprint exactly when the site was read, or is in request mode (its ledger)"
     );
     if !plan.errors.is_empty() {
         assert!(plan.changes.is_empty(), "a site with errors has no changes");

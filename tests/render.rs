@@ -137,6 +137,7 @@ fn managed_site() -> SitePlan {
             "dave@agency.example (account 3c1d9e2a-0000-4000-8000-000000000004): Blog Writer",
             "erin@agency.example (invited): Blog Editor",
         ]),
+        request: None,
     }
 }
 
@@ -169,6 +170,7 @@ fn request_site() -> SitePlan {
             "alice@agency.example (requested): Marketing Manager",
             "writer@freelance.example (requested): Blog Writer",
         ]),
+        request: None,
     }
 }
 
@@ -188,6 +190,7 @@ fn broken_site() -> SitePlan {
         ],
         before: Vec::new(),
         after: Vec::new(),
+        request: None,
     }
 }
 
@@ -205,6 +208,7 @@ fn quiet_site(key: &str) -> SitePlan {
         errors: Vec::new(),
         before: lines(&["account 91f0c2d4: (owner)"]),
         after: lines(&["account 91f0c2d4: (owner)"]),
+        request: None,
     }
 }
 

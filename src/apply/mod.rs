@@ -11,6 +11,11 @@
 //! and never re-sends on its own. A site stops at its first failed call (a
 //! revoke that failed must not be followed by the re-invite); other sites go
 //! on. Sites run concurrently under a limit.
+//!
+//! A request-mode site's `request` changes are one message to its owner:
+//! the [`Courier`] sends it once for all of them and, only when it went out,
+//! records it in the ledger; a failed delivery fails every change of the
+//! block and records nothing, so the next apply tries again.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,6 +31,7 @@ use crate::ledger::{
 use crate::plan::{Action, Change, SitePlan};
 use crate::providers::wix::endpoints::MAX_INVITES_PER_CALL;
 use crate::providers::wix::{ErrorKind, SiteAccess, WixClient, WixError};
+use crate::request::Courier;
 
 /// How one change ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,17 +62,18 @@ pub struct SiteReport {
     pub calls: usize,
     /// A problem with the site as a whole (ledger write failed, no key).
     pub error: Option<String>,
+    /// What was delivered to the site's owner (request mode), for the report.
+    pub notes: Vec<String>,
 }
 
 impl SiteReport {
-    /// Anything not done counts, except access requests, which accessctl
-    /// cannot send yet and reports separately.
+    /// Anything not done counts, access requests included.
     pub fn failed(&self) -> bool {
         self.error.is_some()
             || self
                 .results
                 .iter()
-                .any(|r| !matches!(r.outcome, Outcome::Done) && r.change.action != Action::Request)
+                .any(|r| !matches!(r.outcome, Outcome::Done))
     }
 }
 
@@ -84,6 +91,8 @@ pub struct Executor {
     pub parallelism: usize,
     pub clock: Clock,
     pub progress: Arc<dyn Progress>,
+    /// Delivers access requests (request mode).
+    pub courier: Arc<Courier>,
 }
 
 /// A site's work: its plan, credentials and ledger.
@@ -107,6 +116,7 @@ impl Executor {
                 ledger_dir: self.ledger_dir.clone(),
                 clock: self.clock.clone(),
                 progress: self.progress.clone(),
+                courier: self.courier.clone(),
             };
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
@@ -122,6 +132,7 @@ impl Executor {
                     results: Vec::new(),
                     calls: 0,
                     error: Some(format!("a site task failed: {e}")),
+                    notes: Vec::new(),
                 }),
             }
         }
@@ -135,6 +146,7 @@ struct SiteRun {
     ledger_dir: PathBuf,
     clock: Clock,
     progress: Arc<dyn Progress>,
+    courier: Arc<Courier>,
 }
 
 impl SiteRun {
@@ -150,6 +162,7 @@ impl SiteRun {
             results: Vec::new(),
             calls: 0,
             error: None,
+            notes: Vec::new(),
         };
         let mut stopped: Option<String> = None;
         let changes = plan.changes.clone();
@@ -162,14 +175,17 @@ impl SiteRun {
                 continue;
             }
             if change.action == Action::Request {
-                self.record(
-                    &mut report,
-                    change.clone(),
-                    Outcome::Skipped(
-                        "sending access requests to site owners is not built yet".to_string(),
-                    ),
-                );
-                i += 1;
+                // All requests of the site form the last block of the plan
+                // and go out as one message.
+                let end = changes[i..]
+                    .iter()
+                    .position(|c| c.action != Action::Request)
+                    .map_or(changes.len(), |p| i + p);
+                let outcome = self.request(&plan, &mut ledger, &mut report).await;
+                for c in &changes[i..end] {
+                    self.record(&mut report, c.clone(), outcome.clone());
+                }
+                i = end;
                 continue;
             }
             let Some(access) = &access else {
@@ -208,6 +224,31 @@ impl SiteRun {
             i += 1;
         }
         report
+    }
+
+    /// Delivers the site's access request; records it only once it went out.
+    async fn request(
+        &self,
+        plan: &SitePlan,
+        ledger: &mut SiteLedger,
+        report: &mut SiteReport,
+    ) -> Outcome {
+        let now = (self.clock)();
+        match self.courier.deliver(plan, ledger, now).await {
+            Ok(note) => {
+                if let Err(e) = self.save(ledger) {
+                    // It went out but is not recorded: the next apply sends
+                    // it again unless the ledger is fixed.
+                    report.error = Some(format!(
+                        "{e}; the {note}, but it is not recorded, so the next apply sends it again"
+                    ));
+                    return Outcome::Failed("the ledger could not be written".to_string());
+                }
+                report.notes.push(note);
+                Outcome::Done
+            }
+            Err(why) => Outcome::Failed(format!("not sent: {why}")),
+        }
     }
 
     fn record(&self, report: &mut SiteReport, change: Change, outcome: Outcome) {

@@ -18,6 +18,7 @@ use crate::model::Config;
 use crate::observe::{Observed, site_access};
 use crate::plan::{Action, Change, Observation, Plan, safety};
 use crate::render::{self, TextOptions};
+use crate::request::Courier;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -96,6 +97,10 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
         parallelism: usize::from(args.remote.parallelism),
         clock: Arc::new(now),
         progress,
+        courier: Arc::new(Courier::new(
+            config.requests.clone(),
+            std::time::Duration::from_secs(args.remote.timeout),
+        )),
     };
     let reports = rt.block_on(executor.run(work));
     print!("{}", report_text(&reports, broken));
@@ -282,7 +287,7 @@ fn refuse(message: String, hint: &str) -> Exit {
 /// The closing report: per site what was done, then totals.
 pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
     let mut out = String::from("\n");
-    let (mut done, mut failed, mut skipped, mut unknown, mut requests, mut calls) =
+    let (mut done, mut failed, mut skipped, mut unknown, mut delivered, mut calls) =
         (0, 0, 0, 0, 0, 0);
     for report in reports {
         calls += report.calls;
@@ -308,10 +313,6 @@ pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
                     unknown += 1;
                     ("UNKNOWN", Some(w))
                 }
-                Outcome::Skipped(w) if r.change.action == Action::Request => {
-                    requests += 1;
-                    ("not sent", Some(w))
-                }
                 Outcome::Skipped(w) => {
                     skipped += 1;
                     ("skipped", Some(w))
@@ -323,13 +324,17 @@ pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
             }
             out.push('\n');
         }
+        for note in &report.notes {
+            delivered += 1;
+            out.push_str(&format!("  {:>8}  {note}\n", "sent"));
+        }
     }
     out.push_str(&format!(
         "\nApply finished: {done} done, {failed} failed, {unknown} unknown, {skipped} skipped; {calls} calls to Wix.\n"
     ));
-    if requests > 0 {
+    if delivered > 0 {
         out.push_str(&format!(
-            "{requests} access request(s) for request-mode sites were not sent: sending requests to site owners is not built yet.\n"
+            "{delivered} message(s) sent to site owners; `accessctl request done SITE` records when they have granted access.\n"
         ));
     }
     if unknown > 0 {

@@ -5,7 +5,12 @@
 //! not land in `examples/`), then runs the real commands as child processes
 //! of this same binary — exactly what a user would type — with the API base
 //! and the example keys in their environment: validate, plan, apply, a few
-//! invitees accept (through the emulator's test controls), plan, apply, plan.
+//! invitees accept (through the emulator's test controls), plan, apply, the
+//! owner of the request-mode site is recorded as having granted access, plan.
+//!
+//! The example sends access requests to a webhook; the demo runs a small
+//! receiver on loopback that checks each request's signature and prints what
+//! arrived, standing in for the agency's helpdesk.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,6 +58,10 @@ pub fn run(args: &DemoArgs) -> Exit {
         Err(e) => return fail(e, None),
     };
     let base = emulator.base_url();
+    let helpdesk = match rt.block_on(spawn_helpdesk()) {
+        Ok(h) => h,
+        Err(e) => return fail(e, None),
+    };
     eprintln!(
         "accessctl demo: Wix emulator on {base}, working in {}",
         workdir.display()
@@ -60,7 +69,11 @@ pub fn run(args: &DemoArgs) -> Exit {
 
     // The example config names a key variable per site; give each the key of
     // the seed account that owns the site.
-    let mut env: Vec<(String, String)> = vec![(API_BASE_ENV.to_string(), base.clone())];
+    let mut env: Vec<(String, String)> = vec![
+        (API_BASE_ENV.to_string(), base.clone()),
+        (WEBHOOK_URL_ENV.to_string(), helpdesk.url.clone()),
+        (WEBHOOK_SECRET_ENV.to_string(), DEMO_SECRET.to_string()),
+    ];
     if let Ok(loaded) = crate::config::load(&config_path) {
         for site in loaded.config.sites.values() {
             if let (Some(var), Some((_, key))) = (
@@ -97,9 +110,9 @@ pub fn run(args: &DemoArgs) -> Exit {
             ok = false;
         }
     }
-    let steps: [(&str, Vec<&str>); 3] = [
+    let steps: [(&str, Vec<&str>); 4] = [
         (
-            "plan again: accepted invites are linked, the rest stays pending",
+            "plan again: accepted invites are linked, the rest stays pending; the access request was sent",
             vec!["plan", "-c", &cfg],
         ),
         (
@@ -107,7 +120,11 @@ pub fn run(args: &DemoArgs) -> Exit {
             vec!["apply", "-c", &cfg, "--auto-approve"],
         ),
         (
-            "plan once more: nothing left to do on managed sites",
+            "the owner of delta-plumbing sent the invites: record it",
+            vec!["request", "done", "delta-plumbing", "-c", &cfg],
+        ),
+        (
+            "plan once more: nothing left to do",
             vec!["plan", "-c", &cfg],
         ),
     ];
@@ -115,11 +132,64 @@ pub fn run(args: &DemoArgs) -> Exit {
         ok &= step(title, argv, &env);
     }
     rt.block_on(emulator.shutdown());
+    helpdesk.task.abort();
     eprintln!(
         "\naccessctl demo: done. The config and ledger are in {}",
         workdir.display()
     );
     if ok { Exit::Ok } else { Exit::Error }
+}
+
+/// The example config's webhook variables, and the demo's signing secret.
+const WEBHOOK_URL_ENV: &str = "NORTHWIND_REQUESTS_WEBHOOK_URL";
+const WEBHOOK_SECRET_ENV: &str = "NORTHWIND_REQUESTS_WEBHOOK_SECRET";
+const DEMO_SECRET: &str = "demo-signing-secret";
+
+/// A stand-in for the agency's helpdesk: receives access requests.
+struct Helpdesk {
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn spawn_helpdesk() -> Result<Helpdesk, String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| format!("cannot start the demo webhook receiver: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot start the demo webhook receiver: {e}"))?;
+    let app = axum::Router::new().route("/requests", axum::routing::post(receive));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Helpdesk {
+        url: format!("http://{addr}/requests"),
+        task,
+    })
+}
+
+/// Checks the signature and prints what arrived.
+async fn receive(
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let expected = crate::request::webhook::signature(DEMO_SECRET.as_bytes(), &body);
+    let given = headers
+        .get(crate::request::webhook::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if given != expected {
+        eprintln!("  [helpdesk] refused a request with a bad signature");
+        return axum::http::StatusCode::UNAUTHORIZED;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    eprintln!(
+        "  [helpdesk] received (signature ok): \"{}\" for {}, {} people",
+        json["subject"].as_str().unwrap_or("?"),
+        json["to"]["email"].as_str().unwrap_or("?"),
+        json["grants"].as_array().map_or(0, Vec::len)
+    );
+    axum::http::StatusCode::OK
 }
 
 fn prepare_workdir(given: Option<&Path>) -> Result<PathBuf, String> {

@@ -14,6 +14,7 @@ mod github;
 mod import;
 mod ledger_cmds;
 mod plan;
+mod request;
 mod validate;
 
 use std::path::PathBuf;
@@ -83,7 +84,8 @@ pub enum Command {
     Validate,
     /// Read live access on each site and show what `apply` would change.
     Plan(plan::PlanArgs),
-    /// Make the changes a plan shows: invites, role changes, removals.
+    /// Make the changes a plan shows: invites, role changes, removals, and
+    /// access requests to owners of sites without a key.
     Apply(apply::ApplyArgs),
     /// Print the config's JSON schema (or the plan's, with --plan).
     Schema(SchemaArgs),
@@ -95,6 +97,9 @@ pub enum Command {
     Link(ledger_cmds::LinkArgs),
     /// Settle an invite whose outcome is unknown.
     InviteStatus(ledger_cmds::InviteStatusArgs),
+    /// Settle an access request (request mode): `done` when the owner
+    /// granted it, `resend` to start over.
+    Request(request::RequestArgs),
     /// Print `access` entries for the current collaborators of sites.
     Import(import::ImportArgs),
     /// Check every site read-only: key set, key accepted, roles and
@@ -188,6 +193,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Demo(args) => demo::run(&args),
         Command::Link(args) => ledger_cmds::link(&cli.config, &args),
         Command::InviteStatus(args) => ledger_cmds::invite_status(&cli.config, &args),
+        Command::Request(args) => request::run(&cli.config, &args),
         Command::Import(args) => import::run(&cli.config, &args),
         Command::Doctor(args) => doctor::run(&cli.config, &args),
         Command::Completions(args) => completions::completions(&args),

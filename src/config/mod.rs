@@ -21,6 +21,7 @@
 
 pub mod locate;
 pub mod raw;
+pub mod requests;
 pub mod schema;
 pub mod validate;
 

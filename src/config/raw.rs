@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+pub use super::requests::{RawRequests, RawSiteRequest};
+
 /// Pattern of people, team and site keys.
 pub const KEY_PATTERN: &str = "^[a-z0-9][a-z0-9_-]*$";
 
@@ -60,6 +62,12 @@ pub struct RawConfig {
     /// Limits that stop a mistaken change from removing too many people.
     #[serde(default)]
     pub safety: RawSafety,
+
+    /// How access requests reach the owners of sites without an API key
+    /// (request mode): channels, reminders, the message template.
+    #[serde(default)]
+    #[schemars(with = "RawRequests")]
+    pub requests: Option<RawRequests>,
 }
 
 /// A person who can be granted access.
@@ -98,6 +106,12 @@ pub struct RawSite {
     /// The grants: who gets which roles on this site.
     #[serde(default)]
     pub access: Vec<RawGrant>,
+
+    /// Request mode only: how this site's access request is sent, when not
+    /// as the top-level `requests:` block says.
+    #[serde(default)]
+    #[schemars(with = "RawSiteRequest")]
+    pub request: Option<RawSiteRequest>,
 }
 
 /// The Wix ids of a site and where its API key comes from.

@@ -9,8 +9,9 @@
 //! list of role names, found a string"), with "did you mean" for unknown keys.
 //!
 //! Values are never copied from jsonschema's own messages, so a secret pasted
-//! into the wrong place cannot leak through them. Checks on `api_key_env` are
-//! left to [`super::validate`], which knows how to talk about secrets.
+//! into the wrong place cannot leak through them. Checks on `api_key_env` and
+//! the other `*_env` names are left to [`super::validate`] and
+//! [`super::requests`], which know how to talk about secrets.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -100,8 +101,9 @@ pub fn check(doc: &Value, tree: &Tree, file: &Path) -> Vec<Diagnostic> {
         }
         let before = out.len();
         explain(error, &compiled.schema, doc, tree, file, &mut out);
-        // Whatever is wrong with `api_key_env`, its line may hold a key.
-        if error.instance_path().as_str().ends_with("/api_key_env") {
+        // Whatever is wrong with `api_key_env` (or any `*_env`), its line
+        // may hold a key.
+        if error.instance_path().as_str().ends_with("_env") {
             for d in out.iter_mut().skip(before) {
                 d.redact_source = true;
             }
@@ -460,7 +462,9 @@ fn explain(
                 ),
             ));
         }
-        ValidationErrorKind::Pattern { .. } if path.last_key() == Some("api_key_env") => {
+        ValidationErrorKind::Pattern { .. }
+            if path.last_key().is_some_and(|k| k.ends_with("_env")) =>
+        {
             // Reported by `validate`, which never repeats the value.
         }
         ValidationErrorKind::Pattern { pattern } => {

@@ -30,7 +30,7 @@ use crate::model::{
 };
 
 /// The keys of a site mapping (see [`super::raw::RawSite`]).
-const SITE_KEYS: [&str; 4] = ["wix", "owner", "unmanaged", "access"];
+const SITE_KEYS: [&str; 5] = ["wix", "owner", "unmanaged", "access", "request"];
 
 /// What [`resolve`] found.
 pub struct Outcome {
@@ -56,9 +56,29 @@ pub fn resolve(doc: &Value, tree: &Tree, file: &Path, digest: String) -> Outcome
     };
     let people = r.people(root.get("people"));
     let teams = r.teams(root.get("teams"));
-    let sites = r.sites(root.get("sites"), &people, &teams);
+    let mut sites = r.sites(root.get("sites"), &people, &teams);
     let safety = r.safety(root.get("safety"));
     let ledger_dir = ledger_dir(file, root.get("ledger_dir").and_then(Value::as_str));
+    let requests = super::requests::resolve(root.get("requests"), tree, file);
+    r.diagnostics.extend(requests.diagnostics);
+    r.fallback.extend(requests.fallback);
+    for site in sites.values_mut() {
+        let written = root
+            .get("sites")
+            .and_then(|s| s.get(&site.key))
+            .and_then(|s| s.get("request"));
+        let resolved = super::requests::resolve_site(
+            &site.key,
+            written,
+            site.is_request_mode(),
+            root.get("requests"),
+            tree,
+            file,
+        );
+        r.diagnostics.extend(resolved.diagnostics);
+        r.fallback.extend(resolved.fallback);
+        site.request = resolved.value.unwrap_or_default();
+    }
     let config = Config {
         path: file.to_path_buf(),
         digest,
@@ -67,6 +87,7 @@ pub fn resolve(doc: &Value, tree: &Tree, file: &Path, digest: String) -> Outcome
         sites,
         safety,
         ledger_dir,
+        requests: requests.value,
     };
     Outcome {
         config,
@@ -358,6 +379,7 @@ impl Resolver<'_> {
                         owner,
                         unmanaged,
                         grants,
+                        request: crate::request::SiteRequest::default(),
                         pos: self.tree.key_pos(&path),
                     },
                 );

@@ -8,8 +8,13 @@
 //! interrupted apply loses nothing it did. Loading a corrupt or hand-edited
 //! file gives a located diagnostic, never a panic.
 //!
+//! Request mode adds the access requests sent to site owners and the grants
+//! marked as done by hand ([`requests`]).
+//!
 //! This module only stores and reads; deciding what a record means is the plan
 //! engine's job.
+
+mod requests;
 
 use std::fs;
 use std::io::Write as _;
@@ -20,6 +25,8 @@ use time::OffsetDateTime;
 
 use crate::diag::{Diagnostic, Report};
 use crate::model::Pos;
+
+pub use requests::{OwnerGrant, ReminderRecord, RequestRecord, RequestState, RequestedGrant};
 
 /// Wix invites expire 30 days after they are sent.
 pub const INVITE_LIFETIME_DAYS: i64 = 30;
@@ -39,6 +46,12 @@ pub struct SiteLedger {
     /// Accounts this tool granted access to; removed when no longer desired.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub granted: Vec<String>,
+    /// Access requests sent to the site's owner (request mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestRecord>,
+    /// Grants a person confirmed the owner made (`accessctl request done`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granted_by_owner: Vec<OwnerGrant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +135,24 @@ impl SiteLedger {
             invites: Vec::new(),
             identities: Vec::new(),
             granted: Vec::new(),
+            requests: Vec::new(),
+            granted_by_owner: Vec::new(),
         }
+    }
+
+    /// The request still waiting for the owner, if any.
+    pub fn open_request(&self) -> Option<&RequestRecord> {
+        self.requests
+            .iter()
+            .rev()
+            .find(|r| r.state == RequestState::Open)
+    }
+
+    pub fn open_request_mut(&mut self) -> Option<&mut RequestRecord> {
+        self.requests
+            .iter_mut()
+            .rev()
+            .find(|r| r.state == RequestState::Open)
     }
 
     /// The most recent invite record for an email, if any.

@@ -14,8 +14,8 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::ledger::{InviteRecord, InviteState, SiteLedger};
 use crate::model::{Config, Principal, RoleName, Site};
-use crate::plan::roles;
 use crate::plan::{Action, Change, Mode, Pending, Role, SitePlan};
+use crate::plan::{request, roles};
 use crate::state::LiveSite;
 
 /// What the provider could tell about a site.
@@ -61,12 +61,13 @@ pub fn plan_site(
         errors: Vec::new(),
         before: Vec::new(),
         after: Vec::new(),
+        request: None,
     };
     let wants = desired(config, site, now);
     warn_expiring(config, site, now, &mut plan);
     match observation {
         Observation::Failed(message) => plan.errors.push(message.clone()),
-        Observation::RequestMode => plan_requests(site, &wants, &mut plan),
+        Observation::RequestMode => plan_requests(config, site, &wants, ledger, now, &mut plan),
         Observation::Live(live) => {
             plan.fingerprint = Some(fingerprint(live, ledger));
             plan.collaborators = live.contributors.len();
@@ -142,44 +143,25 @@ fn desired(config: &Config, site: &Site, now: OffsetDateTime) -> Vec<Want> {
     merged
 }
 
-fn plan_requests(site: &Site, wants: &[Want], plan: &mut SitePlan) {
-    if site.owner.is_none() && !wants.is_empty() {
-        plan.warnings.push(format!(
-            "site `{}` has no API key and no `owner` contact: add `owner: {{ email: … }}` so the access request can be sent",
-            site.key
-        ));
-    }
-    for want in wants {
-        // Without the site's role list, names are compared by slug, so
-        // `Blog Editor` and `blog-editor` are one role.
-        let mut titles: Vec<String> = want.roles.iter().map(|r| r.name.clone()).collect();
-        titles.sort_by_key(|t| roles::slug(t));
-        titles.dedup_by_key(|t| roles::slug(t));
-        titles.sort();
-        let roles: Vec<Role> = titles
-            .iter()
-            .map(|t| Role {
-                id: None,
-                title: t.clone(),
-            })
-            .collect();
-        plan.after.push(format!(
-            "{} (requested): {}",
-            want.email.as_deref().unwrap_or(&want.label),
-            titles.join(", ")
-        ));
-        plan.changes.push(Change {
-            action: Action::Request,
-            who: want.label.clone(),
-            email: want.email.clone(),
-            account_id: want.account.clone(),
-            invite_id: None,
-            roles_before: Vec::new(),
-            roles_after: roles,
-            reason: "no API key for this site: the owner is asked to grant it".to_string(),
-        });
-    }
-    plan.after.sort();
+/// Request mode: see `plan::request`.
+fn plan_requests(
+    config: &Config,
+    site: &Site,
+    wants: &[Want],
+    ledger: &SiteLedger,
+    now: OffsetDateTime,
+    plan: &mut SitePlan,
+) {
+    let wanted: Vec<request::Wanted<'_>> = wants
+        .iter()
+        .map(|w| request::Wanted {
+            label: &w.label,
+            email: w.email.as_deref(),
+            account: w.account.as_deref(),
+            roles: &w.roles,
+        })
+        .collect();
+    request::plan_requests(config, site, &wanted, ledger, now, plan);
 }
 
 struct Planner<'a> {

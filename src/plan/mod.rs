@@ -8,6 +8,7 @@
 //! its schema generated into `schemas/plan.schema.json`.
 
 pub mod diff;
+pub mod request;
 pub mod roles;
 pub mod safety;
 
@@ -15,6 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use diff::{Observation, plan_site};
+pub use request::{RequestPreview, RequestStatus};
 
 /// Bumped when the JSON shape changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -73,6 +75,10 @@ pub struct SitePlan {
     pub before: Vec<String>,
     /// Access after the changes, same format.
     pub after: Vec<String>,
+    /// Request mode: the access request to the site's owner — its status
+    /// and, when `apply` would send one, the exact message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestPreview>,
 }
 
 #[derive(

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 
 use super::{access_diff, changes, describe, mode_name, sites, sites_with_errors, subject};
-use crate::plan::{Action, Plan, SitePlan};
+use crate::plan::{Action, Plan, RequestPreview, SitePlan};
 
 /// GitHub refuses comments longer than this many characters.
 pub const COMMENT_LIMIT: usize = 65_536;
@@ -350,7 +350,22 @@ fn details(site: &SitePlan, out: &mut String) {
         out.push_str("Access, live → planned:\n\n");
         fenced("diff", diff.trim_end(), out);
     }
+    if let Some(request) = &site.request {
+        request_section(request, out);
+    }
     out.push_str("</details>\n\n");
+}
+
+/// The site's access request: where it stands and the exact message.
+fn request_section(request: &RequestPreview, out: &mut String) {
+    let headline = super::request::headline(request);
+    out.push_str(&format!("**Request:** {}\n\n", inline_plain(&headline)));
+    if let Some(problem) = &request.problem {
+        out.push_str(&format!("**Cannot send:** {}\n\n", inline(problem)));
+    }
+    if let Some(lines) = super::request::message_lines(request) {
+        fenced("text", &lines.join("\n"), out);
+    }
 }
 
 /// A fenced block whose fence is longer than any run of backticks inside,

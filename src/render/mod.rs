@@ -13,6 +13,7 @@
 
 mod json;
 mod markdown;
+mod request;
 mod text;
 
 use std::io::IsTerminal;

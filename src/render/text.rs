@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 
 use super::{TextOptions, access_diff, describe, mode_name, sites, sites_with_errors, subject};
-use crate::plan::{Action, Plan, SitePlan};
+use crate::plan::{Action, Plan, RequestPreview, SitePlan};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -118,7 +118,37 @@ fn site_block(site: &SitePlan, painter: Painter) -> Vec<String> {
             lines.push(format!("    {}", painter.paint(diff_style(line), line)));
         }
     }
+    if let Some(request) = &site.request {
+        request_lines(request, painter, &mut lines);
+    }
     lines
+}
+
+/// Where the site's access request stands, and the message `apply` sends.
+fn request_lines(request: &RequestPreview, painter: Painter, lines: &mut Vec<String>) {
+    let message = super::request::message_lines(request);
+    if message.is_some() {
+        lines.push(String::new());
+    }
+    lines.push(format!(
+        "  {} {}",
+        painter.paint(CYAN.bold(), "request:"),
+        super::request::headline(request)
+    ));
+    if let Some(problem) = &request.problem {
+        lines.push(format!(
+            "  {} {problem}",
+            painter.paint(YELLOW.bold(), "cannot send:")
+        ));
+    }
+    for line in message.into_iter().flatten() {
+        let bar = painter.paint(DIM, "|");
+        if line.is_empty() {
+            lines.push(format!("    {bar}"));
+        } else {
+            lines.push(format!("    {bar} {line}"));
+        }
+    }
 }
 
 /// Indents the continuation lines of a multi-line message under its first.

@@ -1,0 +1,50 @@
+//! Wording shared by the renderers for a request-mode site's access request:
+//! one line saying where it stands, and the message `apply` would send.
+
+use crate::plan::{RequestPreview, RequestStatus};
+
+/// One line: what the request is and what `apply` does with it, such as
+/// `access request (new): apply sends it to Sam <sam@example.com> by email`.
+pub(super) fn headline(r: &RequestPreview) -> String {
+    let to =
+        r.to.as_ref()
+            .map_or_else(|| "nobody (no contact)".to_string(), |t| t.display());
+    let by = r.channel.map_or_else(
+        || "(no channel configured)".to_string(),
+        |c| format!("by {}", c.name()),
+    );
+    let sent = r.sent_at.as_deref().map_or("?", super::day);
+    match r.status {
+        RequestStatus::New => format!("access request (new): apply sends it to {to} {by}"),
+        RequestStatus::Reminder => format!(
+            "reminder {} of {} (request first sent {sent}): apply sends it to {to} {by}",
+            r.reminders_sent + 1,
+            r.max_reminders
+        ),
+        RequestStatus::Sent => {
+            let next = match (&r.next_reminder_at, &r.stalls_at) {
+                (Some(at), _) => format!("reminder due {}", super::day(at)),
+                (None, Some(at)) => format!("no reminder left; stalled from {}", super::day(at)),
+                (None, None) => String::new(),
+            };
+            let reminded = match r.reminders_sent {
+                0 => String::new(),
+                1 => ", 1 reminder".to_string(),
+                n => format!(", {n} reminders"),
+            };
+            format!("access request sent {sent} to {to} {by}{reminded}; no answer yet; {next}")
+        }
+        RequestStatus::Stalled => format!(
+            "access request stalled: sent {sent} to {to}, {} reminder(s), no answer; nothing more is sent",
+            r.reminders_sent
+        ),
+    }
+}
+
+/// The message as lines: `Subject: …`, a blank line, the body.
+pub(super) fn message_lines(r: &RequestPreview) -> Option<Vec<String>> {
+    let m = r.message.as_ref()?;
+    let mut lines = vec![format!("Subject: {}", m.subject), String::new()];
+    lines.extend(m.body.lines().map(str::to_string));
+    Some(lines)
+}

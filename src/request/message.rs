@@ -1,0 +1,223 @@
+//! Composing the access request a site's owner receives.
+//!
+//! Pure: the same settings, site, recipient, grants and kind give the same
+//! subject and body, byte for byte, so `plan` can show exactly what `apply`
+//! will send and the ledger can record its digest. The wording of the
+//! built-in message is in [`super::template::BUILTIN`]; the pieces that
+//! depend on the grants (the list, the dashboard steps) are written here.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest as _, Sha256};
+use time::Date;
+use time::macros::format_description;
+
+use super::Settings;
+use super::template::Template;
+use crate::model::{Contact, Site};
+
+/// Where a site's Wix dashboard is; the site id follows.
+pub const DASHBOARD_BASE: &str = "https://manage.wix.com/dashboard/";
+
+/// One person to add, and the role titles to give them (sorted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub email: String,
+    pub roles: Vec<String>,
+}
+
+/// A first request, or a reminder of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Request,
+    /// `first_sent` is the day the request was first sent.
+    Reminder {
+        first_sent: Date,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub body: String,
+}
+
+impl Message {
+    /// SHA-256 (hex) of the subject and body; recorded in the ledger.
+    pub fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.subject.as_bytes());
+        hasher.update(b"\n\n");
+        hasher.update(self.body.as_bytes());
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// Everything a message depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The config's `requests:` block, if it has one.
+    pub settings: Option<&'a Settings>,
+    pub site: &'a Site,
+    pub site_request: &'a super::SiteRequest,
+    pub to: Option<&'a Contact>,
+    pub grants: &'a [Grant],
+    pub kind: Kind,
+}
+
+/// The agency's name when the config gives none.
+const NO_AGENCY: &str = "Your web agency";
+
+/// Writes the message.
+pub fn compose(ctx: &Context<'_>) -> Message {
+    let agency = ctx
+        .settings
+        .map_or(NO_AGENCY, |s| s.agency.as_str())
+        .to_string();
+    let purpose = ctx
+        .site_request
+        .purpose
+        .as_deref()
+        .or(ctx.settings.and_then(|s| s.purpose.as_deref()))
+        .map_or_else(default_purpose, |p| p.trim().to_string());
+    let reminder = match ctx.kind {
+        Kind::Request => String::new(),
+        Kind::Reminder { first_sent } => format!(
+            "We wrote to you about this on {}, and the access is not in\nplace yet, so here is our request again. If you have already done it,\nthank you, and please let us know.\n\n",
+            long_date(first_sent)
+        ),
+    };
+    let mut values: BTreeMap<&str, String> = BTreeMap::new();
+    values.insert("agency", agency);
+    values.insert("dashboard_url", dashboard_url(&ctx.site.wix.site_id));
+    values.insert("grants", grant_list(ctx.grants));
+    values.insert(
+        "owner_email",
+        ctx.to.map(|c| c.email.clone()).unwrap_or_default(),
+    );
+    values.insert(
+        "owner_name",
+        ctx.to
+            .and_then(|c| c.name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "there".to_string()),
+    );
+    values.insert("purpose", purpose);
+    values.insert("reminder", reminder);
+    values.insert("site", ctx.site.key.clone());
+    values.insert("site_id", ctx.site.wix.site_id.clone());
+    values.insert("steps", steps(&ctx.site.wix.site_id, ctx.grants));
+    let builtin;
+    let template = match ctx.settings.and_then(|s| s.template.as_ref()) {
+        Some(t) => t,
+        None => {
+            builtin = Template::builtin();
+            &builtin
+        }
+    };
+    let (mut subject, body) = template.render(&values);
+    if let Kind::Reminder { .. } = ctx.kind {
+        subject = format!("Reminder: {subject}");
+    }
+    Message { subject, body }
+}
+
+pub fn dashboard_url(site_id: &str) -> String {
+    format!("{DASHBOARD_BASE}{site_id}")
+}
+
+fn default_purpose() -> String {
+    "we use it only for the work you have asked us to do on your site,\nand each person gets only the roles listed above.".to_string()
+}
+
+/// `- alice@example.com: Blog Editor and Website Manager`, one per line.
+fn grant_list(grants: &[Grant]) -> String {
+    grants
+        .iter()
+        .map(|g| format!("- {}: {}", g.email, join_and(&g.roles)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The clicks in the Wix dashboard, numbered.
+fn steps(site_id: &str, grants: &[Grant]) -> String {
+    let mut steps = vec![
+        format!(
+            "Open your site's dashboard: {}\n   (sign in with the Wix account that owns the site).",
+            dashboard_url(site_id)
+        ),
+        "Go to Settings → Roles & Permissions.".to_string(),
+        "Click \"Invite People\" (in some dashboards: \"Add Collaborators\").".to_string(),
+    ];
+    match grants {
+        [only] => {
+            steps.push(format!("Enter the email address {}.", only.email));
+            let noun = if only.roles.len() == 1 {
+                "role"
+            } else {
+                "roles"
+            };
+            steps.push(format!("Choose the {noun} {}.", join_and(&only.roles)));
+            steps.push("Click \"Send Invite\".".to_string());
+        }
+        _ => {
+            steps.push("Enter the email address of one person on the list above.".to_string());
+            steps.push("Choose the role or roles listed for that person.".to_string());
+            steps.push("Click \"Send Invite\".".to_string());
+            steps.push("Repeat steps 3 to 6 for each person on the list.".to_string());
+        }
+    }
+    let mut text: Vec<String> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}. {s}", i + 1))
+        .collect();
+    text.push(String::new());
+    text.push(
+        "Wix then emails each person an invitation to accept. If someone on the\nlist is already a collaborator, change their role to the one listed\ninstead of inviting them again."
+            .to_string(),
+    );
+    text.join("\n")
+}
+
+/// `A`, `A and B`, `A, B and C`.
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// `1 October 2026`.
+fn long_date(date: Date) -> String {
+    date.format(format_description!(
+        "[day padding:none] [month repr:long] [year]"
+    ))
+    .unwrap_or_else(|_| date.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_words_for_reading() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(join_and(&s(&["A"])), "A");
+        assert_eq!(join_and(&s(&["A", "B"])), "A and B");
+        assert_eq!(join_and(&s(&["A", "B", "C"])), "A, B and C");
+    }
+
+    #[test]
+    fn writes_dates_in_words() {
+        assert_eq!(
+            long_date(time::macros::date!(2026 - 10 - 01)),
+            "1 October 2026"
+        );
+    }
+}

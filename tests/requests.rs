@@ -1,0 +1,1104 @@
+//! Request mode end to end, over loopback only: an SMTP server and a webhook
+//! receiver started by the test receive the access requests `apply` sends;
+//! the clock is pinned with `ACCESSCTL_NOW` to walk through reminders and
+//! stalling; failures leave nothing recorded and are retried.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use accessctl::ledger::{self, RequestState, SiteLedger};
+use accessctl::plan::{Action, Plan, RequestStatus, SitePlan};
+use common::{Harness, stderr, stdout};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use serde_json::Value;
+use sha2::Sha256;
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+/// The emulator needs something to serve; request-mode sites never reach it.
+const SEED: &str = r#"
+accounts:
+  - { id: acc-1, api_keys: [key-shop] }
+sites:
+  - id: site-shop
+    account: acc-1
+"#;
+
+const T0: &str = "2026-10-01T09:00:00Z";
+
+fn at(days: i64, hours: i64) -> String {
+    let t0 = time::OffsetDateTime::parse(T0, &time::format_description::well_known::Rfc3339)
+        .expect("T0");
+    (t0 + time::Duration::days(days) + time::Duration::hours(hours))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats")
+}
+
+/// A config with one request-mode site; `requests` is the `requests:`
+/// block's body, indented by four spaces.
+fn config(requests: &str) -> String {
+    format!(
+        r#"
+version: 1
+people:
+  alice: {{ email: alice@agency.example }}
+  bob:   {{ email: bob@agency.example }}
+sites:
+  shop:
+    wix: {{ site_id: site-shop, account_id: acc-1 }}
+    owner: {{ name: Jane Shop, email: jane@shop.example }}
+    access:
+      - person: alice
+        roles: [Website Manager, Blog Editor]
+      - person: bob
+        role: Marketing Manager
+requests:
+{requests}
+"#
+    )
+}
+
+fn email_config(port: u16) -> String {
+    config(&format!(
+        r#"    agency: Test Agency
+    email:
+      from: {{ name: Test Agency, email: access@agency.example }}
+      reply_to: alice@agency.example
+      smtp: {{ host: 127.0.0.1, port: {port}, security: none }}
+    reminder_after_days: 3
+    max_reminders: 1"#
+    ))
+}
+
+fn webhook_config() -> String {
+    config(
+        r#"    agency: Test Agency
+    webhook: { url_env: TEST_HOOK_URL, secret_env: TEST_HOOK_SECRET }"#,
+    )
+}
+
+const SECRET: &str = "whsec-test-0123456789abcdef";
+
+// ---------------------------------------------------------------------------
+// A tiny SMTP server: EHLO, MAIL, RCPT, DATA, QUIT; plain text, loopback.
+
+#[derive(Debug, Clone)]
+struct Mail {
+    from: String,
+    rcpt: Vec<String>,
+    data: String,
+}
+
+impl Mail {
+    fn header(&self, name: &str) -> Option<String> {
+        let (head, _) = self.data.split_once("\r\n\r\n")?;
+        // Unfold continued header lines.
+        let head = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+
+    /// The body, quoted-printable decoded, with `\n` line ends; the line
+    /// breaks SMTP framing adds at the end are dropped.
+    fn body(&self) -> String {
+        let (_, body) = self.data.split_once("\r\n\r\n").unwrap_or(("", ""));
+        let text = decode_qp(body).replace("\r\n", "\n");
+        format!("{}\n", text.trim_end_matches('\n'))
+    }
+}
+
+fn decode_qp(text: &str) -> String {
+    let text = text.replace("=\r\n", "");
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("UTF-8 body")
+}
+
+#[derive(Clone, Default)]
+struct Smtp {
+    mails: Arc<Mutex<Vec<Mail>>>,
+    /// When set, RCPT TO is refused with this reply.
+    refuse: Arc<Mutex<Option<String>>>,
+}
+
+impl Smtp {
+    fn start(h: &Harness) -> (Smtp, u16) {
+        let smtp = Smtp::default();
+        let listener =
+            h.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let server = smtp.clone();
+        h.rt.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let server = server.clone();
+                tokio::spawn(async move { server.session(stream).await });
+            }
+        });
+        (smtp, port)
+    }
+
+    async fn session(&self, stream: tokio::net::TcpStream) {
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        let _ = write.write_all(b"220 test.local ESMTP\r\n").await;
+        let mut mail = Mail {
+            from: String::new(),
+            rcpt: Vec::new(),
+            data: String::new(),
+        };
+        while let Ok(Some(line)) = lines.next_line().await {
+            let upper = line.to_ascii_uppercase();
+            let reply = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                "250-test.local\r\n250 8BITMIME".to_string()
+            } else if upper.starts_with("MAIL FROM:") {
+                mail.from = address(&line);
+                "250 OK".to_string()
+            } else if upper.starts_with("RCPT TO:") {
+                match self.refuse.lock().expect("lock").clone() {
+                    Some(refusal) => refusal,
+                    None => {
+                        mail.rcpt.push(address(&line));
+                        "250 OK".to_string()
+                    }
+                }
+            } else if upper == "DATA" {
+                let _ = write.write_all(b"354 go ahead\r\n").await;
+                let mut data = String::new();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if l == "." {
+                        break;
+                    }
+                    let l = l
+                        .strip_prefix('.')
+                        .filter(|_| l.starts_with(".."))
+                        .unwrap_or(&l);
+                    data.push_str(l);
+                    data.push_str("\r\n");
+                }
+                mail.data = data;
+                self.mails.lock().expect("lock").push(mail.clone());
+                "250 queued".to_string()
+            } else if upper == "QUIT" {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            } else {
+                "250 OK".to_string()
+            };
+            let _ = write.write_all(format!("{reply}\r\n").as_bytes()).await;
+        }
+    }
+
+    fn mails(&self) -> Vec<Mail> {
+        self.mails.lock().expect("lock").clone()
+    }
+
+    fn refuse(&self, reply: Option<&str>) {
+        *self.refuse.lock().expect("lock") = reply.map(String::from);
+    }
+}
+
+/// `MAIL FROM:<a@b> BODY=8BITMIME` → `a@b`.
+fn address(line: &str) -> String {
+    let start = line.find('<').map_or(0, |i| i + 1);
+    let end = line.find('>').unwrap_or(line.len());
+    line[start..end].to_string()
+}
+
+// ---------------------------------------------------------------------------
+// A webhook receiver.
+
+#[derive(Debug, Clone)]
+struct Post {
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+#[derive(Clone)]
+struct Hook {
+    posts: Arc<Mutex<Vec<Post>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Hook {
+    fn start(h: &Harness) -> (Hook, String) {
+        let hook = Hook {
+            posts: Arc::default(),
+            status: Arc::new(AtomicU16::new(200)),
+        };
+        let listener =
+            h.rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = hook.clone();
+        let app = axum::Router::new().route(
+            "/hooks/{token}",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let state = state.clone();
+                    async move {
+                        let headers = headers
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                            })
+                            .collect();
+                        state.posts.lock().expect("lock").push(Post {
+                            headers,
+                            body: body.to_vec(),
+                        });
+                        let status = state.status.load(Ordering::SeqCst);
+                        (
+                            axum::http::StatusCode::from_u16(status).expect("status"),
+                            "receiver says so",
+                        )
+                    }
+                },
+            ),
+        );
+        h.rt.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (hook, format!("http://{addr}/hooks/tok-SECRETPATH"))
+    }
+
+    fn posts(&self) -> Vec<Post> {
+        self.posts.lock().expect("lock").clone()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+fn harness(config: &str) -> Harness {
+    Harness::new(SEED, config, &[])
+}
+
+fn plan_at(h: &Harness, now: &str) -> Plan {
+    let out = h
+        .cmd(&["plan", "--format", "json", "--detailed-exitcode"])
+        .env("ACCESSCTL_NOW", now)
+        .output()
+        .expect("runs");
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "plan failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout).expect("plan JSON")
+}
+
+fn shop(plan: &Plan) -> &SitePlan {
+    plan.sites.iter().find(|s| s.site == "shop").expect("shop")
+}
+
+fn apply_at(h: &Harness, now: &str) -> std::process::Output {
+    h.cmd(&["apply", "--auto-approve"])
+        .env("ACCESSCTL_NOW", now)
+        .output()
+        .expect("runs")
+}
+
+fn ledger_of(h: &Harness) -> SiteLedger {
+    ledger::load(&h.ledger_dir(), "shop", "site-shop").expect("ledger loads")
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Email.
+
+#[test]
+fn email_request_reaches_the_owner_with_recipients_subject_and_steps() {
+    let h = harness(&config(
+        "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
+    ));
+    let (smtp, port) = Smtp::start(&h);
+    h.write_config(&email_config(port));
+
+    let plan = plan_at(&h, T0);
+    let site = shop(&plan);
+    let request = site.request.as_ref().expect("a request");
+    assert_eq!(request.status, RequestStatus::New);
+    assert_eq!(request.problem, None);
+    assert_eq!(
+        site.changes
+            .iter()
+            .map(|c| (c.action, c.who.as_str()))
+            .collect::<Vec<_>>(),
+        [(Action::Request, "alice"), (Action::Request, "bob")]
+    );
+    let planned = request.message.clone().expect("the message apply sends");
+
+    let out = apply_at(&h, T0);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("access request sent to jane@shop.example by email"),
+        "{}",
+        stdout(&out)
+    );
+
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "one message per site");
+    let mail = &mails[0];
+    assert_eq!(mail.from, "access@agency.example");
+    assert_eq!(mail.rcpt, ["jane@shop.example"]);
+    assert_eq!(
+        mail.header("To").as_deref(),
+        Some("\"Jane Shop\" <jane@shop.example>")
+    );
+    assert_eq!(
+        mail.header("Reply-To").as_deref(),
+        Some("alice@agency.example")
+    );
+    assert_eq!(
+        mail.header("Subject").as_deref(),
+        Some("Access request from Test Agency for your Wix site shop")
+    );
+    assert_eq!(
+        mail.header("Date").as_deref(),
+        Some("Thu, 01 Oct 2026 09:00:00 +0000")
+    );
+    let body = mail.body();
+    // What was sent is exactly what the plan showed.
+    assert_eq!(body, planned.body);
+    assert_eq!(planned.subject, mail.header("Subject").unwrap_or_default());
+    for expected in [
+        "Hello Jane Shop,",
+        "- alice@agency.example: Blog Editor and Website Manager",
+        "- bob@agency.example: Marketing Manager",
+        "https://manage.wix.com/dashboard/site-shop",
+        "Go to Settings → Roles & Permissions.",
+        "Click \"Invite People\" (in some dashboards: \"Add Collaborators\").",
+        "Enter the email address of one person on the list above.",
+        "Click \"Send Invite\".",
+        "What we will do with this access:",
+        "Test Agency",
+    ] {
+        assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
+    }
+
+    let l = ledger_of(&h);
+    assert_eq!(l.requests.len(), 1);
+    let record = &l.requests[0];
+    assert_eq!(record.to, "jane@shop.example");
+    assert_eq!(record.state, RequestState::Open);
+    assert_eq!(record.digest, planned.digest);
+    assert_eq!(record.sent_at.unix_timestamp(), 1_790_845_200);
+    assert_eq!(
+        record
+            .grants
+            .iter()
+            .map(|g| (g.email.as_str(), g.roles.join(",")))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "alice@agency.example",
+                "Blog Editor,Website Manager".to_string()
+            ),
+            ("bob@agency.example", "Marketing Manager".to_string())
+        ]
+    );
+    let message_id = mail.header("Message-ID").expect("Message-ID");
+    assert_eq!(
+        Some(message_id.trim_matches(|c| c == '<' || c == '>')),
+        record.message_id.as_deref()
+    );
+}
+
+#[test]
+fn second_apply_within_the_interval_sends_nothing() {
+    let h = harness(&config(
+        "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
+    ));
+    let (smtp, port) = Smtp::start(&h);
+    h.write_config(&email_config(port));
+    assert!(apply_at(&h, T0).status.success());
+
+    let later = at(2, 23);
+    let plan = plan_at(&h, &later);
+    let site = shop(&plan);
+    assert!(site.changes.is_empty(), "{:?}", site.changes);
+    let request = site.request.as_ref().expect("request status");
+    assert_eq!(request.status, RequestStatus::Sent);
+    assert_eq!(request.sent_at.as_deref(), Some(T0));
+    assert_eq!(
+        request.next_reminder_at.as_deref(),
+        Some("2026-10-04T09:00:00Z")
+    );
+    assert_eq!(request.message, None);
+
+    let out = h
+        .cmd(&["plan", "--detailed-exitcode"])
+        .env("ACCESSCTL_NOW", &later)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "nothing pending");
+    assert!(
+        stdout(&out).contains(
+            "request: access request sent 2026-10-01 to Jane Shop <jane@shop.example> by email; no answer yet; reminder due 2026-10-04"
+        ),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = apply_at(&h, &later);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(smtp.mails().len(), 1, "nothing new was sent");
+    assert_eq!(ledger_of(&h).requests.len(), 1);
+}
+
+#[test]
+fn a_reminder_goes_after_the_interval_then_the_request_stalls() {
+    let h = harness(&config(
+        "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
+    ));
+    let (smtp, port) = Smtp::start(&h);
+    h.write_config(&email_config(port));
+    assert!(apply_at(&h, T0).status.success());
+
+    // Three days later: one reminder is due.
+    let due = at(3, 0);
+    let plan = plan_at(&h, &due);
+    let site = shop(&plan);
+    let request = site.request.as_ref().expect("request");
+    assert_eq!(request.status, RequestStatus::Reminder);
+    assert_eq!(site.changes.len(), 2);
+    assert!(
+        site.changes[0]
+            .reason
+            .starts_with("reminder 1 of 1: no answer to the request sent 2026-10-01"),
+        "{}",
+        site.changes[0].reason
+    );
+    let reminder = request.message.clone().expect("reminder text");
+    assert_eq!(
+        reminder.subject,
+        "Reminder: Access request from Test Agency for your Wix site shop"
+    );
+    assert!(
+        reminder
+            .body
+            .contains("We wrote to you about this on 1 October 2026"),
+        "{}",
+        reminder.body
+    );
+
+    let out = apply_at(&h, &due);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2);
+    let first_id = mails[0].header("Message-ID").expect("id");
+    assert_eq!(mails[1].header("In-Reply-To"), Some(first_id.clone()));
+    assert_eq!(mails[1].header("References"), Some(first_id));
+    assert_eq!(mails[1].body(), reminder.body);
+    let l = ledger_of(&h);
+    assert_eq!(l.requests[0].reminders.len(), 1);
+    assert_eq!(l.requests[0].reminders[0].digest, reminder.digest);
+
+    // Before the reminder's own interval passes: waiting.
+    let plan = plan_at(&h, &at(5, 0));
+    let request = shop(&plan).request.clone().expect("request");
+    assert_eq!(request.status, RequestStatus::Sent);
+    assert_eq!(request.reminders_sent, 1);
+    assert_eq!(request.stalls_at.as_deref(), Some("2026-10-07T09:00:00Z"));
+
+    // After it: stalled; apply sends nothing more and says so.
+    let stalled = at(6, 1);
+    let plan = plan_at(&h, &stalled);
+    let site = shop(&plan);
+    assert!(site.changes.is_empty());
+    assert_eq!(
+        site.request.as_ref().map(|r| r.status),
+        Some(RequestStatus::Stalled)
+    );
+    assert!(
+        site.warnings.iter().any(|w| w.contains("is stalled")
+            && w.contains("accessctl request done shop")
+            && w.contains("accessctl request resend shop")),
+        "{:?}",
+        site.warnings
+    );
+    let out = apply_at(&h, &stalled);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("access request stalled"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(smtp.mails().len(), 2, "nothing after the last reminder");
+
+    // `request resend` starts over: a new request, no reminders.
+    let out = h
+        .cmd(&["request", "resend", "shop"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = plan_at(&h, &stalled);
+    assert_eq!(
+        shop(&plan).request.as_ref().map(|r| r.status),
+        Some(RequestStatus::New)
+    );
+    assert!(apply_at(&h, &stalled).status.success());
+    assert_eq!(smtp.mails().len(), 3);
+    let l = ledger_of(&h);
+    assert_eq!(
+        l.requests.iter().map(|r| r.state).collect::<Vec<_>>(),
+        [RequestState::Superseded, RequestState::Open]
+    );
+}
+
+#[test]
+fn a_refused_email_is_reported_left_unrecorded_and_retried() {
+    let h = harness(&config(
+        "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
+    ));
+    let (smtp, port) = Smtp::start(&h);
+    h.write_config(&email_config(port));
+    smtp.refuse(Some("550 5.1.1 mailbox unavailable"));
+
+    let out = apply_at(&h, T0);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("FAILED  request alice"), "{text}");
+    assert!(text.contains("mailbox unavailable"), "{text}");
+    assert!(text.contains("2 failed"), "{text}");
+    assert!(smtp.mails().is_empty());
+    assert!(ledger_of(&h).requests.is_empty(), "nothing recorded");
+    assert_eq!(
+        shop(&plan_at(&h, T0)).request.as_ref().map(|r| r.status),
+        Some(RequestStatus::New),
+        "still to send"
+    );
+
+    smtp.refuse(None);
+    let out = apply_at(&h, &at(0, 1));
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(smtp.mails().len(), 1);
+    assert_eq!(ledger_of(&h).requests.len(), 1);
+}
+
+#[test]
+fn an_unreachable_smtp_server_fails_the_site_not_the_others() {
+    // A port nothing listens on, and a managed site that applies anyway.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut text = email_config(dead);
+    text = text.replace(
+        "sites:\n",
+        "sites:\n  managed:\n    wix: { site_id: site-shop-2, account_id: acc-1, api_key_env: SHOP_KEY }\n    access:\n      - { person: alice, role: Blog Editor }\n",
+    );
+    let seed = format!("{SEED}  - id: site-shop-2\n    account: acc-1\n");
+    let h = Harness::new(&seed, &text, &[("SHOP_KEY", "key-shop")]);
+    let out = h
+        .cmd(&["apply", "--auto-approve", "--timeout", "5"])
+        .env("ACCESSCTL_NOW", T0)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("site managed:\n      done  invite alice"),
+        "{text}"
+    );
+    assert!(text.contains("FAILED  request alice"), "{text}");
+    assert!(ledger_of(&h).requests.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Webhook.
+
+#[test]
+fn webhook_request_is_signed_and_carries_the_message() {
+    let mut h = harness(&webhook_config());
+    let (hook, url) = Hook::start(&h);
+    h.env.push(("TEST_HOOK_URL".into(), url));
+    h.env.push(("TEST_HOOK_SECRET".into(), SECRET.into()));
+
+    let plan = plan_at(&h, T0);
+    let planned = shop(&plan)
+        .request
+        .as_ref()
+        .and_then(|r| r.message.clone())
+        .expect("message");
+    let out = h
+        .cmd(&["-vvv", "apply", "--auto-approve"])
+        .env("ACCESSCTL_NOW", T0)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains(SECRET), "the secret is never printed");
+    assert!(
+        !all.contains("SECRETPATH"),
+        "the URL's path is never printed"
+    );
+
+    let posts = hook.posts();
+    assert_eq!(posts.len(), 1);
+    let post = &posts[0];
+    assert_eq!(
+        post.headers.get("x-accessctl-signature"),
+        Some(&format!("sha256={}", hmac_hex(SECRET, &post.body)))
+    );
+    assert_eq!(
+        post.headers
+            .get("x-accessctl-timestamp")
+            .map(String::as_str),
+        Some("1790845200")
+    );
+    assert_eq!(
+        post.headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
+    let json: Value = serde_json::from_slice(&post.body).expect("JSON body");
+    assert_eq!(
+        post.headers.get("x-accessctl-delivery").map(String::as_str),
+        json["id"].as_str()
+    );
+    assert_eq!(json["type"], "accessctl.access-request");
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["kind"], "request");
+    assert_eq!(json["reminder"], 0);
+    assert_eq!(json["sent_at"], T0);
+    assert_eq!(json["agency"], "Test Agency");
+    assert_eq!(json["site"], "shop");
+    assert_eq!(json["site_id"], "site-shop");
+    assert_eq!(json["to"]["email"], "jane@shop.example");
+    assert_eq!(json["to"]["name"], "Jane Shop");
+    assert_eq!(json["grants"][0]["email"], "alice@agency.example");
+    assert_eq!(
+        json["grants"][0]["roles"],
+        serde_json::json!(["Blog Editor", "Website Manager"])
+    );
+    assert_eq!(json["subject"], planned.subject.as_str());
+    assert_eq!(json["text"], planned.body.as_str());
+    assert_eq!(json["digest"], planned.digest.as_str());
+
+    let l = ledger_of(&h);
+    assert_eq!(l.requests.len(), 1);
+    assert_eq!(l.requests[0].channel, accessctl::request::Channel::Webhook);
+    assert_eq!(l.requests[0].message_id, None);
+
+    // A second apply within the interval posts nothing.
+    assert!(apply_at(&h, &at(1, 0)).status.success());
+    assert_eq!(hook.posts().len(), 1);
+}
+
+#[test]
+fn a_failing_webhook_is_reported_left_unrecorded_and_retried() {
+    let mut h = harness(&webhook_config());
+    let (hook, url) = Hook::start(&h);
+    h.env.push(("TEST_HOOK_URL".into(), url));
+    h.env.push(("TEST_HOOK_SECRET".into(), SECRET.into()));
+    hook.status.store(500, Ordering::SeqCst);
+
+    let out = apply_at(&h, T0);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("the webhook at http://127.0.0.1:")
+            && text.contains("answered HTTP 500: receiver says so"),
+        "{text}"
+    );
+    assert!(!text.contains("SECRETPATH"), "{text}");
+    assert!(ledger_of(&h).requests.is_empty());
+
+    hook.status.store(204, Ordering::SeqCst);
+    let out = apply_at(&h, &at(0, 2));
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(hook.posts().len(), 2, "tried again");
+    assert_eq!(ledger_of(&h).requests.len(), 1);
+}
+
+#[test]
+fn a_webhook_without_its_variables_or_over_plain_http_sends_nothing() {
+    let mut h = harness(&webhook_config());
+    let out = apply_at(&h, T0);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("environment variable `TEST_HOOK_URL` is not set"),
+        "{}",
+        stdout(&out)
+    );
+    h.env.push((
+        "TEST_HOOK_URL".into(),
+        "http://hooks.example.com/T000/SECRETPATH".into(),
+    ));
+    h.env.push(("TEST_HOOK_SECRET".into(), SECRET.into()));
+    let out = apply_at(&h, T0);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("refusing the webhook URL in `TEST_HOOK_URL` (http://hooks.example.com)"),
+        "{text}"
+    );
+    assert!(!text.contains("SECRETPATH"));
+    assert!(ledger_of(&h).requests.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Settling requests, config changes, switching to a key.
+
+#[test]
+fn request_done_stops_asking_and_new_grants_are_asked_for() {
+    let mut h = harness(&webhook_config());
+    let (hook, url) = Hook::start(&h);
+    h.env.push(("TEST_HOOK_URL".into(), url));
+    h.env.push(("TEST_HOOK_SECRET".into(), SECRET.into()));
+    assert!(apply_at(&h, T0).status.success());
+
+    let out = h
+        .cmd(&["request", "done", "shop", "--email", "Alice@agency.example"])
+        .env("ACCESSCTL_NOW", at(1, 0))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(
+        "marked alice@agency.example (Blog Editor, Website Manager) as granted by the owner on site `shop`"
+    ));
+    let plan = plan_at(&h, &at(1, 0));
+    let request = shop(&plan).request.clone().expect("bob still waits");
+    assert_eq!(request.status, RequestStatus::Sent);
+    assert_eq!(
+        request
+            .grants
+            .iter()
+            .map(|g| g.email.as_str())
+            .collect::<Vec<_>>(),
+        ["bob@agency.example"]
+    );
+
+    let out = h
+        .cmd(&[
+            "request",
+            "done",
+            "shop",
+            "--email",
+            "nobody@agency.example",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("outstanding: bob@agency.example"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = h.cmd(&["request", "done", "shop"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = plan_at(&h, &at(10, 0));
+    let site = shop(&plan);
+    assert_eq!(site.request, None, "nothing left to ask for");
+    assert!(site.changes.is_empty());
+    assert!(
+        site.after
+            .contains(&"bob@agency.example (granted by the owner): Marketing Manager".to_string()),
+        "{:?}",
+        site.after
+    );
+    assert_eq!(ledger_of(&h).requests[0].state, RequestState::Done);
+
+    // The config gives bob another role: only that is asked for, anew.
+    let changed = webhook_config().replace(
+        "role: Marketing Manager",
+        "roles: [Marketing Manager, Blog Writer]",
+    );
+    h.write_config(&changed);
+    let plan = plan_at(&h, &at(10, 0));
+    let site = shop(&plan);
+    let request = site.request.clone().expect("a new request");
+    assert_eq!(request.status, RequestStatus::New);
+    assert_eq!(
+        site.changes
+            .iter()
+            .map(|c| c.who.as_str())
+            .collect::<Vec<_>>(),
+        ["bob"]
+    );
+    let body = request.message.expect("message").body;
+    assert!(body.contains("- bob@agency.example: Blog Writer and Marketing Manager"));
+    assert!(
+        body.contains("Enter the email address bob@agency.example."),
+        "{body}"
+    );
+    assert!(!body.contains("alice@"), "{body}");
+    assert!(apply_at(&h, &at(10, 0)).status.success());
+    assert_eq!(hook.posts().len(), 2);
+}
+
+#[test]
+fn adding_a_key_switches_the_site_to_normal_mode() {
+    let mut h = harness(&webhook_config());
+    let (_hook, url) = Hook::start(&h);
+    h.env.push(("TEST_HOOK_URL".into(), url));
+    h.env.push(("TEST_HOOK_SECRET".into(), SECRET.into()));
+    assert!(apply_at(&h, T0).status.success());
+    h.write_config(&webhook_config().replace(
+        "account_id: acc-1 }",
+        "account_id: acc-1, api_key_env: SHOP_KEY }",
+    ));
+    h.env.push(("SHOP_KEY".into(), "key-shop".into()));
+    let plan = plan_at(&h, &at(1, 0));
+    let site = shop(&plan);
+    assert_eq!(site.mode, accessctl::plan::Mode::Managed);
+    assert_eq!(site.request, None);
+    assert!(
+        site.changes.iter().all(|c| c.action == Action::Invite),
+        "{:?}",
+        site.changes
+    );
+    assert_eq!(site.changes.len(), 2);
+}
+
+#[test]
+fn a_site_can_choose_its_channel_recipient_and_purpose() {
+    let h = harness(&config(
+        "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
+    ));
+    let (smtp, port) = Smtp::start(&h);
+    let text = email_config(port)
+        .replace(
+            "    max_reminders: 1",
+            "    max_reminders: 1\n    channel: email\n    webhook: { url_env: TEST_HOOK_URL, secret_env: TEST_HOOK_SECRET }",
+        )
+        .replace(
+            "    owner: { name: Jane Shop, email: jane@shop.example }",
+            "    owner: { name: Jane Shop, email: jane@shop.example }\n    request:\n      channel: email\n      to: { email: office@shop.example }\n      purpose: we run your spring campaign.",
+        );
+    h.write_config(&text);
+    let plan = plan_at(&h, T0);
+    let request = shop(&plan).request.clone().expect("request");
+    assert_eq!(
+        request.to.as_ref().map(|t| t.email.as_str()),
+        Some("office@shop.example")
+    );
+    let body = request.message.expect("message").body;
+    assert!(body.starts_with("Hello there,\n"), "{body}");
+    assert!(body.contains("What we will do with this access: we run your spring campaign."));
+    assert!(apply_at(&h, T0).status.success());
+    assert_eq!(smtp.mails()[0].rcpt, ["office@shop.example"]);
+}
+
+#[test]
+fn a_custom_template_is_used_and_checked() {
+    let h = harness(&webhook_config());
+    std::fs::write(
+        h.dir.path().join("request.txt"),
+        "Subject: {{agency}} needs access to {{ site }}\n\nDear {{owner_name}},\n\n{{grants}}\n\n{{steps}}\n",
+    )
+    .expect("write template");
+    h.write_config(&webhook_config().replace(
+        "    agency: Test Agency",
+        "    agency: Test Agency\n    template: request.txt",
+    ));
+    let plan = plan_at(&h, T0);
+    let message = shop(&plan)
+        .request
+        .clone()
+        .and_then(|r| r.message)
+        .expect("message");
+    assert_eq!(message.subject, "Test Agency needs access to shop");
+    assert!(
+        message.body.starts_with("Dear Jane Shop,\n\n- alice@"),
+        "{}",
+        message.body
+    );
+
+    std::fs::write(h.dir.path().join("request.txt"), "Dear {{onwer_name}},\n")
+        .expect("write template");
+    let out = h.cmd(&["validate"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("request.txt:1:6: unknown placeholder `{{onwer_name}}`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `{{owner_name}}`?"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// Config rules.
+
+fn load_errors(text: &str) -> String {
+    match accessctl::config::load_str(Path::new("access.yaml"), text.as_bytes()) {
+        Ok(loaded) => format!("ok\n{}", loaded.warnings.render()),
+        Err(report) => report.render(),
+    }
+}
+
+#[test]
+fn config_keeps_secrets_out_and_checks_channels() {
+    let secret = "whsec_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    let text = config(&format!(
+        "    agency: A\n    webhook: {{ url_env: {secret}, secret_env: HOOK_SECRET }}"
+    ));
+    let report = load_errors(&text);
+    assert!(
+        report.contains("`requests.webhook.url_env` looks like a secret itself"),
+        "{report}"
+    );
+    assert!(!report.contains(secret), "{report}");
+
+    let text = config(
+        "    agency: A\n    email:\n      from: { email: a@agency.example }\n      smtp: { host: smtp.agency.example, username_env: U, password_env: P }",
+    );
+    let report = load_errors(&text);
+    assert!(
+        report.contains("the SMTP credentials would be sent to `requests.email.smtp.host`"),
+        "{report}"
+    );
+    assert!(report.contains("host_env: SMTP_HOST"), "{report}");
+
+    let text = config(
+        "    agency: A\n    email:\n      from: { email: a@agency.example }\n      smtp: { host: smtp.agency.example, security: none }",
+    );
+    let report = load_errors(&text);
+    assert!(
+        report.contains(
+            "`security: none` sends mail unencrypted, which is allowed only to a loopback host"
+        ),
+        "{report}"
+    );
+
+    let text =
+        config("    agency: A\n    channel: email\n    webhook: { url_env: U, secret_env: S }");
+    let report = load_errors(&text);
+    assert!(
+        report.contains("`requests.channel` is `email`, but `requests.email` is not configured"),
+        "{report}"
+    );
+
+    let text = config("    agency: A").replace(
+        "    owner: { name: Jane Shop, email: jane@shop.example }",
+        "    owner: { name: Jane Shop, email: jane@shop.example }\n    request: { channel: webhook }",
+    );
+    let report = load_errors(&text);
+    assert!(
+        report.contains("`requests` configures no channel"),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "site `shop` asks for the `webhook` channel, but `requests.webhook` is not configured"
+        ),
+        "{report}"
+    );
+
+    let text = config(
+        "    agency: A\n    webhook: { url_env: U, secret_env: S }\n    reminder_after_days: 0\n    bogus: 1",
+    );
+    let report = load_errors(&text);
+    assert!(report.contains("unknown key `bogus`"), "{report}");
+    assert!(
+        report.contains("`reminder_after_days` is too small"),
+        "{report}"
+    );
+}
+
+#[test]
+fn without_a_requests_block_the_plan_says_why_nothing_can_be_sent() {
+    let text = config("    agency: A\n    webhook: { url_env: U, secret_env: S }");
+    let text = &text[..text.find("requests:").expect("block")];
+    let h = harness(text);
+    let plan = plan_at(&h, T0);
+    let request = shop(&plan).request.clone().expect("request");
+    assert!(
+        request
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("the config has no `requests:` block")),
+        "{request:?}"
+    );
+    assert!(request.message.is_some(), "the message is still shown");
+    let out = apply_at(&h, T0);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("not sent: the config has no `requests:` block"));
+}
+
+// ---------------------------------------------------------------------------
+// What people read.
+
+#[test]
+fn plan_text_shows_the_exact_message() {
+    let h = harness(&webhook_config());
+    let out = h
+        .cmd(&["plan"])
+        .env("ACCESSCTL_NOW", T0)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!("request_plan_text", stdout(&out));
+}
+
+#[test]
+fn plan_on_the_example_shows_the_request_for_delta_plumbing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let seed = std::fs::read_to_string(root.join("agency.seed.yaml")).expect("seed");
+    let config = std::fs::read_to_string(root.join("agency.yaml")).expect("config");
+    let h = Harness::new(&seed, &config, &common::agency_keys());
+    let plan = h.plan();
+    let site = plan
+        .sites
+        .iter()
+        .find(|s| s.site == "delta-plumbing")
+        .expect("delta-plumbing");
+    let request = site.request.clone().expect("request");
+    assert_eq!(request.status, RequestStatus::New);
+    assert_eq!(request.channel, Some(accessctl::request::Channel::Webhook));
+    assert_eq!(request.problem, None);
+    let message = request.message.expect("message");
+    assert_eq!(
+        message.subject,
+        "Access request from Northwind Digital for your Wix site delta-plumbing"
+    );
+    assert!(message.body.starts_with("Hello Sam Delta,"));
+}
+
+#[test]
+fn ledgers_without_requests_still_load_and_requests_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("shop.yaml"),
+        "version: 1\nsite: shop\nsite_id: site-shop\ngranted: [acct-1]\n",
+    )
+    .expect("write");
+    let l = ledger::load(dir.path(), "shop", "site-shop").expect("old ledger loads");
+    assert!(l.requests.is_empty() && l.granted_by_owner.is_empty());
+    let text = ledger::to_yaml(&l).expect("yaml");
+    assert!(
+        !text.contains("requests"),
+        "empty lists are not written: {text}"
+    );
+}
