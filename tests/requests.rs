@@ -1102,3 +1102,47 @@ fn ledgers_without_requests_still_load_and_requests_round_trip() {
         "empty lists are not written: {text}"
     );
 }
+
+#[test]
+fn a_saved_plan_sends_the_message_it_shows_and_goes_stale_once_sent() {
+    let mut h = harness(&webhook_config());
+    let (hook, url) = Hook::start(&h);
+    h.env.push(("TEST_HOOK_URL".into(), url));
+    h.env.push(("TEST_HOOK_SECRET".into(), SECRET.into()));
+    let saved = h.dir.path().join("plan.json");
+    let saved = saved.to_str().expect("utf-8 path");
+    let out = h
+        .cmd(&["plan", "--out", saved])
+        .env("ACCESSCTL_NOW", T0)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: Plan =
+        serde_json::from_str(&std::fs::read_to_string(saved).expect("saved")).expect("plan");
+    let text = shop(&plan)
+        .request
+        .as_ref()
+        .and_then(|r| r.message.clone())
+        .expect("message")
+        .body;
+
+    let out = h
+        .cmd(&["apply", saved])
+        .env("ACCESSCTL_NOW", at(0, 1))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let posts = hook.posts();
+    assert_eq!(posts.len(), 1);
+    let json: Value = serde_json::from_slice(&posts[0].body).expect("JSON");
+    assert_eq!(json["text"], text.as_str());
+
+    // The ledger moved: the same saved plan is refused, nothing sent twice.
+    let out = h
+        .cmd(&["apply", saved])
+        .env("ACCESSCTL_NOW", at(0, 2))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(hook.posts().len(), 1);
+}

@@ -130,7 +130,8 @@ pub struct RemoteArgs {
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 
-    /// Seconds before a request to Wix is abandoned.
+    /// Seconds before a request to Wix (or a step of delivering an access
+    /// request by SMTP or webhook) is abandoned.
     #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
 
