@@ -1146,3 +1146,152 @@ fn a_saved_plan_sends_the_message_it_shows_and_goes_stale_once_sent() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(hook.posts().len(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// The engine alone: states against the clock, without the binary.
+
+fn engine_plan(config_text: &str, ledger: &SiteLedger, now: &str) -> SitePlan {
+    let loaded = accessctl::config::load_str(Path::new("access.yaml"), config_text.as_bytes())
+        .unwrap_or_else(|r| panic!("{}", r.render()));
+    let config = loaded.config;
+    let site = &config.sites["shop"];
+    let now = time::OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339)
+        .expect("now");
+    accessctl::plan::plan_site(
+        &config,
+        site,
+        &accessctl::plan::Observation::RequestMode,
+        ledger,
+        now,
+    )
+}
+
+fn sent_ledger(to: &str, grants: &[(&str, &[&str])]) -> SiteLedger {
+    let mut l = SiteLedger::new("shop", "site-shop");
+    l.requests.push(ledger::RequestRecord {
+        sent_at: time::OffsetDateTime::parse(T0, &time::format_description::well_known::Rfc3339)
+            .expect("t0"),
+        channel: accessctl::request::Channel::Webhook,
+        to: to.to_string(),
+        grants: grants
+            .iter()
+            .map(|(email, roles)| ledger::RequestedGrant {
+                email: email.to_string(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+            })
+            .collect(),
+        digest: "d".to_string(),
+        message_id: None,
+        reminders: Vec::new(),
+        state: RequestState::Open,
+    });
+    l
+}
+
+#[test]
+fn engine_follows_the_clock_and_the_config() {
+    let both: &[(&str, &[&str])] = &[
+        ("alice@agency.example", &["Blog Editor", "Website Manager"]),
+        ("bob@agency.example", &["marketing-manager"]),
+    ];
+    let l = sent_ledger("jane@shop.example", both);
+    let status = |text: &str, l: &SiteLedger, now: &str| {
+        let p = engine_plan(text, l, now);
+        (p.request.map(|r| r.status), p.changes.len())
+    };
+    let text = webhook_config();
+    // Slugs match titles; the reminder is due exactly at the interval.
+    assert_eq!(
+        status(&text, &l, &at(2, 23)),
+        (Some(RequestStatus::Sent), 0)
+    );
+    assert_eq!(
+        status(&text, &l, &at(3, 0)),
+        (Some(RequestStatus::Reminder), 2)
+    );
+    // No reminders at all: stalled after the first interval.
+    let none = text.replace(
+        "secret_env: TEST_HOOK_SECRET }",
+        "secret_env: TEST_HOOK_SECRET }\n    max_reminders: 0",
+    );
+    assert_eq!(
+        status(&none, &l, &at(3, 0)),
+        (Some(RequestStatus::Stalled), 0)
+    );
+    // Another recipient: a new request replaces the open one.
+    let moved = text.replace("jane@shop.example", "sam@shop.example");
+    let p = engine_plan(&moved, &l, &at(1, 0));
+    assert_eq!(
+        p.request.as_ref().map(|r| r.status),
+        Some(RequestStatus::New)
+    );
+    assert!(
+        p.changes[0]
+            .reason
+            .starts_with("the recipient changed since the request sent to jane@shop.example"),
+        "{}",
+        p.changes[0].reason
+    );
+    // Fewer grants than were asked for: still covered, no new request.
+    let only_alice: &[(&str, &[&str])] = &[both[0]];
+    let l_alice = sent_ledger("jane@shop.example", only_alice);
+    let p = engine_plan(&text, &l_alice, &at(1, 0));
+    assert_eq!(
+        p.request.as_ref().map(|r| r.status),
+        Some(RequestStatus::New)
+    );
+    assert!(p.changes[0].reason.starts_with("the config asks for more"));
+    // The same inputs give the same plan, and the fingerprint follows the ledger.
+    let a = engine_plan(&text, &l, &at(1, 0));
+    let b = engine_plan(&text, &l, &at(1, 0));
+    assert_eq!(a, b);
+    assert_ne!(
+        a.fingerprint,
+        engine_plan(&text, &l_alice, &at(1, 0)).fingerprint
+    );
+}
+
+#[test]
+fn markdown_plan_shows_the_request_and_its_message() {
+    let h = harness(&webhook_config());
+    let out = h
+        .cmd(&["plan", "--format", "markdown"])
+        .env("ACCESSCTL_NOW", T0)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = stdout(&out);
+    assert!(
+        md.contains("**Request:** access request (new): apply sends it to Jane Shop &lt;jane@shop.example&gt; by webhook"),
+        "{md}"
+    );
+    assert!(
+        md.contains("```text\nSubject: Access request from Test Agency for your Wix site shop\n"),
+        "{md}"
+    );
+}
+
+#[test]
+fn request_commands_need_a_request_mode_site() {
+    let h = harness(&webhook_config().replace(
+        "account_id: acc-1 }",
+        "account_id: acc-1, api_key_env: SHOP_KEY }",
+    ));
+    let out = h.cmd(&["request", "done", "shop"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("site `shop` has an API key, so it is not in request mode"),
+        "{}",
+        stderr(&out)
+    );
+    let out = h
+        .cmd(&["request", "resend", "shoop"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("did you mean `shop`?"),
+        "{}",
+        stderr(&out)
+    );
+}

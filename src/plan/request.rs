@@ -263,7 +263,10 @@ pub fn plan_requests(
         Some(r) if covers(r) => {
             let reminders = u32::try_from(r.reminders.len()).unwrap_or(u32::MAX);
             let last = r.last_sent_at();
-            let due = last + Duration::days(i64::from(reminder_after));
+            // A hand-edited date near the end of time must not panic.
+            let due = last
+                .checked_add(Duration::days(i64::from(reminder_after)))
+                .unwrap_or(last);
             preview.sent_at = Some(rfc3339(r.sent_at));
             preview.last_sent_at = Some(rfc3339(last));
             preview.reminders_sent = reminders;
