@@ -5,7 +5,10 @@
 //! shows every mistake. Rendering is plain text in the style of rustc, with
 //! an optional source line and caret; it never depends on color, and a
 //! diagnostic marked `redact_source` never shows the offending line (it may
-//! hold a secret).
+//! hold a secret). Whatever the diagnostic, a source line holding something
+//! that looks like an API key is never shown and such a token is never
+//! repeated in a message ([`crate::secret::contains_api_key`]), and control
+//! characters in a shown line are drawn as visible symbols.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -75,14 +78,19 @@ impl Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let _ = writeln!(out, "{label}: {}", self.message);
+        let _ = writeln!(
+            out,
+            "{label}: {}",
+            crate::secret::redact_api_keys(&self.message)
+        );
         let _ = writeln!(out, "  --> {}", self.location());
         if let (Some(pos), Some(src), false) = (self.pos, source, self.redact_source)
             && let Some(line) = src.lines().nth(pos.line.saturating_sub(1))
+            && !crate::secret::contains_api_key(line)
         {
             let number = pos.line.to_string();
             let pad = " ".repeat(number.len());
-            let shown: String = line.chars().take(200).collect();
+            let shown: String = line.chars().take(200).map(visible).collect();
             let _ = writeln!(out, "{pad} |");
             let _ = writeln!(out, "{number} | {shown}");
             let caret_at = pos.col.saturating_sub(1).min(shown.chars().count());
@@ -94,9 +102,22 @@ impl Diagnostic {
             let _ = writeln!(out, "{pad} | {prefix}^");
         }
         if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "  = hint: {hint}");
+            let _ = writeln!(out, "  = hint: {}", crate::secret::redact_api_keys(hint));
         }
         out
+    }
+}
+
+/// A control character as its Unicode "control picture" (`␀`, `␛`, …), so
+/// a shown line never sends raw control bytes to a terminal; one character
+/// for one, so the caret still lines up. Tabs stay tabs.
+fn visible(c: char) -> char {
+    match c {
+        '\t' => c,
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + u32::from(c)).unwrap_or('?'),
+        '\u{7f}' => '\u{2421}',
+        c if c.is_control() => '\u{fffd}',
+        c => c,
     }
 }
 

@@ -47,8 +47,9 @@ pub struct Loaded {
 const MAX_DEPTH: usize = 32;
 
 /// Largest config file accepted. 2,000 sites with 20 grants each take
-/// about 3 MiB.
-const MAX_BYTES: usize = 64 * 1024 * 1024;
+/// about 3 MiB; a bigger file is refused before it is parsed, so a huge one
+/// fails in well under a second.
+const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Loaded, Report> {
@@ -67,14 +68,18 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
 /// ledger directory; the file itself is not read.
 pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
     if text.len() > MAX_BYTES {
+        // Located where the file passes the limit.
         let d = Diagnostic::error(
             path,
-            None,
+            Some(pos_of_byte(text, MAX_BYTES)),
             format!(
                 "the file is too large to be a config ({} MiB; the limit is {} MiB)",
                 text.len() / (1024 * 1024),
                 MAX_BYTES / (1024 * 1024)
             ),
+        )
+        .with_hint(
+            "a config for 2,000 sites takes about 3 MiB; check that this is the config file",
         );
         return Err(report(vec![d], None));
     }
@@ -170,7 +175,7 @@ fn report(mut diagnostics: Vec<Diagnostic>, source: Option<String>) -> Report {
 }
 
 fn empty_file(path: &Path) -> Diagnostic {
-    Diagnostic::error(path, None, "the file is empty")
+    Diagnostic::error(path, Some(Pos { line: 1, col: 1 }), "the file is empty")
         .with_hint("the smallest valid config is the single line `version: 1`; then add `people`, `teams` and `sites`")
 }
 
@@ -201,9 +206,11 @@ fn yaml_error(path: &Path, source: &str, error: &serde_saphyr::Error) -> Diagnos
         col: usize::try_from(l.column()).unwrap_or(usize::MAX).max(1),
     });
     let mut inner = error;
+    let mut in_alias = false;
     while let serde_saphyr::Error::AliasError { error, .. }
     | serde_saphyr::Error::WithSnippet { error, .. } = inner
     {
+        in_alias |= matches!(inner, serde_saphyr::Error::AliasError { .. });
         inner = error;
     }
     let text = serde_saphyr::DefaultMessageFormatter
@@ -231,6 +238,22 @@ fn yaml_error(path: &Path, source: &str, error: &serde_saphyr::Error) -> Diagnos
             format!("the file is nested too deeply (more than {MAX_DEPTH} levels)"),
         )
         .with_hint("a config needs only a few levels; check the indentation and brackets here");
+    }
+    let from_aliases = in_alias
+        || !matches!(
+            inner,
+            serde_saphyr::Error::Budget {
+                breach: serde_saphyr::budget::BudgetBreach::Nodes { .. }
+                    | serde_saphyr::budget::BudgetBreach::Events { .. }
+                    | serde_saphyr::budget::BudgetBreach::ScalarBytes { .. },
+                ..
+            }
+        );
+    if too_big && !from_aliases {
+        return Diagnostic::error(path, pos, "the file holds too much data to be a config")
+            .with_hint(
+                "a config for 2,000 sites takes about 3 MiB; check that this is the config file",
+            );
     }
     if too_big {
         return Diagnostic::error(

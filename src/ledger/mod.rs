@@ -236,14 +236,20 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
             ));
         }
     };
+    if text.trim().is_empty() {
+        return Err(single(
+            Diagnostic::error(path, Some(Pos { line: 1, col: 1 }), "the ledger file is empty")
+                .with_hint("delete the file to start from an empty ledger, or restore it from git (`git checkout -- <file>`)"),
+        ));
+    }
     let ledger: SiteLedger = match serde_saphyr::from_str(text) {
         Ok(l) => l,
         Err(e) => {
             let pos = e.location().map(|l| Pos {
                 line: usize::try_from(l.line()).unwrap_or(usize::MAX),
-                col: usize::try_from(l.column()).unwrap_or(usize::MAX),
+                col: usize::try_from(l.column()).unwrap_or(usize::MAX).max(1),
             });
-            let message = first_line(&e.to_string());
+            let message = ledger_message(&e);
             let mut report = single(
                 Diagnostic::error(path, pos, format!("invalid ledger: {message}")).with_hint(hint),
             );
@@ -253,21 +259,27 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
     };
     let mut problems = Vec::new();
     if ledger.version != LEDGER_VERSION {
-        problems.push(format!(
-            "unsupported ledger version {} (this accessctl reads version {LEDGER_VERSION})",
-            ledger.version
+        problems.push((
+            "version",
+            format!(
+                "unsupported ledger version {} (this accessctl reads version {LEDGER_VERSION})",
+                ledger.version
+            ),
         ));
     }
     if ledger.site != site {
-        problems.push(format!(
-            "the ledger belongs to site `{}`, not `{site}`",
-            ledger.site
+        problems.push((
+            "site",
+            format!("the ledger belongs to site `{}`, not `{site}`", ledger.site),
         ));
     }
     if ledger.site_id != site_id {
-        problems.push(format!(
-            "the ledger was written for site id `{}`, but the config says `{site_id}`",
-            ledger.site_id
+        problems.push((
+            "site_id",
+            format!(
+                "the ledger was written for site id `{}`, but the config says `{site_id}`",
+                ledger.site_id
+            ),
         ));
     }
     if problems.is_empty() {
@@ -275,8 +287,8 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
     }
     let diagnostics = problems
         .into_iter()
-        .map(|p| {
-            Diagnostic::error(path, Some(Pos { line: 1, col: 1 }), p).with_hint(
+        .map(|(key, p)| {
+            Diagnostic::error(path, Some(key_pos(text, key)), p).with_hint(
                 "if the site moved, move or delete this ledger file; otherwise restore it from git",
             )
         })
@@ -319,6 +331,40 @@ fn single(d: Diagnostic) -> Report {
         diagnostics: vec![d],
         source: None,
     }
+}
+
+/// serde-saphyr's message without its own location prefix (the diagnostic
+/// carries the location), in words for the cases people meet.
+fn ledger_message(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::MessageFormatter as _;
+    let mut inner = e;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    if matches!(inner, serde_saphyr::Error::Budget { .. }) {
+        return "the file is too large or too deeply nested to be a ledger".to_string();
+    }
+    let text = serde_saphyr::DefaultMessageFormatter.format_message(inner);
+    let text = first_line(&text);
+    if text.contains("component") || text.contains("invalid format description") {
+        // time's RFC 3339 errors name a component ("the 'year' component
+        // could not be parsed") but not the format.
+        return format!("{text}; timestamps look like `2026-01-05T10:00:00Z`");
+    }
+    text
+}
+
+/// The position of a top-level `key:` line, for problems with its value.
+fn key_pos(text: &str, key: &str) -> Pos {
+    let prefix = format!("{key}:");
+    text.lines()
+        .position(|l| l.starts_with(&prefix))
+        .map_or(Pos { line: 1, col: 1 }, |i| Pos {
+            line: i + 1,
+            col: prefix.len() + 2,
+        })
 }
 
 fn first_line(s: &str) -> String {
