@@ -749,7 +749,13 @@ pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
     for role in &live.roles {
         hasher.update(format!("role {} {}\n", role.id, role.title));
     }
-    for invite in &ledger.invites {
+    // The ledger's order carries no meaning except among one email's
+    // invites (the latest counts), so a reordered but equal ledger gives the
+    // same fingerprint: invites are sorted by email only (stable), the rest
+    // fully.
+    let mut invites: Vec<_> = ledger.invites.iter().collect();
+    invites.sort_by(|a, b| a.email.cmp(&b.email));
+    for invite in invites {
         hasher.update(format!(
             "invite {} {} {:?} {} {}\n",
             invite.id.as_deref().unwrap_or("-"),
@@ -759,14 +765,20 @@ pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
             invite.expires_at.unix_timestamp()
         ));
     }
-    for identity in &ledger.identities {
-        hasher.update(format!(
-            "identity {} {}\n",
-            identity.email, identity.account_id
-        ));
-    }
-    for account in &ledger.granted {
-        hasher.update(format!("granted {account}\n"));
+    let mut identities: Vec<String> = ledger
+        .identities
+        .iter()
+        .map(|i| format!("identity {} {}\n", i.email, i.account_id))
+        .collect();
+    identities.sort();
+    let mut granted: Vec<String> = ledger
+        .granted
+        .iter()
+        .map(|a| format!("granted {a}\n"))
+        .collect();
+    granted.sort();
+    for line in identities.iter().chain(&granted) {
+        hasher.update(line);
     }
     hex(&hasher.finalize())
 }
