@@ -436,3 +436,35 @@ fn stalls_longer_than_the_timeout() {
     });
     assert!(o.stats["faults"]["stall"].as_u64().unwrap_or(0) > 0);
 }
+
+/// Each retry is visible at `-v`, naming the call, the site, the wait and
+/// the reason; without `-v` a run that recovered says nothing about it.
+#[test]
+fn retries_are_logged_at_v() {
+    let keys = keys();
+    let key_refs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let h = Harness::new(&seed(), &config(BEFORE, "keep"), &key_refs);
+    h.set_faults(json!({ "rules": [
+        { "endpoint": "querySiteContributors", "status": 503, "times": 2 }
+    ] }));
+    let out = run(&h, &["-v", "plan", "--site", "site00"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = stderr(&out);
+    let retries: Vec<&str> = log.lines().filter(|l| l.contains("retrying")).collect();
+    assert_eq!(retries.len(), 2, "{log}");
+    for line in retries {
+        assert!(
+            line.contains("Query Site Contributors")
+                && line.contains("site00")
+                && line.contains("wait_ms")
+                && line.contains("HTTP 503"),
+            "{line}"
+        );
+    }
+    h.set_faults(json!({ "rules": [
+        { "endpoint": "querySiteContributors", "status": 503, "times": 2 }
+    ] }));
+    let out = run(&h, &["plan", "--site", "site00"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!stderr(&out).contains("retrying"), "{}", stderr(&out));
+}
