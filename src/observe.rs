@@ -1,10 +1,11 @@
 //! Reading every selected site, concurrently, and planning each one.
 //!
 //! This is the I/O shell around the pure plan engine: it loads each site's
-//! ledger, reads live state through the provider (sites run concurrently,
-//! bounded by `parallelism`), then calls [`plan::plan_site`] for each.
+//! ledger, reads live state through the provider (sites run concurrently;
+//! the client keeps at most `parallelism` requests in flight), then calls
+//! [`plan::plan_site`] for each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -36,6 +37,9 @@ pub fn site_access(site: &Site) -> Option<Result<SiteAccess, String>> {
     }))
 }
 
+/// Sites read at once per request the client may have in flight.
+const SITES_PER_REQUEST_SLOT: usize = 4;
+
 /// Read the given sites (all of them when `selection` is empty).
 pub async fn observe(
     config: &Config,
@@ -43,10 +47,15 @@ pub async fn observe(
     client: &WixClient,
     parallelism: usize,
 ) -> BTreeMap<String, Observed> {
-    let semaphore = Arc::new(Semaphore::new(parallelism.max(1)));
+    // The client keeps `parallelism` requests in flight; more sites than
+    // that are read at once so that a site waiting on its key's rate limit,
+    // or between its round trips, never leaves the pipe short of requests.
+    let semaphore = Arc::new(Semaphore::new(
+        parallelism.max(1).saturating_mul(SITES_PER_REQUEST_SLOT),
+    ));
     let mut tasks = JoinSet::new();
     let mut out = BTreeMap::new();
-    for site in selected(config, selection) {
+    for site in read_order(selected(config, selection)) {
         let ledger = match ledger::load(&config.ledger_dir, &site.key, &site.wix.site_id) {
             Ok(l) => l,
             Err(report) => {
@@ -116,6 +125,33 @@ pub async fn observe(
         }
     }
     out
+}
+
+/// The order in which sites are read. Each account's API key has its own
+/// rate limit, so the sites of one account are spread apart in time —
+/// round-robin over accounts: every account's first site, then every second
+/// site, … — and accounts with more sites go first in each round, so a key
+/// that needs more than its burst starts early and its pacing overlaps the
+/// other sites' reads instead of trailing at the end. The result does not
+/// depend on the order.
+fn read_order(sites: Vec<&Site>) -> Vec<&Site> {
+    let mut per_account: HashMap<&str, usize> = HashMap::new();
+    for site in &sites {
+        *per_account.entry(site.wix.account_id.as_str()).or_default() += 1;
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut ranked: Vec<(usize, std::cmp::Reverse<usize>, &Site)> = sites
+        .into_iter()
+        .map(|site| {
+            let account = site.wix.account_id.as_str();
+            let round = seen.entry(account).or_default();
+            *round += 1;
+            (*round, std::cmp::Reverse(per_account[account]), site)
+        })
+        .collect();
+    // Stable: otherwise sites keep their key order.
+    ranked.sort_by_key(|(round, many, _)| (*round, *many));
+    ranked.into_iter().map(|(_, _, site)| site).collect()
 }
 
 /// The sites a run concerns, in key order.

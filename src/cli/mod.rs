@@ -118,6 +118,10 @@ pub struct SchemaArgs {
     pub plan: bool,
 }
 
+/// `--parallelism` unless given: with a site's reads taking about 16
+/// requests, 32 in flight plans 1,000 sites in about 500 round trips.
+pub const DEFAULT_PARALLELISM: u16 = 32;
+
 /// Options shared by commands that talk to Wix.
 #[derive(Debug, Clone, Args)]
 pub struct RemoteArgs {
@@ -126,8 +130,9 @@ pub struct RemoteArgs {
     #[arg(long, env = API_BASE_ENV, default_value = DEFAULT_API_BASE, value_name = "URL")]
     pub wix_api_base: String,
 
-    /// How many sites to work on at once.
-    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many requests to Wix may be in flight at once, and how many sites
+    /// `apply` changes at once (see README, "Performance").
+    #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 
     /// Seconds before a request to Wix (or a step of delivering an access
@@ -172,7 +177,8 @@ impl RemoteArgs {
         Ok(
             WixClient::new(&self.wix_api_base, Duration::from_secs(self.timeout))?
                 .with_rate_limit(self.rate_limit)
-                .with_retry(retry),
+                .with_retry(retry)
+                .with_concurrency(usize::from(self.parallelism)),
         )
     }
 }

@@ -140,8 +140,9 @@ fn parse_options() -> serde_saphyr::Options {
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
             flow_nesting_limit: MAX_DEPTH,
-            max_nodes: 1_000_000,
-            max_events: 5_000_000,
+            // 10,000 sites with 20 grants each are about 1.3 million nodes.
+            max_nodes: 3_000_000,
+            max_events: 8_000_000,
             max_aliases: 100_000,
             max_total_scalar_bytes: MAX_BYTES,
             // Sharing one anchored access list across many sites is a

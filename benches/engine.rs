@@ -1,0 +1,146 @@
+//! Benchmark 3, the engine: validate + diff + render (text and JSON) for
+//! 10,000 sites × 20 grants, from observed state held in memory — no
+//! network, no ledger files. Prints the time of each step and the peak
+//! memory of the process (VmHWM), against the targets of 1 s and 200 MB.
+//! Then times `accessctl validate` on `examples/agency.yaml` (the whole
+//! process, as a user runs it) against its target of 20 ms.
+//!
+//! `cargo bench --bench engine`; `ACCESSCTL_BENCH_ENGINE_SITES` (10000).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use accessctl::ledger::SiteLedger;
+use accessctl::observe::Observed;
+use accessctl::plan::Observation;
+use accessctl::plan::safety::Overrides;
+use accessctl::render::{TextOptions, render_json, render_text};
+use common::{Agency, Shape, env_or, machine, mib, ms, peak_rss, rss, thousands, verdict};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+const MAX_TIME: Duration = Duration::from_secs(1);
+const MAX_PEAK: u64 = 200 * 1000 * 1000;
+const MAX_VALIDATE: Duration = Duration::from_millis(20);
+
+fn main() {
+    let sites: usize = env_or("ACCESSCTL_BENCH_ENGINE_SITES", 10_000);
+    let shape = Shape {
+        sites,
+        staff: 200,
+        teams_per_site: 2,
+        staff_grants: (14, 14),
+        client_grants: (2, 2),
+        email_grants: 2,
+        shared_accounts: true,
+        drift: true,
+    };
+    let agency = Agency::generate(&shape);
+    let yaml = agency.config_yaml();
+    let observed: BTreeMap<String, Observed> = agency
+        .sites
+        .iter()
+        .map(|s| {
+            let observed = Observed {
+                observation: Observation::Live(agency.live_site(s)),
+                ledger: Some(SiteLedger::new(&s.key, &s.id)),
+            };
+            (s.key.clone(), observed)
+        })
+        .collect();
+    drop(agency);
+    let now = OffsetDateTime::parse(common::NOW, &Rfc3339).expect("NOW");
+    let grants: usize = yaml.matches("\n      - ").count();
+    let inputs_rss = rss();
+
+    println!("engine — {}", machine());
+    println!(
+        "  {} sites × {} grants ({} grants, config {}), observed state in memory",
+        thousands(sites as u64),
+        grants / sites.max(1),
+        thousands(grants as u64),
+        mib(yaml.len() as u64)
+    );
+
+    let start = Instant::now();
+    let loaded = accessctl::config::load_str(Path::new("access.yaml"), yaml.as_bytes())
+        .unwrap_or_else(|r| panic!("config invalid:\n{}", r.render()));
+    let t_validate = start.elapsed();
+    let config = loaded.config;
+
+    // The same path `plan` takes once every site is read: `plan_site` per
+    // site, then the safety checks over the whole plan.
+    let start = Instant::now();
+    let plan = accessctl::observe::build_plan(&config, &observed, now, Overrides::default());
+    let t_diff = start.elapsed();
+
+    let start = Instant::now();
+    let text = render_text(&plan, &TextOptions { color: false });
+    let t_text = start.elapsed();
+
+    let start = Instant::now();
+    let json = render_json(&plan);
+    let t_json = start.elapsed();
+
+    let total = t_validate + t_diff + t_text + t_json;
+    let peak = peak_rss();
+    let changes: usize = plan.sites.iter().map(|s| s.changes.len()).sum();
+
+    println!("    validate         {}", ms(t_validate));
+    println!(
+        "    diff             {}   ({} changes)",
+        ms(t_diff),
+        thousands(changes as u64)
+    );
+    println!(
+        "    render text      {}   ({})",
+        ms(t_text),
+        mib(text.len() as u64)
+    );
+    println!(
+        "    render JSON      {}   ({})",
+        ms(t_json),
+        mib(json.len() as u64)
+    );
+    println!(
+        "    total            {}   = {:.3} × the 1 s target: {}",
+        ms(total),
+        total.as_secs_f64() / MAX_TIME.as_secs_f64(),
+        verdict(total < MAX_TIME)
+    );
+    println!(
+        "    peak memory      {}   = {:.3} × the 200 MB target: {}   (inputs held in memory: {})",
+        mib(peak),
+        peak as f64 / MAX_PEAK as f64,
+        verdict(peak < MAX_PEAK),
+        mib(inputs_rss)
+    );
+    drop((text, json, plan, config, observed, yaml));
+
+    // `accessctl validate` on the example, as a process: the median of 25.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/agency.yaml");
+    let mut times: Vec<Duration> = (0..28)
+        .map(|_| {
+            let run =
+                common::harness::accessctl(&example, "http://127.0.0.1:9", &[], &["validate"]);
+            assert_eq!(run.code, Some(0), "validate: {}", run.stderr);
+            run.wall
+        })
+        .skip(3)
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    println!();
+    println!(
+        "  accessctl validate examples/agency.yaml: median {} (min {}, max {}) of {} runs = {:.3} × the 20 ms target: {}",
+        ms(median),
+        ms(times[0]),
+        ms(times[times.len() - 1]),
+        times.len(),
+        median.as_secs_f64() / MAX_VALIDATE.as_secs_f64(),
+        verdict(median < MAX_VALIDATE)
+    );
+}
