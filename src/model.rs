@@ -6,8 +6,9 @@
 //! every site names its Wix ids. Roles are still names here; they are resolved
 //! to Wix role ids against the live role list at plan time (`plan::roles`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -37,6 +38,79 @@ pub struct Config {
     /// How access requests reach owners of request-mode sites; `None` when
     /// the config has no `requests:` block.
     pub requests: Option<crate::request::Settings>,
+    /// `people` by email and by account id, built on first use (see
+    /// [`Config::people_index`]), so planning a site does not scan every
+    /// person.
+    pub people_index: OnceLock<PeopleIndex>,
+}
+
+/// Lookups over [`Config::people`], with the answers a scan in key order
+/// would give.
+#[derive(Debug, Clone, Default)]
+pub struct PeopleIndex {
+    /// email → account id, for people with a known account (the last in key
+    /// order wins, as inserting them in order would).
+    account_by_email: HashMap<String, String>,
+    /// account id → the emails that map to it above, sorted.
+    emails_by_account: HashMap<String, Vec<String>>,
+    /// email → key of the first person in key order with that email.
+    person_by_email: HashMap<String, String>,
+    /// account id → key of the first person in key order with that account.
+    person_by_account: HashMap<String, String>,
+}
+
+impl PeopleIndex {
+    fn new(people: &BTreeMap<String, Person>) -> Self {
+        let mut index = PeopleIndex::default();
+        for person in people.values() {
+            index
+                .person_by_email
+                .entry(person.email.clone())
+                .or_insert_with(|| person.key.clone());
+            if let Some(account) = &person.wix_account_id {
+                index
+                    .account_by_email
+                    .insert(person.email.clone(), account.clone());
+                index
+                    .person_by_account
+                    .entry(account.clone())
+                    .or_insert_with(|| person.key.clone());
+            }
+        }
+        for (email, account) in &index.account_by_email {
+            index
+                .emails_by_account
+                .entry(account.clone())
+                .or_default()
+                .push(email.clone());
+        }
+        for emails in index.emails_by_account.values_mut() {
+            emails.sort();
+        }
+        index
+    }
+
+    /// The account id a person with this email has in the config.
+    pub fn account_of_email(&self, email: &str) -> Option<&str> {
+        self.account_by_email.get(email).map(String::as_str)
+    }
+
+    /// Emails of the people with this account id, sorted.
+    pub fn emails_of_account(&self, account: &str) -> &[String] {
+        self.emails_by_account
+            .get(account)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Key of the (first) person with this email.
+    pub fn person_with_email(&self, email: &str) -> Option<&str> {
+        self.person_by_email.get(email).map(String::as_str)
+    }
+
+    /// Key of the first person with this account id.
+    pub fn person_with_account(&self, account: &str) -> Option<&str> {
+        self.person_by_account.get(account).map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +234,12 @@ impl Safety {
 }
 
 impl Config {
+    /// [`PeopleIndex`] of this config's people.
+    pub fn people_index(&self) -> &PeopleIndex {
+        self.people_index
+            .get_or_init(|| PeopleIndex::new(&self.people))
+    }
+
     /// The email and known account id of a principal.
     pub fn identity_of(&self, principal: &Principal) -> (Option<String>, Option<String>) {
         match principal {

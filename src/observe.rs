@@ -37,6 +37,9 @@ pub fn site_access(site: &Site) -> Option<Result<SiteAccess, String>> {
     }))
 }
 
+/// Below this many sites, planning stays on one thread.
+const PARALLEL_PLAN_ABOVE: usize = 256;
+
 /// Sites read at once per request the client may have in flight.
 const SITES_PER_REQUEST_SLOT: usize = 4;
 
@@ -170,21 +173,44 @@ pub fn build_plan(
     now: OffsetDateTime,
     overrides: safety::Overrides,
 ) -> Plan {
-    let sites = observed
-        .iter()
-        .filter_map(|(key, o)| {
-            let site = config.sites.get(key)?;
-            let empty;
-            let ledger = match &o.ledger {
-                Some(l) => l,
-                None => {
-                    empty = SiteLedger::new(&site.key, &site.wix.site_id);
-                    &empty
-                }
-            };
-            Some(plan::plan_site(config, site, &o.observation, ledger, now))
+    let plan_one = |(key, o): (&String, &Observed)| {
+        let site = config.sites.get(key)?;
+        let empty;
+        let ledger = match &o.ledger {
+            Some(l) => l,
+            None => {
+                empty = SiteLedger::new(&site.key, &site.wix.site_id);
+                &empty
+            }
+        };
+        Some(plan::plan_site(config, site, &o.observation, ledger, now))
+    };
+    // Sites are planned independently, so a large run is split over the
+    // cores; the chunks are joined in order, so the plan is the same.
+    let entries: Vec<(&String, &Observed)> = observed.iter().collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let sites = if threads > 1 && entries.len() >= PARALLEL_PLAN_ABOVE {
+        let chunk = entries.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .copied()
+                            .filter_map(plan_one)
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
         })
-        .collect();
+    } else {
+        entries.into_iter().filter_map(plan_one).collect()
+    };
     let mut plan = Plan {
         format_version: plan::FORMAT_VERSION,
         config_digest: config.digest.clone(),

@@ -223,6 +223,15 @@ fn titles(roles: &[&str]) -> Vec<String> {
 
 impl Agency {
     pub fn generate(shape: &Shape) -> Agency {
+        let mut sites = Vec::with_capacity(shape.sites);
+        let mut agency = Agency::generate_each(shape, |_, site| sites.push(site));
+        agency.sites = sites;
+        agency
+    }
+
+    /// The agency without its sites, each handed to `each` as it is made
+    /// (so a large one need not be held in memory twice).
+    pub fn generate_each(shape: &Shape, mut each: impl FnMut(&Agency, Site)) -> Agency {
         assert!(shape.staff > TEAM_STAFF + 4, "need staff beyond the teams");
         let predefined = default_predefined_roles()
             .into_iter()
@@ -267,7 +276,7 @@ impl Agency {
         }
         for (i, &a) in owners.iter().enumerate() {
             let site = agency.generate_site(shape, &mut rng, i, a);
-            agency.sites.push(site);
+            each(&agency, site);
         }
         agency
     }
@@ -448,7 +457,16 @@ impl Agency {
 
     /// The access config, as a person would write it.
     pub fn config_yaml(&self) -> String {
-        let mut y = String::with_capacity(self.sites.len() * 700);
+        let mut y = self.header_yaml();
+        for site in &self.sites {
+            self.site_yaml(site, &mut y);
+        }
+        y
+    }
+
+    /// The config up to its `sites:` key (people and teams).
+    pub fn header_yaml(&self) -> String {
+        let mut y = String::new();
         y.push_str("version: 1\nledger_dir: access.ledger\n\npeople:\n");
         for s in 0..self.staff {
             let _ = writeln!(
@@ -465,35 +483,37 @@ impl Agency {
             let _ = writeln!(y, "  {name}: [{}]", members.join(", "));
         }
         y.push_str("\nsites:\n");
-        for site in &self.sites {
-            let account = &self.accounts[site.account];
-            let _ = writeln!(y, "  {}:", site.key);
-            let _ = writeln!(y, "    wix:");
-            let _ = writeln!(y, "      site_id: {}", site.id);
-            let _ = writeln!(y, "      account_id: {}", account.id);
-            let _ = writeln!(y, "      api_key_env: {}", account.env_var);
-            if let Some(u) = site.unmanaged {
-                let _ = writeln!(y, "    unmanaged: {u}");
-            }
-            y.push_str("    access:\n");
-            for g in &site.grants {
-                let _ = match &g.principal {
-                    Principal::Team(t) => writeln!(y, "      - team: {}", TEAMS[*t].0),
-                    Principal::Staff(s) => writeln!(y, "      - person: {}", staff_key(*s)),
-                    Principal::Account(a) => writeln!(y, "      - wix_account_id: {a}"),
-                    Principal::Email(e) => writeln!(y, "      - email: {e}"),
-                };
-                let _ = if g.roles.len() == 1 {
-                    writeln!(y, "        role: {}", g.roles[0])
-                } else {
-                    writeln!(y, "        roles: [{}]", g.roles.join(", "))
-                };
-                if let Some(until) = g.until {
-                    let _ = writeln!(y, "        until: {until}");
-                }
+        y
+    }
+
+    /// One site's entry under `sites:`.
+    pub fn site_yaml(&self, site: &Site, y: &mut String) {
+        let account = &self.accounts[site.account];
+        let _ = writeln!(y, "  {}:", site.key);
+        let _ = writeln!(y, "    wix:");
+        let _ = writeln!(y, "      site_id: {}", site.id);
+        let _ = writeln!(y, "      account_id: {}", account.id);
+        let _ = writeln!(y, "      api_key_env: {}", account.env_var);
+        if let Some(u) = site.unmanaged {
+            let _ = writeln!(y, "    unmanaged: {u}");
+        }
+        y.push_str("    access:\n");
+        for g in &site.grants {
+            let _ = match &g.principal {
+                Principal::Team(t) => writeln!(y, "      - team: {}", TEAMS[*t].0),
+                Principal::Staff(s) => writeln!(y, "      - person: {}", staff_key(*s)),
+                Principal::Account(a) => writeln!(y, "      - wix_account_id: {a}"),
+                Principal::Email(e) => writeln!(y, "      - email: {e}"),
+            };
+            let _ = if g.roles.len() == 1 {
+                writeln!(y, "        role: {}", g.roles[0])
+            } else {
+                writeln!(y, "        roles: [{}]", g.roles.join(", "))
+            };
+            if let Some(until) = g.until {
+                let _ = writeln!(y, "        until: {until}");
             }
         }
-        y
     }
 
     /// The emulator's seed: accounts with their keys and custom roles, and
@@ -629,6 +649,12 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// Peak resident memory of this process so far (VmHWM), in bytes.
 pub fn peak_rss() -> u64 {
     proc_status_kib("VmHWM:") * 1024
+}
+
+/// Start counting the peak (VmHWM) from the current resident memory, so
+/// what was resident before (and freed since) does not count.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Resident memory now (VmRSS), in bytes.

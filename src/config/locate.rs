@@ -114,10 +114,18 @@ struct Entry {
 enum Kind {
     Scalar,
     Seq(Vec<usize>),
-    /// Entries, and the index of the first entry for each key.
-    Map(Vec<Entry>, HashMap<String, usize>),
+    /// Boxed: most nodes are scalars, and a node is as large as its largest
+    /// kind (this halves the tree of a large config).
+    Map(Box<MapNode>),
     /// An alias to the anchor with this id.
     Alias(usize),
+}
+
+/// Entries, and the index of the first entry for each key.
+#[derive(Debug, Default)]
+struct MapNode {
+    entries: Vec<Entry>,
+    index: HashMap<String, usize>,
 }
 
 #[derive(Debug)]
@@ -157,11 +165,27 @@ impl Tree {
     /// Builds the tree. Syntax errors end the build early, leaving what was
     /// read so far; callers learn about syntax errors from serde-saphyr.
     pub fn build(text: &str) -> Tree {
-        let mut tree = Tree::default();
+        Tree::build_within(text, usize::MAX, usize::MAX).unwrap_or_default()
+    }
+
+    /// Builds the tree unless it nests deeper than `max_depth` or has more
+    /// than `max_nodes` nodes: a bounded build that can run before the
+    /// parser has vetted the text (see `config::load_str`).
+    pub fn build_within(text: &str, max_depth: usize, max_nodes: usize) -> Option<Tree> {
+        // About one node per ten bytes of YAML; reserving up front saves
+        // copying a large tree as it grows (pages never written are never
+        // resident).
+        let mut tree = Tree {
+            nodes: Vec::with_capacity(text.len() / 8),
+            ..Tree::default()
+        };
         let mut stack: Vec<Frame> = Vec::new();
         let mut documents = 0usize;
         for item in Parser::new_from_str(text) {
             let Ok((event, span)) = item else { break };
+            if stack.len() > max_depth || tree.nodes.len() > max_nodes {
+                return None;
+            }
             let pos = pos_of(&span);
             match event {
                 Event::DocumentStart(..) => {
@@ -188,7 +212,7 @@ impl Tree {
                     });
                 }
                 Event::MappingStart(_, anchor, _) => {
-                    let id = tree.push(pos, Kind::Map(Vec::new(), HashMap::new()), anchor);
+                    let id = tree.push(pos, Kind::Map(Box::default()), anchor);
                     let seg = tree.attach(&mut stack, id, pos, None, true);
                     stack.push(Frame {
                         node: id,
@@ -203,7 +227,7 @@ impl Tree {
                 _ => {}
             }
         }
-        tree
+        Some(tree)
     }
 
     fn push(&mut self, pos: Pos, kind: Kind, anchor: usize) -> usize {
@@ -247,7 +271,7 @@ impl Tree {
                 items.push(id);
                 Some(Seg::Index(index))
             }
-            Some(Kind::Map(entries, index)) => match top.pending_key.take() {
+            Some(Kind::Map(map)) => match top.pending_key.take() {
                 None => {
                     // This node is a key. A collection used as a key has no
                     // name we can look up; it still takes the key's place.
@@ -256,6 +280,7 @@ impl Tree {
                     None
                 }
                 Some((key, key_pos)) => {
+                    let MapNode { entries, index } = &mut **map;
                     let first = match index.get(&key).and_then(|i| entries.get(*i)) {
                         Some(first) => Some(first.key_pos),
                         None => {
@@ -305,15 +330,17 @@ impl Tree {
         let mut key_pos = None;
         for seg in &path.0 {
             let next = match (&node.kind, seg) {
-                (Kind::Map(entries, index), Seg::Key(k)) => index
+                (Kind::Map(map), Seg::Key(k)) => map
+                    .index
                     .get(k)
-                    .and_then(|i| entries.get(*i))
+                    .and_then(|i| map.entries.get(*i))
                     .map(|e| (e.value, Some(e.key_pos))),
                 (Kind::Seq(items), Seg::Index(i)) => items.get(*i).map(|v| (*v, None)),
                 // JSON pointers cannot tell the key `7` from the index 7.
-                (Kind::Map(entries, index), Seg::Index(i)) => index
+                (Kind::Map(map), Seg::Index(i)) => map
+                    .index
                     .get(&i.to_string())
-                    .and_then(|i| entries.get(*i))
+                    .and_then(|i| map.entries.get(*i))
                     .map(|e| (e.value, Some(e.key_pos))),
                 _ => None,
             };

@@ -46,6 +46,13 @@ pub struct Loaded {
 /// Deepest nesting a config may have. Real configs need about 6 levels.
 const MAX_DEPTH: usize = 32;
 
+/// Most YAML nodes a config may have: 10,000 sites with 20 grants each are
+/// about 1.3 million.
+const MAX_NODES: usize = 3_000_000;
+
+/// Texts from this size on are parsed on two threads (see `load_str`).
+const PARALLEL_PARSE_ABOVE: usize = 256 * 1024;
+
 /// Largest config file accepted. 2,000 sites with 20 grants each take
 /// about 3 MiB; a bigger file is refused before it is parsed, so a huge one
 /// fails in well under a second.
@@ -102,7 +109,24 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
             ));
         }
     };
-    let doc: Value = match serde_saphyr::from_str_with_options(source, parse_options()) {
+    // The position tree needs a second parse of the text. A large file is
+    // parsed both ways at once, on two threads; the tree's build is bounded
+    // by the parser's own limits, as it runs before the parser has accepted
+    // the text.
+    let (parsed, early_tree) = if source.len() >= PARALLEL_PARSE_ABOVE {
+        std::thread::scope(|scope| {
+            let tree = scope.spawn(|| locate::Tree::build_within(source, MAX_DEPTH, MAX_NODES));
+            let parsed = serde_saphyr::from_str_with_options::<Value>(source, parse_options());
+            let tree = tree.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (parsed, tree)
+        })
+    } else {
+        (
+            serde_saphyr::from_str_with_options(source, parse_options()),
+            None,
+        )
+    };
+    let doc: Value = match parsed {
         Ok(v) => v,
         Err(e) => {
             return Err(report(
@@ -115,7 +139,7 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
         return Err(report(vec![empty_file(path)], Some(source.into())));
     }
 
-    let tree = locate::Tree::build(source);
+    let tree = early_tree.unwrap_or_else(|| locate::Tree::build(source));
     let mut diagnostics = duplicate_keys(path, &tree);
     diagnostics.extend(schema::check(&doc, &tree, path));
     let outcome = validate::resolve(&doc, &tree, path, digest);
@@ -140,8 +164,7 @@ fn parse_options() -> serde_saphyr::Options {
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
             flow_nesting_limit: MAX_DEPTH,
-            // 10,000 sites with 20 grants each are about 1.3 million nodes.
-            max_nodes: 3_000_000,
+            max_nodes: MAX_NODES,
             max_events: 8_000_000,
             max_aliases: 100_000,
             max_total_scalar_bytes: MAX_BYTES,

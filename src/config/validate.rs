@@ -88,6 +88,7 @@ pub fn resolve(doc: &Value, tree: &Tree, file: &Path, digest: String) -> Outcome
         safety,
         ledger_dir,
         requests: requests.value,
+        people_index: Default::default(),
     };
     Outcome {
         config,

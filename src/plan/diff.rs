@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::ledger::{InviteRecord, InviteState, SiteLedger};
-use crate::model::{Config, Principal, RoleName, Site};
+use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
 use crate::plan::{Action, Change, Mode, Pending, Role, SitePlan};
 use crate::plan::{request, roles};
 use crate::state::LiveSite;
@@ -172,13 +172,81 @@ struct Planner<'a> {
     now: OffsetDateTime,
     /// email → account id, from the ledger, then the config, then links made
     /// in this plan.
-    identity: BTreeMap<String, String>,
+    identity: Identities<'a>,
     /// Contributors already accounted for by a desired principal.
     handled: BTreeSet<String>,
     /// Accounts this tool granted (ledger) or links in this plan.
     granted: BTreeSet<String>,
     /// Emails whose invite was linked to a contributor in this plan.
     linked_emails: BTreeSet<String>,
+}
+
+/// What the plan knows of who is who: email → account id from the links
+/// made in this plan, else the config's people, else the ledger — looked up
+/// through indexes rather than merged per site, with the answers the merged
+/// map (sorted by email) would give.
+struct Identities<'a> {
+    people: &'a PeopleIndex,
+    /// The ledger's identities (the last entry for an email wins).
+    ledger: BTreeMap<&'a str, &'a str>,
+    /// The same, by account id.
+    ledger_by_account: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    /// Links made in this plan.
+    links: BTreeMap<String, String>,
+}
+
+impl<'a> Identities<'a> {
+    fn new(people: &'a PeopleIndex, ledger: &'a SiteLedger) -> Self {
+        let by_email: BTreeMap<&str, &str> = ledger
+            .identities
+            .iter()
+            .map(|i| (i.email.as_str(), i.account_id.as_str()))
+            .collect();
+        let mut by_account: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (email, account) in &by_email {
+            by_account.entry(account).or_default().insert(email);
+        }
+        Identities {
+            people,
+            ledger: by_email,
+            ledger_by_account: by_account,
+            links: BTreeMap::new(),
+        }
+    }
+
+    /// The account id known for an email.
+    fn get(&self, email: &str) -> Option<&str> {
+        self.links
+            .get(email)
+            .map(String::as_str)
+            .or_else(|| self.people.account_of_email(email))
+            .or_else(|| self.ledger.get(email).copied())
+    }
+
+    /// The first email (in sorted order) known to be this account.
+    fn email_for_account(&self, account: &str) -> Option<&str> {
+        let linked = self
+            .links
+            .iter()
+            .filter(|(_, a)| *a == account)
+            .map(|(e, _)| e.as_str());
+        let people = self
+            .people
+            .emails_of_account(account)
+            .iter()
+            .map(String::as_str);
+        let ledger = self
+            .ledger_by_account
+            .get(account)
+            .into_iter()
+            .flatten()
+            .copied();
+        linked
+            .chain(people)
+            .chain(ledger)
+            .filter(|e| self.get(e) == Some(account))
+            .min()
+    }
 }
 
 impl<'a> Planner<'a> {
@@ -189,16 +257,7 @@ impl<'a> Planner<'a> {
         ledger: &'a SiteLedger,
         now: OffsetDateTime,
     ) -> Self {
-        let mut identity: BTreeMap<String, String> = ledger
-            .identities
-            .iter()
-            .map(|i| (i.email.clone(), i.account_id.clone()))
-            .collect();
-        for person in config.people.values() {
-            if let Some(account) = &person.wix_account_id {
-                identity.insert(person.email.clone(), account.clone());
-            }
-        }
+        let identity = Identities::new(config.people_index(), ledger);
         Planner {
             config,
             site,
@@ -264,7 +323,6 @@ impl<'a> Planner<'a> {
     /// other invite, the contributor is the person the invite went to.
     /// Anything less certain is reported, never guessed.
     fn learn_identities(&mut self, plan: &mut SitePlan) {
-        let known: BTreeSet<&String> = self.identity.values().collect();
         let config_accounts: BTreeSet<String> = self
             .site
             .grants
@@ -277,14 +335,14 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|(a, _)| {
                 !self.live.owners.contains(*a)
-                    && !known.contains(a)
+                    && self.identity.email_for_account(a).is_none()
                     && !config_accounts.contains(*a)
                     && !self.ledger.granted.contains(a)
             })
             .collect();
         let invites: Vec<&InviteRecord> = self
             .open_invites()
-            .filter(|i| !self.identity.contains_key(&i.email))
+            .filter(|i| self.identity.get(&i.email).is_none())
             .collect();
         let candidates = |invite: &InviteRecord| -> Vec<&String> {
             let roles: BTreeSet<&String> = invite.role_ids.iter().collect();
@@ -355,6 +413,7 @@ impl<'a> Planner<'a> {
     ) {
         let roles = self.roles_of(&invite.role_ids);
         self.identity
+            .links
             .insert(invite.email.clone(), account.to_string());
         self.granted.insert(account.to_string());
         self.linked_emails.insert(invite.email.clone());
@@ -374,7 +433,7 @@ impl<'a> Planner<'a> {
         let account = want.account.clone().or_else(|| {
             want.email
                 .as_ref()
-                .and_then(|e| self.identity.get(e).cloned())
+                .and_then(|e| self.identity.get(e).map(str::to_string))
         });
         if let Some(account) = &account {
             if self.live.owners.contains(account) {
@@ -507,7 +566,8 @@ impl<'a> Planner<'a> {
         let today = self.now.date();
         for grant in &self.site.grants {
             let (email, account) = self.config.identity_of(&grant.principal);
-            let account = account.or_else(|| email.and_then(|e| self.identity.get(&e).cloned()));
+            let account =
+                account.or_else(|| email.and_then(|e| self.identity.get(&e).map(str::to_string)));
             if let Some(account) = account {
                 let ended = grant.until.filter(|u| *u < today);
                 let entry = referenced.entry(account).or_insert(ended);
@@ -604,28 +664,20 @@ impl<'a> Planner<'a> {
     }
 
     fn email_for_account(&self, account: &str) -> Option<String> {
-        self.identity
-            .iter()
-            .find(|(_, a)| *a == account)
-            .map(|(e, _)| e.clone())
+        self.identity.email_for_account(account).map(str::to_string)
     }
 
     fn who_for_email(&self, email: &str) -> String {
         self.config
-            .people
-            .values()
-            .find(|p| p.email == email)
-            .map_or_else(|| email.to_string(), |p| p.key.clone())
+            .people_index()
+            .person_with_email(email)
+            .unwrap_or(email)
+            .to_string()
     }
 
     fn who_for_account(&self, account: &str) -> String {
-        if let Some(p) = self
-            .config
-            .people
-            .values()
-            .find(|p| p.wix_account_id.as_deref() == Some(account))
-        {
-            return p.key.clone();
+        if let Some(key) = self.config.people_index().person_with_account(account) {
+            return key.to_string();
         }
         match self.email_for_account(account) {
             Some(email) => self.who_for_email(&email),
