@@ -362,11 +362,14 @@ impl<'a> Planner<'a> {
             match accounts.as_slice() {
                 [] => {}
                 [account] => {
-                    let rivals: Vec<String> = per_invite
+                    let mut rivals: Vec<String> = per_invite
                         .iter()
                         .filter(|(_, a)| a.contains(account))
                         .map(|(i, _)| i.email.clone())
                         .collect();
+                    // Sorted, so the warning does not depend on ledger order.
+                    rivals.sort();
+                    rivals.dedup();
                     if rivals.len() == 1 {
                         links.push(((*account).clone(), (*invite).clone()));
                     } else if rivals.first() == Some(&invite.email) {
