@@ -17,7 +17,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use serde_saphyr::granit_parser::{Event, Parser, Span};
+use serde_json::{Map, Value};
+
+use std::borrow::Cow;
+
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 
 use crate::model::Pos;
 
@@ -104,29 +108,80 @@ pub struct Duplicate {
     pub second: Pos,
 }
 
+/// Scalar text: a slice of the source when the parser could borrow it (no
+/// escapes or folding), else its own copy. Most scalars are slices, which
+/// keeps the tree of a large config small.
+#[derive(Debug, Clone)]
+enum Text {
+    Source { start: u32, len: u32 },
+    Owned(Box<str>),
+}
+
 #[derive(Debug)]
 struct Entry {
+    key: Text,
     key_pos: Pos,
     value: usize,
 }
 
 #[derive(Debug)]
 enum Kind {
-    Scalar,
+    /// `typed` when written without quotes or block indicators and it
+    /// might be read as null, a boolean or a number (see [`plain_scalar`]);
+    /// otherwise it is a string.
+    Scalar {
+        text: Text,
+        typed: bool,
+    },
     Seq(Vec<usize>),
     /// Boxed: most nodes are scalars, and a node is as large as its largest
-    /// kind (this halves the tree of a large config).
+    /// kind.
     Map(Box<MapNode>),
     /// An alias to the anchor with this id.
     Alias(usize),
 }
 
-/// Entries, and the index of the first entry for each key.
+/// Entries in the order written; large mappings also get an index from key
+/// to the first entry with it (small ones are searched, which is faster).
 #[derive(Debug, Default)]
 struct MapNode {
     entries: Vec<Entry>,
-    index: HashMap<String, usize>,
+    index: Option<HashMap<Box<str>, usize>>,
 }
+
+impl MapNode {
+    /// The first entry with `key`.
+    fn find(&self, source: &str, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self
+                .entries
+                .iter()
+                .position(|e| text_str(source, &e.key) == key),
+        }
+    }
+
+    fn build_index(&mut self, source: &str) {
+        let mut index = HashMap::with_capacity(self.entries.len() * 2);
+        for (i, e) in self.entries.iter().enumerate() {
+            index.entry(text_str(source, &e.key).into()).or_insert(i);
+        }
+        self.index = Some(index);
+    }
+}
+
+fn text_str<'a>(source: &'a str, text: &'a Text) -> &'a str {
+    match text {
+        Text::Source { start, len } => {
+            let start = *start as usize;
+            source.get(start..start + *len as usize).unwrap_or("")
+        }
+        Text::Owned(s) => s,
+    }
+}
+
+/// Mappings with more entries than this get an index.
+const INDEX_ABOVE: usize = 12;
 
 #[derive(Debug)]
 struct Node {
@@ -134,13 +189,22 @@ struct Node {
     kind: Kind,
 }
 
-/// Positions of every node of the first document in a YAML text.
+/// Positions and values of every node of the first document in a YAML text.
 #[derive(Debug, Default)]
-pub struct Tree {
+pub struct Tree<'s> {
+    source: &'s str,
     nodes: Vec<Node>,
     root: Option<usize>,
     anchors: HashMap<usize, usize>,
     duplicates: Vec<Duplicate>,
+    aliases: usize,
+    /// Per anchor: its node, its expanded size in events and its height.
+    anchor_sizes: HashMap<usize, (usize, usize)>,
+    /// Events that aliases replay, in total.
+    replayed: usize,
+    /// Why [`Tree::value`] cannot be trusted to read this document as
+    /// serde-saphyr would, if it cannot (see [`Tree::readable`]).
+    unreadable: Option<&'static str>,
 }
 
 /// An open collection while building.
@@ -150,7 +214,12 @@ struct Frame {
     /// complex key).
     seg: Option<Seg>,
     /// For mappings: the key read, waiting for its value.
-    pending_key: Option<(String, Pos)>,
+    pending_key: Option<(Text, Pos)>,
+    /// The collection's own anchor (0 for none).
+    anchor: usize,
+    /// Events it expands to (aliases included), and its height, so far.
+    size: usize,
+    height: usize,
 }
 
 /// Converts the parser's 1-based line and 0-based column.
@@ -161,73 +230,159 @@ fn pos_of(span: &Span) -> Pos {
     }
 }
 
-impl Tree {
+/// Limits on reading values out of the tree: the same as serde-saphyr's
+/// (see `config::parse_options`), so that anything it would refuse is left
+/// to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_nodes: usize,
+    pub max_aliases: usize,
+    /// Events an alias may replay, in total over the document.
+    pub max_replayed: usize,
+}
+
+impl Limits {
+    pub const UNBOUNDED: Limits = Limits {
+        max_depth: usize::MAX,
+        max_nodes: usize::MAX,
+        max_aliases: usize::MAX,
+        max_replayed: usize::MAX,
+    };
+}
+
+impl<'s> Tree<'s> {
     /// Builds the tree. Syntax errors end the build early, leaving what was
     /// read so far; callers learn about syntax errors from serde-saphyr.
-    pub fn build(text: &str) -> Tree {
-        Tree::build_within(text, usize::MAX, usize::MAX).unwrap_or_default()
+    pub fn build(text: &'s str) -> Tree<'s> {
+        Tree::build_within(text, Limits::UNBOUNDED).unwrap_or_default()
     }
 
     /// Builds the tree unless it nests deeper than `max_depth` or has more
     /// than `max_nodes` nodes: a bounded build that can run before the
     /// parser has vetted the text (see `config::load_str`).
-    pub fn build_within(text: &str, max_depth: usize, max_nodes: usize) -> Option<Tree> {
+    pub fn build_within(text: &'s str, limits: Limits) -> Option<Tree<'s>> {
         // About one node per ten bytes of YAML; reserving up front saves
         // copying a large tree as it grows (pages never written are never
         // resident).
         let mut tree = Tree {
+            source: text,
             nodes: Vec::with_capacity(text.len() / 8),
             ..Tree::default()
         };
         let mut stack: Vec<Frame> = Vec::new();
         let mut documents = 0usize;
         for item in Parser::new_from_str(text) {
-            let Ok((event, span)) = item else { break };
-            if stack.len() > max_depth || tree.nodes.len() > max_nodes {
+            let Ok((event, span)) = item else {
+                tree.unreadable = Some("a syntax error");
+                break;
+            };
+            if stack.len() > limits.max_depth || tree.nodes.len() > limits.max_nodes {
                 return None;
             }
             let pos = pos_of(&span);
+            let is_seq = matches!(event, Event::SequenceStart(..));
             match event {
                 Event::DocumentStart(..) => {
                     documents += 1;
                     if documents > 1 {
+                        tree.unreadable = Some("a second document");
                         break;
                     }
                 }
-                Event::Scalar(value, _, anchor, _) => {
-                    let id = tree.push(pos, Kind::Scalar, anchor);
-                    tree.attach(&mut stack, id, pos, Some(value.into_owned()), false);
+                Event::Scalar(value, style, anchor, tag) => {
+                    if tag.is_some() {
+                        tree.unreadable = Some("a tag");
+                    }
+                    let text = tree.text(&value);
+                    let typed = style == ScalarStyle::Plain
+                        && (matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL")
+                            || may_be_typed(&value));
+                    if typed && plain_scalar(&value).is_none() {
+                        tree.unreadable = Some("a scalar serde-saphyr reads otherwise");
+                    }
+                    let id = tree.push(pos, Kind::Scalar { text, typed }, anchor);
+                    if anchor != 0 {
+                        tree.anchor_sizes.insert(anchor, (1, 0));
+                    }
+                    tree.attach(&mut stack, id, pos, false);
+                    grow(&mut stack, 1, 0);
                 }
                 Event::Alias(anchor) => {
+                    tree.aliases += 1;
+                    // An alias replays its anchor; one still open is a
+                    // recursive structure.
+                    let (size, height) = tree.anchor_sizes.get(&anchor).copied().unwrap_or((
+                        limits.max_replayed.saturating_add(1),
+                        limits.max_depth.saturating_add(1),
+                    ));
+                    tree.replayed = tree.replayed.saturating_add(size);
+                    if tree.aliases > limits.max_aliases
+                        || tree.replayed > limits.max_replayed
+                        || stack.len() + height > limits.max_depth
+                    {
+                        tree.unreadable = Some("aliases beyond the limits");
+                    }
                     let id = tree.push(pos, Kind::Alias(anchor), 0);
-                    tree.attach(&mut stack, id, pos, Some(String::new()), false);
+                    tree.attach(&mut stack, id, pos, false);
+                    grow(&mut stack, size, height);
                 }
-                Event::SequenceStart(_, anchor, _) => {
-                    let id = tree.push(pos, Kind::Seq(Vec::new()), anchor);
-                    let seg = tree.attach(&mut stack, id, pos, None, true);
+                Event::SequenceStart(_, anchor, tag) | Event::MappingStart(_, anchor, tag) => {
+                    if tag.is_some() {
+                        tree.unreadable = Some("a tag");
+                    }
+                    let kind = if is_seq {
+                        Kind::Seq(Vec::new())
+                    } else {
+                        Kind::Map(Box::default())
+                    };
+                    let id = tree.push(pos, kind, anchor);
+                    let seg = tree.attach(&mut stack, id, pos, true);
                     stack.push(Frame {
                         node: id,
                         seg,
                         pending_key: None,
-                    });
-                }
-                Event::MappingStart(_, anchor, _) => {
-                    let id = tree.push(pos, Kind::Map(Box::default()), anchor);
-                    let seg = tree.attach(&mut stack, id, pos, None, true);
-                    stack.push(Frame {
-                        node: id,
-                        seg,
-                        pending_key: None,
+                        anchor,
+                        size: 2,
+                        height: 0,
                     });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
-                    stack.pop();
+                    if let Some(done) = stack.pop() {
+                        if done.anchor != 0 {
+                            tree.anchor_sizes
+                                .insert(done.anchor, (done.size, done.height + 1));
+                        }
+                        grow(&mut stack, done.size, done.height + 1);
+                    }
+                }
+                // An explicit `...` (serde-saphyr and the parser's events
+                // differ on what may follow it).
+                Event::DocumentEnd if span.start.index() != span.end.index() => {
+                    tree.unreadable = Some("an explicit document end");
                 }
                 Event::StreamEnd => break,
                 _ => {}
             }
         }
         Some(tree)
+    }
+
+    /// The text of a scalar event: where it lies in the source when the
+    /// parser borrowed it from there.
+    #[allow(clippy::ptr_arg)] // Whether it is borrowed is the point.
+    fn text(&self, value: &Cow<'_, str>) -> Text {
+        if let Cow::Borrowed(b) = value {
+            let base = self.source.as_ptr() as usize;
+            let at = b.as_ptr() as usize;
+            if at >= base
+                && at + b.len() <= base + self.source.len()
+                && let (Ok(start), Ok(len)) = (u32::try_from(at - base), u32::try_from(b.len()))
+            {
+                return Text::Source { start, len };
+            }
+        }
+        Text::Owned(value.as_ref().into())
     }
 
     fn push(&mut self, pos: Pos, kind: Kind, anchor: usize) -> usize {
@@ -240,24 +395,8 @@ impl Tree {
     }
 
     /// Links a new node into the open collection on top of the stack.
-    /// `scalar` is the node's text when it is a scalar (used when it is a
-    /// key). Returns the segment under which the node sits, for containers.
-    fn attach(
-        &mut self,
-        stack: &mut [Frame],
-        id: usize,
-        pos: Pos,
-        scalar: Option<String>,
-        container: bool,
-    ) -> Option<Seg> {
-        let path_of_stack = |stack: &[Frame]| {
-            YamlPath(
-                stack
-                    .iter()
-                    .filter_map(|f| f.seg.clone())
-                    .collect::<Vec<_>>(),
-            )
-        };
+    /// Returns the segment under which the node sits, for containers.
+    fn attach(&mut self, stack: &mut [Frame], id: usize, pos: Pos, container: bool) -> Option<Seg> {
         let Some(top) = stack.last_mut() else {
             if self.root.is_none() {
                 self.root = Some(id);
@@ -265,43 +404,77 @@ impl Tree {
             return None;
         };
         let parent = top.node;
-        match self.nodes.get_mut(parent).map(|n| &mut n.kind) {
-            Some(Kind::Seq(items)) => {
-                let index = items.len();
-                items.push(id);
-                Some(Seg::Index(index))
-            }
-            Some(Kind::Map(map)) => match top.pending_key.take() {
-                None => {
-                    // This node is a key. A collection used as a key has no
-                    // name we can look up; it still takes the key's place.
-                    let text = scalar.unwrap_or_default();
-                    top.pending_key = Some((text, pos));
-                    None
-                }
-                Some((key, key_pos)) => {
-                    let MapNode { entries, index } = &mut **map;
-                    let first = match index.get(&key).and_then(|i| entries.get(*i)) {
-                        Some(first) => Some(first.key_pos),
-                        None => {
-                            index.insert(key.clone(), entries.len());
-                            None
-                        }
-                    };
-                    entries.push(Entry { key_pos, value: id });
-                    if let Some(first) = first {
-                        self.duplicates.push(Duplicate {
-                            parent: path_of_stack(stack),
-                            key: key.clone(),
-                            first,
-                            second: key_pos,
-                        });
-                    }
-                    if container { Some(Seg::Key(key)) } else { None }
-                }
-            },
-            _ => None,
+        if let Some(Node {
+            kind: Kind::Seq(items),
+            ..
+        }) = self.nodes.get_mut(parent)
+        {
+            let index = items.len();
+            items.push(id);
+            return Some(Seg::Index(index));
         }
+        let Some((key, key_pos)) = top.pending_key.take() else {
+            // This node is a key. A collection or an alias used as a key has
+            // no name we can look up; it still takes the key's place.
+            let text = match self.nodes.get(id).map(|n| &n.kind) {
+                Some(Kind::Scalar { text, .. }) => Some(text.clone()),
+                _ => None,
+            };
+            let text = match text {
+                Some(text) => {
+                    if matches!(text_str(self.source, &text), "" | "~" | "<<") {
+                        self.unreadable = Some("an empty, null or merge key");
+                    }
+                    text
+                }
+                None => {
+                    self.unreadable = Some("a complex key");
+                    Text::Owned("".into())
+                }
+            };
+            top.pending_key = Some((text, pos));
+            return None;
+        };
+        let first = match self.nodes.get(parent).map(|n| &n.kind) {
+            Some(Kind::Map(map)) => map
+                .find(self.source, text_str(self.source, &key))
+                .and_then(|i| map.entries.get(i))
+                .map(|e| e.key_pos),
+            _ => return None,
+        };
+        let name = text_str(self.source, &key);
+        let seg = container.then(|| Seg::Key(name.to_string()));
+        if let Some(first) = first {
+            let duplicate = Duplicate {
+                parent: YamlPath(stack.iter().filter_map(|f| f.seg.clone()).collect()),
+                key: name.to_string(),
+                first,
+                second: key_pos,
+            };
+            self.duplicates.push(duplicate);
+        }
+        let source = self.source;
+        if let Some(Node {
+            kind: Kind::Map(map),
+            ..
+        }) = self.nodes.get_mut(parent)
+        {
+            let at = map.entries.len();
+            let name: Box<str> = text_str(source, &key).into();
+            map.entries.push(Entry {
+                key,
+                key_pos,
+                value: id,
+            });
+            match &mut map.index {
+                Some(index) => {
+                    index.entry(name).or_insert(at);
+                }
+                None if map.entries.len() > INDEX_ABOVE => map.build_index(source),
+                None => {}
+            }
+        }
+        seg
     }
 
     /// Keys that appear twice in one mapping, in document order.
@@ -331,16 +504,14 @@ impl Tree {
         for seg in &path.0 {
             let next = match (&node.kind, seg) {
                 (Kind::Map(map), Seg::Key(k)) => map
-                    .index
-                    .get(k)
-                    .and_then(|i| map.entries.get(*i))
+                    .find(self.source, k)
+                    .and_then(|i| map.entries.get(i))
                     .map(|e| (e.value, Some(e.key_pos))),
                 (Kind::Seq(items), Seg::Index(i)) => items.get(*i).map(|v| (*v, None)),
                 // JSON pointers cannot tell the key `7` from the index 7.
                 (Kind::Map(map), Seg::Index(i)) => map
-                    .index
-                    .get(&i.to_string())
-                    .and_then(|i| map.entries.get(*i))
+                    .find(self.source, &i.to_string())
+                    .and_then(|i| map.entries.get(i))
                     .map(|e| (e.value, Some(e.key_pos))),
                 _ => None,
             };
@@ -377,14 +548,193 @@ impl Tree {
         }
     }
 
+    /// Whether [`Tree::value`] reads this document exactly as serde-saphyr
+    /// would. It does for what configs are made of: one document of
+    /// mappings, lists, plain and quoted scalars, anchors and aliases. For
+    /// anything else (tags, merge keys, complex or null keys, a second
+    /// document, a syntax error) the caller must ask serde-saphyr.
+    pub fn readable(&self) -> bool {
+        self.unreadable.is_none() && self.root.is_some()
+    }
+
+    /// The keys of the mapping at `path`, in the order written (first
+    /// occurrences only), or `None` when there is no mapping there.
+    pub fn keys(&self, path: &YamlPath) -> Option<Vec<&str>> {
+        let id = self.node_at(path)?;
+        match &self.resolve(id)?.kind {
+            Kind::Map(map) => {
+                let mut seen = std::collections::HashSet::new();
+                Some(
+                    map.entries
+                        .iter()
+                        .map(|e| text_str(self.source, &e.key))
+                        .filter(|k| seen.insert(*k))
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// The node at `path` (a final alias not followed).
+    fn node_at(&self, path: &YamlPath) -> Option<usize> {
+        let mut id = self.root?;
+        for seg in path.segs() {
+            let node = self.resolve(id)?;
+            id = match (&node.kind, seg) {
+                (Kind::Map(map), Seg::Key(k)) => map.entries.get(map.find(self.source, k)?)?.value,
+                (Kind::Seq(items), Seg::Index(i)) => *items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(id)
+    }
+
+    /// The value at `path` as serde-saphyr reads it into a JSON value:
+    /// aliases expanded, the first of duplicate keys kept, plain scalars
+    /// typed as serde-saphyr types them. `None` when there is nothing there.
+    /// Only meaningful when the tree is [`Tree::readable`], which also
+    /// means the expansion of aliases is within the limits.
+    pub fn value(&self, path: &YamlPath) -> Option<Value> {
+        self.node_at(path).map(|id| self.value_of(id))
+    }
+
+    /// Like [`Tree::value`] for the root, but where the entry `hollow` of
+    /// the root mapping is a mapping, its entries' values are `null`: the
+    /// document without the bodies of the sites.
+    pub fn root_without(&self, hollow: &str) -> Option<Value> {
+        let id = self.root?;
+        let Some(Kind::Map(map)) = self.resolve(id).map(|n| &n.kind) else {
+            return Some(self.value_of(id));
+        };
+        let mut out = Map::new();
+        for e in &map.entries {
+            let key = text_str(self.source, &e.key);
+            if out.contains_key(key) {
+                continue;
+            }
+            let value = match self.resolve(e.value).map(|n| &n.kind) {
+                Some(Kind::Map(inner)) if key == hollow => Value::Object(
+                    inner
+                        .entries
+                        .iter()
+                        .map(|e| (text_str(self.source, &e.key).to_string(), Value::Null))
+                        .collect(),
+                ),
+                _ => self.value_of(e.value),
+            };
+            out.insert(key.to_string(), value);
+        }
+        Some(Value::Object(out))
+    }
+
+    /// Recursion is bounded: the tree's depth, aliases expanded, is within
+    /// the limits it was built with.
+    fn value_of(&self, id: usize) -> Value {
+        let Some(node) = self.resolve(id) else {
+            return Value::Null;
+        };
+        match &node.kind {
+            Kind::Scalar { text, typed } => {
+                let text = text_str(self.source, text);
+                match typed {
+                    true => plain_scalar(text).unwrap_or_else(|| Value::String(text.into())),
+                    false => Value::String(text.to_string()),
+                }
+            }
+            Kind::Seq(items) => Value::Array(items.iter().map(|i| self.value_of(*i)).collect()),
+            Kind::Map(map) => {
+                let mut out = Map::new();
+                for e in &map.entries {
+                    let key = text_str(self.source, &e.key);
+                    if !out.contains_key(key) {
+                        out.insert(key.to_string(), self.value_of(e.value));
+                    }
+                }
+                Value::Object(out)
+            }
+            Kind::Alias(_) => Value::Null,
+        }
+    }
+
     /// Whether `path` exists in the document.
     pub fn contains(&self, path: &YamlPath) -> bool {
         self.walk(path).2
     }
 }
 
+/// Adds a finished child's size and height to the collection holding it.
+fn grow(stack: &mut [Frame], size: usize, height: usize) {
+    if let Some(top) = stack.last_mut() {
+        top.size = top.size.saturating_add(size);
+        top.height = top.height.max(height);
+    }
+}
+
+/// A plain scalar as serde-saphyr types it: null, a boolean, a number or a
+/// string. Text that cannot be anything but a string (most of a config:
+/// names, emails, ids, dates) is decided here; the rest (`1`, `0x1f`, `yes`,
+/// `.inf`, ...) is handed to serde-saphyr itself, so the two cannot
+/// disagree. `None` when serde-saphyr does not read it as a scalar.
+pub fn plain_scalar(text: &str) -> Option<Value> {
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Some(Value::Null);
+    }
+    if !may_be_typed(text) {
+        return Some(Value::String(text.to_string()));
+    }
+    // As the value of a block mapping, where most values are written (and
+    // where `...` is text, not the end of a document).
+    let doc = format!("k: {text}\n");
+    match serde_saphyr::from_str_with_options::<Value>(&doc, super::parse_options()) {
+        Ok(Value::Object(mut map)) => match map.remove("k") {
+            Some(v @ (Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_))) => {
+                Some(v)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a plain scalar might be read as something other than a string:
+/// a YAML 1.1 boolean word, or text made only of what numbers are made of
+/// (digits, hex letters, `.`, `_`, radix letters, a sign at the start or
+/// after an exponent).
+fn may_be_typed(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.first().is_some_and(u8::is_ascii_alphabetic) {
+        return ["y", "yes", "true", "on", "n", "no", "false", "off", "null"]
+            .iter()
+            .any(|w| text.eq_ignore_ascii_case(w));
+    }
+    b.iter().enumerate().all(|(i, &c)| {
+        c.is_ascii_hexdigit()
+            || matches!(
+                c,
+                b'.' | b'_'
+                    | b'x'
+                    | b'X'
+                    | b'o'
+                    | b'O'
+                    | b':'
+                    | b'n'
+                    | b'N'
+                    | b'i'
+                    | b'I'
+                    | b'f'
+                    | b'F'
+                    | b'a'
+                    | b'A'
+            )
+            || (matches!(c, b'+' | b'-') && (i == 0 || matches!(b[i - 1], b'e' | b'E')))
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn p(line: usize, col: usize) -> Pos {
@@ -451,6 +801,157 @@ sites:
         let tree = Tree::build("a: &x {k: [1, 2]}\nb: *x\n");
         let path = YamlPath::root().key("b").key("k").index(1);
         assert_eq!(tree.value_pos(&path), p(1, 15));
+    }
+
+    /// The tree's values and serde-saphyr's agree.
+    fn same_as_serde_saphyr(text: &str) {
+        let tree = Tree::build(text);
+        match serde_saphyr::from_str_with_options::<Value>(text, crate::config::parse_options()) {
+            Ok(expected) => {
+                assert!(tree.readable(), "{text:?}: {:?}", tree.unreadable);
+                assert_eq!(tree.value(&YamlPath::root()), Some(expected), "{text:?}");
+            }
+            // What serde-saphyr refuses, the tree leaves to it.
+            Err(_) => assert!(!tree.readable(), "{text:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_scalars_as_serde_saphyr_does() {
+        for scalar in [
+            "1",
+            "-1",
+            "+1",
+            "0",
+            "007",
+            "0x1F",
+            "0X1F",
+            "0o17",
+            "0b101",
+            "1_000",
+            "1.5",
+            "-1.5e3",
+            ".5",
+            "1e999",
+            ".inf",
+            "-.inf",
+            ".nan",
+            "+.nan",
+            ".NaN",
+            "1:20",
+            "2026-12-31",
+            "2026-12-31T10:00:00Z",
+            "yes",
+            "No",
+            "ON",
+            "off",
+            "y",
+            "N",
+            "true",
+            "False",
+            "TRUE",
+            "null",
+            "Null",
+            "NULL",
+            "~",
+            "nULL",
+            "inf",
+            "nan",
+            "Infinity",
+            "e",
+            "E1",
+            "1e",
+            "1-2",
+            "-",
+            "--1",
+            "1.2.3",
+            "0x",
+            "0xZ",
+            "abc",
+            "a b",
+            "a@b.c",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "ee-1",
+            "_1",
+            "1__0",
+            ".",
+            "..",
+            "+",
+            "12345678901234567890123",
+            "-9223372036854775809",
+            "fan",
+            "o",
+        ] {
+            same_as_serde_saphyr(&format!("k: {scalar}\n"));
+            same_as_serde_saphyr(&format!("k: [{scalar}]\n"));
+            same_as_serde_saphyr(&format!("k: '{scalar}'\n"));
+        }
+    }
+
+    #[test]
+    fn reads_documents_as_serde_saphyr_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![
+            root.join("examples/agency.yaml"),
+            root.join("examples/starter.yaml"),
+        ];
+        for dir in ["tests/fixtures/config", "tests/bad_input"] {
+            for entry in std::fs::read_dir(root.join(dir))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                files.push(entry.path());
+            }
+        }
+        let mut compared = 0;
+        for file in files {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let tree = Tree::build_within(&text, crate::config::tree_limits());
+            let parsed =
+                serde_saphyr::from_str_with_options::<Value>(&text, crate::config::parse_options());
+            // Whatever the tree claims to read, serde-saphyr reads the same.
+            if let Some(tree) = tree.filter(Tree::readable) {
+                let parsed = parsed.unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                assert_eq!(
+                    tree.value(&YamlPath::root()),
+                    Some(parsed),
+                    "{}",
+                    file.display()
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 20, "only {compared} documents compared");
+    }
+
+    #[test]
+    fn leaves_what_it_does_not_read_to_serde_saphyr() {
+        for text in [
+            "a: !!str 1\n",
+            "a: &x {b: 1}\nc:\n  <<: *x\n",
+            "? [a]\n: 1\n",
+            "a: 1\n---\nb: 2\n",
+            "a: [1\n",
+            "~: 1\n",
+        ] {
+            assert!(!Tree::build(text).readable(), "{text:?}");
+        }
+        same_as_serde_saphyr("a: &x {b: [1, yes]}\nc: *x\nd: {e: *x}\n");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reads_any_plain_scalar_as_serde_saphyr_does(scalar in "[-+.0-9a-fA-FxXoObBeEinfaINFA_: ]{1,12}") {
+            let text = format!("k: {scalar}\n");
+            let expected = serde_saphyr::from_str_with_options::<Value>(&text, crate::config::parse_options());
+            let tree = Tree::build(&text);
+            if let (Ok(expected), true) = (expected, tree.readable()) {
+                proptest::prop_assert_eq!(tree.value(&YamlPath::root()), Some(expected));
+            }
+        }
     }
 
     #[test]

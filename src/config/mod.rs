@@ -50,9 +50,6 @@ const MAX_DEPTH: usize = 32;
 /// about 1.3 million.
 const MAX_NODES: usize = 3_000_000;
 
-/// Texts from this size on are parsed on two threads (see `load_str`).
-const PARALLEL_PARSE_ABOVE: usize = 256 * 1024;
-
 /// Largest config file accepted. 2,000 sites with 20 grants each take
 /// about 3 MiB; a bigger file is refused before it is parsed, so a huge one
 /// fails in well under a second.
@@ -109,40 +106,37 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
             ));
         }
     };
-    // The position tree needs a second parse of the text. A large file is
-    // parsed both ways at once, on two threads; the tree's build is bounded
-    // by the parser's own limits, as it runs before the parser has accepted
-    // the text.
-    let (parsed, early_tree) = if source.len() >= PARALLEL_PARSE_ABOVE {
-        std::thread::scope(|scope| {
-            let tree = scope.spawn(|| locate::Tree::build_within(source, MAX_DEPTH, MAX_NODES));
-            let parsed = serde_saphyr::from_str_with_options::<Value>(source, parse_options());
-            let tree = tree.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            (parsed, tree)
-        })
-    } else {
-        (
-            serde_saphyr::from_str_with_options(source, parse_options()),
-            None,
-        )
+    // One pass of the parser builds the tree of positions and values. A
+    // document the tree reads exactly as serde-saphyr would (see
+    // `Tree::readable`) is read from it, one site at a time; anything else
+    // (including every error) goes through serde-saphyr, which is the judge
+    // of syntax and limits.
+    let built = locate::Tree::build_within(source, tree_limits());
+    let (tree, doc) = match built {
+        Some(tree) if tree.readable() => (tree, None),
+        built => match serde_saphyr::from_str_with_options::<Value>(source, parse_options()) {
+            Ok(doc) => (
+                built.unwrap_or_else(|| locate::Tree::build(source)),
+                Some(doc),
+            ),
+            Err(e) => {
+                return Err(report(
+                    vec![yaml_error(path, source, &e)],
+                    Some(source.into()),
+                ));
+            }
+        },
     };
-    let doc: Value = match parsed {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(report(
-                vec![yaml_error(path, source, &e)],
-                Some(source.into()),
-            ));
-        }
+    let parts = match doc {
+        None => Parts::from_tree(&tree),
+        Some(doc) => Parts::from_value(doc, &tree),
     };
-    if doc.is_null() {
+    if parts.root.is_null() {
         return Err(report(vec![empty_file(path)], Some(source.into())));
     }
 
-    let tree = early_tree.unwrap_or_else(|| locate::Tree::build(source));
     let mut diagnostics = duplicate_keys(path, &tree);
-    diagnostics.extend(schema::check(&doc, &tree, path));
-    let outcome = validate::resolve(&doc, &tree, path, digest);
+    let outcome = validate::resolve(&parts, &tree, path, digest);
     diagnostics.extend(outcome.diagnostics);
     if !diagnostics.iter().any(|d| d.severity == Severity::Error) {
         diagnostics.extend(outcome.fallback);
@@ -159,14 +153,96 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
     }
 }
 
-fn parse_options() -> serde_saphyr::Options {
+/// The document, split for checking one site at a time: the whole config
+/// but the bodies of the sites, and each site's body on demand. Only one
+/// site's value is held per thread, which keeps a large config's memory
+/// close to the size of its text.
+pub struct Parts<'t> {
+    /// The document with each site's body `null` (when `sites` is a
+    /// mapping; otherwise as written).
+    pub root: Value,
+    /// The site keys, in the order written.
+    pub site_keys: Vec<String>,
+    bodies: Bodies<'t>,
+}
+
+enum Bodies<'t> {
+    Tree(&'t locate::Tree<'t>),
+    Value(serde_json::Map<String, Value>),
+}
+
+impl<'t> Parts<'t> {
+    fn from_tree(tree: &'t locate::Tree<'t>) -> Parts<'t> {
+        let sites = locate::YamlPath::root().key("sites");
+        Parts {
+            root: tree.root_without("sites").unwrap_or(Value::Null),
+            site_keys: tree
+                .keys(&sites)
+                .unwrap_or_default()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            bodies: Bodies::Tree(tree),
+        }
+    }
+
+    fn from_value(mut doc: Value, tree: &locate::Tree<'_>) -> Parts<'t> {
+        let sites = match doc.get_mut("sites") {
+            Some(Value::Object(map)) => {
+                let bodies = std::mem::take(map);
+                for key in bodies.keys() {
+                    map.insert(key.clone(), Value::Null);
+                }
+                bodies
+            }
+            _ => serde_json::Map::new(),
+        };
+        let path = locate::YamlPath::root().key("sites");
+        let mut site_keys: Vec<String> = sites.keys().cloned().collect();
+        site_keys.sort_by_cached_key(|k| (tree.key_pos(&path.key(k)), k.clone()));
+        Parts {
+            root: doc,
+            site_keys,
+            bodies: Bodies::Value(sites),
+        }
+    }
+
+    /// The body of the site `key` as written.
+    pub fn site(&self, key: &str) -> Value {
+        match &self.bodies {
+            Bodies::Tree(tree) => tree
+                .value(&locate::YamlPath::root().key("sites").key(key))
+                .unwrap_or(Value::Null),
+            Bodies::Value(map) => map.get(key).cloned().unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// The tree's limits, the same as serde-saphyr's (see `parse_options`).
+pub(crate) fn tree_limits() -> locate::Limits {
+    locate::Limits {
+        max_depth: MAX_DEPTH,
+        max_nodes: MAX_NODES,
+        max_aliases: MAX_ALIASES,
+        // An event per scalar, two per collection, as serde-saphyr counts.
+        max_replayed: MAX_REPLAYED,
+    }
+}
+
+/// Aliases a config may use.
+const MAX_ALIASES: usize = 100_000;
+
+/// Events aliases may replay in total.
+const MAX_REPLAYED: usize = 500_000;
+
+pub(crate) fn parse_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
             flow_nesting_limit: MAX_DEPTH,
             max_nodes: MAX_NODES,
             max_events: 8_000_000,
-            max_aliases: 100_000,
+            max_aliases: MAX_ALIASES,
             max_total_scalar_bytes: MAX_BYTES,
             // Sharing one anchored access list across many sites is a
             // legitimate use of aliases; the replay limit below is what
@@ -174,7 +250,7 @@ fn parse_options() -> serde_saphyr::Options {
             enforce_alias_anchor_ratio: false,
         },
         alias_limits: serde_saphyr::alias_limits! {
-            max_total_replayed_events: 500_000,
+            max_total_replayed_events: MAX_REPLAYED,
             max_replay_stack_depth: MAX_DEPTH,
         },
         // Reported with every other problem by `locate`, not as a fatal

@@ -203,7 +203,7 @@ pub struct Resolved<T> {
 }
 
 struct Ctx<'a> {
-    tree: &'a Tree,
+    tree: &'a Tree<'a>,
     file: &'a Path,
     diagnostics: Vec<Diagnostic>,
     fallback: Vec<Diagnostic>,

@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use time::Date;
 use time::macros::format_description;
 
+use super::Parts;
 use super::locate::{Tree, YamlPath};
 use super::raw::{RawContact, RawGrant, RawPerson, RawSafety, RawUnmanaged, RawWix};
 use crate::diag::{Diagnostic, did_you_mean};
@@ -42,42 +43,109 @@ pub struct Outcome {
     pub fallback: Vec<Diagnostic>,
 }
 
-/// Checks and resolves a parsed document.
-pub fn resolve(doc: &Value, tree: &Tree, file: &Path, digest: String) -> Outcome {
+/// Checks a parsed document against the schema and resolves it: the root
+/// first, then the sites, on all cores for a large config, each site's
+/// value made, checked and dropped in turn.
+pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) -> Outcome {
     let empty = Map::new();
-    let root = doc.as_object().unwrap_or(&empty);
+    let root = parts.root.as_object().unwrap_or(&empty);
+    let person_keys = key_set(root.get("people"));
+    let team_keys = key_set(root.get("teams"));
+    // When `sites` is a mapping, its bodies are `null` here; each is checked
+    // on its own below.
+    let hollow = root.get("sites").is_some_and(Value::is_object);
     let mut r = Resolver {
         file,
         tree,
-        diagnostics: Vec::new(),
+        diagnostics: super::schema::check(&parts.root, tree, file, hollow.then_some("/sites/")),
         fallback: Vec::new(),
-        person_keys: key_set(root.get("people")),
-        team_keys: key_set(root.get("teams")),
+        person_keys: &person_keys,
+        team_keys: &team_keys,
     };
     let people = r.people(root.get("people"));
     let teams = r.teams(root.get("teams"));
-    let mut sites = r.sites(root.get("sites"), &people, &teams);
     let safety = r.safety(root.get("safety"));
     let ledger_dir = ledger_dir(file, root.get("ledger_dir").and_then(Value::as_str));
     let requests = super::requests::resolve(root.get("requests"), tree, file);
     r.diagnostics.extend(requests.diagnostics);
     r.fallback.extend(requests.fallback);
-    for site in sites.values_mut() {
-        let written = root
-            .get("sites")
-            .and_then(|s| s.get(&site.key))
-            .and_then(|s| s.get("request"));
-        let resolved = super::requests::resolve_site(
-            &site.key,
-            written,
-            site.is_request_mode(),
-            root.get("requests"),
-            tree,
+    let Resolver {
+        mut diagnostics,
+        mut fallback,
+        ..
+    } = r;
+
+    let emails: HashMap<&str, &str> = people
+        .values()
+        .map(|p| (p.email.as_str(), p.key.as_str()))
+        .collect();
+    let checked = for_each_site(&parts.site_keys, |key| {
+        let mut r = Resolver {
             file,
-        );
-        r.diagnostics.extend(resolved.diagnostics);
-        r.fallback.extend(resolved.fallback);
-        site.request = resolved.value.unwrap_or_default();
+            tree,
+            diagnostics: Vec::new(),
+            fallback: Vec::new(),
+            person_keys: &person_keys,
+            team_keys: &team_keys,
+        };
+        // The site alone, at its place in a document, against the whole
+        // schema: every error path is the one it has in the file.
+        let mut doc = serde_json::json!({ "version": 1, "sites": { key: parts.site(key) } });
+        r.diagnostics
+            .extend(super::schema::check(&doc, tree, file, None));
+        let body = doc
+            .get_mut("sites")
+            .and_then(|s| s.get_mut(key))
+            .map(Value::take)
+            .unwrap_or_default();
+        let (site, site_id) = r.site(key, &body, &teams, &emails);
+        let site = site.map(|mut site| {
+            let resolved = super::requests::resolve_site(
+                key,
+                body.get("request"),
+                site.is_request_mode(),
+                root.get("requests"),
+                tree,
+                file,
+            );
+            r.diagnostics.extend(resolved.diagnostics);
+            r.fallback.extend(resolved.fallback);
+            site.request = resolved.value.unwrap_or_default();
+            site
+        });
+        SiteOutcome {
+            site,
+            site_id,
+            diagnostics: r.diagnostics,
+            fallback: r.fallback,
+        }
+    });
+
+    // Across sites, in the order written: no two share a Wix site id.
+    let mut site_ids: HashMap<String, &str> = HashMap::new();
+    let mut sites = BTreeMap::new();
+    for (key, outcome) in parts.site_keys.iter().zip(checked) {
+        diagnostics.extend(outcome.diagnostics);
+        fallback.extend(outcome.fallback);
+        if let Some((id, pos)) = outcome.site_id {
+            let normal = id.trim().to_lowercase();
+            match site_ids.get(&normal) {
+                Some(first) => diagnostics.push(
+                    Diagnostic::error(
+                        file,
+                        Some(pos),
+                        format!("sites `{first}` and `{key}` have the same `site_id` `{id}`"),
+                    )
+                    .with_hint("each site needs its own Wix site id; remove or fix one of them"),
+                ),
+                None => {
+                    site_ids.insert(normal, key);
+                }
+            }
+        }
+        if let Some(site) = outcome.site {
+            sites.insert(key.clone(), site);
+        }
     }
     let config = Config {
         path: file.to_path_buf(),
@@ -92,9 +160,40 @@ pub fn resolve(doc: &Value, tree: &Tree, file: &Path, digest: String) -> Outcome
     };
     Outcome {
         config,
-        diagnostics: r.diagnostics,
-        fallback: r.fallback,
+        diagnostics,
+        fallback,
     }
+}
+
+/// What checking one site found.
+struct SiteOutcome {
+    site: Option<Site>,
+    /// Its Wix site id and where it is written, for the check across sites.
+    site_id: Option<(String, Pos)>,
+    diagnostics: Vec<Diagnostic>,
+    fallback: Vec<Diagnostic>,
+}
+
+/// Sites from which checking runs on every core.
+const PARALLEL_FROM: usize = 200;
+
+/// `check(key)` for every key, in order; on all cores for many keys.
+fn for_each_site<T: Send>(keys: &[String], check: impl Fn(&str) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if keys.len() < PARALLEL_FROM || threads < 2 {
+        return keys.iter().map(|k| check(k)).collect();
+    }
+    let chunk = keys.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = keys
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(|k| check(k)).collect::<Vec<T>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// `ledger_dir` resolved against the config file's directory; by default
@@ -126,11 +225,11 @@ fn str_field<'v>(obj: &'v Value, key: &str) -> Option<&'v str> {
 
 struct Resolver<'a> {
     file: &'a Path,
-    tree: &'a Tree,
+    tree: &'a Tree<'a>,
     diagnostics: Vec<Diagnostic>,
     fallback: Vec<Diagnostic>,
-    person_keys: BTreeSet<String>,
-    team_keys: BTreeSet<String>,
+    person_keys: &'a BTreeSet<String>,
+    team_keys: &'a BTreeSet<String>,
 }
 
 impl Resolver<'_> {
@@ -290,103 +389,91 @@ impl Resolver<'_> {
         teams
     }
 
-    fn sites(
+    /// Checks one site. Returns it when it resolved, and its Wix site id
+    /// with where it is written, for the check across sites.
+    fn site(
         &mut self,
-        value: Option<&Value>,
-        people: &BTreeMap<String, Person>,
+        key: &str,
+        v: &Value,
         teams: &BTreeMap<String, Vec<String>>,
-    ) -> BTreeMap<String, Site> {
-        let mut sites = BTreeMap::new();
-        let Some(map) = value.and_then(Value::as_object) else {
-            return sites;
+        emails: &HashMap<&str, &str>,
+    ) -> (Option<Site>, Option<(String, Pos)>) {
+        let path = YamlPath::root().key("sites").key(key);
+        if !v.is_object() {
+            let _ = self.gate::<Map<String, Value>>(v, &path);
+            return (None, None);
+        }
+        let (wix, site_id) = self.wix(key, v.get("wix"), &path.key("wix"));
+        let owner = match v.get("owner") {
+            Some(o) => {
+                let opath = path.key("owner");
+                let gate = self.gate::<RawContact>(o, &opath);
+                let email = str_field(o, "email").and_then(|e| {
+                    self.email(
+                        e,
+                        &opath.key("email"),
+                        &format!("the owner of site `{key}`"),
+                    )
+                });
+                match (gate, email) {
+                    (Some(raw), Some(email)) => Some(Some(Contact {
+                        name: raw.name,
+                        email,
+                    })),
+                    _ => None,
+                }
+            }
+            None => Some(None),
         };
-        let emails: HashMap<&str, &str> = people
-            .values()
-            .map(|p| (p.email.as_str(), p.key.as_str()))
-            .collect();
-        let mut site_ids: HashMap<String, String> = HashMap::new();
-        for (key, v) in self.in_file_order(map, &YamlPath::root().key("sites")) {
-            let path = YamlPath::root().key("sites").key(key);
-            if !v.is_object() {
-                let _ = self.gate::<Map<String, Value>>(v, &path);
-                continue;
-            }
-            let wix = self.wix(key, v.get("wix"), &path.key("wix"), &mut site_ids);
-            let owner = match v.get("owner") {
-                Some(o) => {
-                    let opath = path.key("owner");
-                    let gate = self.gate::<RawContact>(o, &opath);
-                    let email = str_field(o, "email").and_then(|e| {
-                        self.email(
-                            e,
-                            &opath.key("email"),
-                            &format!("the owner of site `{key}`"),
-                        )
-                    });
-                    match (gate, email) {
-                        (Some(raw), Some(email)) => Some(Some(Contact {
-                            name: raw.name,
-                            email,
-                        })),
-                        _ => None,
-                    }
+        let unmanaged = match v.get("unmanaged") {
+            Some(u) => self
+                .gate::<RawUnmanaged>(u, &path.key("unmanaged"))
+                .map(|u| match u {
+                    RawUnmanaged::Keep => Unmanaged::Keep,
+                    RawUnmanaged::Warn => Unmanaged::Warn,
+                    RawUnmanaged::Remove => Unmanaged::Remove,
+                }),
+            None => Some(Unmanaged::default()),
+        };
+        let apath = path.key("access");
+        let mut grants = Vec::new();
+        let mut complete = true;
+        // A misspelt `access` is reported as an unknown key; do not add
+        // "no access entries" to it.
+        let misspelt = v
+            .as_object()
+            .is_some_and(|m| m.keys().any(|k| !SITE_KEYS.contains(&k.as_str())));
+        match v.get("access") {
+            None if misspelt => {}
+            None => self.no_access(key, &path),
+            Some(Value::Array(items)) => {
+                if items.is_empty() {
+                    self.no_access(key, &path);
                 }
-                None => Some(None),
-            };
-            let unmanaged = match v.get("unmanaged") {
-                Some(u) => self
-                    .gate::<RawUnmanaged>(u, &path.key("unmanaged"))
-                    .map(|u| match u {
-                        RawUnmanaged::Keep => Unmanaged::Keep,
-                        RawUnmanaged::Warn => Unmanaged::Warn,
-                        RawUnmanaged::Remove => Unmanaged::Remove,
-                    }),
-                None => Some(Unmanaged::default()),
-            };
-            let apath = path.key("access");
-            let mut grants = Vec::new();
-            let mut complete = true;
-            // A misspelt `access` is reported as an unknown key; do not add
-            // "no access entries" to it.
-            let misspelt = v
-                .as_object()
-                .is_some_and(|m| m.keys().any(|k| !SITE_KEYS.contains(&k.as_str())));
-            match v.get("access") {
-                None if misspelt => {}
-                None => self.no_access(key, &path),
-                Some(Value::Array(items)) => {
-                    if items.is_empty() {
-                        self.no_access(key, &path);
-                    }
-                    for (i, g) in items.iter().enumerate() {
-                        let context = format!("grant {} of site `{key}`", i + 1);
-                        let gpath = apath.index(i);
-                        complete &= self.grant(g, &gpath, &context, teams, &emails, &mut grants);
-                    }
-                }
-                Some(other) => {
-                    let _ = self.gate::<Vec<Value>>(other, &apath);
-                    complete = false;
+                for (i, g) in items.iter().enumerate() {
+                    let context = format!("grant {} of site `{key}`", i + 1);
+                    let gpath = apath.index(i);
+                    complete &= self.grant(g, &gpath, &context, teams, emails, &mut grants);
                 }
             }
-            if let (Some(wix), Some(owner), Some(unmanaged), true) =
-                (wix, owner, unmanaged, complete)
-            {
-                sites.insert(
-                    key.clone(),
-                    Site {
-                        key: key.clone(),
-                        wix,
-                        owner,
-                        unmanaged,
-                        grants,
-                        request: crate::request::SiteRequest::default(),
-                        pos: self.tree.key_pos(&path),
-                    },
-                );
+            Some(other) => {
+                let _ = self.gate::<Vec<Value>>(other, &apath);
+                complete = false;
             }
         }
-        sites
+        let site = match (wix, owner, unmanaged, complete) {
+            (Some(wix), Some(owner), Some(unmanaged), true) => Some(Site {
+                key: key.to_string(),
+                wix,
+                owner,
+                unmanaged,
+                grants,
+                request: crate::request::SiteRequest::default(),
+                pos: self.tree.key_pos(&path),
+            }),
+            _ => None,
+        };
+        (site, site_id)
     }
 
     fn no_access(&mut self, key: &str, path: &YamlPath) {
@@ -403,8 +490,7 @@ impl Resolver<'_> {
         site: &str,
         value: Option<&Value>,
         path: &YamlPath,
-        site_ids: &mut HashMap<String, String>,
-    ) -> Option<WixSite> {
+    ) -> (Option<WixSite>, Option<(String, Pos)>) {
         let Some(v) = value else {
             // The schema reports the missing key.
             self.fallback.push(Diagnostic::error(
@@ -412,27 +498,20 @@ impl Resolver<'_> {
                 Some(self.tree.value_pos(path)),
                 format!("missing `wix` in site `{site}`"),
             ));
-            return None;
+            return (None, None);
         };
         let gate = self.gate::<RawWix>(v, path);
         let key_ok = match str_field(v, "api_key_env") {
             Some(name) => self.api_key_env(site, name, &path.key("api_key_env")),
             None => true,
         };
+        let mut site_id = None;
         if let Some(id) = str_field(v, "site_id") {
-            let id_path = path.key("site_id");
+            let pos = self.tree.value_pos(&path.key("site_id"));
             if id.trim().is_empty() {
-                let pos = self.tree.value_pos(&id_path);
                 self.error(pos, format!("`site_id` of site `{site}` is empty"), None);
-            } else if let Some(first) = site_ids.get(&id.trim().to_lowercase()) {
-                let pos = self.tree.value_pos(&id_path);
-                self.error(
-                    pos,
-                    format!("sites `{first}` and `{site}` have the same `site_id` `{id}`"),
-                    Some("each site needs its own Wix site id; remove or fix one of them".into()),
-                );
             } else {
-                site_ids.insert(id.trim().to_lowercase(), site.to_string());
+                site_id = Some((id.to_string(), pos));
             }
         }
         if let Some(id) = str_field(v, "account_id")
@@ -441,15 +520,12 @@ impl Resolver<'_> {
             let pos = self.tree.value_pos(&path.key("account_id"));
             self.error(pos, format!("`account_id` of site `{site}` is empty"), None);
         }
-        let raw = gate?;
-        if !key_ok {
-            return None;
-        }
-        Some(WixSite {
+        let wix = gate.filter(|_| key_ok).map(|raw| WixSite {
             site_id: raw.site_id,
             account_id: raw.account_id,
             api_key_env: raw.api_key_env,
-        })
+        });
+        (wix, site_id)
     }
 
     /// `api_key_env` must name a variable. Its value is never repeated in a
