@@ -4,6 +4,7 @@
 //! plan engine reads them. Nothing here knows about HTTP.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +20,9 @@ pub struct RoleDef {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveSite {
     /// Roles grantable on the site (predefined and custom), sorted by title.
-    pub roles: Vec<RoleDef>,
+    /// Shared by every site of the account: they are the account's roles,
+    /// read once per run.
+    pub roles: Arc<Vec<RoleDef>>,
     /// Accounts that own the site; never touched.
     pub owners: BTreeSet<String>,
     /// Every other contributor's account id and the role ids it holds.

@@ -296,7 +296,7 @@ fn default_roles() -> Vec<RoleDef> {
 /// ```
 fn live_site(text: &str) -> LiveSite {
     let mut live = LiveSite {
-        roles: default_roles(),
+        roles: default_roles().into(),
         ..LiveSite::default()
     };
     for line in trim_indent(text).lines().map(str::trim) {
@@ -307,7 +307,7 @@ fn live_site(text: &str) -> LiveSite {
             live.owners.insert(account.trim().to_string());
         } else if let Some(def) = line.strip_prefix("role ") {
             let (id, title) = def.split_once(':').expect("`role <id>: <title>`");
-            live.roles.push(RoleDef {
+            std::sync::Arc::make_mut(&mut live.roles).push(RoleDef {
                 id: id.trim().to_string(),
                 title: title.trim().to_string(),
                 custom: true,
@@ -323,7 +323,7 @@ fn live_site(text: &str) -> LiveSite {
             live.contributors.insert(account.trim().to_string(), roles);
         }
     }
-    live.roles.sort_by(|a, b| a.title.cmp(&b.title));
+    std::sync::Arc::make_mut(&mut live.roles).sort_by(|a, b| a.title.cmp(&b.title));
     live
 }
 

@@ -245,7 +245,8 @@ fn live_site(s: &Scenario) -> LiveSite {
                 title: title.to_string(),
                 custom: false,
             })
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         owners: BTreeSet::from([OWNER.to_string()]),
         contributors,
     }

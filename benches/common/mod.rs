@@ -198,6 +198,9 @@ pub struct Agency {
     pub sites: Vec<Site>,
     /// Title (lowercase) → id of the predefined roles.
     predefined: BTreeMap<String, String>,
+    /// Each account's role list, made once and shared by its sites, as the
+    /// Wix client does.
+    roles: std::cell::RefCell<BTreeMap<usize, std::sync::Arc<Vec<RoleDef>>>>,
 }
 
 pub fn staff_key(i: usize) -> String {
@@ -243,6 +246,7 @@ impl Agency {
             accounts: Vec::new(),
             sites: Vec::new(),
             predefined,
+            roles: Default::default(),
         };
         // Accounts first: most own one site, some two or three, and sites of
         // one account sit next to each other (as "acme-bakery" and
@@ -562,7 +566,7 @@ impl Agency {
     }
 
     /// What a read of the site returns, as the provider builds it.
-    pub fn live_site(&self, site: &Site) -> LiveSite {
+    fn account_roles(&self, account: usize) -> Vec<RoleDef> {
         let mut roles: Vec<RoleDef> = default_predefined_roles()
             .into_iter()
             .map(|r| RoleDef {
@@ -571,7 +575,7 @@ impl Agency {
                 custom: false,
             })
             .chain(
-                self.accounts[site.account]
+                self.accounts[account]
                     .custom_roles
                     .iter()
                     .map(|(id, title)| RoleDef {
@@ -582,6 +586,16 @@ impl Agency {
             )
             .collect();
         roles.sort_by(|a, b| (&a.title, &a.id).cmp(&(&b.title, &b.id)));
+        roles
+    }
+
+    pub fn live_site(&self, site: &Site) -> LiveSite {
+        let roles = self
+            .roles
+            .borrow_mut()
+            .entry(site.account)
+            .or_insert_with(|| std::sync::Arc::new(self.account_roles(site.account)))
+            .clone();
         LiveSite {
             roles,
             owners: BTreeSet::from([self.accounts[site.account].id.clone()]),

@@ -117,10 +117,27 @@ enum Text {
     Owned(Box<str>),
 }
 
+/// A position as the tree stores it (half the size of [`Pos`]; the tree of
+/// a large config holds millions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct At {
+    line: u32,
+    col: u32,
+}
+
+impl From<At> for Pos {
+    fn from(at: At) -> Pos {
+        Pos {
+            line: at.line as usize,
+            col: at.col as usize,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     key: Text,
-    key_pos: Pos,
+    key_pos: At,
     value: usize,
 }
 
@@ -129,11 +146,9 @@ enum Kind {
     /// `typed` when written without quotes or block indicators and it
     /// might be read as null, a boolean or a number (see [`plain_scalar`]);
     /// otherwise it is a string.
-    Scalar {
-        text: Text,
-        typed: bool,
-    },
-    Seq(Vec<usize>),
+    Scalar { text: Text, typed: bool },
+    /// Items, filled in when the sequence ends.
+    Seq(Box<[usize]>),
     /// Boxed: most nodes are scalars, and a node is as large as its largest
     /// kind.
     Map(Box<MapNode>),
@@ -185,7 +200,7 @@ const INDEX_ABOVE: usize = 12;
 
 #[derive(Debug)]
 struct Node {
-    pos: Pos,
+    pos: At,
     kind: Kind,
 }
 
@@ -214,19 +229,21 @@ struct Frame {
     /// complex key).
     seg: Option<Seg>,
     /// For mappings: the key read, waiting for its value.
-    pending_key: Option<(Text, Pos)>,
+    pending_key: Option<(Text, At)>,
     /// The collection's own anchor (0 for none).
     anchor: usize,
     /// Events it expands to (aliases included), and its height, so far.
     size: usize,
     height: usize,
+    /// For sequences: the items so far.
+    items: Vec<usize>,
 }
 
 /// Converts the parser's 1-based line and 0-based column.
-fn pos_of(span: &Span) -> Pos {
-    Pos {
-        line: span.start.line(),
-        col: span.start.col() + 1,
+fn pos_of(span: &Span) -> At {
+    At {
+        line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
+        col: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
     }
 }
 
@@ -332,7 +349,7 @@ impl<'s> Tree<'s> {
                         tree.unreadable = Some("a tag");
                     }
                     let kind = if is_seq {
-                        Kind::Seq(Vec::new())
+                        Kind::Seq(Box::default())
                     } else {
                         Kind::Map(Box::default())
                     };
@@ -345,10 +362,18 @@ impl<'s> Tree<'s> {
                         anchor,
                         size: 2,
                         height: 0,
+                        items: Vec::new(),
                     });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     if let Some(done) = stack.pop() {
+                        if let Some(Node {
+                            kind: Kind::Seq(items),
+                            ..
+                        }) = tree.nodes.get_mut(done.node)
+                        {
+                            *items = done.items.into_boxed_slice();
+                        }
                         if done.anchor != 0 {
                             tree.anchor_sizes
                                 .insert(done.anchor, (done.size, done.height + 1));
@@ -385,7 +410,7 @@ impl<'s> Tree<'s> {
         Text::Owned(value.as_ref().into())
     }
 
-    fn push(&mut self, pos: Pos, kind: Kind, anchor: usize) -> usize {
+    fn push(&mut self, pos: At, kind: Kind, anchor: usize) -> usize {
         let id = self.nodes.len();
         self.nodes.push(Node { pos, kind });
         if anchor != 0 {
@@ -396,7 +421,7 @@ impl<'s> Tree<'s> {
 
     /// Links a new node into the open collection on top of the stack.
     /// Returns the segment under which the node sits, for containers.
-    fn attach(&mut self, stack: &mut [Frame], id: usize, pos: Pos, container: bool) -> Option<Seg> {
+    fn attach(&mut self, stack: &mut [Frame], id: usize, pos: At, container: bool) -> Option<Seg> {
         let Some(top) = stack.last_mut() else {
             if self.root.is_none() {
                 self.root = Some(id);
@@ -405,12 +430,11 @@ impl<'s> Tree<'s> {
         };
         let parent = top.node;
         if let Some(Node {
-            kind: Kind::Seq(items),
-            ..
-        }) = self.nodes.get_mut(parent)
+            kind: Kind::Seq(_), ..
+        }) = self.nodes.get(parent)
         {
-            let index = items.len();
-            items.push(id);
+            let index = top.items.len();
+            top.items.push(id);
             return Some(Seg::Index(index));
         }
         let Some((key, key_pos)) = top.pending_key.take() else {
@@ -439,7 +463,7 @@ impl<'s> Tree<'s> {
             Some(Kind::Map(map)) => map
                 .find(self.source, text_str(self.source, &key))
                 .and_then(|i| map.entries.get(i))
-                .map(|e| e.key_pos),
+                .map(|e| Pos::from(e.key_pos)),
             _ => return None,
         };
         let name = text_str(self.source, &key);
@@ -449,7 +473,7 @@ impl<'s> Tree<'s> {
                 parent: YamlPath(stack.iter().filter_map(|f| f.seg.clone()).collect()),
                 key: name.to_string(),
                 first,
-                second: key_pos,
+                second: key_pos.into(),
             };
             self.duplicates.push(duplicate);
         }
@@ -499,20 +523,20 @@ impl<'s> Tree<'s> {
         let Some(mut node) = self.root.and_then(|r| self.resolve(r)) else {
             return (start, None, path.0.is_empty());
         };
-        let mut pos = node.pos;
+        let mut pos = Pos::from(node.pos);
         let mut key_pos = None;
         for seg in &path.0 {
             let next = match (&node.kind, seg) {
                 (Kind::Map(map), Seg::Key(k)) => map
                     .find(self.source, k)
                     .and_then(|i| map.entries.get(i))
-                    .map(|e| (e.value, Some(e.key_pos))),
+                    .map(|e| (e.value, Some(Pos::from(e.key_pos)))),
                 (Kind::Seq(items), Seg::Index(i)) => items.get(*i).map(|v| (*v, None)),
                 // JSON pointers cannot tell the key `7` from the index 7.
                 (Kind::Map(map), Seg::Index(i)) => map
                     .find(self.source, &i.to_string())
                     .and_then(|i| map.entries.get(i))
-                    .map(|e| (e.value, Some(e.key_pos))),
+                    .map(|e| (e.value, Some(Pos::from(e.key_pos)))),
                 _ => None,
             };
             let Some((child, kp)) = next else {
@@ -523,7 +547,7 @@ impl<'s> Tree<'s> {
             let Some(raw) = self.nodes.get(child) else {
                 return (pos, None, false);
             };
-            pos = raw.pos;
+            pos = raw.pos.into();
             key_pos = kp;
             match self.resolve(child) {
                 Some(n) => node = n,
@@ -952,6 +976,16 @@ sites:
                 proptest::prop_assert_eq!(tree.value(&YamlPath::root()), Some(expected));
             }
         }
+    }
+
+    #[test]
+    fn nodes_stay_small() {
+        // Millions of them in a large config.
+        assert!(
+            std::mem::size_of::<Node>() <= 32,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
     }
 
     #[test]

@@ -142,7 +142,9 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
         diagnostics.extend(outcome.fallback);
     }
     redact_lines(&mut diagnostics);
-    let report = report(diagnostics, Some(source.into()));
+    // The text is kept only to show the lines diagnostics point at.
+    let shown = (!diagnostics.is_empty()).then(|| source.to_string());
+    let report = report(diagnostics, shown);
     if report.has_errors() {
         Err(report)
     } else {

@@ -801,7 +801,7 @@ pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
         let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
         hasher.update(format!("contributor {account} {}\n", roles.join(",")));
     }
-    for role in &live.roles {
+    for role in live.roles.iter() {
         hasher.update(format!("role {} {}\n", role.id, role.title));
     }
     // The ledger's order carries no meaning except among one email's

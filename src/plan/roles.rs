@@ -27,12 +27,20 @@ pub fn slug(title: &str) -> String {
 pub fn resolve<'a>(name: &str, roles: &'a [RoleDef]) -> Result<&'a RoleDef, String> {
     let wanted = name.trim();
     let lower = wanted.to_lowercase();
-    let wanted_slug = slug(wanted);
+    // Compared without allocating: this runs for every role of every grant.
     let found = roles
         .iter()
-        .find(|r| r.title.to_lowercase() == lower)
+        .find(|r| {
+            r.title
+                .chars()
+                .flat_map(char::to_lowercase)
+                .eq(lower.chars())
+        })
         .or_else(|| roles.iter().find(|r| r.id == wanted))
-        .or_else(|| roles.iter().find(|r| slug(&r.title) == wanted_slug));
+        .or_else(|| {
+            let wanted_slug = slug(wanted);
+            roles.iter().find(|r| slug(&r.title) == wanted_slug)
+        });
     if let Some(role) = found {
         return Ok(role);
     }

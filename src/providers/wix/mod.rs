@@ -174,7 +174,7 @@ struct Sent {
 
 /// Roles per account id, each fetched at most once per run even when several
 /// sites of one account are read at the same time.
-type RoleCache = Arc<Mutex<BTreeMap<String, Arc<OnceCell<Vec<RoleDef>>>>>>;
+type RoleCache = Arc<Mutex<BTreeMap<String, Arc<OnceCell<Arc<Vec<RoleDef>>>>>>>;
 
 /// reqwest is built without a default TLS crypto provider (ring is much
 /// cheaper to compile than aws-lc); every HTTP client needs it installed
@@ -423,8 +423,9 @@ impl WixClient {
         })
     }
 
-    /// Roles of an account, fetched once per account per run.
-    pub async fn roles(&self, site: &SiteAccess) -> Result<Vec<RoleDef>, WixError> {
+    /// Roles of an account, fetched once per account per run and shared by
+    /// its sites.
+    pub async fn roles(&self, site: &SiteAccess) -> Result<Arc<Vec<RoleDef>>, WixError> {
         let cell = {
             let mut map = self.roles.lock().await;
             map.entry(site.account_id.clone()).or_default().clone()
@@ -441,7 +442,7 @@ impl WixClient {
                     None::<&()>,
                 )
                 .await?;
-            Ok(roles_from_wire(response))
+            Ok(Arc::new(roles_from_wire(response)))
         })
         .await
         .cloned()
@@ -485,7 +486,7 @@ impl WixClient {
             // then takes three round trips instead of one per role.
             if !contributors.is_empty() {
                 let mut queries = tokio::task::JoinSet::new();
-                for role in &roles {
+                for role in roles.iter() {
                     let (client, site, role_id) = (self.clone(), site.clone(), role.id.clone());
                     queries.spawn(
                         async move {
