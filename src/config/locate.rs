@@ -25,6 +25,8 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 
 use crate::model::Pos;
 
+mod split;
+
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Seg {
@@ -279,11 +281,25 @@ impl<'s> Tree<'s> {
     /// than `max_nodes` nodes: a bounded build that can run before the
     /// parser has vetted the text (see `config::load_str`).
     pub fn build_within(text: &'s str, limits: Limits) -> Option<Tree<'s>> {
+        Tree::build_part(text, 0..text.len(), 1, limits)
+    }
+
+    /// Builds the tree of `source[range]`, a part that starts a line (line
+    /// `first_line` of `source`), with positions and texts in terms of
+    /// `source`.
+    pub(super) fn build_part(
+        source: &'s str,
+        range: std::ops::Range<usize>,
+        first_line: usize,
+        limits: Limits,
+    ) -> Option<Tree<'s>> {
+        let text = source.get(range)?;
+        let line_offset = u32::try_from(first_line.saturating_sub(1)).unwrap_or(u32::MAX);
         // About one node per ten bytes of YAML; reserving up front saves
         // copying a large tree as it grows (pages never written are never
         // resident).
         let mut tree = Tree {
-            source: text,
+            source,
             nodes: Vec::with_capacity(text.len() / 8),
             ..Tree::default()
         };
@@ -297,7 +313,8 @@ impl<'s> Tree<'s> {
             if stack.len() > limits.max_depth || tree.nodes.len() > limits.max_nodes {
                 return None;
             }
-            let pos = pos_of(&span);
+            let mut pos = pos_of(&span);
+            pos.line = pos.line.saturating_add(line_offset);
             let is_seq = matches!(event, Event::SequenceStart(..));
             match event {
                 Event::DocumentStart(..) => {
@@ -483,20 +500,14 @@ impl<'s> Tree<'s> {
             ..
         }) = self.nodes.get_mut(parent)
         {
-            let at = map.entries.len();
-            let name: Box<str> = text_str(source, &key).into();
-            map.entries.push(Entry {
-                key,
-                key_pos,
-                value: id,
-            });
-            match &mut map.index {
-                Some(index) => {
-                    index.entry(name).or_insert(at);
-                }
-                None if map.entries.len() > INDEX_ABOVE => map.build_index(source),
-                None => {}
-            }
+            map.push_entry(
+                source,
+                Entry {
+                    key,
+                    key_pos,
+                    value: id,
+                },
+            );
         }
         seg
     }
@@ -624,8 +635,8 @@ impl<'s> Tree<'s> {
     }
 
     /// Like [`Tree::value`] for the root, but where the entry `hollow` of
-    /// the root mapping is a mapping, its entries' values are `null`: the
-    /// document without the bodies of the sites.
+    /// the root mapping is a mapping, it is empty: the document without the
+    /// sites, which are read one at a time.
     pub fn root_without(&self, hollow: &str) -> Option<Value> {
         let id = self.root?;
         let Some(Kind::Map(map)) = self.resolve(id).map(|n| &n.kind) else {
@@ -638,13 +649,7 @@ impl<'s> Tree<'s> {
                 continue;
             }
             let value = match self.resolve(e.value).map(|n| &n.kind) {
-                Some(Kind::Map(inner)) if key == hollow => Value::Object(
-                    inner
-                        .entries
-                        .iter()
-                        .map(|e| (text_str(self.source, &e.key).to_string(), Value::Null))
-                        .collect(),
-                ),
+                Some(Kind::Map(_)) if key == hollow => Value::Object(Map::new()),
                 _ => self.value_of(e.value),
             };
             out.insert(key.to_string(), value);

@@ -50,6 +50,10 @@ const MAX_DEPTH: usize = 32;
 /// about 1.3 million.
 const MAX_NODES: usize = 3_000_000;
 
+/// Texts from this size on are parsed in parts on all cores, when they have
+/// the shape for it (see `locate::split`).
+const SPLIT_FROM: usize = 512 * 1024;
+
 /// Largest config file accepted. 2,000 sites with 20 grants each take
 /// about 3 MiB; a bigger file is refused before it is parsed, so a huge one
 /// fails in well under a second.
@@ -106,12 +110,19 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
             ));
         }
     };
-    // One pass of the parser builds the tree of positions and values. A
+    // One pass of the parser (on all cores, for a large text) builds the
+    // tree of positions and values. A
     // document the tree reads exactly as serde-saphyr would (see
     // `Tree::readable`) is read from it, one site at a time; anything else
     // (including every error) goes through serde-saphyr, which is the judge
     // of syntax and limits.
-    let built = locate::Tree::build_within(source, tree_limits());
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let built = if source.len() >= SPLIT_FROM && threads > 1 {
+        locate::Tree::build_split(source, tree_limits(), threads)
+            .or_else(|| locate::Tree::build_within(source, tree_limits()))
+    } else {
+        locate::Tree::build_within(source, tree_limits())
+    };
     let (tree, doc) = match built {
         Some(tree) if tree.readable() => (tree, None),
         built => match serde_saphyr::from_str_with_options::<Value>(source, parse_options()) {
@@ -160,8 +171,8 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
 /// site's value is held per thread, which keeps a large config's memory
 /// close to the size of its text.
 pub struct Parts<'t> {
-    /// The document with each site's body `null` (when `sites` is a
-    /// mapping; otherwise as written).
+    /// The document with `sites` empty (when it is a mapping; otherwise as
+    /// written). Each site is checked on its own, its key included.
     pub root: Value,
     /// The site keys, in the order written.
     pub site_keys: Vec<String>,
@@ -190,13 +201,7 @@ impl<'t> Parts<'t> {
 
     fn from_value(mut doc: Value, tree: &locate::Tree<'_>) -> Parts<'t> {
         let sites = match doc.get_mut("sites") {
-            Some(Value::Object(map)) => {
-                let bodies = std::mem::take(map);
-                for key in bodies.keys() {
-                    map.insert(key.clone(), Value::Null);
-                }
-                bodies
-            }
+            Some(Value::Object(map)) => std::mem::take(map),
             _ => serde_json::Map::new(),
         };
         let path = locate::YamlPath::root().key("sites");

@@ -51,13 +51,11 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     let root = parts.root.as_object().unwrap_or(&empty);
     let person_keys = key_set(root.get("people"));
     let team_keys = key_set(root.get("teams"));
-    // When `sites` is a mapping, its bodies are `null` here; each is checked
-    // on its own below.
-    let hollow = root.get("sites").is_some_and(Value::is_object);
     let mut r = Resolver {
         file,
         tree,
-        diagnostics: super::schema::check(&parts.root, tree, file, hollow.then_some("/sites/")),
+        // Without the sites, which are checked one by one below.
+        diagnostics: super::schema::check(&parts.root, tree, file),
         fallback: Vec::new(),
         person_keys: &person_keys,
         team_keys: &team_keys,
@@ -91,8 +89,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         // The site alone, at its place in a document, against the whole
         // schema: every error path is the one it has in the file.
         let mut doc = serde_json::json!({ "version": 1, "sites": { key: parts.site(key) } });
-        r.diagnostics
-            .extend(super::schema::check(&doc, tree, file, None));
+        r.diagnostics.extend(super::schema::check(&doc, tree, file));
         let body = doc
             .get_mut("sites")
             .and_then(|s| s.get_mut(key))
