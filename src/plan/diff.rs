@@ -791,18 +791,34 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// Feeds formatted text to a hasher without building strings: this runs
+/// for every site of every plan.
+struct Hashing(Sha256);
+
+impl std::fmt::Write for Hashing {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.update(s);
+        Ok(())
+    }
+}
+
 /// A digest of everything the plan was computed from on the site's side.
 pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
-    let mut hasher = Sha256::new();
+    use std::fmt::Write;
+    let mut h = Hashing(Sha256::new());
+    // Writing to a hasher cannot fail.
     for owner in &live.owners {
-        hasher.update(format!("owner {owner}\n"));
+        let _ = writeln!(h, "owner {owner}");
     }
     for (account, roles) in &live.contributors {
-        let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
-        hasher.update(format!("contributor {account} {}\n", roles.join(",")));
+        let _ = write!(h, "contributor {account} ");
+        for (i, role) in roles.iter().enumerate() {
+            let _ = write!(h, "{}{role}", if i == 0 { "" } else { "," });
+        }
+        let _ = writeln!(h);
     }
     for role in live.roles.iter() {
-        hasher.update(format!("role {} {}\n", role.id, role.title));
+        let _ = writeln!(h, "role {} {}", role.id, role.title);
     }
     // The ledger's order carries no meaning except among one email's
     // invites (the latest counts), so a reordered but equal ledger gives the
@@ -811,35 +827,42 @@ pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
     let mut invites: Vec<_> = ledger.invites.iter().collect();
     invites.sort_by(|a, b| a.email.cmp(&b.email));
     for invite in invites {
-        hasher.update(format!(
-            "invite {} {} {:?} {} {}\n",
+        let _ = writeln!(
+            h,
+            "invite {} {} {:?} {} {}",
             invite.id.as_deref().unwrap_or("-"),
             invite.email,
             invite.state,
             invite.role_ids.join(","),
             invite.expires_at.unix_timestamp()
-        ));
+        );
     }
-    let mut identities: Vec<String> = ledger
+    let mut identities: Vec<(&str, &str)> = ledger
         .identities
         .iter()
-        .map(|i| format!("identity {} {}\n", i.email, i.account_id))
+        .map(|i| (i.email.as_str(), i.account_id.as_str()))
         .collect();
-    identities.sort();
-    let mut granted: Vec<String> = ledger
-        .granted
-        .iter()
-        .map(|a| format!("granted {a}\n"))
-        .collect();
-    granted.sort();
-    for line in identities.iter().chain(&granted) {
-        hasher.update(line);
+    // Emails and ids hold no character below the space, so this orders the
+    // lines as sorting their text would.
+    identities.sort_unstable();
+    for (email, account) in identities {
+        let _ = writeln!(h, "identity {email} {account}");
     }
-    hex(&hasher.finalize())
+    let mut granted: Vec<&String> = ledger.granted.iter().collect();
+    granted.sort_unstable();
+    for account in granted {
+        let _ = writeln!(h, "granted {account}");
+    }
+    hex(&h.0.finalize())
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -848,4 +871,42 @@ fn rfc3339(t: OffsetDateTime) -> String {
 
 fn day(t: OffsetDateTime) -> String {
     t.date().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Identity, IdentitySource};
+    use crate::state::RoleDef;
+
+    /// The fingerprint is the SHA-256 of this text; saved plans compare it,
+    /// so it must not drift.
+    #[test]
+    fn fingerprint_hashes_the_documented_lines() {
+        let live = LiveSite {
+            roles: vec![RoleDef {
+                id: "r1".into(),
+                title: "Blog Writer".into(),
+                custom: false,
+            }]
+            .into(),
+            owners: BTreeSet::from(["own".to_string()]),
+            contributors: BTreeMap::from([(
+                "acc".to_string(),
+                BTreeSet::from(["r1".to_string(), "r2".to_string()]),
+            )]),
+        };
+        let mut ledger = SiteLedger::new("s", "id");
+        let identity = |email: &str, account: &str| Identity {
+            email: email.into(),
+            account_id: account.into(),
+            source: IdentitySource::Config,
+            learned_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        ledger.identities = vec![identity("b@x.example", "2"), identity("a@x.example", "9")];
+        ledger.granted = vec!["z".into(), "acc".into()];
+        let text = "owner own\ncontributor acc r1,r2\nrole r1 Blog Writer\n\
+                    identity a@x.example 9\nidentity b@x.example 2\ngranted acc\ngranted z\n";
+        assert_eq!(fingerprint(&live, &ledger), hex(&Sha256::digest(text)));
+    }
 }
