@@ -49,23 +49,23 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         Ok(p) => p,
         Err(exit) => return exit,
     };
-    let text = match args.format {
-        Format::Text => render::render_text(
-            &plan,
-            &TextOptions {
-                color: render::color_enabled_for_stdout(),
-            },
-        ),
-        Format::Json => render::render_json(&plan),
-        Format::Markdown => {
-            render::render_markdown_limited(&plan, render::COMMENT_LIMIT, args.split)
-                .join(render::PART_SEPARATOR)
+    let printed = match args.format {
+        Format::Text => {
+            let color = render::color_enabled_for_stdout();
+            print_text(&render::render_text(&plan, &TextOptions { color }))
         }
+        Format::Json => render::write_json(&plan, std::io::stdout().lock()),
+        Format::Markdown => print_text(
+            &render::render_markdown_limited(&plan, render::COMMENT_LIMIT, args.split)
+                .join(render::PART_SEPARATOR),
+        ),
     };
-    print!("{text}");
+    if let Err(e) = printed {
+        return fail(format!("cannot print the plan: {e}"), None);
+    }
     super::github::report_plan(&plan);
     if let Some(out) = &args.out {
-        if let Err(e) = write_atomically(out, &render::render_json(&plan)) {
+        if let Err(e) = save_atomically(out, |file| render::write_json(&plan, file)) {
             return fail(
                 format!("cannot write the plan to {}: {e}", out.display()),
                 None,
@@ -92,14 +92,33 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
     }
 }
 
-/// Temp file beside the target, then rename: a reader never sees half a plan.
-pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+fn print_text(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Writes a file through a temp file beside it, then renames it: a reader
+/// never sees half a plan.
+pub(crate) fn save_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plan");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    let mut file = std::fs::File::create(&tmp)?;
+    let written = write(&mut file).and_then(|()| file.sync_all());
+    drop(file);
+    match written {
+        Ok(()) => std::fs::rename(&tmp, path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }

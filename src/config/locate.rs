@@ -163,7 +163,8 @@ enum Kind {
 #[derive(Debug, Default)]
 struct MapNode {
     entries: Vec<Entry>,
-    index: Option<HashMap<Box<str>, usize>>,
+    /// Boxed: few mappings have one, and every mapping has the field.
+    index: Option<Box<HashMap<Box<str>, usize>>>,
 }
 
 impl MapNode {
@@ -183,7 +184,7 @@ impl MapNode {
         for (i, e) in self.entries.iter().enumerate() {
             index.entry(text_str(source, &e.key).into()).or_insert(i);
         }
-        self.index = Some(index);
+        self.index = Some(Box::new(index));
     }
 }
 

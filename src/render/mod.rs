@@ -20,7 +20,7 @@ use std::io::IsTerminal;
 
 use crate::plan::{Action, Change, Plan, Role, SitePlan};
 
-pub use json::render_json;
+pub use json::{render_json, write_json};
 pub use markdown::{COMMENT_LIMIT, PART_SEPARATOR, render_markdown, render_markdown_limited};
 pub use text::render_text;
 

@@ -203,7 +203,7 @@ fn add_entry(tree: &mut Tree<'_>, map_id: usize, parent: &YamlPath, entry: Entry
 
 fn join<'s>(
     mut head: Tree<'s>,
-    mut runs: Vec<Tree<'s>>,
+    runs: Vec<Tree<'s>>,
     mut tail: Tree<'s>,
     limits: Limits,
 ) -> Option<Tree<'s>> {
@@ -246,7 +246,10 @@ fn join<'s>(
     }
     let sites_path = YamlPath::root().key("sites");
     head.nodes.reserve(total);
-    for run in &mut runs {
+    // Each part is dropped once it is in: the nodes are never held twice
+    // over.
+    for mut run in runs {
+        let run = &mut run;
         let entries = take_root_entries(run);
         let offset = append_nodes(&mut head, run);
         for mut entry in entries {
