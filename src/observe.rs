@@ -134,8 +134,8 @@ pub async fn observe(
 /// rate limit, so the sites of one account are spread apart in time —
 /// round-robin over accounts: every account's first site, then every second
 /// site, … — and accounts with more sites go first in each round, so a key
-/// that needs more than its burst starts early and its pacing overlaps the
-/// other sites' reads instead of trailing at the end. The result does not
+/// that needs more than its minute's worth of requests starts early and its
+/// wait overlaps the other sites' reads instead of trailing at the end. The result does not
 /// depend on the order.
 fn read_order(sites: Vec<&Site>) -> Vec<&Site> {
     let mut per_account: HashMap<&str, usize> = HashMap::new();

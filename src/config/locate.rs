@@ -163,7 +163,9 @@ enum Kind {
 #[derive(Debug, Default)]
 struct MapNode {
     entries: Vec<Entry>,
-    /// Boxed: few mappings have one, and every mapping has the field.
+    /// Boxed: few mappings have one, and every mapping has the field (a
+    /// pointer instead of a whole map, hundreds of thousands of times).
+    #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<Box<str>, usize>>>,
 }
 

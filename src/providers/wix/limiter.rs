@@ -1,21 +1,23 @@
-//! The client-side rate limiter: one bucket per API key, so a large run stays
-//! under Wix's documented 200 requests per minute and is never throttled.
+//! The client-side rate limiter: one window per API key, so a large run
+//! stays under Wix's documented 200 requests per minute and is never
+//! throttled.
 //!
-//! Each key gets a GCRA (generic cell rate algorithm) bucket — a token bucket
-//! kept as one instant per key, the "theoretical arrival time". With a limit
-//! of `N` per minute a key may send a burst of `b = max(1, N / 5)` requests
-//! at once, then one every `60 s / (N - b + 1)`, so **no 60-second window
-//! ever holds more than `N` of its requests**: the same sliding-window rule
-//! Wix (and the emulator) apply. Limiting per key also limits per site, since
+//! Each key keeps the send times of its last `N` requests (`N` =
+//! `--rate-limit`, default 150), and a request goes when sending it leaves
+//! **no 60-second window holding more than `N` of the key's requests**: the
+//! same sliding-window rule Wix (and the emulator) apply. So an idle key may
+//! send all `N` at once, and after that each request waits for the one `N`
+//! back to leave the window (a minute plus a 2-second margin for network
+//! delay, since Wix counts arrivals). Limiting per key also limits per site, since
 //! every call for a site carries that site's key.
 //!
 //! Keys are told apart by a fingerprint (a hash with a per-process random
 //! seed); the key text is never stored here. Time is tokio's, so tests with a
-//! paused clock drive the limiter too. Retry-After answers push a key's
-//! bucket forward ([`RateLimiter::defer`]), so every request on that key
+//! paused clock drive the limiter too. Retry-After answers hold a key's
+//! whole window back ([`RateLimiter::defer`]), so every request on that key
 //! waits, not just the one that was refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,33 +30,28 @@ use crate::secret::ApiKey;
 /// well below the 200 Wix documents.
 pub const DEFAULT_PER_MINUTE: u32 = 150;
 
-const MINUTE: Duration = Duration::from_secs(60);
+/// The window the limiter keeps: a minute, plus a margin for network delay.
+/// The server counts arrivals, not sends; a request that travels faster
+/// than the one `N` before it must still not land inside that one's minute.
+const WINDOW: Duration = Duration::from_secs(62);
 
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
-    /// Requests that may go at once on an idle key.
-    burst: u32,
-    /// Time between requests once the burst is spent.
-    interval: Duration,
     fingerprints: RandomState,
-    /// Theoretical arrival time per key fingerprint.
-    buckets: Mutex<HashMap<u64, Instant>>,
+    /// Per key fingerprint: the send times of its last `per_minute`
+    /// requests (reserved, including those still waiting), oldest first.
+    windows: Mutex<HashMap<u64, VecDeque<Instant>>>,
 }
 
 impl RateLimiter {
     /// At most `per_minute` requests per key in any 60-second window
     /// (`0` is treated as 1).
     pub fn per_minute(per_minute: u32) -> Self {
-        let per_minute = per_minute.max(1);
-        let burst = (per_minute / 5).max(1);
-        let interval = MINUTE / (per_minute - burst + 1);
         RateLimiter {
-            per_minute,
-            burst,
-            interval,
+            per_minute: per_minute.max(1),
             fingerprints: RandomState::new(),
-            buckets: Mutex::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
         }
     }
 
@@ -66,23 +63,32 @@ impl RateLimiter {
         self.fingerprints.hash_one(key.expose())
     }
 
-    /// Burst tolerance: how far ahead of its slot a request may go.
-    fn tolerance(&self) -> Duration {
-        self.interval * (self.burst - 1)
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<u64, VecDeque<Instant>>> {
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reserve the next slot for a key and say when it is.
+    /// Reserve the next slot for a key and say when it is: now, or when the
+    /// request `per_minute` back leaves the window. Slots only move
+    /// forward, so the times kept stay in order.
     fn reserve(&self, fingerprint: u64, now: Instant) -> Instant {
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let tat = buckets.entry(fingerprint).or_insert(now);
-        let start = (*tat).max(now);
-        *tat = start + self.interval;
-        start
-            .checked_sub(self.tolerance())
-            .map_or(now, |t| t.max(now))
+        let limit = self.per_minute as usize;
+        let mut windows = self.windows();
+        let sent = windows.entry(fingerprint).or_default();
+        let mut at = now.max(sent.back().copied().unwrap_or(now));
+        if sent.len() >= limit
+            && let Some(oldest) = sent.get(sent.len() - limit)
+        {
+            at = at.max(*oldest + WINDOW);
+        }
+        sent.push_back(at);
+        // What left the window for good (every later slot is at least
+        // `at`) no longer counts.
+        while sent.len() > limit || sent.front().is_some_and(|t| *t + WINDOW <= at) {
+            sent.pop_front();
+        }
+        at
     }
 
     /// Wait until a request with `key` may be sent; returns how long that was.
@@ -96,22 +102,33 @@ impl RateLimiter {
     }
 
     /// Hold every request with `key` back until `until` (Wix said
-    /// `Retry-After`), then pace them without a burst.
+    /// `Retry-After`), then pace them as the server's full window frees
+    /// one slot at a time: one every `62 s / per_minute`, no burst.
     pub fn defer(&self, key: &ApiKey, until: Instant) {
-        let fingerprint = self.fingerprint(key);
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let earliest = until + self.tolerance();
-        let tat = buckets.entry(fingerprint).or_insert(earliest);
-        *tat = (*tat).max(earliest);
+        let limit = self.per_minute as usize;
+        let step = WINDOW / self.per_minute;
+        let mut windows = self.windows();
+        let sent = windows.entry(self.fingerprint(key)).or_default();
+        // A full window that ends just before `until`, merged with what the
+        // key really sent (the later of the two at each place, so both
+        // rules hold).
+        let start = until.checked_sub(WINDOW).unwrap_or(until);
+        let mut merged: VecDeque<Instant> = VecDeque::with_capacity(limit);
+        let real = limit.saturating_sub(sent.len());
+        for i in 0..limit {
+            let held = start + step * i as u32;
+            let actual = i.checked_sub(real).and_then(|j| sent.get(j)).copied();
+            merged.push_back(actual.map_or(held, |a| a.max(held)));
+        }
+        *sent = merged;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
 
     /// Send times of `n` back-to-back requests on one key.
     async fn send_times(limiter: &RateLimiter, key: &ApiKey, n: usize) -> Vec<Instant> {
@@ -148,31 +165,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_burst_goes_at_once_then_requests_are_paced() {
+    async fn an_idle_key_sends_its_whole_minute_at_once() {
         let limiter = RateLimiter::per_minute(150);
         let key = ApiKey::new("k");
         let t0 = Instant::now();
-        // A site's whole read (about 16 calls) fits in the burst of 30.
-        let times = send_times(&limiter, &key, 31).await;
-        assert!(times[..30].iter().all(|t| *t == t0));
-        // tokio's timer rounds up to whole milliseconds.
-        let pace = times[30] - t0;
-        assert!(pace >= MINUTE / 121 && pace <= MINUTE / 121 + Duration::from_millis(1));
+        // An account with nine sites (about 150 calls) reads at once.
+        let times = send_times(&limiter, &key, 151).await;
+        assert!(times[..150].iter().all(|t| *t == t0));
+        // The 151st waits for the first to leave the window.
+        assert_eq!(times[150] - t0, WINDOW);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn keys_have_their_own_buckets() {
-        let limiter = RateLimiter::per_minute(10);
+    async fn keys_have_their_own_windows() {
+        let limiter = RateLimiter::per_minute(2);
         let (a, b) = (ApiKey::new("a"), ApiKey::new("b"));
         let t0 = Instant::now();
         limiter.acquire(&a).await;
+        limiter.acquire(&a).await;
         limiter.acquire(&b).await;
         assert_eq!(Instant::now(), t0);
-        for _ in 0..2 {
-            limiter.acquire(&a).await;
-        }
-        let waited = Instant::now() - t0;
-        assert!(waited >= MINUTE / 9 && waited <= MINUTE / 9 + Duration::from_millis(1));
+        limiter.acquire(&a).await;
+        assert_eq!(Instant::now() - t0, WINDOW);
     }
 
     #[tokio::test(start_paused = true)]
@@ -186,7 +200,11 @@ mod tests {
         // Then requests are paced: the server's window frees one slot at a
         // time.
         limiter.acquire(&key).await;
-        assert!(Instant::now() - t0 >= Duration::from_secs(7) + MINUTE / 121);
+        // tokio's timer rounds up to whole milliseconds.
+        let pace = Instant::now() - t0 - Duration::from_secs(7);
+        assert!(pace >= WINDOW / 150 && pace <= WINDOW / 150 + Duration::from_millis(1));
+        let times = send_times(&limiter, &key, 300).await;
+        assert!(busiest_minute(&times) <= 150);
     }
 
     #[tokio::test(start_paused = true)]
