@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::locate::{Tree, YamlPath};
 use super::raw::{ENV_NAME_PATTERN, RawContact};
-use super::validate::{email_problem, is_env_name, looks_like_secret};
+use super::validate::{checked_email, is_env_name, looks_like_secret};
 use crate::diag::Diagnostic;
 use crate::model::{Contact, Pos};
 use crate::request::{
@@ -271,18 +271,9 @@ impl Ctx<'_> {
     }
 
     fn email(&mut self, email: &str, path: &YamlPath, whose: &str) -> Option<String> {
-        match email_problem(email) {
-            None => Some(email.to_lowercase()),
-            Some(problem) => {
-                let pos = self.tree.value_pos(path);
-                self.error(
-                    pos,
-                    format!("invalid email `{email}` for {whose}: {problem}"),
-                    Some("an email looks like `name@example.com`".to_string()),
-                );
-                None
-            }
-        }
+        checked_email(self.file, self.tree, email, path, whose)
+            .map_err(|d| self.diagnostics.push(d))
+            .ok()
     }
 
     fn contact(&mut self, raw: &RawContact, path: &YamlPath, whose: &str) -> Option<Contact> {

@@ -267,18 +267,9 @@ impl Resolver<'_> {
 
     /// Checks an email; returns it lower-cased when it is sound.
     fn email(&mut self, email: &str, path: &YamlPath, whose: &str) -> Option<String> {
-        match email_problem(email) {
-            None => Some(email.to_lowercase()),
-            Some(problem) => {
-                let pos = self.tree.value_pos(path);
-                self.error(
-                    pos,
-                    format!("invalid email `{email}` for {whose}: {problem}"),
-                    Some("an email looks like `name@example.com`".to_string()),
-                );
-                None
-            }
-        }
+        checked_email(self.file, self.tree, email, path, whose)
+            .map_err(|d| self.diagnostics.push(d))
+            .ok()
     }
 
     fn unknown_person(&mut self, name: &str, path: &YamlPath, context: &str, in_grant: bool) {
@@ -743,6 +734,26 @@ impl Resolver<'_> {
             },
             None => defaults,
         }
+    }
+}
+
+/// An email lower-cased when it is sound, or the diagnostic for the value
+/// at `path` saying what is wrong with it (`whose` names its owner).
+pub(crate) fn checked_email(
+    file: &Path,
+    tree: &Tree<'_>,
+    email: &str,
+    path: &YamlPath,
+    whose: &str,
+) -> Result<String, Diagnostic> {
+    match email_problem(email) {
+        None => Ok(email.to_lowercase()),
+        Some(problem) => Err(Diagnostic::error(
+            file,
+            Some(tree.value_pos(path)),
+            format!("invalid email `{email}` for {whose}: {problem}"),
+        )
+        .with_hint("an email looks like `name@example.com`")),
     }
 }
 
