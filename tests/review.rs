@@ -66,16 +66,22 @@ fn writes(h: &Harness) -> usize {
     h.log().iter().filter(|e| e["method"] != "GET").count()
 }
 
-#[test]
-fn saved_plan_applies_exactly_then_nothing_is_left() {
-    let h = harness(LOOSE);
+/// Runs `plan --out` and returns the saved plan's path and the run's stderr.
+fn save_plan(h: &Harness) -> (std::path::PathBuf, String) {
     let file = h.dir.path().join("plan.json");
     let out = h
         .cmd(&["plan", "--out", &file.to_string_lossy()])
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("accessctl apply"), "{}", stderr(&out));
+    (file, stderr(&out))
+}
+
+#[test]
+fn saved_plan_applies_exactly_then_nothing_is_left() {
+    let h = harness(LOOSE);
+    let (file, err) = save_plan(&h);
+    assert!(err.contains("accessctl apply"), "{err}");
     let saved: accessctl::plan::Plan =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("saved")).expect("plan JSON");
     assert_eq!(saved.change_count(), 8, "2 invites + 6 removals");
@@ -94,14 +100,7 @@ fn saved_plan_applies_exactly_then_nothing_is_left() {
 #[test]
 fn saved_plan_is_refused_when_a_site_moved() {
     let h = harness(LOOSE);
-    let file = h.dir.path().join("plan.json");
-    assert!(
-        h.cmd(&["plan", "--out", &file.to_string_lossy()])
-            .output()
-            .expect("runs")
-            .status
-            .success()
-    );
+    let (file, _) = save_plan(&h);
     // Someone adds a collaborator on site two between plan and apply.
     let (status, _) = h.send(
         reqwest::Method::PUT,
@@ -124,14 +123,7 @@ fn saved_plan_is_refused_when_a_site_moved() {
 #[test]
 fn saved_plan_is_refused_when_the_config_changed() {
     let h = harness(LOOSE);
-    let file = h.dir.path().join("plan.json");
-    assert!(
-        h.cmd(&["plan", "--out", &file.to_string_lossy()])
-            .output()
-            .expect("runs")
-            .status
-            .success()
-    );
+    let (file, _) = save_plan(&h);
     h.write_config(&config(LOOSE).replace("zed@agency.example", "zed@elsewhere.example"));
     let out = h
         .cmd(&["apply", &file.to_string_lossy()])

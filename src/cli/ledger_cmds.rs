@@ -40,13 +40,16 @@ pub struct InviteStatusArgs {
     pub status: Sent,
 }
 
-fn open_ledger(config: &Config, site: &str) -> Result<ledger::SiteLedger, Exit> {
-    super::check_selection(config, &[site.to_string()])?;
+/// The config, and the ledger of one of its sites.
+fn open_ledger(path: &Path, site: &str) -> Result<(Config, ledger::SiteLedger), Exit> {
+    let config = load_config(path).ok_or(Exit::Error)?.config;
+    super::check_selection(&config, &[site.to_string()])?;
     let s = &config.sites[site];
-    ledger::load(&config.ledger_dir, &s.key, &s.wix.site_id).map_err(|report| {
+    let l = ledger::load(&config.ledger_dir, &s.key, &s.wix.site_id).map_err(|report| {
         super::print_report(&report);
         Exit::Error
-    })
+    })?;
+    Ok((config, l))
 }
 
 fn save(config: &Config, l: &ledger::SiteLedger) -> Exit {
@@ -57,12 +60,8 @@ fn save(config: &Config, l: &ledger::SiteLedger) -> Exit {
 }
 
 pub fn link(path: &Path, args: &LinkArgs) -> Exit {
-    let Some(loaded) = load_config(path) else {
-        return Exit::Error;
-    };
-    let config = loaded.config;
-    let mut l = match open_ledger(&config, &args.site) {
-        Ok(l) => l,
+    let (config, mut l) = match open_ledger(path, &args.site) {
+        Ok(opened) => opened,
         Err(exit) => return exit,
     };
     let email = args.email.trim().to_lowercase();
@@ -92,12 +91,8 @@ pub fn link(path: &Path, args: &LinkArgs) -> Exit {
 }
 
 pub fn invite_status(path: &Path, args: &InviteStatusArgs) -> Exit {
-    let Some(loaded) = load_config(path) else {
-        return Exit::Error;
-    };
-    let config = loaded.config;
-    let mut l = match open_ledger(&config, &args.site) {
-        Ok(l) => l,
+    let (config, mut l) = match open_ledger(path, &args.site) {
+        Ok(opened) => opened,
         Err(exit) => return exit,
     };
     let email = args.email.trim().to_lowercase();
