@@ -144,6 +144,9 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             sites.insert(key.clone(), site);
         }
     }
+    if root.get("requests").is_none() {
+        diagnostics.extend(unrequestable(file, &parts.site_keys, &sites));
+    }
     let config = Config {
         path: file.to_path_buf(),
         digest,
@@ -160,6 +163,54 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         diagnostics,
         fallback,
     }
+}
+
+/// Sites without an API key are in request mode, which needs `requests:`
+/// to send anything: one warning, at the first of them, naming them all.
+fn unrequestable(
+    file: &Path,
+    order: &[String],
+    sites: &BTreeMap<String, Site>,
+) -> Option<Diagnostic> {
+    let found: Vec<&Site> = order
+        .iter()
+        .filter_map(|k| sites.get(k))
+        .filter(|s| s.is_request_mode())
+        .collect();
+    let first = found.first()?;
+    let mut names: Vec<String> = found
+        .iter()
+        .take(5)
+        .map(|s| format!("`{}`", s.key))
+        .collect();
+    if found.len() > 5 {
+        names.push(format!("and {} more", found.len() - 5));
+    }
+    let names = names.join(", ");
+    let (message, them) = if found.len() == 1 {
+        (
+            format!("site {names} has no `api_key_env`, so access is requested from its owner"),
+            "it",
+        )
+    } else {
+        (
+            format!(
+                "sites {names} have no `api_key_env`, so access is requested from their owners"
+            ),
+            "them",
+        )
+    };
+    Some(
+        Diagnostic::warning(
+            file,
+            Some(first.pos),
+            format!("{message}, but the config has no `requests:` block to send requests with"),
+        )
+        .with_hint(format!(
+            "add a top-level `requests:` block (email or webhook; see the README, \
+             \"Request mode\"), or give {them} an `api_key_env`; until then `apply` fails for {them}"
+        )),
+    )
 }
 
 /// What checking one site found.
@@ -363,10 +414,17 @@ impl Resolver<'_> {
                     "add people to it, or remove it",
                 );
             }
-            let mut members = Vec::new();
+            let mut members: Vec<String> = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 let Some(name) = item.as_str() else { continue };
-                if self.person_keys.contains(name) {
+                if members.iter().any(|m| m == name) {
+                    let pos = self.tree.value_pos(&path.index(i));
+                    self.warning(
+                        pos,
+                        format!("`{name}` is listed twice in team `{team}`"),
+                        "remove one of them",
+                    );
+                } else if self.person_keys.contains(name) {
                     members.push(name.to_string());
                 } else {
                     self.unknown_person(name, &path.index(i), &format!("team `{team}`"), false);
