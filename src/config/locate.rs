@@ -27,6 +27,8 @@ use crate::model::Pos;
 
 mod split;
 
+pub use split::Runs;
+
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Seg {
@@ -225,6 +227,9 @@ pub struct Tree<'s> {
     /// Why [`Tree::value`] cannot be trusted to read this document as
     /// serde-saphyr would, if it cannot (see [`Tree::readable`]).
     unreadable: Option<&'static str>,
+    /// For the tree of a run of sites (see [`split::Runs`]): the key of the
+    /// root mapping whose entries this tree holds. Paths start with it.
+    under: Option<&'static str>,
 }
 
 /// An open collection while building.
@@ -532,6 +537,16 @@ impl<'s> Tree<'s> {
     /// Walks `path` as far as it exists. Returns the position of the deepest
     /// node reached, the position of the key of the last step (when that step
     /// was a mapping key), and whether the whole path was found.
+    /// The part of `path` below this tree's root: all of it, or for a run
+    /// of sites what follows `sites`.
+    fn own<'p>(&self, path: &'p YamlPath) -> Option<&'p [Seg]> {
+        match (self.under, path.0.split_first()) {
+            (None, _) => Some(&path.0),
+            (Some(under), Some((Seg::Key(first), rest))) if first == under => Some(rest),
+            _ => None,
+        }
+    }
+
     fn walk(&self, path: &YamlPath) -> (Pos, Option<Pos>, bool) {
         let start = Pos { line: 1, col: 1 };
         let Some(mut node) = self.root.and_then(|r| self.resolve(r)) else {
@@ -539,7 +554,10 @@ impl<'s> Tree<'s> {
         };
         let mut pos = Pos::from(node.pos);
         let mut key_pos = None;
-        for seg in &path.0 {
+        let Some(segs) = self.own(path) else {
+            return (pos, None, false);
+        };
+        for seg in segs {
             let next = match (&node.kind, seg) {
                 (Kind::Map(map), Seg::Key(k)) => map
                     .find(self.source, k)
@@ -617,7 +635,7 @@ impl<'s> Tree<'s> {
     /// The node at `path` (a final alias not followed).
     fn node_at(&self, path: &YamlPath) -> Option<usize> {
         let mut id = self.root?;
-        for seg in path.segs() {
+        for seg in self.own(path)? {
             let node = self.resolve(id)?;
             id = match (&node.kind, seg) {
                 (Kind::Map(map), Seg::Key(k)) => map.entries.get(map.find(self.source, k)?)?.value,
@@ -635,6 +653,11 @@ impl<'s> Tree<'s> {
     /// means the expansion of aliases is within the limits.
     pub fn value(&self, path: &YamlPath) -> Option<Value> {
         self.node_at(path).map(|id| self.value_of(id))
+    }
+
+    /// Keys that appear twice in one mapping, in document order.
+    pub fn take_duplicates(&mut self) -> Vec<Duplicate> {
+        std::mem::take(&mut self.duplicates)
     }
 
     /// Like [`Tree::value`] for the root, but where the entry `hollow` of

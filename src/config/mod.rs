@@ -54,6 +54,10 @@ const MAX_NODES: usize = 3_000_000;
 /// the shape for it (see `locate::split`).
 const SPLIT_FROM: usize = 512 * 1024;
 
+/// Runs of sites per core: enough that a core never waits long for the
+/// last run, few enough that each is worth a thread's start.
+const RUNS_PER_THREAD: usize = 8;
+
 /// Largest config file accepted. 2,000 sites with 20 grants each take
 /// about 3 MiB; a bigger file is refused before it is parsed, so a huge one
 /// fails in well under a second.
@@ -75,6 +79,11 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
 /// Validates config text. `path` is used for messages and to place the
 /// ledger directory; the file itself is not read.
 pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
+    load_text(path, text, SPLIT_FROM)
+}
+
+/// [`load_str`], cutting texts from `split_from` bytes into runs of sites.
+fn load_text(path: &Path, text: &[u8], split_from: usize) -> Result<Loaded, Report> {
     if text.len() > MAX_BYTES {
         // Located where the file passes the limit.
         let d = Diagnostic::error(
@@ -110,20 +119,22 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
             ));
         }
     };
-    // One pass of the parser (on all cores, for a large text) builds the
-    // tree of positions and values. A
+    // One pass of the parser builds the tree of positions and values. A
     // document the tree reads exactly as serde-saphyr would (see
     // `Tree::readable`) is read from it, one site at a time; anything else
     // (including every error) goes through serde-saphyr, which is the judge
-    // of syntax and limits.
+    // of syntax and limits. A large text is cut at its site keys, and runs
+    // of sites are parsed and checked on all cores, a run at a time.
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let built = if source.len() >= SPLIT_FROM && threads > 1 {
-        locate::Tree::build_split(source, tree_limits(), threads)
-            .or_else(|| locate::Tree::build_within(source, tree_limits()))
-    } else {
-        locate::Tree::build_within(source, tree_limits())
-    };
-    let (tree, doc) = match built {
+    if source.len() >= split_from
+        && threads > 1
+        && let Some(runs) = locate::Runs::cut(source, tree_limits(), threads * RUNS_PER_THREAD)
+        && let Some(outcome) =
+            validate::resolve(&Parts::from_runs(&runs), &runs.root, path, digest.clone())
+    {
+        return finish(path, source, &runs.root, outcome);
+    }
+    let (tree, doc) = match locate::Tree::build_within(source, tree_limits()) {
         Some(tree) if tree.readable() => (tree, None),
         built => match serde_saphyr::from_str_with_options::<Value>(source, parse_options()) {
             Ok(doc) => (
@@ -145,9 +156,28 @@ pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
     if parts.root.is_null() {
         return Err(report(vec![empty_file(path)], Some(source.into())));
     }
+    match validate::resolve(&parts, &tree, path, digest) {
+        Some(outcome) => finish(path, source, &tree, outcome),
+        // Only runs of sites can fail to be read; this document has none.
+        None => Err(report(
+            vec![Diagnostic::error(
+                path,
+                None,
+                "internal error: the config could not be read",
+            )],
+            None,
+        )),
+    }
+}
 
-    let mut diagnostics = duplicate_keys(path, &tree);
-    let outcome = validate::resolve(&parts, &tree, path, digest);
+/// The report of a checked document: the config when nothing is wrong.
+fn finish(
+    path: &Path,
+    source: &str,
+    tree: &locate::Tree<'_>,
+    outcome: validate::Outcome,
+) -> Result<Loaded, Report> {
+    let mut diagnostics = duplicate_keys(path, tree.duplicates().iter().chain(&outcome.duplicates));
     diagnostics.extend(outcome.diagnostics);
     if !diagnostics.iter().any(|d| d.severity == Severity::Error) {
         diagnostics.extend(outcome.fallback);
@@ -174,55 +204,187 @@ pub struct Parts<'t> {
     /// The document with `sites` empty (when it is a mapping; otherwise as
     /// written). Each site is checked on its own, its key included.
     pub root: Value,
-    /// The site keys, in the order written.
-    pub site_keys: Vec<String>,
     bodies: Bodies<'t>,
 }
 
 enum Bodies<'t> {
-    Tree(&'t locate::Tree<'t>),
-    Value(serde_json::Map<String, Value>),
+    /// The sites, in the order written, in this tree.
+    Tree(&'t locate::Tree<'t>, Vec<String>),
+    /// The sites as serde-saphyr read them, in the order written; the tree
+    /// gives positions.
+    Value(
+        &'t locate::Tree<'t>,
+        Vec<String>,
+        serde_json::Map<String, Value>,
+    ),
+    /// Runs of sites, each parsed when it is checked.
+    Runs(&'t locate::Runs<'t>),
 }
+
+/// What checking every site gave: per site in the order written, its key and
+/// the check's result, and the duplicate keys found on the way.
+pub struct Checked<T> {
+    pub sites: Vec<(String, T)>,
+    pub duplicates: Vec<locate::Duplicate>,
+}
+
+/// Sites from which checking runs on every core.
+const PARALLEL_FROM: usize = 200;
 
 impl<'t> Parts<'t> {
     fn from_tree(tree: &'t locate::Tree<'t>) -> Parts<'t> {
         let sites = locate::YamlPath::root().key("sites");
+        let keys = tree.keys(&sites).unwrap_or_default();
         Parts {
             root: tree.root_without("sites").unwrap_or(Value::Null),
-            site_keys: tree
-                .keys(&sites)
-                .unwrap_or_default()
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
-            bodies: Bodies::Tree(tree),
+            bodies: Bodies::Tree(tree, keys.into_iter().map(str::to_string).collect()),
         }
     }
 
-    fn from_value(mut doc: Value, tree: &locate::Tree<'_>) -> Parts<'t> {
+    fn from_value(mut doc: Value, tree: &'t locate::Tree<'t>) -> Parts<'t> {
         let sites = match doc.get_mut("sites") {
             Some(Value::Object(map)) => std::mem::take(map),
             _ => serde_json::Map::new(),
         };
         let path = locate::YamlPath::root().key("sites");
-        let mut site_keys: Vec<String> = sites.keys().cloned().collect();
-        site_keys.sort_by_cached_key(|k| (tree.key_pos(&path.key(k)), k.clone()));
+        let mut keys: Vec<String> = sites.keys().cloned().collect();
+        keys.sort_by_cached_key(|k| (tree.key_pos(&path.key(k)), k.clone()));
         Parts {
             root: doc,
-            site_keys,
-            bodies: Bodies::Value(sites),
+            bodies: Bodies::Value(tree, keys, sites),
         }
     }
 
-    /// The body of the site `key` as written.
-    pub fn site(&self, key: &str) -> Value {
-        match &self.bodies {
-            Bodies::Tree(tree) => tree
-                .value(&locate::YamlPath::root().key("sites").key(key))
-                .unwrap_or(Value::Null),
-            Bodies::Value(map) => map.get(key).cloned().unwrap_or(Value::Null),
+    fn from_runs(runs: &'t locate::Runs<'t>) -> Parts<'t> {
+        Parts {
+            root: runs.root.root_without("sites").unwrap_or(Value::Null),
+            bodies: Bodies::Runs(runs),
         }
     }
+
+    /// `check(tree, key, body)` for every site, with the tree that places
+    /// it; on all cores for many sites. `None` when a run of sites cannot be
+    /// read on its own (the caller then reads the whole text in one pass).
+    pub fn check_sites<T: Send>(
+        &self,
+        check: impl Fn(&locate::Tree<'_>, &str, Value) -> T + Sync,
+    ) -> Option<Checked<T>> {
+        let sites = locate::YamlPath::root().key("sites");
+        let (sites, duplicates) = match &self.bodies {
+            Bodies::Tree(tree, keys) => (
+                on_all_cores(keys, |k| {
+                    check(tree, k, tree.value(&sites.key(k)).unwrap_or_default())
+                }),
+                Vec::new(),
+            ),
+            Bodies::Value(tree, keys, bodies) => (
+                on_all_cores(keys, |k| {
+                    check(tree, k, bodies.get(k).cloned().unwrap_or_default())
+                }),
+                Vec::new(),
+            ),
+            Bodies::Runs(runs) => return check_runs(runs, &check),
+        };
+        Some(Checked { sites, duplicates })
+    }
+}
+
+/// `check(key)` for every key, in order; on all cores for many keys.
+fn on_all_cores<T: Send>(keys: &[String], check: impl Fn(&str) -> T + Sync) -> Vec<(String, T)> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if keys.len() < PARALLEL_FROM || threads < 2 {
+        return keys.iter().map(|k| (k.clone(), check(k))).collect();
+    }
+    let chunk = keys.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = keys
+            .chunks(chunk)
+            .map(|part| {
+                let check = &check;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|k| (k.clone(), check(k)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Checks the sites of every run: each core takes the next run, parses it,
+/// checks its sites and drops its tree. A site key already seen in an
+/// earlier run is a duplicate (the first wins, as in a single pass).
+fn check_runs<T: Send>(
+    runs: &locate::Runs<'_>,
+    check: &(impl Fn(&locate::Tree<'_>, &str, Value) -> T + Sync),
+) -> Option<Checked<T>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    type RunResult<T> = (Vec<(String, Pos, T)>, Vec<locate::Duplicate>);
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let sites = locate::YamlPath::root().key("sites");
+    let work = || {
+        let mut done: Vec<(usize, RunResult<T>)> = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= runs.len() || failed.load(Ordering::Relaxed) {
+                return done;
+            }
+            let Some(mut tree) = runs.tree(i) else {
+                failed.store(true, Ordering::Relaxed);
+                return done;
+            };
+            let keys = tree.keys(&sites).unwrap_or_default();
+            let checked = keys
+                .iter()
+                .map(|k| {
+                    let path = sites.key(k);
+                    let body = tree.value(&path).unwrap_or_default();
+                    (k.to_string(), tree.key_pos(&path), check(&tree, k, body))
+                })
+                .collect();
+            done.push((i, (checked, tree.take_duplicates())));
+        }
+    };
+    let mut results: Vec<(usize, RunResult<T>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    if failed.load(Ordering::Relaxed) {
+        return None;
+    }
+    results.sort_by_key(|(i, _)| *i);
+    let mut first: std::collections::HashMap<String, Pos> = std::collections::HashMap::new();
+    let mut checked = Checked {
+        sites: Vec::new(),
+        duplicates: Vec::new(),
+    };
+    for (_, (run, duplicates)) in results {
+        checked.duplicates.extend(duplicates);
+        for (key, pos, result) in run {
+            match first.get(&key) {
+                Some(earlier) => checked.duplicates.push(locate::Duplicate {
+                    parent: sites.clone(),
+                    key,
+                    first: *earlier,
+                    second: pos,
+                }),
+                None => {
+                    first.insert(key.clone(), pos);
+                    checked.sites.push((key, result));
+                }
+            }
+        }
+    }
+    Some(checked)
 }
 
 /// The tree's limits, the same as serde-saphyr's (see `parse_options`).
@@ -467,9 +629,11 @@ fn lowercase_first(text: &str) -> String {
     }
 }
 
-fn duplicate_keys(path: &Path, tree: &locate::Tree) -> Vec<Diagnostic> {
-    tree.duplicates()
-        .iter()
+fn duplicate_keys<'d>(
+    path: &Path,
+    duplicates: impl Iterator<Item = &'d locate::Duplicate>,
+) -> Vec<Diagnostic> {
+    duplicates
         .map(|dup| {
             let place = if dup.parent.segs().is_empty() {
                 "at the top level".to_string()
@@ -559,6 +723,56 @@ mod tests {
         assert_eq!(report.errors(), 2);
         assert!(report.diagnostics.iter().all(|d| d.redact_source));
         assert!(!report.render().contains("x-1.y"));
+    }
+
+    /// Checking runs of sites finds what checking one tree finds: the same
+    /// config, or the same diagnostics (duplicate sites across runs
+    /// included).
+    #[test]
+    fn runs_of_sites_check_as_one_pass_does() {
+        let mut text = "version: 1\npeople:\n  a: {email: a@x.example}\n  b: {email: b@x.example}\nteams:\n  t: [a, b]\nsites:\n".to_string();
+        for i in 0..40 {
+            text.push_str(&format!(
+                "  s{i}:\n    wix: {{site_id: id-{i}, account_id: acc, api_key_env: K}}\n    access:\n      - team: t\n        role: Blog Writer\n      - person: a\n        roles: [Admin, \"Website Manager\"]\n"
+            ));
+        }
+        text.push_str("safety:\n  max_removals_total: 9\n");
+        let both = |text: &str| {
+            let split = load_text(Path::new("t.yaml"), text.as_bytes(), 0);
+            let one = load_text(Path::new("t.yaml"), text.as_bytes(), usize::MAX);
+            (format!("{split:?}"), format!("{one:?}"))
+        };
+        let runs = locate::Runs::cut(&text, tree_limits(), 4).expect("cut");
+        assert!(
+            (0..runs.len()).all(|i| runs.tree(i).is_some()),
+            "every run reads"
+        );
+        let (split, one) = both(&text);
+        assert!(split.starts_with("Ok("), "{split}");
+        assert_eq!(split, one);
+        // Mistakes in several runs, a site key twice (in different runs), a
+        // site id twice, a request-mode site.
+        let broken = text
+            .replace(
+                "  s3:\n    wix: {site_id: id-3",
+                "  s3:\n    wix: {site_id: id-1",
+            )
+            .replace("  s30:\n", "  s2:\n")
+            .replace(
+                "  s7:\n    wix: {site_id: id-7, account_id: acc, api_key_env: K}",
+                "  s7:\n    wix: {site_id: id-7, account_id: acc}",
+            )
+            .replacen("person: a\n", "person: zed\n", 1)
+            .replace(
+                "  s20:\n    wix: {site_id: id-20, account_id: acc, api_key_env: K}\n    access",
+                "  s20:\n    wix: {site_id: id-20, account_id: acc, api_key_env: K}\n    acess",
+            );
+        let (split, one) = both(&broken);
+        assert!(split.contains("duplicate key `s2`"), "{split}");
+        assert!(split.contains("same `site_id`"), "{split}");
+        assert!(split.contains("unknown person `zed`"), "{split}");
+        assert!(split.contains("unknown key `acess`"), "{split}");
+        assert_eq!(split, one);
     }
 
     #[test]

@@ -41,12 +41,17 @@ pub struct Outcome {
     pub diagnostics: Vec<Diagnostic>,
     /// Parts that could not be read, for when nothing else explains why.
     pub fallback: Vec<Diagnostic>,
+    /// Duplicate keys found in runs of sites (see [`Parts::check_sites`]);
+    /// the tree of the rest has its own.
+    pub duplicates: Vec<super::locate::Duplicate>,
 }
 
 /// Checks a parsed document against the schema and resolves it: the root
 /// first, then the sites, on all cores for a large config, each site's
 /// value made, checked and dropped in turn.
-pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) -> Outcome {
+/// `None` when a run of sites cannot be read on its own (the caller then
+/// reads the whole text in one pass).
+pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) -> Option<Outcome> {
     let empty = Map::new();
     let root = parts.root.as_object().unwrap_or(&empty);
     let person_keys = key_set(root.get("people"));
@@ -77,7 +82,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         .values()
         .map(|p| (p.email.as_str(), p.key.as_str()))
         .collect();
-    let checked = for_each_site(&parts.site_keys, |key| {
+    let checked = parts.check_sites(|tree, key, body| {
         let mut r = Resolver {
             file,
             tree,
@@ -88,7 +93,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         };
         // The site alone, at its place in a document, against the whole
         // schema: every error path is the one it has in the file.
-        let mut doc = serde_json::json!({ "version": 1, "sites": { key: parts.site(key) } });
+        let mut doc = serde_json::json!({ "version": 1, "sites": { key: body } });
         r.diagnostics.extend(super::schema::check(&doc, tree, file));
         let body = doc
             .get_mut("sites")
@@ -116,12 +121,13 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             diagnostics: r.diagnostics,
             fallback: r.fallback,
         }
-    });
+    })?;
 
     // Across sites, in the order written: no two share a Wix site id.
-    let mut site_ids: HashMap<String, &str> = HashMap::new();
+    let mut site_ids: HashMap<String, String> = HashMap::new();
     let mut sites = BTreeMap::new();
-    for (key, outcome) in parts.site_keys.iter().zip(checked) {
+    let order: Vec<String> = checked.sites.iter().map(|(k, _)| k.clone()).collect();
+    for (key, outcome) in checked.sites {
         diagnostics.extend(outcome.diagnostics);
         fallback.extend(outcome.fallback);
         if let Some((id, pos)) = outcome.site_id {
@@ -136,16 +142,16 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
                     .with_hint("each site needs its own Wix site id; remove or fix one of them"),
                 ),
                 None => {
-                    site_ids.insert(normal, key);
+                    site_ids.insert(normal, key.clone());
                 }
             }
         }
         if let Some(site) = outcome.site {
-            sites.insert(key.clone(), site);
+            sites.insert(key, site);
         }
     }
     if root.get("requests").is_none() {
-        diagnostics.extend(unrequestable(file, &parts.site_keys, &sites));
+        diagnostics.extend(unrequestable(file, &order, &sites));
     }
     let config = Config {
         path: file.to_path_buf(),
@@ -158,11 +164,12 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         requests: requests.value,
         people_index: Default::default(),
     };
-    Outcome {
+    Some(Outcome {
         config,
         diagnostics,
         fallback,
-    }
+        duplicates: checked.duplicates,
+    })
 }
 
 /// Sites without an API key are in request mode, which needs `requests:`
@@ -220,28 +227,6 @@ struct SiteOutcome {
     site_id: Option<(String, Pos)>,
     diagnostics: Vec<Diagnostic>,
     fallback: Vec<Diagnostic>,
-}
-
-/// Sites from which checking runs on every core.
-const PARALLEL_FROM: usize = 200;
-
-/// `check(key)` for every key, in order; on all cores for many keys.
-fn for_each_site<T: Send>(keys: &[String], check: impl Fn(&str) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if keys.len() < PARALLEL_FROM || threads < 2 {
-        return keys.iter().map(|k| check(k)).collect();
-    }
-    let chunk = keys.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = keys
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(|k| check(k)).collect::<Vec<T>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
 }
 
 /// `ledger_dir` resolved against the config file's directory; by default

@@ -85,7 +85,9 @@ fn cut(text: &str, parts: usize) -> Option<Cut> {
         }
         end += 1;
     }
-    if starts.len() < parts * 2 {
+    // At least two sites per run, and two runs.
+    let parts = parts.min(starts.len() / 2);
+    if parts < 2 {
         return None;
     }
     let tail_start = lines
@@ -108,36 +110,74 @@ fn cut(text: &str, parts: usize) -> Option<Cut> {
     })
 }
 
-impl<'s> Tree<'s> {
-    /// Builds the tree of `text` on `threads` threads when it has the shape
-    /// for it (see the module docs); `None` otherwise.
-    pub fn build_split(text: &'s str, limits: Limits, threads: usize) -> Option<Tree<'s>> {
-        let cut = cut(text, threads.max(2))?;
-        // A run is a mapping one level down.
-        let run_limits = Limits {
-            max_depth: limits.max_depth.saturating_sub(1),
-            ..limits
-        };
-        let (head, runs, tail) = std::thread::scope(|scope| {
-            let handles: Vec<_> = cut
-                .runs
-                .iter()
-                .map(|(range, line)| {
-                    let range = range.clone();
-                    scope.spawn(move || Tree::build_part(text, range, *line, run_limits))
-                })
-                .collect();
-            let head = Tree::build_part(text, cut.head.clone(), 1, limits);
-            let tail = Tree::build_part(text, cut.tail.0.clone(), cut.tail.1, limits);
-            let runs: Vec<Option<Tree<'s>>> = handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect();
-            (head, runs, tail)
-        });
-        let runs: Vec<Tree<'s>> = runs.into_iter().collect::<Option<_>>()?;
-        join(head?, runs, tail?, limits)
+/// A large text cut at its site keys: the tree of everything but the sites
+/// (`sites` an empty mapping where the first site starts), and the runs of
+/// sites, each parsed on demand into a tree of its own whose paths start at
+/// `sites`. Checking a run at a time keeps only a few runs' trees in memory.
+pub struct Runs<'s> {
+    /// Everything but the sites.
+    pub root: Tree<'s>,
+    source: &'s str,
+    runs: Vec<(Range<usize>, usize)>,
+    limits: Limits,
+}
+
+impl<'s> Runs<'s> {
+    /// Cuts `text` into `parts` runs of sites when it has the shape for it
+    /// (see the module docs); `None` otherwise.
+    pub fn cut(text: &'s str, limits: Limits, parts: usize) -> Option<Runs<'s>> {
+        let cut = cut(text, parts)?;
+        let head = Tree::build_part(text, cut.head.clone(), 1, limits)?;
+        let tail = Tree::build_part(text, cut.tail.0.clone(), cut.tail.1, limits)?;
+        let first = cut.runs.first()?;
+        // Where the first site's key is: the sites mapping starts there.
+        let first_site = first_key_pos(text, first.0.start, first.1)?;
+        let root = join_root(head, tail, first_site)?;
+        Some(Runs {
+            root,
+            source: text,
+            runs: cut.runs,
+            limits: Limits {
+                // A run is a mapping one level down.
+                max_depth: limits.max_depth.saturating_sub(1),
+                ..limits
+            },
+        })
     }
+
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// The tree of run `i`, or `None` when it cannot be read as its part of
+    /// the document (the caller then reads the whole text in one pass).
+    pub fn tree(&self, i: usize) -> Option<Tree<'s>> {
+        let (range, line) = self.runs.get(i)?;
+        let mut tree = Tree::build_part(self.source, range.clone(), *line, self.limits)?;
+        if !joinable(&tree) || tree.root.is_none() {
+            return None;
+        }
+        tree.under = Some("sites");
+        for d in &mut tree.duplicates {
+            d.parent.0.insert(0, Seg::Key("sites".into()));
+        }
+        Some(tree)
+    }
+}
+
+/// The position of the first non-blank character on the line starting at
+/// byte `at` (line `line`).
+fn first_key_pos(text: &str, at: usize, line: usize) -> Option<super::At> {
+    let rest = text.get(at..)?;
+    let col = rest.chars().take_while(|c| *c == ' ').count() + 1;
+    Some(super::At {
+        line: u32::try_from(line).ok()?,
+        col: u32::try_from(col).ok()?,
+    })
 }
 
 /// Whether a part's tree can be joined: parsed cleanly, one mapping (or
@@ -201,25 +241,14 @@ fn add_entry(tree: &mut Tree<'_>, map_id: usize, parent: &YamlPath, entry: Entry
     map.push_entry(source, entry);
 }
 
-fn join<'s>(
-    mut head: Tree<'s>,
-    runs: Vec<Tree<'s>>,
-    mut tail: Tree<'s>,
-    limits: Limits,
-) -> Option<Tree<'s>> {
-    if !joinable(&head) || !joinable(&tail) || !runs.iter().all(joinable) {
-        return None;
-    }
-    let total: usize =
-        head.nodes.len() + tail.nodes.len() + runs.iter().map(|r| r.nodes.len()).sum::<usize>();
-    if total > limits.max_nodes {
+/// The head and tail joined into one root mapping, with `sites` (the end of
+/// the head, so an empty scalar there) an empty mapping at `sites_pos`.
+fn join_root<'s>(mut head: Tree<'s>, mut tail: Tree<'s>, sites_pos: super::At) -> Option<Tree<'s>> {
+    if !joinable(&head) || !joinable(&tail) {
         return None;
     }
     let source = head.source;
     let root = head.root?;
-    // `sites:` ends the head, so its value is an empty scalar; the sites
-    // mapping takes its place, where the first site starts (as a single
-    // pass places it).
     let sites_entry = match head.nodes.get(root).map(|n| &n.kind) {
         Some(Kind::Map(map)) => map
             .entries
@@ -227,14 +256,9 @@ fn join<'s>(
             .rposition(|e| text_str(source, &e.key) == "sites")?,
         _ => return None,
     };
-    let first_pos = runs
-        .first()
-        .and_then(|r| r.root)
-        .and_then(|id| runs.first()?.nodes.get(id))
-        .map(|n| n.pos)?;
     let sites_id = head.nodes.len();
     head.nodes.push(Node {
-        pos: first_pos,
+        pos: sites_pos,
         kind: Kind::Map(Box::default()),
     });
     if let Some(Node {
@@ -243,24 +267,6 @@ fn join<'s>(
     }) = head.nodes.get_mut(root)
     {
         map.entries.get_mut(sites_entry)?.value = sites_id;
-    }
-    let sites_path = YamlPath::root().key("sites");
-    head.nodes.reserve(total);
-    // Each part is dropped once it is in: the nodes are never held twice
-    // over.
-    for mut run in runs {
-        let run = &mut run;
-        let entries = take_root_entries(run);
-        let offset = append_nodes(&mut head, run);
-        for mut entry in entries {
-            entry.value += offset;
-            add_entry(&mut head, sites_id, &sites_path, entry);
-        }
-        head.duplicates
-            .extend(run.duplicates.drain(..).map(|mut d| {
-                d.parent.0.insert(0, Seg::Key("sites".into()));
-                d
-            }));
     }
     let entries = take_root_entries(&mut tail);
     let offset = append_nodes(&mut head, &mut tail);
@@ -327,19 +333,36 @@ mod tests {
         out
     }
 
+    /// The root tree and the runs' trees hold what a single pass holds.
     fn same_as_one_pass(text: &str) {
         let one = Tree::build(text);
-        let split = Tree::build_split(text, Limits::UNBOUNDED, 2)
-            .unwrap_or_else(|| panic!("not split:\n{text}"));
-        assert_eq!(listing(&split), listing(&one), "{text}");
-        let dups = |t: &Tree<'_>| {
-            let mut d: Vec<String> = t.duplicates.iter().map(|d| format!("{d:?}")).collect();
-            d.sort();
-            d
-        };
-        assert_eq!(dups(&split), dups(&one));
-        assert_eq!(split.value(&YamlPath::root()), one.value(&YamlPath::root()));
-        assert!(split.readable());
+        let runs =
+            Runs::cut(text, Limits::UNBOUNDED, 3).unwrap_or_else(|| panic!("not cut:\n{text}"));
+        let (mut ours, mut dups): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        let in_sites = |l: &String| l.starts_with(".sites.");
+        ours.extend(listing(&runs.root).into_iter().filter(|l| !in_sites(l)));
+        let sites = YamlPath::root().key("sites");
+        let listed = |d: &Duplicate| (d.parent != sites).then(|| format!("{d:?}"));
+        dups.extend(runs.root.duplicates.iter().filter_map(listed));
+        for i in 0..runs.len() {
+            let mut run = runs.tree(i).expect("run");
+            assert!(run.readable());
+            ours.extend(
+                listing(&run)
+                    .into_iter()
+                    .filter(|l| l.starts_with('.'))
+                    .map(|l| format!(".sites{l}")),
+            );
+            dups.extend(run.take_duplicates().iter().filter_map(listed));
+        }
+        ours.sort();
+        assert_eq!(ours, listing(&one), "{text}");
+        // Duplicate site keys are found when the runs are checked (see
+        // `config::check_runs`).
+        let mut expected: Vec<String> = one.duplicates.iter().filter_map(listed).collect();
+        expected.sort();
+        dups.sort();
+        assert_eq!(dups, expected);
     }
 
     #[test]
@@ -366,7 +389,8 @@ mod tests {
             "sites:\n  s1: 1\n".to_string(),
         ] {
             assert!(
-                Tree::build_split(&text, Limits::UNBOUNDED, 2).is_none(),
+                Runs::cut(&text, Limits::UNBOUNDED, 2)
+                    .is_none_or(|runs| (0..runs.len()).any(|i| runs.tree(i).is_none())),
                 "{text}"
             );
         }
