@@ -1,16 +1,18 @@
-//! Building the tree of a large config on several threads.
+//! Reading a large config in parts, on several threads.
 //!
 //! The parser is the slowest part of loading a large config, and it is
-//! sequential. A config is mostly its `sites:` mapping, and in block style
-//! every site starts on a line indented exactly as much as the first one.
-//! Such a text is cut there into parts: the text before the first site, runs
-//! of whole sites, and the text after `sites:`. Each part is parsed on its
-//! own and the trees are joined: the same tree a single pass builds.
+//! sequential; a tree of the whole file is also its largest use of memory. A
+//! config is mostly its `sites:` mapping, and in block style every site
+//! starts on a line indented exactly as much as the first one. Such a text
+//! is cut there into parts: the text before the first site and the text
+//! after `sites:` (joined into the root tree), and runs of whole sites, each
+//! parsed on its own when it is checked (see `config::check_runs`). A run's
+//! tree holds what a single pass holds for those sites.
 //!
 //! The cut is a guess made on lines, so it is checked by the parts
-//! themselves: each must parse cleanly, with nothing this joining does not
-//! understand (anchors, aliases, document markers, tags). Anything else and
-//! the caller builds the tree in one pass, as it would for a small text.
+//! themselves: each must parse cleanly, with nothing a part on its own
+//! cannot read (anchors, aliases, document markers, tags). Anything else and
+//! the caller reads the text in one pass, as it would a small text.
 
 use std::ops::Range;
 
@@ -180,7 +182,7 @@ fn first_key_pos(text: &str, at: usize, line: usize) -> Option<super::At> {
     })
 }
 
-/// Whether a part's tree can be joined: parsed cleanly, one mapping (or
+/// Whether a part's tree can stand for its part of the document: parsed cleanly, one mapping (or
 /// nothing, for a tail of comments), no anchors or aliases.
 fn joinable(tree: &Tree<'_>) -> bool {
     tree.unreadable.is_none()
