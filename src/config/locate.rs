@@ -1,25 +1,26 @@
-//! Where things are in the YAML text.
+//! Where things are in the YAML text, and what they are.
 //!
 //! serde turns the document into values and forgets positions; this module
-//! keeps them. It builds a small tree of positions from the parser's events
-//! (the same parser serde-saphyr uses, so both agree on what the text means)
-//! and answers "where is the value at `/sites/acme/access/0/role`?" and
-//! "where is the key `acess`?". Building the tree also finds duplicate
+//! keeps both. It builds a tree from the parser's events (the same parser
+//! serde-saphyr uses, so both agree on what the text means) and answers
+//! "where is the value at `/sites/acme/access/0/role`?", "where is the key
+//! `acess`?" and "what is the value there?" ([`Tree::value`], read exactly
+//! as serde-saphyr reads it into a JSON value, for documents the tree can
+//! read: see [`Tree::readable`]). Building the tree also finds duplicate
 //! mapping keys, which serde-saphyr is told to tolerate so that they can be
 //! reported together with every other problem.
 //!
-//! The tree is built only after serde-saphyr has accepted the document within
-//! its budget, so its size and depth are bounded. Building uses an explicit
-//! stack, and lookups are loops, so nothing here recurses on input.
-//! Aliases are not expanded: an alias node points at its anchor's node, and a
+//! The build is bounded by the same depth, node and alias limits as
+//! serde-saphyr's, so it can run before serde-saphyr has seen the text. It
+//! uses an explicit stack, and lookups are loops; reading a value recurses,
+//! within the depth limit. An alias node points at its anchor's node, and a
 //! lookup that passes through one reports positions inside the anchor.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
 use serde_json::{Map, Value};
-
-use std::borrow::Cow;
 
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 

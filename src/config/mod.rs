@@ -5,13 +5,19 @@
 //! The stages, in order:
 //!
 //! 1. bytes: readable, not empty, UTF-8;
-//! 2. YAML: serde-saphyr parses the text into a JSON value, within a budget
-//!    (size, depth, alias expansion) so hostile input fails fast with a
-//!    located error. This is the only stage that stops at its first error;
-//!    duplicate keys are tolerated here and reported in stage 3;
-//! 3. positions and duplicate keys ([`locate`]);
-//! 4. the JSON schema generated from [`raw`] ([`schema`]): types, unknown
-//!    keys, required keys, "exactly one of";
+//! 2. YAML: one pass of serde-saphyr's parser builds [`locate::Tree`], the
+//!    position and value of every node, within the same limits as
+//!    serde-saphyr (size, depth, alias expansion). A document that uses
+//!    only what configs are made of is read from the tree; anything else,
+//!    and every syntax or limit error, goes through serde-saphyr into a
+//!    JSON value, which is the only stage that stops at its first error.
+//!    Duplicate keys are tolerated here and reported in stage 3. A large
+//!    text is cut into runs of sites, parsed and checked a run at a time on
+//!    all cores ([`locate::Runs`]);
+//! 3. duplicate keys (found by the tree);
+//! 4. the JSON schema generated from [`raw`] ([`schema`]), checked on the
+//!    root without the sites and then on each site: types, unknown keys,
+//!    required keys, "exactly one of";
 //! 5. meaning ([`validate`]): references, emails, dates, secrets, and the
 //!    model itself.
 //!
