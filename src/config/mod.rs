@@ -781,6 +781,73 @@ mod tests {
         assert_eq!(split, one);
     }
 
+    /// Mangled configs read the same in runs as in one pass: same config or
+    /// same diagnostics, whatever the mangling.
+    #[test]
+    fn mangled_runs_check_as_one_pass_does() {
+        let mut text = "version: 1\npeople:\n  a: {email: a@x.example}\nteams:\n  t: [a]\nsites:\n"
+            .to_string();
+        for i in 0..12 {
+            text.push_str(&format!(
+                "  s{i}:\n    wix: {{site_id: id-{i}, account_id: acc, api_key_env: K}}\n    access:\n      - team: t\n        role: Blog Writer # c\n      - email: 'b@x.example'\n        roles: [Admin, \"Website Manager\"]\n"
+            ));
+        }
+        text.push_str("safety:\n  max_removals_total: 9\n");
+        let pieces = [
+            " ", "\n", "  ", ":", "- ", "'", "\"", "&a ", "*a", "!!str ", "[", "}", "#", "\t",
+            "s1:", "---\n", "~", "<<: ", "é",
+        ];
+        // A fixed xorshift, so a failure can be replayed.
+        let mut state: u64 = 0x5eed;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut in_runs = 0;
+        for round in 0..400 {
+            let mut t = text.clone();
+            for _ in 0..1 + next(3) {
+                let at = (0..t.len())
+                    .filter(|i| t.is_char_boundary(*i))
+                    .nth(next(t.len()))
+                    .unwrap_or(0);
+                match next(3) {
+                    0 => t.insert_str(at, pieces[next(pieces.len())]),
+                    1 => {
+                        let end = (at + 1 + next(6)).min(t.len());
+                        if t.is_char_boundary(end) {
+                            t.replace_range(at..end, "");
+                        }
+                    }
+                    _ => {
+                        let end = t.len().min(at + next(40));
+                        if let Some(copy) = t.get(at..end).map(str::to_owned) {
+                            t.insert_str(at, &copy);
+                        }
+                    }
+                }
+            }
+            let split = format!("{:?}", load_text(Path::new("t.yaml"), t.as_bytes(), 0));
+            let one = format!(
+                "{:?}",
+                load_text(Path::new("t.yaml"), t.as_bytes(), usize::MAX)
+            );
+            assert_eq!(split, one, "round {round}:\n{t}");
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            in_runs += usize::from(
+                locate::Runs::cut(&t, tree_limits(), threads * RUNS_PER_THREAD)
+                    .is_some_and(|r| (0..r.len()).all(|i| r.tree(i).is_some())),
+            );
+        }
+        // Most manglings leave runs that read on their own.
+        assert!(
+            in_runs > 100 && in_runs < 400,
+            "{in_runs} of 400 read in runs"
+        );
+    }
+
     #[test]
     fn finds_unclosed_brackets() {
         let text = "a: [x, y\nb: {c: '[', d: \"]\"}\nc: z[1] # [\n";
