@@ -26,7 +26,84 @@ pub struct LiveSite {
     /// Accounts that own the site; never touched.
     pub owners: BTreeSet<String>,
     /// Every other contributor's account id and the role ids it holds.
-    pub contributors: BTreeMap<String, BTreeSet<String>>,
+    pub contributors: BTreeMap<String, RoleSet>,
+}
+
+/// A set of role ids, kept sorted. Most contributors hold one or two roles,
+/// for which a `BTreeSet` node (288 bytes) is far too big: at 10,000 sites
+/// this is the bulk of the observed state.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoleSet(Vec<String>);
+
+impl std::fmt::Debug for RoleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(&self.0).finish()
+    }
+}
+
+impl RoleSet {
+    pub fn new() -> Self {
+        RoleSet(Vec::new())
+    }
+
+    /// Adds `id`; false when it was already there.
+    pub fn insert(&mut self, id: String) -> bool {
+        match self.0.binary_search(&id) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, id);
+                true
+            }
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.binary_search_by(|r| r.as_str().cmp(id)).is_ok()
+    }
+
+    /// The ids in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<String> for RoleSet {
+    fn from_iter<I: IntoIterator<Item = String>>(ids: I) -> Self {
+        let mut ids: Vec<String> = ids.into_iter().collect();
+        ids.sort();
+        ids.dedup();
+        ids.shrink_to_fit();
+        RoleSet(ids)
+    }
+}
+
+impl<'a> IntoIterator for &'a RoleSet {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<BTreeSet<String>> for RoleSet {
+    fn from(ids: BTreeSet<String>) -> Self {
+        ids.into_iter().collect()
+    }
+}
+
+impl PartialEq<BTreeSet<String>> for RoleSet {
+    fn eq(&self, other: &BTreeSet<String>) -> bool {
+        self.0.len() == other.len() && self.0.iter().eq(other.iter())
+    }
 }
 
 impl LiveSite {
@@ -46,5 +123,24 @@ impl LiveSite {
             .collect();
         titles.sort();
         titles
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_sets_are_sorted_sets() {
+        let mut set = RoleSet::new();
+        assert!(set.insert("b".into()));
+        assert!(set.insert("a".into()));
+        assert!(!set.insert("b".into()));
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(set.contains("a") && !set.contains("c"));
+        let from: RoleSet = ["b", "a", "b"].map(String::from).into_iter().collect();
+        assert_eq!(from, set);
+        assert_eq!(set, BTreeSet::from(["a".to_string(), "b".to_string()]));
+        assert_eq!(format!("{set:?}"), r#"{"a", "b"}"#);
     }
 }

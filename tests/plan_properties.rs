@@ -231,11 +231,11 @@ fn live_site(s: &Scenario) -> LiveSite {
     let mut contributors = BTreeMap::new();
     for (i, p) in s.people.iter().enumerate() {
         if let Some(mask) = p.holds {
-            contributors.insert(account(i), ids(mask));
+            contributors.insert(account(i), ids(mask).into());
         }
     }
     for (j, (mask, _)) in s.strangers.iter().enumerate() {
-        contributors.insert(format!("acct-x{j}"), ids(*mask));
+        contributors.insert(format!("acct-x{j}"), ids(*mask).into());
     }
     LiveSite {
         roles: ROLES

@@ -599,7 +599,11 @@ impl Agency {
         LiveSite {
             roles,
             owners: BTreeSet::from([self.accounts[site.account].id.clone()]),
-            contributors: site.live.clone(),
+            contributors: site
+                .live
+                .iter()
+                .map(|(account, roles)| (account.clone(), roles.iter().cloned().collect()))
+                .collect(),
         }
     }
 

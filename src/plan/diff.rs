@@ -16,7 +16,7 @@ use crate::ledger::{InviteRecord, InviteState, SiteLedger};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
 use crate::plan::{Action, Change, Mode, Pending, Role, SitePlan};
 use crate::plan::{request, roles};
-use crate::state::LiveSite;
+use crate::state::{LiveSite, RoleSet};
 
 /// What the provider could tell about a site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,7 +329,7 @@ impl<'a> Planner<'a> {
             .iter()
             .filter_map(|g| self.config.identity_of(&g.principal).1)
             .collect();
-        let unknown_accounts: Vec<(&String, &BTreeSet<String>)> = self
+        let unknown_accounts: Vec<(&String, &RoleSet)> = self
             .live
             .contributors
             .iter()
@@ -893,7 +893,7 @@ mod tests {
             owners: BTreeSet::from(["own".to_string()]),
             contributors: BTreeMap::from([(
                 "acc".to_string(),
-                BTreeSet::from(["r1".to_string(), "r2".to_string()]),
+                BTreeSet::from(["r1".to_string(), "r2".to_string()]).into(),
             )]),
         };
         let mut ledger = SiteLedger::new("s", "id");

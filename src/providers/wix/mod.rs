@@ -37,7 +37,7 @@ use tokio::sync::{Mutex, OnceCell, Semaphore};
 use tracing::{Instrument as _, debug, debug_span, info, info_span};
 
 use crate::secret::ApiKey;
-use crate::state::{LiveSite, RoleDef};
+use crate::state::{LiveSite, RoleDef, RoleSet};
 use endpoints::{Endpoint, IdHeader, Repeat};
 use limiter::RateLimiter;
 use retry::RetryPolicy;
@@ -475,11 +475,11 @@ impl WixClient {
             let all = self.query_contributors(site, None).await?;
             let mut owners: BTreeSet<String> = BTreeSet::from([site.account_id.clone()]);
             owners.extend(all.iter().filter_map(|c| c.account_owner_id.clone()));
-            let mut contributors: BTreeMap<String, BTreeSet<String>> = all
+            let mut contributors: BTreeMap<String, RoleSet> = all
                 .iter()
                 .filter_map(|c| c.account_id.clone())
                 .filter(|a| !owners.contains(a))
-                .map(|a| (a, BTreeSet::new()))
+                .map(|a| (a, RoleSet::new()))
                 .collect();
             // Only the owner: no need to ask who holds which role. Else one
             // query per role, all at once: they are independent, and a site
