@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -191,9 +192,11 @@ pub struct RoleName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub principal: Principal,
-    pub roles: Vec<RoleName>,
+    /// Shared by the grants a team grant becomes (a config of 10,000 sites
+    /// holds hundreds of thousands of grants).
+    pub roles: Arc<[RoleName]>,
     pub until: Option<Date>,
-    pub via_team: Option<String>,
+    pub via_team: Option<Arc<str>>,
     pub pos: Pos,
 }
 

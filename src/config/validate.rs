@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -492,6 +493,7 @@ impl Resolver<'_> {
                 complete = false;
             }
         }
+        grants.shrink_to_fit();
         let site = match (wix, owner, unmanaged, complete) {
             (Some(wix), Some(owner), Some(unmanaged), true) => Some(Site {
                 key: key.to_string(),
@@ -659,16 +661,20 @@ impl Resolver<'_> {
 
         // The principal. The schema reports none-or-several; each one
         // written is still checked.
-        let mut principals: Vec<(Principal, Option<String>)> = Vec::new();
+        let mut principals: Vec<(Principal, Option<Arc<str>>)> = Vec::new();
         let mut named = 0;
         if let Some(team) = str_field(g, "team") {
             named += 1;
             match teams.get(team) {
-                Some(members) => principals.extend(
-                    members
-                        .iter()
-                        .map(|m| (Principal::Person(m.clone()), Some(team.to_string()))),
-                ),
+                Some(members) => {
+                    // One name, shared by the members' grants.
+                    let team: Arc<str> = team.into();
+                    principals.extend(
+                        members
+                            .iter()
+                            .map(|m| (Principal::Person(m.clone()), Some(team.clone()))),
+                    );
+                }
                 None if self.team_keys.contains(team) => ok = false,
                 None => {
                     let hint = if self.person_keys.contains(team) {
@@ -731,6 +737,8 @@ impl Resolver<'_> {
             return false;
         }
         let pos = self.tree.value_pos(path);
+        // Shared by the grants a team grant becomes.
+        let roles: Arc<[RoleName]> = roles.into();
         for (principal, via_team) in principals {
             out.push(Grant {
                 principal,
