@@ -152,12 +152,13 @@ fn invariants(plan: &SitePlan, observation: &Observation, request_mode: bool) {
             assert!(change.invite_id.is_some(), "{change:?}");
         }
     }
-    let mut before = plan.before.clone();
-    before.sort();
-    assert_eq!(before, plan.before, "the before listing is sorted");
-    let mut after = plan.after.clone();
-    after.sort();
-    assert_eq!(after, plan.after, "the after listing is sorted");
+    let before: Vec<&str> = plan.before.lines().collect();
+    assert!(
+        before.is_sorted(),
+        "the before listing is sorted: {before:?}"
+    );
+    let after: Vec<&str> = plan.after.lines().collect();
+    assert!(after.is_sorted(), "the after listing is sorted: {after:?}");
 }
 
 fn is_sorted_by_title(roles: &[Role]) -> bool {
@@ -204,9 +205,9 @@ fn render(plan: &SitePlan, listings: bool) -> String {
     }
     if listings {
         out.push("before:".to_string());
-        out.extend(plan.before.iter().map(|l| format!("  {l}")));
+        out.extend(plan.before.lines().map(|l| format!("  {l}")));
         out.push("after:".to_string());
-        out.extend(plan.after.iter().map(|l| format!("  {l}")));
+        out.extend(plan.after.lines().map(|l| format!("  {l}")));
     }
     out.join("\n")
 }

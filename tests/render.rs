@@ -31,8 +31,8 @@ fn change(action: Action, who: &str, reason: &str) -> Change {
     }
 }
 
-fn lines(list: &[&str]) -> Vec<String> {
-    list.iter().map(|l| l.to_string()).collect()
+fn lines(list: &[&str]) -> accessctl::plan::Listing {
+    list.iter().collect()
 }
 
 /// A managed site with one of almost everything.
@@ -165,7 +165,7 @@ fn request_site() -> SitePlan {
         pending: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
-        before: Vec::new(),
+        before: Default::default(),
         after: lines(&[
             "alice@agency.example (requested): Marketing Manager",
             "writer@freelance.example (requested): Blog Writer",
@@ -188,8 +188,8 @@ fn broken_site() -> SitePlan {
         errors: vec![
             "unknown role `Blog Edtor` for `alice`\nhint: did you mean `Blog Editor`?".to_string(),
         ],
-        before: Vec::new(),
-        after: Vec::new(),
+        before: Default::default(),
+        after: Default::default(),
         request: None,
     }
 }
@@ -358,6 +358,7 @@ fn big_plan(sites: usize, per_site: usize) -> Plan {
     let all = (0..sites)
         .map(|i| {
             let mut site = quiet_site(&format!("client-site-{i:04}"));
+            let mut after: Vec<String> = site.after.lines().map(String::from).collect();
             for j in 0..per_site {
                 let mut c = change(
                     Action::Invite,
@@ -366,11 +367,12 @@ fn big_plan(sites: usize, per_site: usize) -> Plan {
                 );
                 c.email = Some(format!("person-{j:04}@agency.example"));
                 c.roles_after = vec![role("r-wm", "Website Manager"), role("r-be", "Blog Editor")];
-                site.after.push(format!(
+                after.push(format!(
                     "person-{j:04}@agency.example (invited): Blog Editor, Website Manager"
                 ));
                 site.changes.push(c);
             }
+            site.after = after.into();
             site
         })
         .collect();

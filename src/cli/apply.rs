@@ -260,12 +260,27 @@ fn saved_plan(
 }
 
 /// Name the site and what moved between plan time and now.
-fn describe_move(then: &[String], now_lines: &[String], site: &str, errors: &[String]) -> String {
+fn describe_move(
+    then: &crate::plan::Listing,
+    now_lines: &crate::plan::Listing,
+    site: &str,
+    errors: &[String],
+) -> String {
     if let Some(error) = errors.first() {
         return format!("site `{site}` cannot be read now: {error}");
     }
-    let gone: Vec<&String> = then.iter().filter(|l| !now_lines.contains(l)).collect();
-    let new: Vec<&String> = now_lines.iter().filter(|l| !then.contains(l)).collect();
+    let (then, now_lines): (Vec<&str>, Vec<&str>) =
+        (then.lines().collect(), now_lines.lines().collect());
+    let gone: Vec<&str> = then
+        .iter()
+        .copied()
+        .filter(|l| !now_lines.contains(l))
+        .collect();
+    let new: Vec<&str> = now_lines
+        .iter()
+        .copied()
+        .filter(|l| !then.contains(l))
+        .collect();
     if gone.is_empty() && new.is_empty() {
         return format!("site `{site}` changed since the plan (its roles or its ledger)");
     }

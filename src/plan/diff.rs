@@ -59,8 +59,8 @@ pub fn plan_site(
         pending: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
-        before: Vec::new(),
-        after: Vec::new(),
+        before: Default::default(),
+        after: Default::default(),
         request: None,
     };
     let wants = desired(config, site, now);
@@ -723,7 +723,7 @@ impl<'a> Planner<'a> {
             ));
         }
         lines.sort();
-        plan.before = lines;
+        plan.before = lines.into();
     }
 
     /// The access listing as it will be once the changes are made.

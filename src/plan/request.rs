@@ -158,6 +158,9 @@ pub fn plan_requests(
         ));
     }
 
+    // The access listings, built here and sorted at the end.
+    let mut before: Vec<String> = plan.before.lines().map(String::from).collect();
+    let mut after: Vec<String> = plan.after.lines().map(String::from).collect();
     // Which grants still need asking for.
     let mut outstanding: Vec<(Wanted<'_>, Grant)> = Vec::new();
     for want in wants {
@@ -184,8 +187,8 @@ pub fn plan_requests(
             .any(|g| g.email == email && same_roles(&g.roles, &titles))
         {
             let line = format!("{email} (granted by the owner): {}", titles.join(", "));
-            plan.before.push(line.clone());
-            plan.after.push(line);
+            before.push(line.clone());
+            after.push(line);
             continue;
         }
         outstanding.push((
@@ -201,18 +204,18 @@ pub fn plan_requests(
     let open = ledger.open_request();
     if let Some(open) = open {
         for g in &open.grants {
-            plan.before
-                .push(format!("{} (requested): {}", g.email, g.roles.join(", ")));
+            before.push(format!("{} (requested): {}", g.email, g.roles.join(", ")));
         }
     }
     for (_, g) in &outstanding {
-        plan.after
-            .push(format!("{} (requested): {}", g.email, g.roles.join(", ")));
+        after.push(format!("{} (requested): {}", g.email, g.roles.join(", ")));
     }
-    plan.before.sort();
-    plan.before.dedup();
-    plan.after.sort();
-    plan.after.dedup();
+    before.sort();
+    before.dedup();
+    after.sort();
+    after.dedup();
+    plan.before = before.into();
+    plan.after = after.into();
     if outstanding.is_empty() {
         return;
     }

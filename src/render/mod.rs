@@ -176,7 +176,8 @@ fn access_diff(site: &SitePlan) -> Option<String> {
     if site.before == site.after {
         return None;
     }
-    let lines = |list: &[String]| list.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let lines =
+        |list: &crate::plan::Listing| list.lines().map(|l| format!("{l}\n")).collect::<String>();
     let (before, after) = (lines(&site.before), lines(&site.after));
     let diff = similar::TextDiff::from_lines(&before, &after)
         .unified_diff()
