@@ -17,7 +17,7 @@ use accessctl::ledger::SiteLedger;
 use accessctl::observe::Observed;
 use accessctl::plan::Observation;
 use accessctl::plan::safety::Overrides;
-use accessctl::render::{TextOptions, render_text, write_json};
+use accessctl::render::{TextOptions, write_json, write_text};
 use common::{
     Agency, Shape, env_or, machine, mib, ms, peak_rss, reset_peak_rss, rss, thousands, verdict,
 };
@@ -101,11 +101,12 @@ fn main() {
     let t_diff = start.elapsed();
     let (peak_diff, rss_diff) = (peak_rss(), rss());
 
+    // As `plan` prints text and JSON: streamed, never held whole.
     let start = Instant::now();
-    let text = render_text(&plan, &TextOptions { color: false });
+    let mut text = Counting(0);
+    write_text(&plan, &TextOptions { color: false }, &mut text).expect("text");
     let t_text = start.elapsed();
 
-    // As `plan --format json` prints it: streamed, never held whole.
     let start = Instant::now();
     let mut json = Counting(0);
     write_json(&plan, &mut json).expect("JSON");
@@ -128,11 +129,7 @@ fn main() {
         mib(peak_diff),
         mib(rss_diff)
     );
-    println!(
-        "    render text      {}   ({})",
-        ms(t_text),
-        mib(text.len() as u64)
-    );
+    println!("    render text      {}   ({})", ms(t_text), mib(text.0));
     println!("    render JSON      {}   ({})", ms(t_json), mib(json.0));
     println!(
         "    total            {}   = {:.3} × the 1 s target: {}",

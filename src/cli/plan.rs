@@ -52,7 +52,7 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
     let printed = match args.format {
         Format::Text => {
             let color = render::color_enabled_for_stdout();
-            print_text(&render::render_text(&plan, &TextOptions { color }))
+            render::write_text(&plan, &TextOptions { color }, std::io::stdout().lock())
         }
         Format::Json => render::write_json(&plan, std::io::stdout().lock()),
         Format::Markdown => print_text(

@@ -22,7 +22,7 @@ use crate::plan::{Action, Change, Plan, Role, SitePlan};
 
 pub use json::{render_json, write_json};
 pub use markdown::{COMMENT_LIMIT, PART_SEPARATOR, render_markdown, render_markdown_limited};
-pub use text::render_text;
+pub use text::{render_text, write_text};
 
 /// The output formats `plan` can print.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -6,6 +6,7 @@
 //! when asked for, and every styled piece also reads the same without them.
 
 use std::fmt::Write as _;
+use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 
@@ -22,33 +23,46 @@ const BLUE: Style = AnsiColor::Blue.on_default();
 
 /// Renders the plan for a terminal; see the module documentation.
 pub fn render_text(plan: &Plan, opts: &TextOptions) -> String {
+    let mut out = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = write_text(plan, opts, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`render_text`] written straight to `out`, as `plan` prints it: the text
+/// of a large plan is never held in memory whole.
+pub fn write_text(plan: &Plan, opts: &TextOptions, out: impl Write) -> std::io::Result<()> {
     let painter = Painter { color: opts.color };
-    let mut out = String::new();
+    let mut out = std::io::BufWriter::new(out);
+    let mut wrote_any = false;
     let mut previous_was_long = false;
     for site in &plan.sites {
         let block = site_block(site, painter);
         let long = block.len() > 1;
         // One-line blocks ("no changes") stay together so that a plan over
         // many quiet sites does not turn into a column of blank lines.
-        if !out.is_empty() && (long || previous_was_long) {
-            out.push('\n');
+        if wrote_any && (long || previous_was_long) {
+            out.write_all(b"\n")?;
         }
         for line in block {
-            out.push_str(&line);
-            out.push('\n');
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+            wrote_any = true;
         }
         previous_was_long = long;
     }
-    if !out.is_empty() {
-        out.push('\n');
+    if wrote_any {
+        out.write_all(b"\n")?;
     }
     for refusal in &plan.refusals {
-        out.push_str(&painter.paint(RED, &format!("refused: {refusal}")));
-        out.push('\n');
+        writeln!(
+            out,
+            "{}",
+            painter.paint(RED, &format!("refused: {refusal}"))
+        )?;
     }
-    out.push_str(&painter.paint(BOLD, &summary(plan)));
-    out.push('\n');
-    out
+    writeln!(out, "{}", painter.paint(BOLD, &summary(plan)))?;
+    out.flush()
 }
 
 /// The closing line, such as `Plan: 3 to invite, 1 to remove.`
