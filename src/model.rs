@@ -183,7 +183,8 @@ pub enum Principal {
 /// role can be reported at its position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleName {
-    pub name: String,
+    /// Shared by the grants of a site that name the same role.
+    pub name: Arc<str>,
     pub pos: Pos,
 }
 

@@ -165,7 +165,7 @@ fn valid_config_resolves_to_the_model() {
         .map(|g| {
             (
                 g.principal.clone(),
-                g.roles.iter().map(|r| r.name.as_str()).collect(),
+                g.roles.iter().map(|r| &*r.name).collect(),
                 g.via_team.as_deref(),
             )
         })

@@ -14,7 +14,7 @@
 //! Type errors, unknown keys and "exactly one of" rules are the schema's job
 //! ([`super::schema`]); this module does not repeat them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -65,6 +65,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         fallback: Vec::new(),
         person_keys: &person_keys,
         team_keys: &team_keys,
+        role_names: HashSet::new(),
     };
     let people = r.people(root.get("people"));
     let teams = r.teams(root.get("teams"));
@@ -91,6 +92,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             fallback: Vec::new(),
             person_keys: &person_keys,
             team_keys: &team_keys,
+            role_names: HashSet::new(),
         };
         // The site alone, at its place in a document, against the whole
         // schema: every error path is the one it has in the file.
@@ -264,9 +266,21 @@ struct Resolver<'a> {
     fallback: Vec<Diagnostic>,
     person_keys: &'a BTreeSet<String>,
     team_keys: &'a BTreeSet<String>,
+    /// Role names met so far, each held once (a site names the same few
+    /// roles in grant after grant).
+    role_names: HashSet<Arc<str>>,
 }
 
 impl Resolver<'_> {
+    fn role_name(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.role_names.get(name) {
+            return known.clone();
+        }
+        let name: Arc<str> = name.into();
+        self.role_names.insert(name.clone());
+        name
+    }
+
     fn error(&mut self, pos: Pos, message: String, hint: Option<String>) {
         let mut d = Diagnostic::error(self.file, Some(pos), message);
         if let Some(hint) = hint {
@@ -632,10 +646,8 @@ impl Resolver<'_> {
                 self.error(pos, format!("empty role name in {context}"), None);
                 ok = false;
             } else {
-                roles.push(RoleName {
-                    name: name.trim().to_string(),
-                    pos,
-                });
+                let name = self.role_name(name.trim());
+                roles.push(RoleName { name, pos });
             }
         }
 

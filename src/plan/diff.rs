@@ -88,7 +88,7 @@ fn warn_expiring(config: &Config, site: &Site, now: OffsetDateTime, plan: &mut S
         let Some(until) = grant.until else { continue };
         let days = (until - today).whole_days();
         if (0..=window).contains(&days) {
-            let roles: Vec<&str> = grant.roles.iter().map(|r| r.name.as_str()).collect();
+            let roles: Vec<&str> = grant.roles.iter().map(|r| &*r.name).collect();
             let when = match days {
                 0 => "today".to_string(),
                 1 => "tomorrow".to_string(),

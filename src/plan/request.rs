@@ -362,7 +362,7 @@ pub fn plan_requests(
 /// slug) are compared by slug, since without a key the site's role list
 /// cannot be read.
 fn titles(roles: &[RoleName]) -> Vec<String> {
-    let mut titles: Vec<String> = roles.iter().map(|r| r.name.clone()).collect();
+    let mut titles: Vec<String> = roles.iter().map(|r| r.name.to_string()).collect();
     titles.sort_by_key(|t| roles::slug(t));
     titles.dedup_by_key(|t| roles::slug(t));
     titles.sort();
