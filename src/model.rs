@@ -170,13 +170,14 @@ pub struct Contact {
 
 /// Who a grant is for, after teams have been expanded into their people.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Shared text (`Arc<str>`): a person's key is named by grant after grant.
 pub enum Principal {
     /// A key of `people`.
-    Person(String),
+    Person(Arc<str>),
     /// A bare email (lower-cased) not tied to a person.
-    Email(String),
+    Email(Arc<str>),
     /// A bare Wix account id, typically imported; its email is unknown.
-    Account(String),
+    Account(Arc<str>),
 }
 
 /// A role as written in the config, with where it was written, so an unknown
@@ -247,20 +248,20 @@ impl Config {
     /// The email and known account id of a principal.
     pub fn identity_of(&self, principal: &Principal) -> (Option<String>, Option<String>) {
         match principal {
-            Principal::Person(key) => match self.people.get(key) {
+            Principal::Person(key) => match self.people.get(&**key) {
                 Some(p) => (Some(p.email.clone()), p.wix_account_id.clone()),
                 None => (None, None),
             },
-            Principal::Email(email) => (Some(email.clone()), None),
-            Principal::Account(id) => (None, Some(id.clone())),
+            Principal::Email(email) => (Some(email.to_string()), None),
+            Principal::Account(id) => (None, Some(id.to_string())),
         }
     }
 
     /// A short human label: the person's key, the email, or the account id.
     pub fn label_of(&self, principal: &Principal) -> String {
         match principal {
-            Principal::Person(key) => key.clone(),
-            Principal::Email(email) => email.clone(),
+            Principal::Person(key) => key.to_string(),
+            Principal::Email(email) => email.to_string(),
             Principal::Account(id) => format!("account {id}"),
         }
     }

@@ -65,7 +65,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         fallback: Vec::new(),
         person_keys: &person_keys,
         team_keys: &team_keys,
-        role_names: HashSet::new(),
+        names: HashSet::new(),
     };
     let people = r.people(root.get("people"));
     let teams = r.teams(root.get("teams"));
@@ -92,7 +92,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             fallback: Vec::new(),
             person_keys: &person_keys,
             team_keys: &team_keys,
-            role_names: HashSet::new(),
+            names: HashSet::new(),
         };
         // The site alone, at its place in a document, against the whole
         // schema: every error path is the one it has in the file.
@@ -266,18 +266,18 @@ struct Resolver<'a> {
     fallback: Vec<Diagnostic>,
     person_keys: &'a BTreeSet<String>,
     team_keys: &'a BTreeSet<String>,
-    /// Role names met so far, each held once (a site names the same few
-    /// roles in grant after grant).
-    role_names: HashSet<Arc<str>>,
+    /// Role names and person keys met so far, each held once (a site names
+    /// the same few in grant after grant).
+    names: HashSet<Arc<str>>,
 }
 
 impl Resolver<'_> {
-    fn role_name(&mut self, name: &str) -> Arc<str> {
-        if let Some(known) = self.role_names.get(name) {
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.names.get(name) {
             return known.clone();
         }
         let name: Arc<str> = name.into();
-        self.role_names.insert(name.clone());
+        self.names.insert(name.clone());
         name
     }
 
@@ -646,7 +646,7 @@ impl Resolver<'_> {
                 self.error(pos, format!("empty role name in {context}"), None);
                 ok = false;
             } else {
-                let name = self.role_name(name.trim());
+                let name = self.intern(name.trim());
                 roles.push(RoleName { name, pos });
             }
         }
@@ -684,7 +684,7 @@ impl Resolver<'_> {
                     principals.extend(
                         members
                             .iter()
-                            .map(|m| (Principal::Person(m.clone()), Some(team.clone()))),
+                            .map(|m| (Principal::Person(self.intern(m)), Some(team.clone()))),
                     );
                 }
                 None if self.team_keys.contains(team) => ok = false,
@@ -711,7 +711,7 @@ impl Resolver<'_> {
         if let Some(person) = str_field(g, "person") {
             named += 1;
             if self.person_keys.contains(person) {
-                principals.push((Principal::Person(person.to_string()), None));
+                principals.push((Principal::Person(self.intern(person)), None));
             } else {
                 self.unknown_person(person, &path.key("person"), context, true);
                 ok = false;
@@ -730,7 +730,7 @@ impl Resolver<'_> {
                             &format!("write `person: {person}` so both grants are one person"),
                         );
                     }
-                    principals.push((Principal::Email(email), None));
+                    principals.push((Principal::Email(email.into()), None));
                 }
                 None => ok = false,
             }
@@ -742,7 +742,7 @@ impl Resolver<'_> {
                 self.error(pos, format!("empty `wix_account_id` in {context}"), None);
                 ok = false;
             } else {
-                principals.push((Principal::Account(id.trim().to_string()), None));
+                principals.push((Principal::Account(id.trim().into()), None));
             }
         }
         if !ok || named != 1 || roles.is_empty() {
