@@ -28,9 +28,11 @@ pub enum Repeat {
     /// Role (it sets the whole role set); Revoke and Remove (a repeat of one
     /// that took effect answers 404, which the client reads as done).
     Safe,
-    /// Every call that reaches Wix sends email (Bulk Invite, Resend). Never
-    /// repeated by the client: the apply executor records the outcome as
-    /// unknown and a person decides.
+    /// Every call that reaches Wix sends email (Bulk Invite, Resend).
+    /// Repeated by the client only when Wix certainly did not act on it (a
+    /// 429, a connection never made); after a failure that may have taken
+    /// effect, the apply executor records the outcome as unknown and a
+    /// person decides.
     Never,
 }
 

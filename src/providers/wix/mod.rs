@@ -11,8 +11,9 @@
 //! waits for the key's [`limiter`] slot and has a timeout; calls that are
 //! safe to repeat ([`endpoints::Repeat`]) are retried on 429, 5xx, timeouts
 //! and connection errors as [`retry`] says, and each retry is logged at
-//! `-v`. Bulk Invite and Resend are sent once: what a failure means for them
-//! is decided by the apply executor ([`WixError::outcome_unknown`]).
+//! `-v`. Bulk Invite and Resend are repeated only when Wix certainly did not
+//! act (a 429, a connection never made); after any other failure what it
+//! means is decided by the apply executor ([`WixError::outcome_unknown`]).
 //! Answers are capped in size, and one that is not the JSON expected is a
 //! [`ErrorKind::Decode`] error naming the site and the call, never a panic.
 
@@ -269,7 +270,8 @@ impl WixClient {
         decode(&answer.body).map_err(|kind| fail(endpoint, site, kind))
     }
 
-    /// Send a call: one attempt, or several for a [`Repeat::Safe`] endpoint.
+    /// Send a call: one attempt, or several for a [`Repeat::Safe`] endpoint
+    /// (and for any endpoint while Wix certainly has not acted on it).
     /// A non-2xx answer is an error.
     async fn send<B: Serialize>(
         &self,
@@ -312,7 +314,11 @@ impl WixClient {
             )
         })
         .retry(self.retry.backoff())
-        .when(|e: &AttemptError| endpoint.repeat == Repeat::Safe && e.transient)
+        // A call that sends email is repeated only when Wix certainly did
+        // not act on it: refused with 429, or never connected to.
+        .when(|e: &AttemptError| {
+            e.transient && (endpoint.repeat == Repeat::Safe || !e.outcome_unknown())
+        })
         .adjust(|e, backoff| self.retry.wait(backoff, e.retry_after))
         .notify(|e, wait| {
             earlier_maybe_applied |= e.outcome_unknown();

@@ -1,8 +1,10 @@
 //! When and how long the client waits before sending a call again.
 //!
-//! Only calls whose [`Endpoint`](super::endpoints::Endpoint) is
-//! [`Repeat::Safe`](super::endpoints::Repeat::Safe) are retried, and only
-//! after a transient failure: a 429, a 5xx, a timeout or a connection error.
+//! Calls whose [`Endpoint`](super::endpoints::Endpoint) is
+//! [`Repeat::Safe`](super::endpoints::Repeat::Safe) are retried after a
+//! transient failure: a 429, a 5xx, a timeout or a connection error. Others
+//! only after a 429 or a connection that was never made, when Wix certainly
+//! did not act.
 //! Waits grow exponentially from [`RetryPolicy::base`] with random jitter
 //! (each wait is between `d` and `2d` for the step's `d`), capped at
 //! [`RetryPolicy::max_delay`]. A `Retry-After` answer is honoured: the wait is
