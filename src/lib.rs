@@ -11,6 +11,7 @@ pub mod emulator;
 pub mod ledger;
 pub mod model;
 pub mod observe;
+pub mod parallel;
 pub mod plan;
 pub mod providers;
 pub mod render;

@@ -188,29 +188,7 @@ pub fn build_plan(
     // Sites are planned independently, so a large run is split over the
     // cores; the chunks are joined in order, so the plan is the same.
     let entries: Vec<(&String, &Observed)> = observed.iter().collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let sites = if threads > 1 && entries.len() >= PARALLEL_PLAN_ABOVE {
-        let chunk = entries.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = entries
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .copied()
-                            .filter_map(plan_one)
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        })
-    } else {
-        entries.into_iter().filter_map(plan_one).collect()
-    };
+    let sites = crate::parallel::ordered_flat_map(&entries, PARALLEL_PLAN_ABOVE, |e| plan_one(*e));
     let mut plan = Plan {
         format_version: plan::FORMAT_VERSION,
         config_digest: config.digest.clone(),

@@ -278,14 +278,16 @@ impl<'t> Parts<'t> {
         let sites = locate::YamlPath::root().key("sites");
         let (sites, duplicates) = match &self.bodies {
             Bodies::Tree(tree, keys) => (
-                on_all_cores(keys, |k| {
-                    check(tree, k, tree.value(&sites.key(k)).unwrap_or_default())
+                crate::parallel::ordered_flat_map(keys, PARALLEL_FROM, |k| {
+                    let body = tree.value(&sites.key(k)).unwrap_or_default();
+                    Some((k.clone(), check(tree, k, body)))
                 }),
                 Vec::new(),
             ),
             Bodies::Value(tree, keys, bodies) => (
-                on_all_cores(keys, |k| {
-                    check(tree, k, bodies.get(k).cloned().unwrap_or_default())
+                crate::parallel::ordered_flat_map(keys, PARALLEL_FROM, |k| {
+                    let body = bodies.get(k).cloned().unwrap_or_default();
+                    Some((k.clone(), check(tree, k, body)))
                 }),
                 Vec::new(),
             ),
@@ -293,32 +295,6 @@ impl<'t> Parts<'t> {
         };
         Some(Checked { sites, duplicates })
     }
-}
-
-/// `check(key)` for every key, in order; on all cores for many keys.
-fn on_all_cores<T: Send>(keys: &[String], check: impl Fn(&str) -> T + Sync) -> Vec<(String, T)> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if keys.len() < PARALLEL_FROM || threads < 2 {
-        return keys.iter().map(|k| (k.clone(), check(k))).collect();
-    }
-    let chunk = keys.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = keys
-            .chunks(chunk)
-            .map(|part| {
-                let check = &check;
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|k| (k.clone(), check(k)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
 }
 
 /// Checks the sites of every run: each core takes the next run, parses it,
