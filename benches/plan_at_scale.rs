@@ -36,17 +36,10 @@ fn main() {
 
     let agency = Agency::generate(&Shape::agency(sites));
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("access.yaml");
-    std::fs::write(&config, agency.config_yaml()).expect("write config");
-    let env = agency.env();
+    let (config, env) = agency.write_config(dir.path());
 
     println!("plan at scale — {}", machine());
-    println!(
-        "  agency: {} sites, {} accounts (API keys), {:.1} collaborators per site besides the owner",
-        thousands(sites as u64),
-        thousands(agency.accounts_used() as u64),
-        agency.mean_collaborators(),
-    );
+    println!("  {}", agency.summary());
     let validate = harness::accessctl(&config, "http://127.0.0.1:9", &env, &["validate"]);
     assert_eq!(validate.code, Some(0), "validate: {}", validate.stderr);
     println!(

@@ -32,17 +32,10 @@ fn main() {
     let sites: usize = env_or("ACCESSCTL_BENCH_SITES", 1000);
     let agency = Agency::generate(&Shape::agency(sites));
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("access.yaml");
-    std::fs::write(&config, agency.config_yaml()).expect("write config");
-    let env = agency.env();
+    let (config, env) = agency.write_config(dir.path());
 
     println!("request economy — {}", machine());
-    println!(
-        "  agency: {} sites, {} accounts, {:.1} collaborators per site besides the owner",
-        thousands(sites as u64),
-        thousands(agency.accounts_used() as u64),
-        agency.mean_collaborators()
-    );
+    println!("  {}", agency.summary());
 
     let emulator = Emulator::start(agency.seed());
     emulator.set_faults(serde_json::json!({

@@ -333,15 +333,7 @@ fn plan(config_text: &str, live: &LiveSite, ledger: &SiteLedger) -> SitePlan {
 fn carry_out(plan: &SitePlan, live: &mut LiveSite, ledger: &mut SiteLedger) {
     let existing: Vec<String> = live.contributors.keys().cloned().collect();
     for (n, change) in plan.changes.iter().enumerate() {
-        let role_ids: Vec<String> = {
-            let mut ids: Vec<String> = change
-                .roles_after
-                .iter()
-                .filter_map(|r| r.id.clone())
-                .collect();
-            ids.sort();
-            ids
-        };
+        let role_ids = change.role_ids_after();
         match change.action {
             Action::Link => {
                 let email = change.email.clone().expect("link email");

@@ -615,6 +615,27 @@ impl Agency {
             .collect()
     }
 
+    /// Writes the config into `dir` as `access.yaml`; returns its path and
+    /// the environment that holds the keys.
+    pub fn write_config(
+        &self,
+        dir: &std::path::Path,
+    ) -> (std::path::PathBuf, Vec<(String, String)>) {
+        let config = dir.join("access.yaml");
+        std::fs::write(&config, self.config_yaml()).expect("write config");
+        (config, self.env())
+    }
+
+    /// The agency in a line, for a benchmark's heading.
+    pub fn summary(&self) -> String {
+        format!(
+            "agency: {} sites, {} accounts (API keys), {:.1} collaborators per site besides the owner",
+            thousands(self.sites.len() as u64),
+            thousands(self.accounts_used() as u64),
+            self.mean_collaborators()
+        )
+    }
+
     /// Mean contributors per site besides the owner.
     pub fn mean_collaborators(&self) -> f64 {
         let total: usize = self.sites.iter().map(|s| s.live.len()).sum();

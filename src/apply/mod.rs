@@ -326,7 +326,7 @@ impl SiteRun {
                 let Some(account) = &change.account_id else {
                     return Outcome::Failed("no account id".to_string());
                 };
-                let ids = role_ids(change);
+                let ids = change.role_ids_after();
                 report.calls += 1;
                 match self.client.change_role(access, account, &ids).await {
                     Ok(()) => Outcome::Done,
@@ -364,7 +364,10 @@ impl SiteRun {
     ) -> Result<(), String> {
         let mut batches: BTreeMap<Vec<String>, Vec<&Change>> = BTreeMap::new();
         for change in block {
-            batches.entry(role_ids(change)).or_default().push(change);
+            batches
+                .entry(change.role_ids_after())
+                .or_default()
+                .push(change);
         }
         let mut stop: Option<String> = None;
         for (ids, changes) in batches {
@@ -464,16 +467,6 @@ impl SiteRun {
             None => Ok(()),
         }
     }
-}
-
-fn role_ids(change: &Change) -> Vec<String> {
-    let mut ids: Vec<String> = change
-        .roles_after
-        .iter()
-        .filter_map(|r| r.id.clone())
-        .collect();
-    ids.sort();
-    ids
 }
 
 fn failure(e: WixError) -> Outcome {

@@ -184,6 +184,20 @@ impl MapNode {
         }
     }
 
+    /// Appends an entry, keeping the index of a large mapping.
+    fn push_entry(&mut self, source: &str, entry: Entry) {
+        let at = self.entries.len();
+        if let Some(index) = &mut self.index {
+            index
+                .entry(text_str(source, &entry.key).into())
+                .or_insert(at);
+        }
+        self.entries.push(entry);
+        if self.index.is_none() && self.entries.len() > INDEX_ABOVE {
+            self.build_index(source);
+        }
+    }
+
     fn build_index(&mut self, source: &str) {
         let mut index = HashMap::with_capacity(self.entries.len() * 2);
         for (i, e) in self.entries.iter().enumerate() {

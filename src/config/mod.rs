@@ -166,11 +166,10 @@ fn load_text(path: &Path, text: &[u8], split_from: usize) -> Result<Loaded, Repo
         Some(outcome) => finish(path, source, &tree, outcome),
         // Only runs of sites can fail to be read; this document has none.
         None => Err(report(
-            vec![Diagnostic::error(
-                path,
-                None,
-                "internal error: the config could not be read",
-            )],
+            vec![
+                Diagnostic::error(path, None, "internal error: the config could not be read")
+                    .with_hint("this is a bug in accessctl; please report it"),
+            ],
             None,
         )),
     }

@@ -157,6 +157,19 @@ pub struct Change {
     pub reason: String,
 }
 
+impl Change {
+    /// The ids of the roles held after the change, sorted: what Wix is sent.
+    pub fn role_ids_after(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .roles_after
+            .iter()
+            .filter_map(|r| r.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pending {

@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use super::{Duplicate, Entry, Kind, Limits, MapNode, Node, Seg, Tree, YamlPath, text_str};
+use super::{Duplicate, Entry, Kind, Limits, Node, Seg, Tree, YamlPath, text_str};
 
 /// Where a text can be cut: byte ranges of the head (up to and including
 /// the `sites:` line), of each run of sites, and of the tail; and the line
@@ -29,15 +29,8 @@ struct Cut {
 }
 
 /// Finds the cut into `parts` runs of sites, if the text has the shape for
-/// one.
+/// one. One pass over the lines, keeping only where sites start.
 fn cut(text: &str, parts: usize) -> Option<Cut> {
-    // Lines with their byte offset and 1-based number.
-    let mut lines = Vec::new();
-    let mut at = 0;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        lines.push((at, i + 1, line));
-        at += line.len();
-    }
     let is_sites = |l: &str| {
         let rest = l.trim_end();
         rest == "sites:"
@@ -46,55 +39,77 @@ fn cut(text: &str, parts: usize) -> Option<Cut> {
                 .is_some_and(|r| r.trim_start().starts_with('#') && r.starts_with([' ', '\t']))
     };
     let marker = |l: &str| l.starts_with("---") || l.starts_with("...") || l.starts_with('%');
-    if lines.iter().any(|(_, _, l)| marker(l)) {
-        return None;
+    /// Where the scan is: before `sites:`, in its block (with the site
+    /// keys' indentation once known), or after it.
+    enum At {
+        Before,
+        Block(Option<usize>),
+        After,
     }
-    let mut found = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, _, l))| is_sites(l));
-    let (sites_line, _) = found.next()?;
-    if found.next().is_some() {
-        return None;
-    }
-    // The block: blank and comment lines, and lines indented with spaces.
-    let body_start = sites_line + 1;
-    let mut end = body_start;
-    let mut indent = None;
-    let mut starts = Vec::new();
-    while let Some((offset, number, line)) = lines.get(end) {
+    let mut state = At::Before;
+    // Byte offset and 1-based line number of each site key, and of the
+    // first line after the block.
+    let mut starts: Vec<(usize, usize)> = Vec::new();
+    let mut tail_start: Option<(usize, usize)> = None;
+    let mut offset = 0;
+    let mut lines = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let (at, number) = (offset, i + 1);
+        offset += line.len();
+        lines = number;
+        // A second document, or a second `sites:`, is not cut.
+        if marker(line) {
+            return None;
+        }
+        let indent = match state {
+            At::Before | At::After => {
+                if is_sites(line) {
+                    if matches!(state, At::After) {
+                        return None;
+                    }
+                    state = At::Block(None);
+                }
+                continue;
+            }
+            At::Block(indent) => indent,
+        };
+        // The block: blank and comment lines, and lines indented with spaces.
         let content = line.trim_start_matches(' ');
         let spaces = line.len() - content.len();
         let blank = content.trim().is_empty() || content.starts_with('#');
-        if !blank && spaces == 0 {
-            break;
+        if blank {
+            continue;
+        }
+        if spaces == 0 {
+            tail_start = Some((at, number));
+            state = At::After;
+            if is_sites(line) {
+                return None;
+            }
+            continue;
         }
         if content.starts_with('\t') {
             return None;
         }
-        if !blank {
-            let indent = *indent.get_or_insert(spaces);
-            if spaces < indent {
+        let indent = indent.unwrap_or(spaces);
+        state = At::Block(Some(indent));
+        if spaces < indent {
+            return None;
+        }
+        if spaces == indent {
+            // A site key: lower-case letters and digits start one.
+            if !content.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
                 return None;
             }
-            if spaces == indent {
-                // A site key: lower-case letters and digits start one.
-                if !content.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
-                    return None;
-                }
-                starts.push((*offset, *number));
-            }
+            starts.push((at, number));
         }
-        end += 1;
     }
     // At least two sites per run, and two runs.
     let parts = parts.min(starts.len() / 2);
     if parts < 2 {
         return None;
     }
-    let tail_start = lines
-        .get(end)
-        .map_or((text.len(), lines.len() + 1), |(o, n, _)| (*o, *n));
+    let tail_start = tail_start.unwrap_or((text.len(), lines + 1));
     let per_part = starts.len().div_ceil(parts);
     let runs = starts
         .chunks(per_part)
@@ -278,22 +293,6 @@ fn join_root<'s>(mut head: Tree<'s>, mut tail: Tree<'s>, sites_pos: super::At) -
     }
     head.duplicates.append(&mut tail.duplicates);
     Some(head)
-}
-
-impl MapNode {
-    /// Appends an entry, keeping the index of a large mapping.
-    pub(super) fn push_entry(&mut self, source: &str, entry: Entry) {
-        let at = self.entries.len();
-        let name: Box<str> = text_str(source, &entry.key).into();
-        self.entries.push(entry);
-        match &mut self.index {
-            Some(index) => {
-                index.entry(name).or_insert(at);
-            }
-            None if self.entries.len() > super::INDEX_ABOVE => self.build_index(source),
-            None => {}
-        }
-    }
 }
 
 #[cfg(test)]
