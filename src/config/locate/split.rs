@@ -6,7 +6,7 @@
 //! starts on a line indented exactly as much as the first one. Such a text
 //! is cut there into parts: the text before the first site and the text
 //! after `sites:` (joined into the root tree), and runs of whole sites, each
-//! parsed on its own when it is checked (see `config::check_runs`). A run's
+//! parsed on its own when it is checked (see `config::parts::check_runs`). A run's
 //! tree holds what a single pass holds for those sites.
 //!
 //! The cut is a guess made on lines, so it is checked by the parts
@@ -359,7 +359,7 @@ mod tests {
         ours.sort();
         assert_eq!(ours, listing(&one), "{text}");
         // Duplicate site keys are found when the runs are checked (see
-        // `config::check_runs`).
+        // `config::parts::check_runs`).
         let mut expected: Vec<String> = one.duplicates.iter().filter_map(listed).collect();
         expected.sort();
         dups.sort();
