@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod confine;
 pub mod diag;
 pub mod emulator;
 pub mod ledger;

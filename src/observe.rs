@@ -49,6 +49,7 @@ pub async fn observe(
     selection: &[String],
     client: &WixClient,
     parallelism: usize,
+    auth: &ledger::Auth,
 ) -> BTreeMap<String, Observed> {
     // The client keeps `parallelism` requests in flight; more sites than
     // that are read at once so that a site waiting on its key's rate limit,
@@ -59,7 +60,7 @@ pub async fn observe(
     let mut tasks = JoinSet::new();
     let mut out = BTreeMap::new();
     for site in read_order(selected(config, selection)) {
-        let ledger = match ledger::load(&config.ledger_dir, &site.key, &site.wix.site_id) {
+        let ledger = match ledger::load(&config.ledger_dir, &site.key, &site.wix.site_id, auth) {
             Ok(l) => l,
             Err(report) => {
                 let observation = Observation::Failed(format!(
@@ -166,6 +167,19 @@ pub fn selected<'a>(config: &'a Config, selection: &[String]) -> Vec<&'a Site> {
         .collect()
 }
 
+/// Verified when every ledger read was checked against the ledger key.
+fn ledger_check(observed: &BTreeMap<String, Observed>) -> plan::LedgerCheck {
+    let mut ledgers = observed
+        .values()
+        .filter_map(|o| o.ledger.as_ref())
+        .peekable();
+    if ledgers.peek().is_some() && ledgers.all(|l| l.trust == ledger::Trust::Verified) {
+        plan::LedgerCheck::Verified
+    } else {
+        plan::LedgerCheck::Unverified
+    }
+}
+
 /// Plan every observed site and check the safety guards. Pure.
 pub fn build_plan(
     config: &Config,
@@ -195,6 +209,7 @@ pub fn build_plan(
         today: now.date().to_string(),
         sites,
         refusals: Vec::new(),
+        ledger: ledger_check(observed),
     };
     plan.refusals = safety::check(&plan, config, overrides);
     plan

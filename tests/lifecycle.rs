@@ -136,7 +136,10 @@ fn plan_apply_accept_link_converge() {
         plan.sites[0].warnings
     );
 
-    // 5. A person settles the ambiguity; apply records dave's link.
+    // 5. A person settles the ambiguity: `link` prints the config line (an
+    //    identity a person asserts is reviewed in the config, never written
+    //    to the ledger), which goes into the config; apply records both links.
+    let ledger_before = std::fs::read(h.ledger_dir().join("shop.yaml")).expect("ledger");
     let out = h
         .cmd(&[
             "link",
@@ -149,6 +152,19 @@ fn plan_apply_accept_link_converge() {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "people:\n  alice: { email: alice@agency.example, wix_account_id: acct-alice }\n"
+    );
+    assert_eq!(
+        std::fs::read(h.ledger_dir().join("shop.yaml")).expect("ledger"),
+        ledger_before,
+        "link does not write the ledger"
+    );
+    h.write_config(&CONFIG.replace(
+        "  alice: { email: alice@agency.example }",
+        "  alice: { email: alice@agency.example, wix_account_id: acct-alice }",
+    ));
     let out = h.apply();
     assert!(out.status.success(), "{}", stderr(&out));
 

@@ -380,6 +380,7 @@ fn site_ledger(text: &str) -> SiteLedger {
                     },
                     account_id: None,
                     existing_accounts,
+                    sig: None,
                 });
             }
             ["identity", email, account] => ledger.identities.push(Identity {
@@ -387,8 +388,9 @@ fn site_ledger(text: &str) -> SiteLedger {
                 account_id: account.to_string(),
                 source: IdentitySource::Manual,
                 learned_at: datetime!(2026-01-01 0:00 UTC),
+                sig: None,
             }),
-            ["granted", account] => ledger.granted.push(account.to_string()),
+            ["granted", account] => ledger.granted.push((*account).into()),
             _ => panic!("cannot read ledger line `{line}`"),
         }
     }
@@ -960,8 +962,8 @@ fn account_granted_earlier_and_no_longer_desired_is_removed() {
             granted acct-x
         ",
         expect: "
-            remove account acct-x: no grant in the config any more
-            remove dan (acct-dan): no grant in the config any more
+            remove account acct-x: no grant in the config any more (account from the ledger, not verified: no ledger key in this job)
+            remove dan (acct-dan): no grant in the config any more (account from the ledger, not verified: no ledger key in this job)
         ",
         ..Case::default()
     });
@@ -993,7 +995,7 @@ fn account_whose_only_grant_ended_is_removed_naming_the_date() {
         ledger: "identity carol@agency.example acct-carol",
         expect: "
             remove bob (acct-bob): its grant ended on 2026-05-31 (`until`)
-            remove carol (acct-carol): its grant ended on 2026-05-15 (`until`)
+            remove carol (acct-carol): its grant ended on 2026-05-15 (`until`) (account from the ledger, not verified: no ledger key in this job)
         ",
         ..Case::default()
     });
@@ -1194,7 +1196,7 @@ fn protected_person_without_a_grant_is_planned_for_removal_for_the_guard_to_refu
         expect: "
             invite carol: Blog Editor
             remove alice (acct-alice): no grant in the config any more
-            remove bob (acct-bob): its grant ended on 2026-01-31 (`until`)
+            remove bob (acct-bob): its grant ended on 2026-01-31 (`until`) (account from the ledger, not verified: no ledger key in this job)
         ",
         ..Case::default()
     });
@@ -1520,7 +1522,7 @@ fn account_granted_earlier_is_not_mistaken_for_a_new_collaborator() {
             invite inv-4 dave@agency.example r-bw 2026-05-20 pending
         ",
         expect: "
-            remove account acct-z: no grant in the config any more
+            remove account acct-z: no grant in the config any more (account from the ledger, not verified: no ledger key in this job)
             pending dave: Blog Writer
         ",
         ..Case::default()
@@ -1788,7 +1790,7 @@ fn changes_come_in_apply_order_with_before_and_after() {
             invite zoe: Blog Editor
             change-role bob: Blog Editor -> Blog Editor, Website Manager
             remove account acct-u: not in the config, and the site has `unmanaged: remove`
-            remove account acct-x: no grant in the config any more
+            remove account acct-x: no grant in the config any more (account from the ledger, not verified: no ledger key in this job)
             remove dave (acct-new): no grant in the config any more
             before:
               account acct-new: Blog Writer

@@ -272,6 +272,7 @@ fn invite(email: &str, mask: u8, expired: bool, accepted: Option<&str>, n: usize
         },
         account_id: accepted.map(String::from),
         existing_accounts: Vec::new(),
+        sig: None,
     }
 }
 
@@ -290,15 +291,16 @@ fn ledger(s: &Scenario, shuffled: bool) -> SiteLedger {
                 account_id: account(i),
                 source: IdentitySource::InviteMatch,
                 learned_at: NOW - Duration::days(2),
+                sig: None,
             });
         }
         if p.granted {
-            ledger.granted.push(account(i));
+            ledger.granted.push(account(i).as_str().into());
         }
     }
     for (j, (_, granted)) in s.strangers.iter().enumerate() {
         if *granted {
-            ledger.granted.push(format!("acct-x{j}"));
+            ledger.granted.push(format!("acct-x{j}").as_str().into());
         }
     }
     if let Some((_, Some(mask))) = s.email_grant {
@@ -343,6 +345,7 @@ fn carry_out(plan: &SitePlan, live: &mut LiveSite, ledger: &mut SiteLedger) {
                     account_id: account.clone(),
                     source: IdentitySource::InviteMatch,
                     learned_at: NOW,
+                    sig: None,
                 });
                 if let Some(invite) = ledger
                     .invites
@@ -377,6 +380,7 @@ fn carry_out(plan: &SitePlan, live: &mut LiveSite, ledger: &mut SiteLedger) {
                     state: InviteState::Pending,
                     account_id: None,
                     existing_accounts: existing.clone(),
+                    sig: None,
                 });
             }
             Action::ChangeRole => {
@@ -485,7 +489,7 @@ fn check_desired_state(
             continue;
         }
         prop_assert!(
-            !ledger.granted.contains(account),
+            !ledger.is_granted(account),
             "{} was granted by accessctl and is no longer wanted, but stays",
             account
         );

@@ -28,6 +28,7 @@ fn change(action: Action, who: &str, reason: &str) -> Change {
         roles_before: Vec::new(),
         roles_after: Vec::new(),
         reason: reason.to_string(),
+        identity: None,
     }
 }
 
@@ -215,6 +216,7 @@ fn quiet_site(key: &str) -> SitePlan {
 fn plan(sites: Vec<SitePlan>) -> Plan {
     Plan {
         refusals: Vec::new(),
+        ledger: Default::default(),
         format_version: 1,
         config_digest: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
             .to_string(),

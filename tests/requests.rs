@@ -319,7 +319,7 @@ fn apply_at(h: &Harness, now: &str) -> std::process::Output {
 }
 
 fn ledger_of(h: &Harness) -> SiteLedger {
-    ledger::load(&h.ledger_dir(), "shop", "site-shop").expect("ledger loads")
+    ledger::load(&h.ledger_dir(), "shop", "site-shop", &ledger::Auth::Off).expect("ledger loads")
 }
 
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
@@ -1095,9 +1095,10 @@ fn ledgers_without_requests_still_load_and_requests_round_trip() {
         "version: 1\nsite: shop\nsite_id: site-shop\ngranted: [acct-1]\n",
     )
     .expect("write");
-    let l = ledger::load(dir.path(), "shop", "site-shop").expect("old ledger loads");
+    let l = ledger::load(dir.path(), "shop", "site-shop", &ledger::Auth::Off)
+        .expect("old ledger loads");
     assert!(l.requests.is_empty() && l.granted_by_owner.is_empty());
-    let text = ledger::to_yaml(&l).expect("yaml");
+    let text = ledger::to_yaml(&l, &ledger::Auth::Off).expect("yaml");
     assert!(
         !text.contains("requests"),
         "empty lists are not written: {text}"

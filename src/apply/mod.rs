@@ -88,6 +88,8 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 pub struct Executor {
     pub client: WixClient,
     pub ledger_dir: PathBuf,
+    /// Signs the ledger records this run writes (see `ledger::Auth`).
+    pub auth: ledger::Auth,
     pub parallelism: usize,
     pub clock: Clock,
     pub progress: Arc<dyn Progress>,
@@ -114,6 +116,7 @@ impl Executor {
             let site = SiteRun {
                 client: self.client.clone(),
                 ledger_dir: self.ledger_dir.clone(),
+                auth: self.auth.clone(),
                 clock: self.clock.clone(),
                 progress: self.progress.clone(),
                 courier: self.courier.clone(),
@@ -144,6 +147,7 @@ impl Executor {
 struct SiteRun {
     client: WixClient,
     ledger_dir: PathBuf,
+    auth: ledger::Auth,
     clock: Clock,
     progress: Arc<dyn Progress>,
     courier: Arc<Courier>,
@@ -257,7 +261,7 @@ impl SiteRun {
     }
 
     fn save(&self, ledger: &SiteLedger) -> Result<(), String> {
-        ledger::save(&self.ledger_dir, ledger).map_err(|e| {
+        ledger::save(&self.ledger_dir, ledger, &self.auth).map_err(|e| {
             format!(
                 "cannot write the ledger {}: {e}",
                 ledger::path_for(&self.ledger_dir, &ledger.site).display()
@@ -282,8 +286,12 @@ impl SiteRun {
                 ledger.learn(Identity {
                     email: email.clone(),
                     account_id: account.clone(),
-                    source: IdentitySource::InviteMatch,
+                    source: match change.identity {
+                        Some(crate::plan::Provenance::Config) => IdentitySource::Config,
+                        _ => IdentitySource::InviteMatch,
+                    },
                     learned_at: now,
+                    sig: None,
                 });
                 if let Some(invite) = ledger
                     .invites
@@ -398,6 +406,7 @@ impl SiteRun {
                         state: InviteState::Unknown,
                         account_id: None,
                         existing_accounts: existing_accounts.to_vec(),
+                        sig: None,
                     });
                 }
                 self.save(ledger)?;

@@ -44,16 +44,36 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
         return Exit::Error;
     };
     let config = loaded.config;
+    // Held from before the ledger is read until the last write: a second
+    // apply on this ledger is refused, naming this one.
+    let _lock = match super::lock_ledger(&config, "apply") {
+        Ok(lock) => lock,
+        Err(exit) => return exit,
+    };
+    let auth = match super::ledger_auth_for_writing() {
+        Ok(auth) => auth,
+        Err(exit) => return exit,
+    };
+    if matches!(auth, crate::ledger::Auth::Off) {
+        eprintln!(
+            "warning: the ledger is not authenticated (neither {} nor {} is set): a pull request that edits it can make apply change or remove access",
+            crate::ledger::SIGNING_KEY_ENV,
+            crate::ledger::PUBLIC_KEY_ENV
+        );
+        eprintln!(
+            "  = hint: make a key pair with `accessctl ledger-keygen` (README, \"Security model\")"
+        );
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
     let (plan, mut observed) = match &args.plan_file {
-        Some(file) => match saved_plan(&config, file, args, &rt) {
+        Some(file) => match saved_plan(&config, file, args, &auth, &rt) {
             Ok(p) => p,
             Err(exit) => return exit,
         },
-        None => match fresh_plan(&config, args, &rt) {
+        None => match fresh_plan(&config, args, &auth, &rt) {
             Ok(p) => p,
             Err(exit) => return exit,
         },
@@ -94,6 +114,7 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
     let executor = Executor {
         client,
         ledger_dir: config.ledger_dir.clone(),
+        auth,
         parallelism: usize::from(args.remote.parallelism),
         clock: Arc::new(now),
         progress,
@@ -114,8 +135,13 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
 type Planned = (Plan, BTreeMap<String, Observed>);
 
 /// Plan now, show it, and get a yes.
-fn fresh_plan(config: &Config, args: &ApplyArgs, rt: &Runtime) -> Result<Planned, Exit> {
-    let (plan, observed) = compute_plan(config, &args.remote, &args.guards, rt)?;
+fn fresh_plan(
+    config: &Config,
+    args: &ApplyArgs,
+    auth: &crate::ledger::Auth,
+    rt: &Runtime,
+) -> Result<Planned, Exit> {
+    let (plan, observed) = compute_plan(config, &args.remote, &args.guards, auth, rt)?;
     print!(
         "{}",
         render::render_text(
@@ -160,6 +186,7 @@ fn saved_plan(
     config: &Config,
     file: &Path,
     args: &ApplyArgs,
+    auth: &crate::ledger::Auth,
     rt: &Runtime,
 ) -> Result<Planned, Exit> {
     let text = std::fs::read_to_string(file).map_err(|e| {
@@ -228,7 +255,7 @@ fn saved_plan(
         allow_removals: true,
         allow_protected_changes: true,
     };
-    let (fresh, observed) = compute_plan(config, &remote, &unguarded, rt)?;
+    let (fresh, observed) = compute_plan(config, &remote, &unguarded, auth, rt)?;
     let mut moved = Vec::new();
     for now_site in &fresh.sites {
         let Some(then) = plan.sites.iter().find(|s| s.site == now_site.site) else {

@@ -13,6 +13,7 @@ mod emulator;
 mod github;
 mod import;
 mod ledger_cmds;
+mod ledger_keys;
 mod plan;
 mod request;
 mod validate;
@@ -93,13 +94,19 @@ pub enum Command {
     Emulator(emulator::EmulatorArgs),
     /// Show plan and apply end to end against the built-in emulator.
     Demo(demo::DemoArgs),
-    /// Record by hand that a Wix account is the person with an email.
+    /// Print the config line that names the Wix account of a person (reviewed like any change).
     Link(ledger_cmds::LinkArgs),
     /// Settle an invite whose outcome is unknown.
     InviteStatus(ledger_cmds::InviteStatusArgs),
     /// Settle an access request (request mode): `done` when the owner
     /// granted it, `resend` to start over.
     Request(request::RequestArgs),
+    /// Make the key pair that authenticates the ledger: private key into a
+    /// file, public key on stdout.
+    LedgerKeygen(ledger_keys::KeygenArgs),
+    /// Sign every record of the ledger as it stands (after a person has
+    /// reviewed it), with the private key in `ACCESSCTL_LEDGER_KEY`.
+    LedgerSign(ledger_keys::SignArgs),
     /// Print `access` entries for the current collaborators of sites.
     Import(import::ImportArgs),
     /// Check every site read-only: key set, key accepted, roles and
@@ -202,6 +209,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::InviteStatus(args) => ledger_cmds::invite_status(&cli.config, &args),
         Command::Request(args) => request::run(&cli.config, &args),
         Command::Import(args) => import::run(&cli.config, &args),
+        Command::LedgerKeygen(args) => ledger_keys::keygen(&args),
+        Command::LedgerSign(args) => ledger_keys::sign(&cli.config, &args),
         Command::Doctor(args) => doctor::run(&cli.config, &args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man => completions::man(),
@@ -236,6 +245,45 @@ pub(crate) fn fail(message: impl std::fmt::Display, hint: Option<&str>) -> Exit 
         eprintln!("  = hint: {hint}");
     }
     Exit::Error
+}
+
+/// Lock the config's ledger directory for a command that writes it; a
+/// refusal names the process holding it.
+pub(crate) fn lock_ledger(
+    config: &crate::model::Config,
+    command: &str,
+) -> Result<crate::ledger::Lock, Exit> {
+    crate::ledger::lock(&config.ledger_dir, command).map_err(|e| {
+        let hint = e.hint();
+        match e {
+            crate::ledger::LockError::Held { .. } => {
+                fail(e, Some(hint));
+                Exit::Refused
+            }
+            crate::ledger::LockError::Io { .. } => fail(e, Some(hint)),
+        }
+    })
+}
+
+/// The ledger keys in the environment (`ledger::Auth`).
+pub(crate) fn ledger_auth() -> Result<crate::ledger::Auth, Exit> {
+    crate::ledger::Auth::from_env().map_err(|e| {
+        fail(
+            e,
+            Some("make a key pair with `accessctl ledger-keygen`; README, \"Security model\", says which job holds which key"),
+        )
+    })
+}
+
+/// The ledger keys, for a command that writes signed records: the private
+/// key is needed whenever records are verified.
+pub(crate) fn ledger_auth_for_writing() -> Result<crate::ledger::Auth, Exit> {
+    ledger_auth()?.for_writing().map_err(|e| {
+        fail(
+            e,
+            Some("run it where the private key is (the apply job), or set both keys"),
+        )
+    })
 }
 
 /// Unknown `--site` keys are an error with a suggestion.
@@ -280,6 +328,7 @@ pub(crate) fn compute_plan(
     config: &crate::model::Config,
     remote: &RemoteArgs,
     guards: &GuardArgs,
+    auth: &crate::ledger::Auth,
     rt: &tokio::runtime::Runtime,
 ) -> Result<
     (
@@ -300,6 +349,7 @@ pub(crate) fn compute_plan(
         &remote.sites,
         &client,
         usize::from(remote.parallelism),
+        auth,
     ));
     let plan = crate::observe::build_plan(config, &observed, now(), guards.overrides());
     Ok((plan, observed))

@@ -45,7 +45,11 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    let (plan, _) = match compute_plan(&loaded.config, &args.remote, &args.guards, &rt) {
+    let auth = match super::ledger_auth() {
+        Ok(auth) => auth,
+        Err(exit) => return exit,
+    };
+    let (plan, _) = match compute_plan(&loaded.config, &args.remote, &args.guards, &auth, &rt) {
         Ok(p) => p,
         Err(exit) => return exit,
     };

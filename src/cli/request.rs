@@ -55,6 +55,14 @@ pub fn run(path: &Path, args: &RequestArgs) -> Exit {
         return Exit::Error;
     };
     let config = loaded.config;
+    let command = match &args.command {
+        RequestCommand::Done(_) => "request done",
+        RequestCommand::Resend(_) => "request resend",
+    };
+    let _lock = match super::lock_ledger(&config, command) {
+        Ok(lock) => lock,
+        Err(exit) => return exit,
+    };
     match &args.command {
         RequestCommand::Done(a) => done(&config, a),
         RequestCommand::Resend(a) => resend(&config, a),
@@ -71,7 +79,15 @@ fn open<'c>(config: &'c Config, key: &str) -> Result<(&'c Site, SiteLedger), Exi
             Some("accessctl reads what was granted on it directly; `accessctl plan` shows it"),
         ));
     }
-    let l = ledger::load(&config.ledger_dir, &site.key, &site.wix.site_id).map_err(|report| {
+    // Request records are not signed (they cannot grant anything); the
+    // signed records in the file are written back as they were.
+    let l = ledger::load(
+        &config.ledger_dir,
+        &site.key,
+        &site.wix.site_id,
+        &ledger::Auth::Off,
+    )
+    .map_err(|report| {
         super::print_report(&report);
         Exit::Error
     })?;
@@ -79,7 +95,7 @@ fn open<'c>(config: &'c Config, key: &str) -> Result<(&'c Site, SiteLedger), Exi
 }
 
 fn save(config: &Config, l: &SiteLedger) -> Result<(), Exit> {
-    ledger::save(&config.ledger_dir, l)
+    ledger::save(&config.ledger_dir, l, &ledger::Auth::Off)
         .map_err(|e| fail(format!("cannot write the ledger: {e}"), None))
 }
 

@@ -503,8 +503,13 @@ fn read_template(
     path: &YamlPath,
 ) -> Option<Option<template::Template>> {
     let pos = ctx.tree.value_pos(path);
-    let file = ctx.file.parent().unwrap_or(Path::new("")).join(name);
-    let text = match std::fs::read(&file) {
+    let base = crate::confine::base_of(ctx.file);
+    let file = base.join(name);
+    // The template is part of the pull request: it is read only from inside
+    // the config's directory, as a regular file, capped, so it can never
+    // pull a secret (`/proc/self/environ`, `.git/config`) or an endless
+    // stream (`/dev/zero`) into a plan or a message.
+    let text = match crate::confine::read(base, name, crate::confine::TEMPLATE_CAP) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(_) => {
@@ -516,15 +521,11 @@ fn read_template(
                 return None;
             }
         },
-        Err(e) => {
+        Err(refusal) => {
             ctx.error(
                 pos,
-                format!(
-                    "cannot read the template {}: {}",
-                    file.display(),
-                    e.to_string().to_lowercase()
-                ),
-                Some("the path is relative to this config file".to_string()),
+                format!("the template `{name}` {refusal}"),
+                Some(refusal.hint().to_string()),
             );
             return None;
         }

@@ -70,7 +70,11 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     let people = r.people(root.get("people"));
     let teams = r.teams(root.get("teams"));
     let safety = r.safety(root.get("safety"));
-    let ledger_dir = ledger_dir(file, root.get("ledger_dir").and_then(Value::as_str));
+    let written_ledger_dir = root.get("ledger_dir").and_then(Value::as_str);
+    let ledger_dir = ledger_dir(file, written_ledger_dir);
+    if let Some(d) = confine_ledger_dir(file, tree, written_ledger_dir, &ledger_dir) {
+        r.diagnostics.push(d);
+    }
     let requests = super::requests::resolve(root.get("requests"), tree, file);
     r.diagnostics.extend(requests.diagnostics);
     r.fallback.extend(requests.fallback);
@@ -246,6 +250,36 @@ pub fn ledger_dir(file: &Path, written: Option<&str>) -> PathBuf {
             base.join(format!("{stem}.ledger"))
         }
     }
+}
+
+/// The ledger directory stays inside the config's directory: the ledger is
+/// read on every plan and written by apply, so a pull request must not be
+/// able to point it (by path or by symlink) at files elsewhere.
+fn confine_ledger_dir(
+    file: &Path,
+    tree: &Tree<'_>,
+    written: Option<&str>,
+    resolved: &Path,
+) -> Option<Diagnostic> {
+    let base = crate::confine::base_of(file);
+    let checked = match written {
+        Some(w) => crate::confine::join(base, w).map(|_| ()),
+        None => Ok(()),
+    }
+    .and_then(|()| crate::confine::check_inside(base, resolved));
+    let refusal = checked.err()?;
+    let pos = written.map(|_| tree.value_pos(&YamlPath::root().key("ledger_dir")));
+    Some(
+        Diagnostic::error(
+            file,
+            pos,
+            format!(
+                "the ledger directory `{}` {refusal}",
+                written.map_or_else(|| resolved.display().to_string(), str::to_string)
+            ),
+        )
+        .with_hint(refusal.hint()),
+    )
 }
 
 fn key_set(value: Option<&Value>) -> BTreeSet<String> {

@@ -14,6 +14,8 @@
 //! This module only stores and reads; deciding what a record means is the plan
 //! engine's job.
 
+mod auth;
+mod lock;
 mod requests;
 
 use std::fs;
@@ -23,9 +25,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::confine::{FollowLinks, Refusal};
 use crate::diag::{Diagnostic, Report};
 use crate::model::Pos;
 
+pub use auth::{Auth, PUBLIC_KEY_ENV, SIGNING_KEY_ENV, Trust, Untrusted};
+pub use lock::{LOCK_FILE, Lock, LockError, acquire as lock};
 pub use requests::{OwnerGrant, ReminderRecord, RequestRecord, RequestState, RequestedGrant};
 
 /// Wix invites expire 30 days after they are sent.
@@ -45,13 +50,74 @@ pub struct SiteLedger {
     pub identities: Vec<Identity>,
     /// Accounts this tool granted access to; removed when no longer desired.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub granted: Vec<String>,
+    pub granted: Vec<Granted>,
     /// Access requests sent to the site's owner (request mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<RequestRecord>,
     /// Grants a person confirmed the owner made (`accessctl request done`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub granted_by_owner: Vec<OwnerGrant>,
+    /// Records whose signature did not verify: never used, written back
+    /// as they were.
+    #[serde(skip)]
+    pub untrusted: Untrusted,
+    /// Whether the records in use were verified.
+    #[serde(skip)]
+    pub trust: Trust,
+}
+
+/// An account accessctl granted, with its signature. Written as the bare
+/// account id when unsigned (as ledgers before signatures had it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "GrantedWire", into = "GrantedWire")]
+pub struct Granted {
+    pub account_id: String,
+    pub sig: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum GrantedWire {
+    Plain(String),
+    Signed {
+        account_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sig: Option<String>,
+    },
+}
+
+impl From<GrantedWire> for Granted {
+    fn from(w: GrantedWire) -> Self {
+        match w {
+            GrantedWire::Plain(account_id) => Granted {
+                account_id,
+                sig: None,
+            },
+            GrantedWire::Signed { account_id, sig } => Granted { account_id, sig },
+        }
+    }
+}
+
+impl From<&str> for Granted {
+    /// An unsigned record.
+    fn from(account_id: &str) -> Self {
+        Granted {
+            account_id: account_id.to_string(),
+            sig: None,
+        }
+    }
+}
+
+impl From<Granted> for GrantedWire {
+    fn from(g: Granted) -> Self {
+        match g.sig {
+            None => GrantedWire::Plain(g.account_id),
+            sig => GrantedWire::Signed {
+                account_id: g.account_id,
+                sig,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +156,9 @@ pub struct InviteRecord {
     /// them can be the person who accepts it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub existing_accounts: Vec<String>,
+    /// Ed25519 signature by `apply` (see [`Auth`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 impl InviteRecord {
@@ -124,6 +193,9 @@ pub struct Identity {
     pub source: IdentitySource,
     #[serde(with = "time::serde::rfc3339")]
     pub learned_at: OffsetDateTime,
+    /// Ed25519 signature by `apply` (see [`Auth`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 impl SiteLedger {
@@ -137,7 +209,14 @@ impl SiteLedger {
             granted: Vec::new(),
             requests: Vec::new(),
             granted_by_owner: Vec::new(),
+            untrusted: Untrusted::default(),
+            trust: Trust::default(),
         }
+    }
+
+    /// Whether accessctl granted this account (a record in use).
+    pub fn is_granted(&self, account_id: &str) -> bool {
+        self.granted.iter().any(|g| g.account_id == account_id)
     }
 
     /// The request still waiting for the owner, if any.
@@ -189,14 +268,17 @@ impl SiteLedger {
     }
 
     pub fn mark_granted(&mut self, account_id: &str) {
-        if !self.granted.iter().any(|a| a == account_id) {
-            self.granted.push(account_id.to_string());
-            self.granted.sort();
+        if !self.is_granted(account_id) {
+            self.granted.push(Granted {
+                account_id: account_id.to_string(),
+                sig: None,
+            });
+            self.granted.sort_by(|a, b| a.account_id.cmp(&b.account_id));
         }
     }
 
     pub fn forget_granted(&mut self, account_id: &str) {
-        self.granted.retain(|a| a != account_id);
+        self.granted.retain(|a| a.account_id != account_id);
     }
 }
 
@@ -205,20 +287,38 @@ pub fn path_for(dir: &Path, site: &str) -> PathBuf {
     dir.join(format!("{site}.yaml"))
 }
 
-/// Load a site's ledger; a missing file is an empty ledger.
-pub fn load(dir: &Path, site: &str, site_id: &str) -> Result<SiteLedger, Report> {
+/// Load a site's ledger and check its signatures with `auth`; a missing
+/// file is an empty ledger.
+pub fn load(dir: &Path, site: &str, site_id: &str, auth: &Auth) -> Result<SiteLedger, Report> {
+    let mut ledger = read(dir, site, site_id)?;
+    auth.check(&mut ledger);
+    Ok(ledger)
+}
+
+/// Load a site's ledger as written, every record in use.
+fn read(dir: &Path, site: &str, site_id: &str) -> Result<SiteLedger, Report> {
     let path = path_for(dir, site);
-    let bytes = match fs::read(&path) {
+    // Only accessctl writes ledger files, so one that is a symlink or not a
+    // regular file was put there by someone else: refused before a byte of
+    // it is read (a symlink to a secret would otherwise leak its first bytes
+    // through the parse error).
+    let bytes = match crate::confine::read_regular(
+        &path,
+        FollowLinks::No,
+        crate::confine::LEDGER_CAP,
+    ) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(SiteLedger::new(site, site_id));
-        }
-        Err(e) => {
-            return Err(single(Diagnostic::error(
-                &path,
-                None,
-                format!("cannot read the ledger: {e}"),
-            )));
+        Err(Refusal::Missing) => return Ok(SiteLedger::new(site, site_id)),
+        Err(refusal) => {
+            return Err(single(
+                // The whole file is at fault: located at its start.
+                Diagnostic::error(&path, Some(Pos { line: 1, col: 1 }), format!("the ledger file {refusal}")).with_hint(
+                    match refusal {
+                        Refusal::Symlink | Refusal::NotRegular => "ledger files are plain files written by accessctl; delete it, or restore it from git (`git checkout -- <file>`)",
+                        _ => "restore the ledger from git (`git checkout -- <file>`)",
+                    },
+                ),
+            ));
         }
     };
     parse(&path, &bytes, site, site_id)
@@ -299,11 +399,12 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
     })
 }
 
-/// Write atomically: temp file in the same directory, fsync, rename, fsync dir.
-pub fn save(dir: &Path, ledger: &SiteLedger) -> std::io::Result<()> {
+/// Write atomically: temp file in the same directory, fsync, rename, fsync
+/// dir. Records in use are signed when `auth` holds the private key.
+pub fn save(dir: &Path, ledger: &SiteLedger, auth: &Auth) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let path = path_for(dir, &ledger.site);
-    let text = to_yaml(ledger).map_err(std::io::Error::other)?;
+    let text = to_yaml(ledger, auth).map_err(std::io::Error::other)?;
     let tmp = dir.join(format!(".{}.yaml.tmp-{}", ledger.site, std::process::id()));
     {
         let mut file = fs::File::create(&tmp)?;
@@ -318,8 +419,16 @@ pub fn save(dir: &Path, ledger: &SiteLedger) -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn to_yaml(ledger: &SiteLedger) -> Result<String, String> {
-    let body = serde_saphyr::to_string(ledger).map_err(|e| e.to_string())?;
+/// The file's text: records in use (signed when `auth` can), then the
+/// records set aside, unchanged.
+pub fn to_yaml(ledger: &SiteLedger, auth: &Auth) -> Result<String, String> {
+    let mut out = ledger.clone();
+    auth.sign(&mut out);
+    let untrusted = std::mem::take(&mut out.untrusted);
+    out.invites.extend(untrusted.invites);
+    out.identities.extend(untrusted.identities);
+    out.granted.extend(untrusted.granted);
+    let body = serde_saphyr::to_string(&out).map_err(|e| e.to_string())?;
     Ok(format!(
         "# accessctl ledger for site `{}`: written by `accessctl apply`, commit it with the config.\n{body}",
         ledger.site
@@ -395,12 +504,14 @@ mod tests {
             state: InviteState::Pending,
             account_id: None,
             existing_accounts: vec!["acct-old".into()],
+            sig: None,
         });
         l.learn(Identity {
             email: "b@x.example".into(),
             account_id: "acct-b".into(),
             source: IdentitySource::Manual,
             learned_at: t,
+            sig: None,
         });
         l.mark_granted("acct-b");
         l
@@ -409,7 +520,7 @@ mod tests {
     #[test]
     fn round_trips_through_yaml() {
         let l = sample();
-        let text = to_yaml(&l).expect("serializes");
+        let text = to_yaml(&l, &Auth::Off).expect("serializes");
         let back = parse(Path::new("l.yaml"), text.as_bytes(), "acme", "site-1").expect("parses");
         assert_eq!(back, l);
     }
@@ -418,10 +529,13 @@ mod tests {
     fn save_then_load() {
         let dir = tempfile::tempdir().expect("tempdir");
         let l = sample();
-        save(dir.path(), &l).expect("saves");
-        assert_eq!(load(dir.path(), "acme", "site-1").expect("loads"), l);
+        save(dir.path(), &l, &Auth::Off).expect("saves");
         assert_eq!(
-            load(dir.path(), "other", "site-2").expect("missing is empty"),
+            load(dir.path(), "acme", "site-1", &Auth::Off).expect("loads"),
+            l
+        );
+        assert_eq!(
+            load(dir.path(), "other", "site-2", &Auth::Off).expect("missing is empty"),
             SiteLedger::new("other", "site-2")
         );
     }
@@ -437,8 +551,65 @@ mod tests {
 
     #[test]
     fn wrong_site_is_reported() {
-        let text = to_yaml(&sample()).expect("serializes");
+        let text = to_yaml(&sample(), &Auth::Off).expect("serializes");
         let err = parse(Path::new("l.yaml"), text.as_bytes(), "acme", "site-9").unwrap_err();
         assert!(err.diagnostics[0].message.contains("site-9"));
+    }
+
+    fn signer() -> Auth {
+        Auth::Sign(std::sync::Arc::new(
+            ring::signature::Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).expect("seed"),
+        ))
+    }
+
+    #[test]
+    fn signed_records_verify_and_edited_ones_are_set_aside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let auth = signer();
+        save(dir.path(), &sample(), &auth).expect("saves");
+        let loaded = load(dir.path(), "acme", "site-1", &auth).expect("loads");
+        assert_eq!(loaded.trust, Trust::Verified);
+        assert!(loaded.untrusted.is_empty(), "{:?}", loaded.untrusted);
+        assert_eq!(loaded.identities.len(), 1);
+        assert_eq!(loaded.granted.len(), 1);
+
+        // An attacker edits the identity to point at their own account and
+        // adds a grant of their own: both are set aside, the invite stays.
+        let path = path_for(dir.path(), "acme");
+        let text = fs::read_to_string(&path).expect("read");
+        let forged = text.replace("account_id: acct-b", "account_id: acct-evil") + "";
+        let forged = forged.replacen("granted:\n", "granted:\n- acct-stranger\n", 1);
+        fs::write(&path, forged).expect("write");
+        let loaded = load(dir.path(), "acme", "site-1", &auth).expect("loads");
+        assert!(loaded.identities.is_empty(), "{:?}", loaded.identities);
+        assert_eq!(loaded.untrusted.identities[0].account_id, "acct-evil");
+        assert_eq!(loaded.untrusted.granted.len(), 2, "{:?}", loaded.granted);
+        assert_eq!(loaded.invites.len(), 1);
+
+        // The same record on another site does not verify either.
+        let text = fs::read_to_string(&path).expect("read");
+        let moved = text.replace("site_id: site-1", "site_id: site-2");
+        let l = parse(&path, moved.as_bytes(), "acme", "site-2").expect("parses");
+        let mut l2 = l.clone();
+        auth.check(&mut l2);
+        assert!(l2.invites.is_empty() && l2.identities.is_empty());
+
+        // Written back, set-aside records are kept as they were, unsigned
+        // by this key.
+        let again = to_yaml(&loaded, &auth).expect("yaml");
+        assert!(again.contains("acct-evil") && again.contains("acct-stranger"));
+        let l = parse(&path, again.as_bytes(), "acme", "site-1").expect("parses");
+        let mut l3 = l.clone();
+        auth.check(&mut l3);
+        assert_eq!(l3.untrusted.identities.len(), 1);
+    }
+
+    #[test]
+    fn without_a_key_every_record_is_used_unchecked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        save(dir.path(), &sample(), &Auth::Off).expect("saves");
+        let loaded = load(dir.path(), "acme", "site-1", &Auth::Off).expect("loads");
+        assert_eq!(loaded.trust, Trust::Unchecked);
+        assert_eq!(loaded.identities.len(), 1);
     }
 }

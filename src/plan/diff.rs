@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::ledger::{InviteRecord, InviteState, SiteLedger};
+use crate::ledger::{InviteRecord, InviteState, SiteLedger, Trust};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
-use crate::plan::{Action, Change, Mode, Pending, Role, SitePlan};
+use crate::plan::{Action, Change, Mode, Pending, Provenance, Role, SitePlan};
 use crate::plan::{request, roles};
 use crate::state::{LiveSite, RoleSet};
 
@@ -73,6 +73,12 @@ pub fn plan_site(
             plan.collaborators = live.contributors.len();
             Planner::new(config, site, live, ledger, now).run(&wants, &mut plan);
         }
+    }
+    for record in ledger.untrusted.describe() {
+        plan.warnings.push(format!(
+            "ledger record not used: {record}: its signature does not verify with this job's ledger key, so it was not written by accessctl's apply or was edited since; if it is right, name the account in the config (`wix_account_id`), or have a maintainer re-sign reviewed records with `accessctl ledger-sign {}`; otherwise delete it from the ledger",
+            site.key
+        ));
     }
     plan.changes
         .sort_by(|a, b| (a.action, &a.who).cmp(&(b.action, &b.who)));
@@ -193,6 +199,8 @@ struct Identities<'a> {
     ledger_by_account: BTreeMap<&'a str, BTreeSet<&'a str>>,
     /// Links made in this plan.
     links: BTreeMap<String, String>,
+    /// What the ledger's identities are worth: verified or not.
+    ledger_provenance: Provenance,
 }
 
 impl<'a> Identities<'a> {
@@ -211,6 +219,10 @@ impl<'a> Identities<'a> {
             ledger: by_email,
             ledger_by_account: by_account,
             links: BTreeMap::new(),
+            ledger_provenance: match ledger.trust {
+                Trust::Verified => Provenance::LedgerVerified,
+                Trust::Unchecked => Provenance::LedgerUnverified,
+            },
         }
     }
 
@@ -221,6 +233,19 @@ impl<'a> Identities<'a> {
             .map(String::as_str)
             .or_else(|| self.people.account_of_email(email))
             .or_else(|| self.ledger.get(email).copied())
+    }
+
+    /// Where the account [`Identities::get`] gives for an email comes from.
+    fn source(&self, email: &str) -> Option<Provenance> {
+        if self.links.contains_key(email) {
+            Some(Provenance::InviteMatch)
+        } else if self.people.account_of_email(email).is_some() {
+            Some(Provenance::Config)
+        } else if self.ledger.contains_key(email) {
+            Some(self.ledger_provenance)
+        } else {
+            None
+        }
     }
 
     /// The first email (in sorted order) known to be this account.
@@ -266,7 +291,11 @@ impl<'a> Planner<'a> {
             now,
             identity,
             handled: BTreeSet::new(),
-            granted: ledger.granted.iter().cloned().collect(),
+            granted: ledger
+                .granted
+                .iter()
+                .map(|g| g.account_id.clone())
+                .collect(),
             linked_emails: BTreeSet::new(),
         }
     }
@@ -337,7 +366,7 @@ impl<'a> Planner<'a> {
                 !self.live.owners.contains(*a)
                     && self.identity.email_for_account(a).is_none()
                     && !config_accounts.contains(*a)
-                    && !self.ledger.granted.contains(a)
+                    && !self.ledger.is_granted(a)
             })
             .collect();
         let invites: Vec<&InviteRecord> = self
@@ -397,9 +426,12 @@ impl<'a> Planner<'a> {
                 &account,
                 &invite,
                 &self.who_for_email(&invite.email),
-                format!(
-                    "new collaborator holds exactly the roles of the invite sent to {}",
-                    invite.email
+                (
+                    format!(
+                        "new collaborator holds exactly the roles of the invite sent to {}",
+                        invite.email
+                    ),
+                    Provenance::InviteMatch,
                 ),
             );
         }
@@ -412,7 +444,7 @@ impl<'a> Planner<'a> {
         account: &str,
         invite: &InviteRecord,
         who: &str,
-        reason: String,
+        (reason, identity): (String, Provenance),
     ) {
         let roles = self.roles_of(&invite.role_ids);
         self.identity
@@ -429,15 +461,19 @@ impl<'a> Planner<'a> {
             roles_before: roles.clone(),
             roles_after: roles,
             reason,
+            identity: Some(identity),
         });
     }
 
     fn plan_want(&mut self, want: &Want, target: &BTreeSet<String>, plan: &mut SitePlan) {
-        let account = want.account.clone().or_else(|| {
-            want.email
-                .as_ref()
-                .and_then(|e| self.identity.get(e).map(str::to_string))
-        });
+        let (account, provenance) = match (&want.account, &want.email) {
+            (Some(a), _) => (Some(a.clone()), Some(Provenance::Config)),
+            (None, Some(e)) => (
+                self.identity.get(e).map(str::to_string),
+                self.identity.source(e),
+            ),
+            (None, None) => (None, None),
+        };
         if let Some(account) = &account {
             if self.live.owners.contains(account) {
                 self.handled.insert(account.clone());
@@ -457,12 +493,19 @@ impl<'a> Planner<'a> {
                     && (invite.is_outstanding(self.now) || invite.state == InviteState::Unknown)
                 {
                     let invite = invite.clone();
+                    let why = match provenance {
+                        Some(Provenance::Config) => "the config names this account",
+                        _ => "the ledger links the email to this account",
+                    };
                     self.link(
                         plan,
                         account,
                         &invite,
                         &want.label,
-                        "accepted the invite (the config names this account)".to_string(),
+                        (
+                            format!("accepted the invite ({why})"),
+                            provenance.unwrap_or(Provenance::Config),
+                        ),
                     );
                 }
                 if current != target {
@@ -474,7 +517,8 @@ impl<'a> Planner<'a> {
                         invite_id: None,
                         roles_before: self.roles_of(current),
                         roles_after: self.roles_of(target),
-                        reason: "holds other roles than the config gives".to_string(),
+                        reason: with_source("holds other roles than the config gives", provenance),
+                        identity: provenance,
                     });
                 }
                 return;
@@ -506,6 +550,7 @@ impl<'a> Planner<'a> {
             roles_before: Vec::new(),
             roles_after: roles_after.clone(),
             reason,
+            identity: None,
         };
         let Some(record) = self.ledger.latest_invite(email) else {
             plan.changes
@@ -534,6 +579,7 @@ impl<'a> Planner<'a> {
                         roles_after: Vec::new(),
                         reason: "the open invite carries other roles; Wix cannot edit an invite"
                             .to_string(),
+                        identity: None,
                     });
                     plan.changes.push(invite(
                         "re-invited with the roles the config now gives".to_string(),
@@ -607,6 +653,7 @@ impl<'a> Planner<'a> {
                 }
             };
             if let Some(reason) = reason {
+                let identity = self.account_source(account);
                 plan.changes.push(Change {
                     action: Action::Remove,
                     who,
@@ -615,7 +662,8 @@ impl<'a> Planner<'a> {
                     invite_id: None,
                     roles_before: self.roles_of(roles),
                     roles_after: Vec::new(),
-                    reason,
+                    reason: with_source(&reason, identity),
+                    identity,
                 });
             }
         }
@@ -638,6 +686,7 @@ impl<'a> Planner<'a> {
                     roles_before: self.roles_of(&invite.role_ids),
                     roles_after: Vec::new(),
                     reason: "no grant in the config any more".to_string(),
+                    identity: None,
                 }),
                 _ => plan.warnings.push(format!(
                     "{} is no longer in the config, but the invite sent to it {} has an unknown outcome; revoke it in Settings → Collaborators if it is there, then run `accessctl invite-status {} {} not-sent`",
@@ -664,6 +713,27 @@ impl<'a> Planner<'a> {
         roles.sort_by(|a, b| a.title.cmp(&b.title));
         roles.dedup();
         roles
+    }
+
+    /// Where this account's identity (or its being granted by accessctl)
+    /// comes from: this plan's links, the config, else the ledger.
+    fn account_source(&self, account: &str) -> Option<Provenance> {
+        if self.identity.links.values().any(|a| a == account) {
+            Some(Provenance::InviteMatch)
+        } else if self
+            .config
+            .people_index()
+            .person_with_account(account)
+            .is_some()
+        {
+            Some(Provenance::Config)
+        } else if self.ledger.is_granted(account)
+            || self.identity.ledger_by_account.contains_key(account)
+        {
+            Some(self.identity.ledger_provenance)
+        } else {
+            None
+        }
     }
 
     fn email_for_account(&self, account: &str) -> Option<String> {
@@ -848,12 +918,25 @@ pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
     for (email, account) in identities {
         let _ = writeln!(h, "identity {email} {account}");
     }
-    let mut granted: Vec<&String> = ledger.granted.iter().collect();
+    let mut granted: Vec<&String> = ledger.granted.iter().map(|g| &g.account_id).collect();
     granted.sort_unstable();
     for account in granted {
         let _ = writeln!(h, "granted {account}");
     }
     hex(&h.0.finalize())
+}
+
+/// A reason, with where its account comes from when that is the ledger:
+/// the reviewer sees which changes rest on records only accessctl should
+/// have written, and whether they were verified.
+fn with_source(reason: &str, source: Option<Provenance>) -> String {
+    match source {
+        Some(Provenance::LedgerVerified) => format!("{reason} (account from the ledger, verified)"),
+        Some(Provenance::LedgerUnverified) => {
+            format!("{reason} (account from the ledger, not verified: no ledger key in this job)")
+        }
+        _ => reason.to_string(),
+    }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -902,6 +985,7 @@ mod tests {
             account_id: account.into(),
             source: IdentitySource::Config,
             learned_at: OffsetDateTime::UNIX_EPOCH,
+            sig: None,
         };
         ledger.identities = vec![identity("b@x.example", "2"), identity("a@x.example", "9")];
         ledger.granted = vec!["z".into(), "acc".into()];

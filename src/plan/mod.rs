@@ -36,6 +36,36 @@ pub struct Plan {
     /// (each names the flag that overrides it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refusals: Vec<String>,
+    /// Whether the ledger records this plan used were verified against the
+    /// ledger key (README, "Security model").
+    #[serde(default)]
+    pub ledger: LedgerCheck,
+}
+
+/// How far the ledger's records could be checked in the job that planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LedgerCheck {
+    /// No ledger key in this job: records were used unchecked.
+    #[default]
+    Unverified,
+    /// Every record used carries a valid signature; the others were set
+    /// aside and are listed as warnings.
+    Verified,
+}
+
+/// Where the account id a change acts on comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provenance {
+    /// The config names the account (`wix_account_id`).
+    Config,
+    /// A new collaborator matched exactly one open invite, in this plan.
+    InviteMatch,
+    /// A ledger record whose signature verified.
+    LedgerVerified,
+    /// A ledger record used unchecked (no ledger key in this job).
+    LedgerUnverified,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -155,6 +185,9 @@ pub struct Change {
     pub roles_after: Vec<Role>,
     /// Why, in a short sentence.
     pub reason: String,
+    /// Where the account id comes from, when the change acts on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Provenance>,
 }
 
 impl Change {
@@ -189,6 +222,26 @@ impl Plan {
 
     pub fn has_errors(&self) -> bool {
         self.sites.iter().any(|s| !s.errors.is_empty())
+    }
+
+    /// Changes whose account comes from a ledger record nobody could verify
+    /// (no ledger key in the job that planned).
+    pub fn unverified_changes(&self) -> usize {
+        self.sites
+            .iter()
+            .flat_map(|s| &s.changes)
+            .filter(|c| c.identity == Some(Provenance::LedgerUnverified))
+            .count()
+    }
+
+    /// The line renderers show when [`Plan::unverified_changes`] is not 0.
+    pub fn unverified_note(&self) -> Option<String> {
+        let n = self.unverified_changes();
+        (n > 0).then(|| {
+            format!(
+                "{n} change(s) rest on ledger records that were not verified: no ledger key in this job (README, \"Security model\")"
+            )
+        })
     }
 
     /// Counts per action over the whole plan.

@@ -343,6 +343,7 @@ pub fn plan_requests(
             email: Some(grant.email.clone()),
             account_id: want.account.map(str::to_string),
             invite_id: None,
+            identity: None,
             roles_before: Vec::new(),
             roles_after: grant
                 .roles

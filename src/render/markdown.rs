@@ -172,6 +172,9 @@ fn title(plan: &Plan, out: &mut String) {
     }
     out.push_str(&line);
     out.push_str("\n\n");
+    if let Some(note) = plan.unverified_note() {
+        out.push_str(&format!("> [!WARNING]\n> {note}\n\n"));
+    }
     if parts.is_empty() && errors == 0 {
         out.push_str("Live access matches the config.\n\n");
     }

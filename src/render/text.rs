@@ -61,6 +61,9 @@ pub fn write_text(plan: &Plan, opts: &TextOptions, out: impl Write) -> std::io::
             painter.paint(RED, &format!("refused: {refusal}"))
         )?;
     }
+    if let Some(note) = plan.unverified_note() {
+        writeln!(out, "{}", painter.paint(RED, &format!("warning: {note}")))?;
+    }
     writeln!(out, "{}", painter.paint(BOLD, &summary(plan)))?;
     out.flush()
 }
