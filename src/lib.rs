@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod emulator;
+pub mod escape;
 pub mod ledger;
 pub mod model;
 pub mod observe;
