@@ -32,12 +32,13 @@ fn is_unsafe(c: char) -> bool {
         )
 }
 
-/// A datum for a line of human text: control characters (tab included)
-/// escaped as `\n`, `\r`, `\t` or `\u{1b}`, and the legacy workflow-command
+/// A datum for a line of human text: control characters escaped as `\n`,
+/// `\r` or `\u{1b}` (a tab stays: it ends no line and styles nothing, and
+/// diagnostics line their caret up with it), and the legacy workflow-command
 /// marker `##[` broken as `#\u{23}[`, so the datum stays one line segment
 /// and cannot style a terminal or command the Actions runner.
 pub fn text(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe) && !s.contains("##[") {
+    if !s.chars().any(|c| c != '\t' && is_unsafe(c)) && !s.contains("##[") {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -46,8 +47,7 @@ pub fn text(s: &str) -> Cow<'_, str> {
         match c {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if is_unsafe(c) => {
+            c if c != '\t' && is_unsafe(c) => {
                 // Writing into a String cannot fail.
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
@@ -134,7 +134,7 @@ mod tests {
     fn text_escapes_every_control_character() {
         assert_eq!(
             text("x\n::error::pwned\r\t\u{1b}[31m\u{0}\u{7f}\u{85}"),
-            "x\\n::error::pwned\\r\\t\\u{1b}[31m\\u{0}\\u{7f}\\u{85}"
+            "x\\n::error::pwned\\r\t\\u{1b}[31m\\u{0}\\u{7f}\\u{85}"
         );
         assert_eq!(text("a\u{2028}b\u{202e}c"), "a\\u{2028}b\\u{202e}c");
     }
@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(line("::add-mask::x"), "\\u{3a}:add-mask::x");
         assert_eq!(
             line("  \t::stop-commands::tok"),
-            "  \\t::stop-commands::tok"
+            "  \t\\u{3a}:stop-commands::tok"
         );
         assert_eq!(line("   ::error::x"), "   \\u{3a}:error::x");
         assert_eq!(line("a ::b"), "a ::b");
