@@ -410,3 +410,20 @@ requests:
         stderr(&out)
     );
 }
+
+/// Hole 5: `import` printed a live role title inside YAML quotes with its
+/// line break raw, so `::stop-commands::tok` began a line of stdout.
+#[test]
+fn import_keeps_a_live_role_title_on_its_line() {
+    let h = harness(LIVE_TITLE_CONFIG);
+    for gha in [false, true] {
+        let out = run(&h, &["import"], gha);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(assert_no_injected_commands(&out, gha).is_empty());
+        assert!(
+            stdout(&out).contains(r#"roles: ["Evil\n::stop-commands::tok"]"#),
+            "{}",
+            stdout(&out)
+        );
+    }
+}
