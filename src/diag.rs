@@ -8,11 +8,14 @@
 //! hold a secret). Whatever the diagnostic, a source line holding something
 //! that looks like an API key is never shown and such a token is never
 //! repeated in a message ([`crate::secret::contains_api_key`]), and control
-//! characters in a shown line are drawn as visible symbols.
+//! characters in a shown line are drawn as visible symbols. A message or a
+//! hint quotes what the file says (keys, names), so it is printed through
+//! [`escape::text`]: one line whatever the file holds.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::escape;
 use crate::model::Pos;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,7 +84,7 @@ impl Diagnostic {
         let _ = writeln!(
             out,
             "{label}: {}",
-            crate::secret::redact_api_keys(&self.message)
+            escape::text(&crate::secret::redact_api_keys(&self.message))
         );
         let _ = writeln!(out, "  --> {}", self.location());
         if let (Some(pos), Some(src), false) = (self.pos, source, self.redact_source)
@@ -102,7 +105,11 @@ impl Diagnostic {
             let _ = writeln!(out, "{pad} | {prefix}^");
         }
         if let Some(hint) = &self.hint {
-            let _ = writeln!(out, "  = hint: {}", crate::secret::redact_api_keys(hint));
+            let _ = writeln!(
+                out,
+                "  = hint: {}",
+                escape::text(&crate::secret::redact_api_keys(hint))
+            );
         }
         out
     }
@@ -201,6 +208,21 @@ mod tests {
         assert_eq!(
             text,
             "error: bad\n  --> a.yaml:2:3\n  |\n2 | y: zz\n  |   ^\n  = hint: fix it\n"
+        );
+    }
+
+    #[test]
+    fn a_quoted_key_stays_on_its_line() {
+        // Hole 5: a YAML key "x\n::error::pwned" was printed raw.
+        let d = Diagnostic::error(
+            Path::new("a.yaml"),
+            None,
+            "invalid person key `x\n::error::pwned`",
+        )
+        .with_hint("not\r::add-mask::y");
+        assert_eq!(
+            d.render(None),
+            "error: invalid person key `x\\n::error::pwned`\n  --> a.yaml\n  = hint: not\\r::add-mask::y\n"
         );
     }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod confine;
 pub mod diag;
 pub mod emulator;
+pub mod escape;
 pub mod ledger;
 pub mod model;
 pub mod observe;

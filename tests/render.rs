@@ -300,7 +300,7 @@ fn markdown_escapes_what_it_quotes() {
     let md = render_markdown(&plan(vec![site]));
     assert!(md.contains("| a\\|b\\`c&lt;img&gt; |"), "{md}");
     assert!(
-        md.contains("watch &lt;script&gt; and \\[links\\](x) but keep `code`"),
+        md.contains("watch &lt;script&gt; and \\[links\\]\\(x\\) but keep `code`"),
         "{md}"
     );
     assert!(!md.contains("<img>") && !md.contains("<script>"), "{md}");

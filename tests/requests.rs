@@ -1264,7 +1264,7 @@ fn markdown_plan_shows_the_request_and_its_message() {
     assert!(out.status.success(), "{}", stderr(&out));
     let md = stdout(&out);
     assert!(
-        md.contains("**Request:** access request (new): apply sends it to Jane Shop &lt;jane@shop.example&gt; by webhook"),
+        md.contains("**Request:** access request \\(new\\): apply sends it to Jane Shop &lt;jane@shop.example&gt; by webhook"),
         "{md}"
     );
     assert!(

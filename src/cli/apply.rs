@@ -14,6 +14,7 @@ use super::{
     Exit, GuardArgs, RemoteArgs, compute_plan, fail, load_config, now, report_refusals, runtime,
 };
 use crate::apply::{Executor, Outcome, Progress, SiteReport, SiteWork};
+use crate::escape;
 use crate::model::Config;
 use crate::observe::{Observed, site_access};
 use crate::plan::{Action, Change, Observation, Plan, safety};
@@ -272,7 +273,7 @@ fn saved_plan(
     }
     if !moved.is_empty() {
         for m in &moved {
-            eprintln!("refused: {m}");
+            eprintln!("refused: {}", escape::lines(m, "\n  "));
         }
         return Err(refuse(
             format!("{} site(s) changed since the plan was made", moved.len()),
@@ -333,9 +334,9 @@ pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
         (0, 0, 0, 0, 0, 0);
     for report in reports {
         calls += report.calls;
-        out.push_str(&format!("site {}:\n", report.site));
+        out.push_str(&format!("site {}:\n", escape::text(&report.site)));
         if let Some(e) = &report.error {
-            out.push_str(&format!("  error: {e}\n"));
+            out.push_str(&format!("  error: {}\n", escape::lines(e, "\n    ")));
         }
         for r in &report.results {
             let (status, why) = match &r.outcome {
@@ -362,13 +363,13 @@ pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
             };
             out.push_str(&format!("  {status:>8}  {}", describe(&r.change)));
             if let Some(why) = why {
-                out.push_str(&format!(" ({why})"));
+                out.push_str(&format!(" ({})", escape::text(why)));
             }
             out.push('\n');
         }
         for note in &report.notes {
             delivered += 1;
-            out.push_str(&format!("  {:>8}  {note}\n", "sent"));
+            out.push_str(&format!("  {:>8}  {}\n", "sent", escape::text(note)));
         }
     }
     out.push_str(&format!(
@@ -390,15 +391,19 @@ pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
     out
 }
 
+/// A change as one line; names, emails and titles escaped, as they come
+/// from the config and from Wix.
 fn describe(change: &Change) -> String {
-    let titles: Vec<&str> = change
+    let titles: Vec<_> = change
         .roles_after
         .iter()
-        .map(|r| r.title.as_str())
+        .map(|r| escape::text(&r.title))
         .collect();
     let target = match (&change.email, &change.account_id) {
-        (Some(e), _) if change.who != *e => format!("{} ({e})", change.who),
-        _ => change.who.clone(),
+        (Some(e), _) if change.who != *e => {
+            format!("{} ({})", escape::text(&change.who), escape::text(e))
+        }
+        _ => escape::text(&change.who).into_owned(),
     };
     match change.action {
         Action::Invite | Action::ChangeRole | Action::Request | Action::Link => {
@@ -419,7 +424,7 @@ impl Progress for LineProgress {
             Outcome::Unknown(_) => "unknown",
             Outcome::Skipped(_) => "skipped",
         };
-        eprintln!("{site}: {} … {status}", describe(change));
+        eprintln!("{}: {} … {status}", escape::line(site), describe(change));
     }
 }
 
@@ -437,7 +442,8 @@ impl BarProgress {
 
 impl Progress for BarProgress {
     fn done(&self, site: &str, change: &Change, _outcome: &Outcome) {
-        self.0.set_message(format!("{site}: {}", describe(change)));
+        self.0
+            .set_message(format!("{}: {}", escape::text(site), describe(change)));
         self.0.inc(1);
         if self.0.position() >= self.0.length().unwrap_or(0) {
             self.0.finish_and_clear();

@@ -164,8 +164,9 @@ fn table(rows: &[Row]) -> String {
             let _ = writeln!(
                 out,
                 "{}: {}",
-                r.site,
-                r.problem.as_deref().unwrap_or_default()
+                crate::escape::text(&r.site),
+                // Wix's error may quote what it was sent or said.
+                crate::escape::lines(r.problem.as_deref().unwrap_or_default(), "\n  ")
             );
         }
     }

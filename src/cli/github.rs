@@ -4,27 +4,18 @@
 //! (`::error file=…,line=…,col=…::…`) so GitHub shows them on the pull
 //! request's diff; the runner reads these from stderr as well as stdout,
 //! which keeps stdout for data. The Markdown plan is appended to the file
-//! named by `GITHUB_STEP_SUMMARY`.
+//! named by `GITHUB_STEP_SUMMARY`. Every property and message goes through
+//! `escape::workflow_property`/`workflow_data`, so data cannot end a command
+//! early or start another.
 
 use std::io::Write as _;
 
 use crate::diag::{Report, Severity};
+use crate::escape::{workflow_data as escape_data, workflow_property as escape_property};
 use crate::plan::Plan;
 
 pub fn active() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
-
-/// Workflow-command escaping for the message part.
-fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escaping for property values (`file=`, `title=`).
-fn escape_property(text: &str) -> String {
-    escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// One `::error`/`::warning` line per diagnostic.
@@ -45,9 +36,9 @@ pub fn annotate_report(report: &Report) {
             props.push(format!("line={}", pos.line));
             props.push(format!("col={}", pos.col));
         }
-        let mut message = d.message.clone();
+        let mut message = crate::secret::redact_api_keys(&d.message).to_string();
         if let Some(hint) = &d.hint {
-            message.push_str(&format!("\nhint: {hint}"));
+            message.push_str(&format!("\nhint: {}", crate::secret::redact_api_keys(hint)));
         }
         eprintln!("::{level} {}::{}", props.join(","), escape_data(&message));
     }
@@ -68,7 +59,11 @@ pub fn report_plan(plan: &Plan) {
         }
     }
     for r in &plan.refusals {
-        eprintln!("::error title=accessctl: refused::{}", escape_data(r));
+        eprintln!(
+            "::error title={}::{}",
+            escape_property("accessctl: refused"),
+            escape_data(r)
+        );
     }
     let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") else {
         return;
@@ -93,5 +88,9 @@ mod tests {
     fn escapes_what_the_runner_would_misread() {
         assert_eq!(escape_data("50%\nnext"), "50%25%0Anext");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+        assert_eq!(
+            escape_property("accessctl: site x\n::add-mask::y"),
+            "accessctl%3A site x%0A%3A%3Aadd-mask%3A%3Ay"
+        );
     }
 }

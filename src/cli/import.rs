@@ -64,7 +64,7 @@ pub fn run(path: &Path, args: &ImportArgs) -> Exit {
                 continue;
             }
             Observation::Failed(e) => {
-                eprintln!("error: site `{key}`: {e}");
+                eprintln!("error: site `{key}`: {}", crate::escape::lines(&e, "\n  "));
                 failed = true;
                 continue;
             }
@@ -99,7 +99,7 @@ pub fn run(path: &Path, args: &ImportArgs) -> Exit {
                     }
                 }
                 None => {
-                    let _ = writeln!(out, "      - wix_account_id: {account}");
+                    let _ = writeln!(out, "      - wix_account_id: {}", yaml_scalar(account));
                 }
             }
             let titles = live.titles(role_ids);
@@ -116,13 +116,44 @@ pub fn run(path: &Path, args: &ImportArgs) -> Exit {
 }
 
 /// Quote a role title when YAML flow syntax needs it.
+/// A YAML scalar for `text`: plain when that is safe, else double-quoted
+/// with YAML's escapes, control characters included, so a role title from
+/// Wix stays on its line (and cannot start one with `::` in a CI log).
 fn yaml_scalar(text: &str) -> String {
     if text
         .chars()
         .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
     {
-        text.to_string()
-    } else {
-        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+        return text.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_scalar_keeps_a_title_on_one_line() {
+        assert_eq!(yaml_scalar("Blog Editor"), "Blog Editor");
+        assert_eq!(
+            yaml_scalar("Evil\n::stop-commands::tok\u{1b}\"\\"),
+            r#""Evil\n::stop-commands::tok\u001b\"\\""#
+        );
     }
 }

@@ -240,9 +240,13 @@ pub(crate) fn print_report(report: &Report) {
 
 /// An error at the edge: message, then a hint line.
 pub(crate) fn fail(message: impl std::fmt::Display, hint: Option<&str>) -> Exit {
-    eprintln!("error: {message}");
+    // Messages quote what the config, the ledger or Wix said.
+    eprintln!(
+        "error: {}",
+        crate::escape::lines(&message.to_string(), "\n  ")
+    );
     if let Some(hint) = hint {
-        eprintln!("  = hint: {hint}");
+        eprintln!("  = hint: {}", crate::escape::text(hint));
     }
     Exit::Error
 }
@@ -361,7 +365,7 @@ pub(crate) fn report_refusals(plan: &crate::plan::Plan) -> Option<Exit> {
         return None;
     }
     for refusal in &plan.refusals {
-        eprintln!("refused: {refusal}");
+        eprintln!("refused: {}", crate::escape::lines(refusal, "\n  "));
     }
     eprintln!(
         "error: this plan breaks {} safety guard(s); nothing will be applied as it is",

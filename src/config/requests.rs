@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::locate::{Tree, YamlPath};
 use super::raw::{ENV_NAME_PATTERN, RawContact};
-use super::validate::{checked_email, is_env_name, looks_like_secret};
+use super::validate::{checked_email, checked_name, is_env_name, looks_like_secret};
 use crate::diag::Diagnostic;
 use crate::model::{Contact, Pos};
 use crate::request::{
@@ -276,8 +276,26 @@ impl Ctx<'_> {
             .ok()
     }
 
+    /// A name with a control character is an error ([`checked_name`]);
+    /// `allow_newline` only for prose that goes into a message body.
+    fn name(&mut self, value: &str, path: &YamlPath, what: &str, allow_newline: bool) -> bool {
+        match checked_name(self.file, self.tree, value, path, what, allow_newline) {
+            Some(d) => {
+                self.diagnostics.push(d);
+                false
+            }
+            None => true,
+        }
+    }
+
     fn contact(&mut self, raw: &RawContact, path: &YamlPath, whose: &str) -> Option<Contact> {
+        let name_ok = raw.name.as_deref().is_none_or(|n| {
+            self.name(n, &path.key("name"), &format!("the name of {whose}"), false)
+        });
         let email = self.email(&raw.email, &path.key("email"), whose)?;
+        if !name_ok {
+            return None;
+        }
         Some(Contact {
             name: raw
                 .name
@@ -342,6 +360,10 @@ fn resolve_settings(ctx: &mut Ctx<'_>, v: &Value) -> Option<Settings> {
         let pos = ctx.tree.value_pos(&path.key("agency"));
         ctx.error(pos, "`requests.agency` is empty".to_string(), None);
         ok = false;
+    }
+    ok &= ctx.name(&raw.agency, &path.key("agency"), "`requests.agency`", false);
+    if let Some(purpose) = &raw.purpose {
+        ok &= ctx.name(purpose, &path.key("purpose"), "`requests.purpose`", true);
     }
     let email = match &raw.email {
         Some(e) => resolve_email(ctx, e, &path.key("email")),
@@ -625,6 +647,14 @@ fn resolve_site_request(
             }
             Some(_) => {}
         }
+    }
+    if let Some(purpose) = &raw.purpose {
+        ok &= ctx.name(
+            purpose,
+            &path.key("purpose"),
+            &format!("the request purpose of site `{site}`"),
+            true,
+        );
     }
     let to = match &raw.to {
         Some(c) => Some(ctx.contact(

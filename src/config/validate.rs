@@ -487,7 +487,20 @@ impl Resolver<'_> {
         let owner = match v.get("owner") {
             Some(o) => {
                 let opath = path.key("owner");
-                let gate = self.gate::<RawContact>(o, &opath);
+                let mut gate = self.gate::<RawContact>(o, &opath);
+                if let Some(name) = gate.as_ref().and_then(|g| g.name.as_deref())
+                    && let Some(d) = checked_name(
+                        self.file,
+                        self.tree,
+                        name,
+                        &opath.key("name"),
+                        &format!("the owner name of site `{key}`"),
+                        false,
+                    )
+                {
+                    self.diagnostics.push(d);
+                    gate = None;
+                }
                 let email = str_field(o, "email").and_then(|e| {
                     self.email(
                         e,
@@ -679,6 +692,16 @@ impl Resolver<'_> {
             if name.trim().is_empty() {
                 self.error(pos, format!("empty role name in {context}"), None);
                 ok = false;
+            } else if let Some(d) = checked_name(
+                self.file,
+                self.tree,
+                name,
+                &rpath,
+                &format!("a role name in {context}"),
+                false,
+            ) {
+                self.diagnostics.push(d);
+                ok = false;
             } else {
                 let name = self.intern(name.trim());
                 roles.push(RoleName { name, pos });
@@ -854,13 +877,47 @@ pub(crate) fn checked_email(
     }
 }
 
+/// The diagnostic for a name (`what`, at `path`) that holds a control
+/// character, or `None`. Names go into email headers (where CR or LF would
+/// start a header of their own), into the request message and into plan
+/// output, so each must be one line of plain text. `allow_newline` is for
+/// prose that is substituted into a message body only (`purpose`).
+pub(crate) fn checked_name(
+    file: &Path,
+    tree: &Tree<'_>,
+    value: &str,
+    path: &YamlPath,
+    what: &str,
+    allow_newline: bool,
+) -> Option<Diagnostic> {
+    let bad = value
+        .chars()
+        .find(|&c| c.is_control() && !(allow_newline && (c == '\n' || c == '\t')))?;
+    let shown = crate::escape::text(&bad.to_string()).into_owned();
+    Some(
+        Diagnostic::error(
+            file,
+            Some(tree.value_pos(path)),
+            format!("{what} contains the control character `{shown}`"),
+        )
+        .with_hint(if allow_newline {
+            "remove it: only line breaks and tabs may be written here"
+        } else {
+            "write it on one line of plain text: a line break or control character here would reach email headers and CI logs"
+        }),
+    )
+}
+
 /// What is wrong with an email, if anything. A sound, simple check: one
 /// `@`, something before it, a domain with a dot after it, no spaces.
 pub(crate) fn email_problem(email: &str) -> Option<&'static str> {
     if email.is_empty() {
         return Some("it is empty");
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if email.chars().any(char::is_control) {
+        return Some("it contains a control character");
+    }
+    if email.chars().any(char::is_whitespace) {
         return Some("it contains a space");
     }
     let mut parts = email.split('@');

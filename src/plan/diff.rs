@@ -642,8 +642,10 @@ impl<'a> Planner<'a> {
                     crate::model::Unmanaged::Keep => None,
                     crate::model::Unmanaged::Warn => {
                         plan.warnings.push(format!(
-                            "unmanaged collaborator `{who}` ({}) has no grant on this site in the config; add one (see `accessctl import`) or set `unmanaged: remove`",
-                            self.live.titles(roles).join(", ")
+                            "unmanaged collaborator `{}` ({}) has no grant on this site in the config; add one (see `accessctl import`) or set `unmanaged: remove`",
+                            // Wix's words, kept to this line of the warning.
+                            crate::escape::text(&who),
+                            crate::escape::text(&self.live.titles(roles).join(", "))
                         ));
                         None
                     }

@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 
 use super::{access_diff, changes, describe, mode_name, sites, sites_with_errors, subject};
+use crate::escape;
 use crate::plan::{Action, Plan, RequestPreview, SitePlan};
 
 /// GitHub refuses comments longer than this many characters.
@@ -188,7 +189,7 @@ fn alerts(plan: &Plan, out: &mut String) {
             "> **Refused by the safety guards**; `apply` will not run this plan as it is:\n",
         );
         for refusal in &plan.refusals {
-            out.push_str(&format!("> - {}\n", inline(refusal)));
+            out.push_str(&format!("> - {}\n", inline(&escape::text(refusal))));
         }
         out.push('\n');
     }
@@ -229,7 +230,7 @@ fn alert_item(site: &str, message: &str, out: &mut String) {
     let lines: Vec<String> = message
         .trim_end()
         .lines()
-        .map(|l| inline(l.trim()))
+        .map(|l| inline(&escape::text(l.trim())))
         .collect();
     out.push_str(&format!(
         "> - **{}**: {}\n",
@@ -333,7 +334,14 @@ fn details(site: &SitePlan, out: &mut String) {
     let lines: Vec<String> = site
         .changes
         .iter()
-        .map(|c| format!("{} {}  ({})", c.action.symbol(), describe(c), c.reason))
+        .map(|c| {
+            format!(
+                "{} {}  ({})",
+                c.action.symbol(),
+                describe(c),
+                escape::text(&c.reason)
+            )
+        })
         .collect();
     fenced("diff", &lines.join("\n"), out);
     if !site.pending.is_empty() {
@@ -343,8 +351,8 @@ fn details(site: &SitePlan, out: &mut String) {
                 "- {}: {}; invited {}, expires {}\n",
                 inline_plain(&subject(&p.who, Some(&p.email))),
                 inline_plain(&super::titles(&p.roles)),
-                inline_plain(super::day(&p.sent_at)),
-                inline_plain(super::day(&p.expires_at)),
+                inline_plain(&super::day(&p.sent_at)),
+                inline_plain(&super::day(&p.expires_at)),
             ));
         }
         out.push('\n');
@@ -364,7 +372,10 @@ fn request_section(request: &RequestPreview, out: &mut String) {
     let headline = super::request::headline(request);
     out.push_str(&format!("**Request:** {}\n\n", inline_plain(&headline)));
     if let Some(problem) = &request.problem {
-        out.push_str(&format!("**Cannot send:** {}\n\n", inline(problem)));
+        out.push_str(&format!(
+            "**Cannot send:** {}\n\n",
+            inline(&escape::text(problem))
+        ));
     }
     if let Some(lines) = super::request::message_lines(request) {
         fenced("text", &lines.join("\n"), out);
@@ -372,8 +383,15 @@ fn request_section(request: &RequestPreview, out: &mut String) {
 }
 
 /// A fenced block whose fence is longer than any run of backticks inside,
-/// so the content cannot close it early.
+/// so the content cannot close it early. Each line is escaped
+/// ([`escape::line`]): the comment is also printed to stdout in CI, where a
+/// line must not read as a workflow command.
 fn fenced(info: &str, body: &str, out: &mut String) {
+    let body = body
+        .split('\n')
+        .map(escape::line)
+        .collect::<Vec<_>>()
+        .join("\n");
     let longest = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     let _ = writeln!(out, "{fence}{info}\n{body}\n{fence}\n");
@@ -386,9 +404,9 @@ fn cell(text: &str) -> String {
 }
 
 /// Text for a code span; backticks cannot be escaped there, so they become
-/// a look-alike.
+/// a look-alike, and control characters are shown escaped.
 fn code_text(text: &str) -> String {
-    text.replace('`', "'").replace(['\n', '\r'], " ")
+    escape::text(text).replace('`', "'")
 }
 
 /// Text for inline Markdown that keeps the message's own `code spans` (the
@@ -414,28 +432,62 @@ fn inline(text: &str) -> String {
         .collect()
 }
 
-/// Text for inline Markdown with every special character escaped.
+/// Text for inline Markdown with every special character escaped: HTML,
+/// emphasis, links and images, code, table pipes, a leading list or
+/// heading marker, and mentions ([`unmention`]). A line break inside would
+/// start a new block, so control characters are shown escaped first.
 fn inline_plain(text: &str) -> String {
+    let text = escape::text(text);
     let mut out = String::with_capacity(text.len());
+    let mut previous: Option<char> = None;
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' => {
+            '@' => unmention(previous, &mut out),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '|' | '~' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '-' | '+' | '=' if previous.is_none() => {
                 out.push('\\');
                 out.push(c);
             }
             _ => out.push(c),
         }
+        previous = Some(c);
     }
     out
 }
 
-/// Text inside an HTML element.
+/// An `@` that GitHub would read as a mention (`@someone`, `@org/team`:
+/// one not preceded by a letter or digit, as in an email) is followed by a
+/// zero-width space, so it shows as `@` but pings nobody.
+fn unmention(previous: Option<char>, out: &mut String) {
+    out.push('@');
+    if !previous.is_some_and(|p| p.is_alphanumeric() || p == '_') {
+        out.push('\u{200b}');
+    }
+}
+
+/// Text inside an HTML element: escaped for HTML, with mentions defused
+/// and control characters shown escaped.
 fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
+    let text = escape::text(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-        .replace('"', "&quot;")
+        .replace('"', "&quot;");
+    let mut out = String::with_capacity(text.len());
+    let mut previous = None;
+    for c in text.chars() {
+        if c == '@' {
+            unmention(previous, &mut out);
+        } else {
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    out
 }

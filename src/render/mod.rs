@@ -10,6 +10,10 @@
 //! never writes to stdout itself either; the caller does, and asks
 //! [`color_enabled_for_stdout`] whether the text may carry ANSI styles.
 //! Meaning never depends on color: every change carries its symbol and name.
+//!
+//! Everything taken from the plan is untrusted (config, ledger, Wix): the
+//! text renderer passes it through [`crate::escape`], the Markdown one
+//! through its own escaping; JSON is escaped by serde.
 
 mod json;
 mod markdown;
@@ -18,6 +22,7 @@ mod text;
 
 use std::io::IsTerminal;
 
+use crate::escape;
 use crate::plan::{Action, Change, Plan, Role, SitePlan};
 
 pub use json::{render_json, write_json};
@@ -113,23 +118,26 @@ fn mode_name(site: &SitePlan) -> &'static str {
     }
 }
 
-/// Role titles joined for reading, or `no roles`.
+/// Role titles joined for reading, or `no roles`. Titles come from Wix:
+/// each is escaped ([`escape::text`]) to stay one line segment.
 fn titles(roles: &[Role]) -> String {
     if roles.is_empty() {
         return "no roles".to_string();
     }
     roles
         .iter()
-        .map(|r| r.title.as_str())
+        .map(|r| escape::text(&r.title))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Who a change concerns, with the email when `who` is not already it.
+/// Who a change concerns, with the email when `who` is not already it;
+/// escaped like [`titles`].
 fn subject(who: &str, email: Option<&str>) -> String {
+    let who = escape::text(who);
     match email {
-        Some(email) if email != who => format!("{who} ({email})"),
-        _ => who.to_string(),
+        Some(email) if email != who => format!("{who} ({})", escape::text(email)),
+        _ => who.into_owned(),
     }
 }
 
@@ -151,7 +159,7 @@ fn describe(change: &Change) -> String {
             let account = change
                 .account_id
                 .as_deref()
-                .map(|a| format!(" to account {a}"))
+                .map(|a| format!(" to account {}", escape::text(a)))
                 .unwrap_or_default();
             format!("{name} {who}{account}: {}", titles(&change.roles_after))
         }
@@ -161,23 +169,27 @@ fn describe(change: &Change) -> String {
     }
 }
 
-/// The calendar day of an RFC 3339 timestamp, or the text itself when it
-/// does not look like one.
-fn day(timestamp: &str) -> &str {
+/// The calendar day of an RFC 3339 timestamp, or the text itself (escaped)
+/// when it does not look like one.
+fn day(timestamp: &str) -> std::borrow::Cow<'_, str> {
     match timestamp.split_once('T') {
-        Some((date, _)) if date.len() == 10 => date,
-        _ => timestamp,
+        Some((date, _)) if date.len() == 10 => escape::text(date),
+        _ => escape::text(timestamp),
     }
 }
 
 /// A unified diff of the site's access listing, live against planned, or
-/// `None` when the two are the same.
+/// `None` when the two are the same. Each listing line is escaped
+/// ([`escape::line`]): it holds emails, account ids and role titles.
 fn access_diff(site: &SitePlan) -> Option<String> {
     if site.before == site.after {
         return None;
     }
-    let lines =
-        |list: &crate::plan::Listing| list.lines().map(|l| format!("{l}\n")).collect::<String>();
+    let lines = |list: &crate::plan::Listing| {
+        list.lines()
+            .map(|l| format!("{}\n", escape::line(l)))
+            .collect::<String>()
+    };
     let (before, after) = (lines(&site.before), lines(&site.after));
     let diff = similar::TextDiff::from_lines(&before, &after)
         .unified_diff()

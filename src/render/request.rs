@@ -1,19 +1,21 @@
 //! Wording shared by the renderers for a request-mode site's access request:
 //! one line saying where it stands, and the message `apply` would send.
 
+use crate::escape;
 use crate::plan::{RequestPreview, RequestStatus};
 
 /// One line: what the request is and what `apply` does with it, such as
 /// `access request (new): apply sends it to Sam <sam@example.com> by email`.
 pub(super) fn headline(r: &RequestPreview) -> String {
-    let to =
-        r.to.as_ref()
-            .map_or_else(|| "nobody (no contact)".to_string(), |t| t.display());
+    let to = r.to.as_ref().map_or_else(
+        || "nobody (no contact)".to_string(),
+        |t| escape::text(&t.display()).into_owned(),
+    );
     let by = r.channel.map_or_else(
         || "(no channel configured)".to_string(),
         |c| format!("by {}", c.name()),
     );
-    let sent = r.sent_at.as_deref().map_or("?", super::day);
+    let sent = r.sent_at.as_deref().map_or("?".into(), super::day);
     match r.status {
         RequestStatus::New => format!("access request (new): apply sends it to {to} {by}"),
         RequestStatus::Reminder => format!(
@@ -41,10 +43,15 @@ pub(super) fn headline(r: &RequestPreview) -> String {
     }
 }
 
-/// The message as lines: `Subject: …`, a blank line, the body.
+/// The message as lines: `Subject: …`, a blank line, the body; each line
+/// escaped ([`escape::line`]): the template and the values in it come from
+/// the config.
 pub(super) fn message_lines(r: &RequestPreview) -> Option<Vec<String>> {
     let m = r.message.as_ref()?;
-    let mut lines = vec![format!("Subject: {}", m.subject), String::new()];
-    lines.extend(m.body.lines().map(str::to_string));
+    let mut lines = vec![
+        format!("Subject: {}", escape::text(&m.subject)),
+        String::new(),
+    ];
+    lines.extend(m.body.lines().map(|l| escape::line(l).into_owned()));
     Some(lines)
 }

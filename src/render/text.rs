@@ -11,6 +11,7 @@ use std::io::Write;
 use anstyle::{AnsiColor, Style};
 
 use super::{TextOptions, access_diff, describe, mode_name, sites, sites_with_errors, subject};
+use crate::escape;
 use crate::plan::{Action, Plan, RequestPreview, SitePlan};
 
 const BOLD: Style = Style::new().bold();
@@ -58,7 +59,7 @@ pub fn write_text(plan: &Plan, opts: &TextOptions, out: impl Write) -> std::io::
         writeln!(
             out,
             "{}",
-            painter.paint(RED, &format!("refused: {refusal}"))
+            painter.paint(RED, &format!("refused: {}", continued(refusal)))
         )?;
     }
     if let Some(note) = plan.unverified_note() {
@@ -86,12 +87,17 @@ fn site_block(site: &SitePlan, painter: Painter) -> Vec<String> {
     if quiet {
         lines.push(format!(
             "{}: no changes",
-            painter.paint(BOLD, &format!("site {}", site.site))
+            painter.paint(BOLD, &format!("site {}", escape::text(&site.site)))
         ));
     } else {
         lines.push(painter.paint(
             BOLD,
-            &format!("site {} ({}, {})", site.site, site.site_id, mode_name(site)),
+            &format!(
+                "site {} ({}, {})",
+                escape::text(&site.site),
+                escape::text(&site.site_id),
+                mode_name(site)
+            ),
         ));
     }
     for error in &site.errors {
@@ -114,7 +120,7 @@ fn site_block(site: &SitePlan, painter: Painter) -> Vec<String> {
         lines.push(format!(
             "  {}  {}",
             painter.paint(style, &text),
-            painter.paint(DIM, &format!("({})", change.reason))
+            painter.paint(DIM, &format!("({})", escape::text(&change.reason)))
         ));
     }
     for pending in &site.pending {
@@ -154,8 +160,9 @@ fn request_lines(request: &RequestPreview, painter: Painter, lines: &mut Vec<Str
     ));
     if let Some(problem) = &request.problem {
         lines.push(format!(
-            "  {} {problem}",
-            painter.paint(YELLOW.bold(), "cannot send:")
+            "  {} {}",
+            painter.paint(YELLOW.bold(), "cannot send:"),
+            continued(problem)
         ));
     }
     for line in message.into_iter().flatten() {
@@ -168,9 +175,10 @@ fn request_lines(request: &RequestPreview, painter: Painter, lines: &mut Vec<Str
     }
 }
 
-/// Indents the continuation lines of a multi-line message under its first.
+/// Indents the continuation lines of a multi-line message under its first,
+/// each line escaped ([`escape::lines`]).
 fn continued(message: &str) -> String {
-    message.trim_end().replace('\n', "\n    ")
+    escape::lines(message, "\n    ")
 }
 
 fn action_style(action: Action) -> Style {

@@ -93,8 +93,36 @@ pub struct Mail<'a> {
     pub in_reply_to: Option<&'a str>,
 }
 
-/// Builds the message; an address lettre cannot read is an error.
+/// Builds the message; an address lettre cannot read is an error, and so
+/// is a control character in any header value (lettre panics on a CR in a
+/// mailbox name) or in the body (line breaks and tabs aside). The config
+/// check refuses them first; this is defence in depth.
 pub fn build(mail: &Mail<'_>) -> Result<Message, String> {
+    let headers = [
+        ("sender name", mail.from.name.as_deref()),
+        ("sender address", Some(mail.from.email.as_str())),
+        ("recipient name", mail.to.name.as_deref()),
+        ("recipient address", Some(mail.to.email.as_str())),
+        ("reply-to address", mail.reply_to),
+        ("subject", Some(mail.subject)),
+        ("message id", Some(mail.message_id)),
+        ("first message id", mail.in_reply_to),
+    ];
+    for (what, value) in headers {
+        if let Some(problem) = value.and_then(crate::escape::smtp_problem) {
+            return Err(format!("cannot build the email: the {what}: {problem}"));
+        }
+    }
+    if let Some(c) = mail
+        .body
+        .chars()
+        .find(|&c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(format!(
+            "cannot build the email: the body contains the control character `{}`",
+            crate::escape::text(&c.to_string())
+        ));
+    }
     let mut builder = Message::builder()
         .from(mailbox(mail.from)?)
         .to(mailbox(mail.to)?)
@@ -155,4 +183,46 @@ fn address(email: &str) -> Result<Address, String> {
     email
         .parse::<Address>()
         .map_err(|e| format!("`{email}` is not an address the mailer accepts: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(name: &str, email: &str) -> Contact {
+        Contact {
+            name: Some(name.to_string()),
+            email: email.to_string(),
+        }
+    }
+
+    fn mail<'a>(from: &'a Contact, to: &'a Contact, subject: &'a str) -> Mail<'a> {
+        Mail {
+            from,
+            reply_to: None,
+            to,
+            subject,
+            body: "Hello,\nplease add us.\n",
+            date: OffsetDateTime::UNIX_EPOCH,
+            message_id: "1@agency.example",
+            in_reply_to: None,
+        }
+    }
+
+    #[test]
+    fn a_control_character_in_a_header_is_an_error_not_a_panic() {
+        // Hole 8: a CR in a name panicked inside lettre at apply.
+        let agency = contact("Agency", "access@agency.example");
+        let owner = contact("Jane\rBcc: x@evil.example", "jane@shop.example");
+        let err = build(&mail(&agency, &owner, "Access")).expect_err("refused");
+        assert_eq!(
+            err,
+            "cannot build the email: the recipient name: it contains the control character `\\r`"
+        );
+        let sender = contact("Agency\n::add-mask::x", "access@agency.example");
+        let jane = contact("Jane", "jane@shop.example");
+        assert!(build(&mail(&sender, &jane, "Access")).is_err());
+        assert!(build(&mail(&agency, &jane, "Access\r\nBcc: x@evil.example")).is_err());
+        assert!(build(&mail(&agency, &jane, "Access")).is_ok());
+    }
 }
