@@ -97,7 +97,13 @@ fn main() {
     // The same path `plan` takes once every site is read: `plan_site` per
     // site, then the safety checks over the whole plan.
     let start = Instant::now();
-    let plan = accessctl::observe::build_plan(&config, &observed, now, Overrides::default());
+    let plan = accessctl::observe::build_plan(
+        &config,
+        &observed,
+        now,
+        &accessctl::ledger::guards::Recorded::None,
+        Overrides::default(),
+    );
     let t_diff = start.elapsed();
     let (peak_diff, rss_diff) = (peak_rss(), rss());
 

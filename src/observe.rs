@@ -185,6 +185,7 @@ pub fn build_plan(
     config: &Config,
     observed: &BTreeMap<String, Observed>,
     now: OffsetDateTime,
+    recorded: &crate::ledger::guards::Recorded,
     overrides: safety::Overrides,
 ) -> Plan {
     let plan_one = |(key, o): (&String, &Observed)| {
@@ -211,6 +212,6 @@ pub fn build_plan(
         refusals: Vec::new(),
         ledger: ledger_check(observed),
     };
-    plan.refusals = safety::check(&plan, config, overrides);
+    plan.refusals = safety::check(&plan, config, recorded, overrides);
     plan
 }

@@ -82,7 +82,11 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
     let broken = plan.sites.iter().filter(|s| !s.errors.is_empty()).count();
     let total = plan.change_count();
     if total == 0 {
-        return if broken > 0 { Exit::Error } else { Exit::Ok };
+        return if broken > 0 {
+            Exit::Error
+        } else {
+            record_guards(&config, &auth)
+        };
     }
     let client = match args.remote.client() {
         Ok(c) => c,
@@ -115,7 +119,7 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
     let executor = Executor {
         client,
         ledger_dir: config.ledger_dir.clone(),
-        auth,
+        auth: auth.clone(),
         parallelism: usize::from(args.remote.parallelism),
         clock: Arc::new(now),
         progress,
@@ -129,7 +133,33 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
     if broken > 0 || reports.iter().any(SiteReport::failed) {
         Exit::Error
     } else {
-        Exit::Ok
+        record_guards(&config, &auth)
+    }
+}
+
+/// After a successful apply, the config's guards become the record the
+/// next config is compared with (README, "Safety guards").
+fn record_guards(config: &Config, auth: &crate::ledger::Auth) -> Exit {
+    let record = safety::record(config, now());
+    let unchanged = matches!(
+        crate::ledger::guards::load(&config.ledger_dir, auth),
+        Ok(crate::ledger::guards::Recorded::Found { record: r, verified })
+            if verified == auth.public_key().is_some() && r.same_guards(&record)
+    );
+    if unchanged {
+        return Exit::Ok;
+    }
+    match crate::ledger::guards::save(&config.ledger_dir, &record, auth) {
+        Ok(()) => Exit::Ok,
+        Err(e) => fail(
+            format!(
+                "cannot record the safety guards in {}: {e}",
+                crate::ledger::guards::path(&config.ledger_dir).display()
+            ),
+            Some(
+                "the changes were made; fix the ledger directory and run `accessctl apply` again to record them",
+            ),
+        ),
     }
 }
 
@@ -234,7 +264,8 @@ fn saved_plan(
             replan,
         ));
     }
-    plan.refusals = safety::check(&plan, config, args.guards.overrides());
+    let recorded = super::recorded_guards(config, auth)?;
+    plan.refusals = safety::check(&plan, config, &recorded, args.guards.overrides());
     if let Some(exit) = report_refusals(&plan) {
         return Err(exit);
     }
@@ -255,6 +286,7 @@ fn saved_plan(
     let unguarded = GuardArgs {
         allow_removals: true,
         allow_protected_changes: true,
+        allow_safety_change: true,
     };
     let (fresh, observed) = compute_plan(config, &remote, &unguarded, auth, rt)?;
     let mut moved = Vec::new();

@@ -65,10 +65,10 @@ fn write_private(path: &Path, hex: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Signs every record of the selected sites' ledgers as they stand: for
-/// adopting a ledger written before keys were set, or hand edits a person
-/// reviewed. Whatever is in the files becomes trusted, so run it only on a
-/// ledger you have read.
+/// Signs every record of the selected sites' ledgers as they stand, and
+/// records the config's safety guards: for adopting a ledger written before
+/// keys were set, or hand edits a person reviewed. Whatever is in the files
+/// becomes trusted, so run it only on a ledger you have read.
 pub fn sign(path: &Path, args: &SignArgs) -> Exit {
     let Some(loaded) = load_config(path) else {
         return Exit::Error;
@@ -124,5 +124,14 @@ pub fn sign(path: &Path, args: &SignArgs) -> Exit {
             eprintln!("  signed: {record}");
         }
     }
-    if failed { Exit::Error } else { Exit::Ok }
+    if failed {
+        return Exit::Error;
+    }
+    // The guards a maintainer reviewed with the ledger become the record
+    // later configs are compared with.
+    let record = crate::plan::safety::record(&config, super::now());
+    match ledger::guards::save(&config.ledger_dir, &record, &auth) {
+        Ok(()) => Exit::Ok,
+        Err(e) => fail(format!("cannot record the safety guards: {e}"), None),
+    }
 }

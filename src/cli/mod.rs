@@ -167,6 +167,12 @@ pub struct GuardArgs {
     /// Allow removing or downgrading people in `safety.protect` or `safety.self`.
     #[arg(long)]
     pub allow_protected_changes: bool,
+
+    /// Let the config weaken the guards recorded by the last apply (raise
+    /// or drop a cap, unprotect someone, change `safety.self`). A
+    /// maintainer's decision: never pass it on pull requests.
+    #[arg(long)]
+    pub allow_safety_change: bool,
 }
 
 impl GuardArgs {
@@ -174,6 +180,7 @@ impl GuardArgs {
         crate::plan::safety::Overrides {
             allow_removals: self.allow_removals,
             allow_protected: self.allow_protected_changes,
+            allow_safety_change: self.allow_safety_change,
         }
     }
 }
@@ -355,8 +362,22 @@ pub(crate) fn compute_plan(
         usize::from(remote.parallelism),
         auth,
     ));
-    let plan = crate::observe::build_plan(config, &observed, now(), guards.overrides());
+    let recorded = recorded_guards(config, auth)?;
+    let plan = crate::observe::build_plan(config, &observed, now(), &recorded, guards.overrides());
     Ok((plan, observed))
+}
+
+/// The guards the last successful apply recorded (`ledger::guards`).
+pub(crate) fn recorded_guards(
+    config: &crate::model::Config,
+    auth: &crate::ledger::Auth,
+) -> Result<crate::ledger::guards::Recorded, Exit> {
+    crate::ledger::guards::load(&config.ledger_dir, auth).map_err(|e| {
+        fail(
+            e,
+            Some("it is written by `accessctl apply`; restore it from git (`git checkout -- <file>`)"),
+        )
+    })
 }
 
 /// Print the guards a plan breaks; `Exit::Refused` when there are any.

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use serde::Serialize;
 
+use super::guards::GuardRecord;
 use super::{Granted, Identity, InviteRecord, SiteLedger};
 
 /// Holds the private key (64 hex digits, the Ed25519 seed): in the apply job only.
@@ -196,6 +197,34 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// Whether the guards record carries a valid signature.
+    pub fn verify_guards(&self, record: &GuardRecord) -> bool {
+        let Some(key) = self.public_key() else {
+            return false;
+        };
+        let Some(sig) = record.sig.as_deref().and_then(decode) else {
+            return false;
+        };
+        UnparsedPublicKey::new(&ED25519, key)
+            .verify(
+                &message("", GUARDS, &content(record, |r| r.sig = None)),
+                &sig,
+            )
+            .is_ok()
+    }
+
+    /// The guards record's signature, when this process can sign.
+    pub fn sign_guards(&self, record: &GuardRecord) -> Option<String> {
+        let Auth::Sign(pair) = self else {
+            return None;
+        };
+        let m = message("", GUARDS, &content(record, |r| r.sig = None));
+        Some(hex(pair.sign(&m).as_ref()))
+    }
+}
+
+const GUARDS: &str = "guards";
 const INVITE: &str = "invite";
 const IDENTITY: &str = "identity";
 const GRANTED: &str = "granted";

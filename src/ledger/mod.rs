@@ -15,6 +15,7 @@
 //! engine's job.
 
 mod auth;
+pub mod guards;
 mod lock;
 mod requests;
 
@@ -402,10 +403,16 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
 /// Write atomically: temp file in the same directory, fsync, rename, fsync
 /// dir. Records in use are signed when `auth` holds the private key.
 pub fn save(dir: &Path, ledger: &SiteLedger, auth: &Auth) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let path = path_for(dir, &ledger.site);
     let text = to_yaml(ledger, auth).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!(".{}.yaml.tmp-{}", ledger.site, std::process::id()));
+    write_atomically(dir, &format!("{}.yaml", ledger.site), &text)
+}
+
+/// Writes `name` in `dir`: temp file in the same directory, fsync, rename,
+/// fsync of the directory.
+fn write_atomically(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(text.as_bytes())?;

@@ -5,11 +5,18 @@
 //! collaborators, so the absolute caps (per site, per run) carry most of the
 //! weight; the percentage cap only applies when a site loses more than one
 //! collaborator, where a percentage means something. Pure: it reads the plan
-//! and the config and nothing else.
+//! the config and the guards recorded by the last apply, nothing else.
+//!
+//! The guards in force are the stricter of the config's and those recorded
+//! by the last successful apply (`ledger::guards`): a pull request that
+//! raises a cap, drops a protected person or `self` in the same change that
+//! needs it gets a *safety change* refusal instead, until a maintainer
+//! passes `--allow-safety-change`.
 
 use std::collections::BTreeSet;
 
-use crate::model::Config;
+use crate::ledger::guards::{GuardRecord, Recorded};
+use crate::model::{Config, Safety};
 use crate::plan::{Action, Change, Plan};
 
 /// Flags that let a run go past a guard.
@@ -19,15 +26,35 @@ pub struct Overrides {
     pub allow_removals: bool,
     /// `--allow-protected-changes`: remove or downgrade protected people.
     pub allow_protected: bool,
+    /// `--allow-safety-change`: the config's guards replace the recorded
+    /// ones even where they are weaker.
+    pub allow_safety_change: bool,
 }
 
 pub const ALLOW_REMOVALS_FLAG: &str = "--allow-removals";
 pub const ALLOW_PROTECTED_FLAG: &str = "--allow-protected-changes";
+pub const ALLOW_SAFETY_CHANGE_FLAG: &str = "--allow-safety-change";
 
 /// Every guard the plan breaks, as messages for people.
-pub fn check(plan: &Plan, config: &Config, overrides: Overrides) -> Vec<String> {
+pub fn check(
+    plan: &Plan,
+    config: &Config,
+    recorded: &Recorded,
+    overrides: Overrides,
+) -> Vec<String> {
+    let (safety, weakened) = in_force(&config.safety, recorded);
     let mut refusals = Vec::new();
-    let safety = &config.safety;
+    let safety = if overrides.allow_safety_change {
+        config.safety.clone()
+    } else {
+        for w in weakened {
+            refusals.push(format!(
+                "safety change: {w}; a maintainer passes {ALLOW_SAFETY_CHANGE_FLAG} to apply it"
+            ));
+        }
+        safety
+    };
+    let safety = &safety;
     if !overrides.allow_removals {
         let mut total = 0usize;
         for site in &plan.sites {
@@ -69,7 +96,7 @@ pub fn check(plan: &Plan, config: &Config, overrides: Overrides) -> Vec<String> 
     if !overrides.allow_protected {
         for site in &plan.sites {
             for change in &site.changes {
-                if let Some((key, why)) = guarded_person(config, change)
+                if let Some((key, why)) = guarded_person(config, safety, change)
                     && let Some(what) = harm(change)
                 {
                     refusals.push(format!(
@@ -84,8 +111,11 @@ pub fn check(plan: &Plan, config: &Config, overrides: Overrides) -> Vec<String> 
 }
 
 /// The guarded person a change concerns, and why they are guarded.
-fn guarded_person<'a>(config: &'a Config, change: &Change) -> Option<(&'a str, &'static str)> {
-    let safety = &config.safety;
+fn guarded_person<'a>(
+    config: &'a Config,
+    safety: &'a Safety,
+    change: &Change,
+) -> Option<(&'a str, &'static str)> {
     let protected: BTreeSet<&String> = safety.protect.iter().collect();
     safety.guarded_people().find_map(|key| {
         let person = config.people.get(key)?;
@@ -100,6 +130,92 @@ fn guarded_person<'a>(config: &'a Config, change: &Change) -> Option<(&'a str, &
         };
         concerned.then_some((key.as_str(), why))
     })
+}
+
+/// The guards in force — the stricter of the config's and the recorded
+/// ones — and every way the config is weaker than the record.
+pub fn in_force(config: &Safety, recorded: &Recorded) -> (Safety, Vec<String>) {
+    let record = match recorded {
+        Recorded::None => return (config.clone(), Vec::new()),
+        Recorded::Missing => {
+            return (
+                config.clone(),
+                vec![format!(
+                    "the guards record (`{}`) is missing from the ledger directory, so the guards of the last apply cannot be compared",
+                    crate::ledger::guards::GUARDS_FILE
+                )],
+            );
+        }
+        Recorded::Found { record, .. } => record,
+    };
+    let mut weakened = Vec::new();
+    let mut safety = config.clone();
+    if let Some(w) = tighter(
+        "max_removals_per_site",
+        record.max_removals_per_site,
+        &mut safety.max_removals_per_site,
+    ) {
+        weakened.push(w);
+    }
+    if let Some(w) = tighter(
+        "max_removals_total",
+        record.max_removals_total,
+        &mut safety.max_removals_total,
+    ) {
+        weakened.push(w);
+    }
+    let mut percent = config.max_removal_percent.map(u32::from);
+    if let Some(w) = tighter(
+        "max_removal_percent",
+        record.max_removal_percent.map(u32::from),
+        &mut percent,
+    ) {
+        weakened.push(w);
+    }
+    safety.max_removal_percent = percent.and_then(|p| u8::try_from(p).ok());
+    for key in &record.protect {
+        if !config.protect.contains(key) {
+            weakened.push(format!("`{key}` is no longer in `safety.protect`"));
+            safety.protect.push(key.clone());
+        }
+    }
+    if let Some(me) = &record.self_person
+        && config.self_person.as_ref() != Some(me)
+    {
+        weakened.push(format!(
+            "`safety.self` was `{me}`, now {}",
+            config
+                .self_person
+                .as_ref()
+                .map_or_else(|| "unset".to_string(), |s| format!("`{s}`"))
+        ));
+        if !safety.protect.contains(me) {
+            safety.protect.push(me.clone());
+        }
+    }
+    (safety, weakened)
+}
+
+/// Keeps the tighter of a recorded cap and the config's in `now`; says how
+/// the config's is weaker, if it is.
+fn tighter(name: &str, was: Option<u32>, now: &mut Option<u32>) -> Option<String> {
+    let was = was?;
+    match *now {
+        None => {
+            *now = Some(was);
+            Some(format!("`safety.{name}` was removed (it was {was})"))
+        }
+        Some(n) if n > was => {
+            *now = Some(was);
+            Some(format!("`safety.{name}` was raised from {was} to {n}"))
+        }
+        Some(_) => None,
+    }
+}
+
+/// The record a successful apply leaves: the config's guards.
+pub fn record(config: &Config, now: time::OffsetDateTime) -> GuardRecord {
+    GuardRecord::of(&config.safety, now)
 }
 
 /// What a change takes away, if anything.
