@@ -26,6 +26,9 @@ pub enum Refusal {
     Absolute,
     /// Its `..` components climb out of the config's directory.
     Climbs,
+    /// A component is hidden (`.git`, `.env`): where checkouts keep
+    /// credentials, never where a template or ledger belongs.
+    Hidden,
     /// It resolves (through a symlink) outside the config's directory.
     LeadsOut,
     /// It is a symlink where a plain file is wanted.
@@ -45,6 +48,9 @@ impl std::fmt::Display for Refusal {
         match self {
             Refusal::Absolute => f.write_str("is an absolute path"),
             Refusal::Climbs => f.write_str("leads out of the config's directory (`..`)"),
+            Refusal::Hidden => {
+                f.write_str("is or is inside a hidden file or directory (`.git`, `.env`, …)")
+            }
             Refusal::LeadsOut => {
                 f.write_str("resolves outside the config's directory (through a symlink)")
             }
@@ -61,6 +67,9 @@ impl Refusal {
     /// What to do about it, for a `hint:` line.
     pub fn hint(&self) -> &'static str {
         match self {
+            Refusal::Hidden => {
+                "keep templates and ledgers in plain (not dot-named) files and directories"
+            }
             Refusal::Absolute | Refusal::Climbs | Refusal::LeadsOut => {
                 "paths in the config are relative to the config file and stay inside its directory; move the file there"
             }
@@ -81,9 +90,11 @@ pub fn base_of(config_file: &Path) -> &Path {
     }
 }
 
-/// `written` joined to `base`, refused when it is absolute or its `..`
-/// components climb out of `base`. Purely lexical: symlinks are checked by
-/// [`check_inside`] once the path exists.
+/// `written` joined to `base`, refused when it is absolute, its `..`
+/// components climb out of `base`, or a component is hidden (`.git/config`
+/// and `.env` are inside the tree but hold the checkout's credentials).
+/// Purely lexical: symlinks are checked by [`check_inside`] once the path
+/// exists.
 pub fn join(base: &Path, written: &str) -> Result<PathBuf, Refusal> {
     let relative = Path::new(written);
     let mut depth = 0usize;
@@ -93,7 +104,12 @@ pub fn join(base: &Path, written: &str) -> Result<PathBuf, Refusal> {
             Component::ParentDir => {
                 depth = depth.checked_sub(1).ok_or(Refusal::Climbs)?;
             }
-            Component::Normal(_) => depth += 1,
+            Component::Normal(name) => {
+                if name.to_string_lossy().starts_with('.') {
+                    return Err(Refusal::Hidden);
+                }
+                depth += 1;
+            }
             Component::CurDir => {}
         }
     }
@@ -116,11 +132,17 @@ pub fn check_inside(base: &Path, path: &Path) -> Result<(), Refusal> {
             Err(e) => return Err(io(e)),
         }
     };
-    if resolved.starts_with(&root) {
-        Ok(())
-    } else {
-        Err(Refusal::LeadsOut)
+    let Ok(inside) = resolved.strip_prefix(&root) else {
+        return Err(Refusal::LeadsOut);
+    };
+    // A symlink inside may still lead into `.git` or to `.env`.
+    if inside
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+    {
+        return Err(Refusal::Hidden);
     }
+    Ok(())
 }
 
 /// Reads a file the config names: inside `base` (symlinks included),
@@ -196,6 +218,8 @@ mod tests {
             Ok(PathBuf::from("repo/a/../b.txt"))
         );
         assert_eq!(join(base, "./t.txt"), Ok(PathBuf::from("repo/./t.txt")));
+        assert_eq!(join(base, ".git/config"), Err(Refusal::Hidden));
+        assert_eq!(join(base, "a/.env"), Err(Refusal::Hidden));
     }
 
     #[cfg(unix)]
@@ -211,6 +235,9 @@ mod tests {
         fs::write(repo.path().join("ok"), "hello").expect("write");
         fs::create_dir(repo.path().join("dir")).expect("mkdir");
         std::os::unix::fs::symlink("ok", repo.path().join("inner")).expect("symlink");
+        fs::create_dir(repo.path().join(".git")).expect("mkdir");
+        fs::write(repo.path().join(".git/config"), "token").expect("write");
+        std::os::unix::fs::symlink(".git/config", repo.path().join("sneaky")).expect("symlink");
 
         assert_eq!(read(repo.path(), "link", 1024), Err(Refusal::LeadsOut));
         assert_eq!(read(repo.path(), "zero", 1024), Err(Refusal::LeadsOut));
@@ -219,6 +246,7 @@ mod tests {
         assert_eq!(read(repo.path(), "gone", 1024), Err(Refusal::Missing));
         assert_eq!(read(repo.path(), "ok", 1024), Ok(b"hello".to_vec()));
         assert_eq!(read(repo.path(), "inner", 1024), Ok(b"hello".to_vec()));
+        assert_eq!(read(repo.path(), "sneaky", 1024), Err(Refusal::Hidden));
         assert_eq!(
             read_regular(&repo.path().join("inner"), FollowLinks::No, 1024),
             Err(Refusal::Symlink)

@@ -71,6 +71,9 @@ impl Harness {
         cmd.current_dir(self.dir.path())
             .env_remove("ACCESSCTL_NOW")
             .env_remove("RUST_LOG")
+            // Ledger keys come only from a test that sets them.
+            .env_remove("ACCESSCTL_LEDGER_KEY")
+            .env_remove("ACCESSCTL_LEDGER_PUBLIC_KEY")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .arg("-c")
             .arg(self.config_path())
