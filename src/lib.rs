@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod emulator;
+pub mod failpoint;
 pub mod ledger;
 pub mod model;
 pub mod observe;
