@@ -10,6 +10,7 @@ pub mod confine;
 pub mod diag;
 pub mod emulator;
 pub mod escape;
+pub mod failpoint;
 pub mod ledger;
 pub mod model;
 pub mod observe;

@@ -16,15 +16,25 @@
 //! the [`Courier`] sends it once for all of them and, only when it went out,
 //! records it in the ledger; a failed delivery fails every change of the
 //! block and records nothing, so the next apply tries again.
+//!
+//! Nothing is swallowed. A change that took effect but could not be written
+//! to the ledger is reported as [`Outcome::Unrecorded`], with what happened
+//! and how a person settles it ([`Settle`]), and the site stops there. A
+//! panic in a site's task is caught at the join: the site is reported as
+//! failed by name, with the changes it had finished and the rest as
+//! [`Outcome::Interrupted`]; the other sites go on. [`Tally`] counts every
+//! change exactly once.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{Id, JoinSet};
 
+use crate::failpoint::failpoint;
 use crate::ledger::{
     self, INVITE_LIFETIME_DAYS, Identity, IdentitySource, InviteRecord, InviteState, SiteLedger,
 };
@@ -46,6 +56,90 @@ pub enum Outcome {
     /// Not attempted because an earlier change on the site failed, or because
     /// accessctl cannot make this kind of change yet.
     Skipped(String),
+    /// It took effect (or Wix gave a definite answer), but the ledger could
+    /// not be written to say so.
+    Unrecorded(Unrecorded),
+    /// The site's task panicked before this change was reported; it may or
+    /// may not have taken effect.
+    Interrupted(String),
+}
+
+/// A change whose effect the ledger does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unrecorded {
+    /// What happened, e.g. "invite to a@x.example sent (invite id inv-1)".
+    pub state: String,
+    /// Why the ledger could not be written.
+    pub error: String,
+    /// How a person brings the ledger in line.
+    pub settle: Settle,
+}
+
+/// How to settle an unrecorded change, once the ledger can be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settle {
+    /// `accessctl invite-status SITE EMAIL sent`: the ledger holds the
+    /// invite as `unknown`, and it was sent.
+    InviteSent { email: String },
+    /// `accessctl invite-status SITE EMAIL not-sent`: the ledger holds the
+    /// invite as `unknown`, and it was not sent.
+    InviteNotSent { email: String },
+    /// No command records it: what the next plan shows, and what to do.
+    NextPlan(String),
+}
+
+impl Settle {
+    /// The command to run, or what to do, for site `site`.
+    pub fn describe(&self, site: &str) -> String {
+        match self {
+            Settle::InviteSent { email } => {
+                format!("run `accessctl invite-status {site} {email} sent`")
+            }
+            Settle::InviteNotSent { email } => {
+                format!("run `accessctl invite-status {site} {email} not-sent`")
+            }
+            Settle::NextPlan(what) => what.clone(),
+        }
+    }
+}
+
+/// Every change of a run counted once, by how it ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub done: usize,
+    /// Failed or refused.
+    pub failed: usize,
+    pub unknown: usize,
+    pub skipped: usize,
+    pub unrecorded: usize,
+    pub interrupted: usize,
+    /// Calls made to Wix (not changes).
+    pub calls: usize,
+}
+
+impl Tally {
+    pub fn of(reports: &[SiteReport]) -> Tally {
+        let mut t = Tally::default();
+        for report in reports {
+            t.calls += report.calls;
+            for r in &report.results {
+                match r.outcome {
+                    Outcome::Done => t.done += 1,
+                    Outcome::Refused(_) | Outcome::Failed(_) => t.failed += 1,
+                    Outcome::Unknown(_) => t.unknown += 1,
+                    Outcome::Skipped(_) => t.skipped += 1,
+                    Outcome::Unrecorded(_) => t.unrecorded += 1,
+                    Outcome::Interrupted(_) => t.interrupted += 1,
+                }
+            }
+        }
+        t
+    }
+
+    /// How many changes were counted.
+    pub fn changes(&self) -> usize {
+        self.done + self.failed + self.unknown + self.skipped + self.unrecorded + self.interrupted
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +154,8 @@ pub struct SiteReport {
     pub results: Vec<ChangeResult>,
     /// Calls made to Wix, for the report.
     pub calls: usize,
-    /// A problem with the site as a whole (ledger write failed, no key).
+    /// A problem with the site as a whole (ledger write failed, its task
+    /// panicked).
     pub error: Option<String>,
     /// What was delivered to the site's owner (request mode), for the report.
     pub notes: Vec<String>,
@@ -111,8 +206,11 @@ impl Executor {
     pub async fn run(&self, work: Vec<SiteWork>) -> Vec<SiteReport> {
         let semaphore = Arc::new(Semaphore::new(self.parallelism.max(1)));
         let mut tasks = JoinSet::new();
+        // What a task's report is made of if the task panics.
+        let mut running: BTreeMap<Id, (SitePlan, ResultLog)> = BTreeMap::new();
         for item in work {
             let semaphore = semaphore.clone();
+            let log = ResultLog::default();
             let site = SiteRun {
                 client: self.client.clone(),
                 ledger_dir: self.ledger_dir.clone(),
@@ -120,27 +218,108 @@ impl Executor {
                 clock: self.clock.clone(),
                 progress: self.progress.clone(),
                 courier: self.courier.clone(),
+                log: log.clone(),
             };
-            tasks.spawn(async move {
+            let plan = item.plan.clone();
+            let handle = tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
                 site.apply(item).await
             });
+            running.insert(handle.id(), (plan, log));
         }
         let mut reports = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = tasks.join_next_with_id().await {
             match joined {
-                Ok(report) => reports.push(report),
-                Err(e) => reports.push(SiteReport {
-                    site: "?".to_string(),
-                    results: Vec::new(),
-                    calls: 0,
-                    error: Some(format!("a site task failed: {e}")),
-                    notes: Vec::new(),
-                }),
+                Ok((_, report)) => reports.push(report),
+                Err(e) => {
+                    let Some((plan, log)) = running.remove(&e.id()) else {
+                        continue;
+                    };
+                    let why = if e.is_panic() {
+                        format!("panicked: {}", panic_message(e.into_panic()))
+                    } else {
+                        e.to_string()
+                    };
+                    reports.push(self.interrupted(&plan, &log, &why));
+                }
             }
         }
         reports.sort_by(|a, b| a.site.cmp(&b.site));
         reports
+    }
+
+    /// The report of a site whose task died: the changes it reported, and
+    /// every other change of its plan as interrupted.
+    fn interrupted(&self, plan: &SitePlan, log: &ResultLog, why: &str) -> SiteReport {
+        let mut results = log.take();
+        // Match reported changes to the plan's (invites are reported in
+        // batch order, not plan order). Quadratic, but only after a panic.
+        let mut reported = vec![false; plan.changes.len()];
+        for r in &results {
+            if let Some(i) =
+                (0..plan.changes.len()).find(|&i| !reported[i] && plan.changes[i] == r.change)
+            {
+                reported[i] = true;
+            }
+        }
+        let outcome = Outcome::Interrupted(
+            "the site's task stopped before reporting it; it may or may not have taken effect"
+                .to_string(),
+        );
+        for (change, _) in plan.changes.iter().zip(&reported).filter(|(_, r)| !**r) {
+            self.progress.done(&plan.site, change, &outcome);
+            results.push(ChangeResult {
+                change: change.clone(),
+                outcome: outcome.clone(),
+            });
+        }
+        SiteReport {
+            site: plan.site.clone(),
+            results,
+            calls: log.calls(),
+            error: Some(format!(
+                "internal error: the site's task {why}; the next plan reads the site again and shows what is left"
+            )),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// A panic's message, when it has one.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+/// The results and calls a site's task has reported so far, shared with
+/// the executor so that they survive a panic in the task.
+#[derive(Clone, Default)]
+struct ResultLog(Arc<(Mutex<Vec<ChangeResult>>, AtomicUsize)>);
+
+impl ResultLog {
+    /// Adds a result; returns how many there are now.
+    fn push(&self, result: ChangeResult) -> usize {
+        let mut results = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+        results.push(result);
+        results.len()
+    }
+
+    fn take(&self) -> Vec<ChangeResult> {
+        std::mem::take(&mut *self.0.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Counts a call to Wix.
+    fn call(&self) {
+        self.0.1.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn calls(&self) -> usize {
+        self.0.1.load(Ordering::Relaxed)
     }
 }
 
@@ -151,6 +330,7 @@ struct SiteRun {
     clock: Clock,
     progress: Arc<dyn Progress>,
     courier: Arc<Courier>,
+    log: ResultLog,
 }
 
 impl SiteRun {
@@ -216,17 +396,24 @@ impl SiteRun {
                 i = end;
                 continue;
             }
-            let outcome = self.single(access, change, &mut ledger, &mut report).await;
-            if let Err(e) = self.save(&ledger) {
-                report.error = Some(e);
-                stopped = Some("the ledger could not be written".to_string());
-            }
+            let mut outcome = self.single(access, change, &mut ledger).await;
             if let Outcome::Failed(why) | Outcome::Unknown(why) = &outcome {
                 stopped = Some(format!("an earlier change failed: {why}"));
+            }
+            if let Err(e) = self.save(&ledger) {
+                if outcome == Outcome::Done
+                    && let Some(unrecorded) = self.unrecorded(&plan.site, change, &e)
+                {
+                    outcome = Outcome::Unrecorded(unrecorded);
+                }
+                report.error = Some(e);
+                stopped = Some(LEDGER_STOP.to_string());
             }
             self.record(&mut report, change.clone(), outcome);
             i += 1;
         }
+        report.results = self.log.take();
+        report.calls = self.log.calls();
         report
     }
 
@@ -241,12 +428,15 @@ impl SiteRun {
         match self.courier.deliver(plan, ledger, now).await {
             Ok(note) => {
                 if let Err(e) = self.save(ledger) {
-                    // It went out but is not recorded: the next apply sends
-                    // it again unless the ledger is fixed.
-                    report.error = Some(format!(
-                        "{e}; the {note}, but it is not recorded, so the next apply sends it again"
-                    ));
-                    return Outcome::Failed("the ledger could not be written".to_string());
+                    report.error = Some(e.clone());
+                    return Outcome::Unrecorded(Unrecorded {
+                        state: note,
+                        error: e,
+                        settle: Settle::NextPlan(format!(
+                            "no command records a sent request: the next plan shows these grants as a new request and the next apply sends the message again; if the owner grants them first, run `accessctl request done {}` instead",
+                            plan.site
+                        )),
+                    });
                 }
                 report.notes.push(note);
                 Outcome::Done
@@ -257,7 +447,54 @@ impl SiteRun {
 
     fn record(&self, report: &mut SiteReport, change: Change, outcome: Outcome) {
         self.progress.done(&report.site, &change, &outcome);
-        report.results.push(ChangeResult { change, outcome });
+        let count = self.log.push(ChangeResult { change, outcome });
+        if count == 1 && failpoint(&format!("apply-site-panic:{}", report.site)) {
+            panic!("failpoint apply-site-panic:{}", report.site);
+        }
+    }
+
+    /// What a done change (not an invite) left out of the ledger when the
+    /// ledger could not be written after it; `None` when it records nothing.
+    fn unrecorded(&self, site: &str, change: &Change, error: &str) -> Option<Unrecorded> {
+        let email = change.email.clone().unwrap_or_else(|| change.who.clone());
+        let (state, settle) = match change.action {
+            Action::Link => {
+                let account = change.account_id.clone()?;
+                (
+                    format!("{email} linked to account {account}"),
+                    Settle::NextPlan(
+                        "a link changes nothing at Wix: the next plan shows it again, and the next apply records it".to_string(),
+                    ),
+                )
+            }
+            Action::RevokeInvite => (
+                format!(
+                    "invite to {email} (invite id {}) revoked at Wix",
+                    change.invite_id.as_deref().unwrap_or("?")
+                ),
+                Settle::NextPlan(
+                    "no command records a revoke: the ledger still holds the invite as pending, so the next plan shows this revoke again; apply it once the ledger can be written (Wix answers that the invite is gone, and it is recorded as revoked)".to_string(),
+                ),
+            ),
+            Action::Remove => {
+                let account = change.account_id.clone()?;
+                (
+                    format!("account {account} removed from the site at Wix"),
+                    Settle::NextPlan(format!(
+                        "no command records a removal: the next plan shows nothing more for it (Wix no longer lists it), but the ledger still lists it under `granted:`, so if it is ever added back by hand the next plan removes it again; delete `- {account}` under `granted:` in {} by hand",
+                        ledger::path_for(&self.ledger_dir, site).display()
+                    )),
+                )
+            }
+            // A role change writes nothing to the ledger; requests and
+            // invites are settled where they are sent.
+            Action::ChangeRole | Action::Invite | Action::Request => return None,
+        };
+        Some(Unrecorded {
+            state,
+            error: error.to_string(),
+            settle,
+        })
     }
 
     fn save(&self, ledger: &SiteLedger) -> Result<(), String> {
@@ -275,7 +512,6 @@ impl SiteRun {
         access: &SiteAccess,
         change: &Change,
         ledger: &mut SiteLedger,
-        report: &mut SiteReport,
     ) -> Outcome {
         let now = (self.clock)();
         match change.action {
@@ -309,7 +545,7 @@ impl SiteRun {
                 let Some(id) = &change.invite_id else {
                     return Outcome::Failed("no invite id recorded".to_string());
                 };
-                report.calls += 1;
+                self.log.call();
                 match self.client.revoke_invite(access, id).await {
                     // 404: Wix no longer holds it open (accepted, expired or
                     // revoked elsewhere); either way it is not pending.
@@ -335,7 +571,7 @@ impl SiteRun {
                     return Outcome::Failed("no account id".to_string());
                 };
                 let ids = change.role_ids_after();
-                report.calls += 1;
+                self.log.call();
                 match self.client.change_role(access, account, &ids).await {
                     Ok(()) => Outcome::Done,
                     Err(e) => failure(e),
@@ -345,7 +581,7 @@ impl SiteRun {
                 let Some(account) = &change.account_id else {
                     return Outcome::Failed("no account id".to_string());
                 };
-                report.calls += 1;
+                self.log.call();
                 match self.client.remove_contributor(access, account).await {
                     Ok(()) => {
                         ledger.forget_granted(account);
@@ -409,8 +645,21 @@ impl SiteRun {
                         sig: None,
                     });
                 }
-                self.save(ledger)?;
-                report.calls += 1;
+                if let Err(e) = self.save(ledger) {
+                    // Nothing was sent, and the ledger on disk is as it was.
+                    ledger.invites.truncate(start);
+                    report.error = Some(e.clone());
+                    stop = Some(LEDGER_STOP.to_string());
+                    for c in chunk {
+                        self.record(
+                            report,
+                            (*c).clone(),
+                            Outcome::Failed(format!("not sent: {e}")),
+                        );
+                    }
+                    continue;
+                }
+                self.log.call();
                 let result = self.client.bulk_invite(access, &ids, &emails).await;
                 let outcomes: Vec<Outcome> = match result {
                     Ok(outcome) => {
@@ -465,7 +714,26 @@ impl SiteRun {
                             .collect()
                     }
                 };
-                self.save(ledger)?;
+                let outcomes = match self.save(ledger) {
+                    Ok(()) => outcomes,
+                    Err(e) => {
+                        // The ledger on disk holds these emails as `unknown`
+                        // (written before the call).
+                        report.error = Some(e.clone());
+                        stop = Some(LEDGER_STOP.to_string());
+                        emails
+                            .iter()
+                            .zip(outcomes)
+                            .map(|(email, outcome)| {
+                                let sent_id = ledger.invites[start..]
+                                    .iter()
+                                    .find(|r| &r.email == email)
+                                    .and_then(|r| r.id.clone());
+                                unrecorded_invite(email, sent_id, outcome, &e)
+                            })
+                            .collect()
+                    }
+                };
                 for (c, outcome) in chunk.iter().zip(outcomes) {
                     self.record(report, (*c).clone(), outcome);
                 }
@@ -476,6 +744,39 @@ impl SiteRun {
             None => Ok(()),
         }
     }
+}
+
+/// Why a site stops after its ledger could not be written.
+const LEDGER_STOP: &str = "the ledger could not be written, so the site stopped";
+
+/// How an invite's outcome reads when the ledger, which holds it as
+/// `unknown`, could not be updated after Wix answered.
+fn unrecorded_invite(email: &str, id: Option<String>, outcome: Outcome, error: &str) -> Outcome {
+    let email = email.to_string();
+    let (state, settle) = match outcome {
+        Outcome::Done => (
+            format!(
+                "invite to {email} sent (invite id {})",
+                id.as_deref().unwrap_or("?")
+            ),
+            Settle::InviteSent { email },
+        ),
+        Outcome::Refused(why) => (
+            format!("invite to {email} not sent: {why}"),
+            Settle::InviteNotSent { email },
+        ),
+        Outcome::Failed(why) => (
+            format!("invite to {email} not sent: Wix refused the call: {why}"),
+            Settle::InviteNotSent { email },
+        ),
+        // `unknown` is what the ledger already says.
+        other => return other,
+    };
+    Outcome::Unrecorded(Unrecorded {
+        state,
+        error: error.to_string(),
+        settle,
+    })
 }
 
 fn failure(e: WixError) -> Outcome {

@@ -13,7 +13,7 @@ use tokio::runtime::Runtime;
 use super::{
     Exit, GuardArgs, RemoteArgs, compute_plan, fail, load_config, now, report_refusals, runtime,
 };
-use crate::apply::{Executor, Outcome, Progress, SiteReport, SiteWork};
+use crate::apply::{Executor, Outcome, Progress, SiteReport, SiteWork, Tally};
 use crate::escape;
 use crate::model::Config;
 use crate::observe::{Observed, site_access};
@@ -359,60 +359,89 @@ fn refuse(message: String, hint: &str) -> Exit {
     Exit::Refused
 }
 
-/// The closing report: per site what was done, then totals.
+/// The closing report: per site what was done, then totals. Every change
+/// is counted once ([`Tally`]); a change that took effect but is not in the
+/// ledger is shown with what happened and how to settle it.
 pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
     let mut out = String::from("\n");
-    let (mut done, mut failed, mut skipped, mut unknown, mut delivered, mut calls) =
-        (0, 0, 0, 0, 0, 0);
+    let mut delivered = 0;
+    let mut failed_sites = Vec::new();
     for report in reports {
-        calls += report.calls;
         out.push_str(&format!("site {}:\n", escape::text(&report.site)));
         if let Some(e) = &report.error {
             out.push_str(&format!("  error: {}\n", escape::lines(e, "\n    ")));
         }
+        if report
+            .results
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Interrupted(_)))
+        {
+            failed_sites.push(report.site.as_str());
+        }
         for r in &report.results {
             let (status, why) = match &r.outcome {
-                Outcome::Done => {
-                    done += 1;
-                    ("done", None)
-                }
-                Outcome::Refused(w) => {
-                    failed += 1;
-                    ("REFUSED", Some(w))
-                }
-                Outcome::Failed(w) => {
-                    failed += 1;
-                    ("FAILED", Some(w))
-                }
-                Outcome::Unknown(w) => {
-                    unknown += 1;
-                    ("UNKNOWN", Some(w))
-                }
-                Outcome::Skipped(w) => {
-                    skipped += 1;
-                    ("skipped", Some(w))
-                }
+                Outcome::Done => ("done", None),
+                Outcome::Refused(w) => ("REFUSED", Some(w.clone())),
+                Outcome::Failed(w) => ("FAILED", Some(w.clone())),
+                Outcome::Unknown(w) => ("UNKNOWN", Some(w.clone())),
+                Outcome::Skipped(w) => ("skipped", Some(w.clone())),
+                Outcome::Interrupted(w) => ("INTERRUPTED", Some(w.clone())),
+                Outcome::Unrecorded(u) => (
+                    "NOT RECORDED",
+                    Some(format!(
+                        "{}, NOT RECORDED in the ledger: {}",
+                        u.state, u.error
+                    )),
+                ),
             };
             out.push_str(&format!("  {status:>8}  {}", describe(&r.change)));
             if let Some(why) = why {
-                out.push_str(&format!(" ({})", escape::text(why)));
+                out.push_str(&format!(" ({})", escape::text(&why)));
             }
             out.push('\n');
+            if let Outcome::Unrecorded(u) = &r.outcome {
+                out.push_str(&format!(
+                    "            to settle, once the ledger can be written: {}\n",
+                    u.settle.describe(&report.site)
+                ));
+            }
         }
         for note in &report.notes {
             delivered += 1;
             out.push_str(&format!("  {:>8}  {}\n", "sent", escape::text(note)));
         }
     }
+    let t = Tally::of(reports);
     out.push_str(&format!(
-        "\nApply finished: {done} done, {failed} failed, {unknown} unknown, {skipped} skipped; {calls} calls to Wix.\n"
+        "\nApply finished: {} done, {} failed, {} unknown, {} skipped, {} not recorded, {} interrupted ({} changes); {} calls to Wix.\n",
+        t.done,
+        t.failed,
+        t.unknown,
+        t.skipped,
+        t.unrecorded,
+        t.interrupted,
+        t.changes(),
+        t.calls
     ));
+    if t.unrecorded > 0 {
+        out.push_str(&format!(
+            "{} change(s) took effect but are NOT RECORDED in the ledger: make the ledger directory writable, then settle each as shown above before the next apply.\n",
+            t.unrecorded
+        ));
+    }
+    if !failed_sites.is_empty() {
+        out.push_str(&format!(
+            "{} site(s) stopped on an internal error: {}; changes marked INTERRUPTED may or may not have taken effect, and the next plan shows what is left.\n",
+            failed_sites.len(),
+            failed_sites.join(", ")
+        ));
+    }
     if delivered > 0 {
         out.push_str(&format!(
             "{delivered} message(s) sent to site owners; `accessctl request done SITE` records when they have granted access.\n"
         ));
     }
-    if unknown > 0 {
+    if t.unknown > 0 {
         out.push_str("Invites with an unknown outcome are never re-sent automatically; `accessctl plan` says how to settle them.\n");
     }
     if broken_sites > 0 {
@@ -455,6 +484,8 @@ impl Progress for LineProgress {
             Outcome::Failed(_) => "failed",
             Outcome::Unknown(_) => "unknown",
             Outcome::Skipped(_) => "skipped",
+            Outcome::Unrecorded(_) => "NOT RECORDED in the ledger",
+            Outcome::Interrupted(_) => "interrupted",
         };
         eprintln!("{}: {} … {status}", escape::line(site), describe(change));
     }
@@ -480,5 +511,105 @@ impl Progress for BarProgress {
         if self.0.position() >= self.0.length().unwrap_or(0) {
             self.0.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{ChangeResult, Settle, Unrecorded};
+
+    fn change(action: Action, who: &str) -> Change {
+        Change {
+            action,
+            who: who.to_string(),
+            email: Some(format!("{who}@x.example")),
+            account_id: Some(format!("acct-{who}")),
+            invite_id: Some(format!("inv-{who}")),
+            roles_before: Vec::new(),
+            roles_after: Vec::new(),
+            reason: String::new(),
+            identity: None,
+        }
+    }
+
+    /// The closing line counts every change exactly once, whatever its
+    /// outcome (hole 9: unrecorded changes were missing from the counts).
+    #[test]
+    fn counts_add_up_to_the_number_of_changes() {
+        let why = || "why".to_string();
+        let outcomes = [
+            Outcome::Done,
+            Outcome::Refused(why()),
+            Outcome::Failed(why()),
+            Outcome::Unknown(why()),
+            Outcome::Skipped(why()),
+            Outcome::Unrecorded(Unrecorded {
+                state: "invite to a@x.example sent (invite id inv-1)".to_string(),
+                error: "disk full".to_string(),
+                settle: Settle::InviteSent {
+                    email: "a@x.example".to_string(),
+                },
+            }),
+            Outcome::Interrupted(why()),
+        ];
+        let results: Vec<ChangeResult> = outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, outcome)| ChangeResult {
+                change: change(Action::Invite, &format!("p{i}")),
+                outcome: outcome.clone(),
+            })
+            .collect();
+        let (one, two) = results.split_at(3);
+        let reports = [
+            SiteReport {
+                site: "a".to_string(),
+                results: one.to_vec(),
+                calls: 2,
+                error: None,
+                notes: Vec::new(),
+            },
+            SiteReport {
+                site: "b".to_string(),
+                results: two.to_vec(),
+                calls: 1,
+                error: Some("internal error".to_string()),
+                notes: Vec::new(),
+            },
+        ];
+        let tally = Tally::of(&reports);
+        assert_eq!(tally.changes(), outcomes.len());
+        let text = report_text(&reports, 0);
+        let last = text
+            .lines()
+            .find(|l| l.starts_with("Apply finished:"))
+            .expect("closing line");
+        let counted: usize = last
+            .trim_start_matches("Apply finished:")
+            .split(';')
+            .next()
+            .expect("counts")
+            .split(',')
+            .map(|part| {
+                part.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .expect("a number")
+            })
+            .sum();
+        assert_eq!(counted, outcomes.len(), "{last}");
+        assert!(
+            last.contains("1 done, 2 failed, 1 unknown, 1 skipped, 1 not recorded, 1 interrupted (7 changes); 3 calls"),
+            "{last}"
+        );
+        assert!(
+            text.contains("to settle, once the ledger can be written: run `accessctl invite-status b a@x.example sent`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 site(s) stopped on an internal error: b"),
+            "{text}"
+        );
     }
 }

@@ -449,9 +449,12 @@ impl Resolver<'_> {
                 );
             }
             let mut members: Vec<String> = Vec::new();
+            // The members so far, for duplicates: a team may have 100,000
+            // members, so not a scan of `members` (hole 10).
+            let mut seen: HashSet<&str> = HashSet::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 let Some(name) = item.as_str() else { continue };
-                if members.iter().any(|m| m == name) {
+                if seen.contains(name) {
                     let pos = self.tree.value_pos(&path.index(i));
                     self.warning(
                         pos,
@@ -459,6 +462,7 @@ impl Resolver<'_> {
                         "remove one of them",
                     );
                 } else if self.person_keys.contains(name) {
+                    seen.insert(name);
                     members.push(name.to_string());
                 } else {
                     self.unknown_person(name, &path.index(i), &format!("team `{team}`"), false);

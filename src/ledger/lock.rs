@@ -117,17 +117,20 @@ pub fn acquire(dir: &Path, command: &str) -> Result<Lock, LockError> {
         if !same_file(&file, &path) {
             continue;
         }
-        file.set_len(0).map_err(io)?;
+        // Who holds it, for the next process's refusal: best effort, the
+        // lock itself is the `flock` (a full disk must not stop an apply
+        // that can still write its ledger).
         let started = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        writeln!(
-            file,
-            "host {}, pid {}, started {started}, `accessctl {command}`",
-            hostname(),
-            std::process::id()
-        )
-        .map_err(io)?;
+        let _ = file.set_len(0).and_then(|()| {
+            writeln!(
+                file,
+                "host {}, pid {}, started {started}, `accessctl {command}`",
+                hostname(),
+                std::process::id()
+            )
+        });
         return Ok(Lock {
             file: Some(file),
             path,

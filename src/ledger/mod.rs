@@ -409,21 +409,33 @@ pub fn save(dir: &Path, ledger: &SiteLedger, auth: &Auth) -> std::io::Result<()>
 
 /// Writes `name` in `dir`: temp file in the same directory, fsync, rename,
 /// fsync of the directory.
+///
+/// On any error the temp file is removed again: the ledger directory is
+/// committed (the example workflow commits it whole), so a leftover would
+/// end up in git.
 fn write_atomically(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
+    let written = write_synced(&tmp, text.as_bytes()).and_then(|()| fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        // `remove_file` never removes a directory, so a directory someone
+        // put at the temp name stays; anything we created goes.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
-    fs::rename(&tmp, &path)?;
     // Make the rename itself durable.
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Create (or truncate) `path`, write `bytes` and fsync.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// The file's text: records in use (signed when `auth` can), then the
@@ -545,6 +557,51 @@ mod tests {
             load(dir.path(), "other", "site-2", &Auth::Off).expect("missing is empty"),
             SiteLedger::new("other", "site-2")
         );
+    }
+
+    /// Files in `dir` whose name marks them as a temp file of `save`.
+    fn temp_files(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".yaml.tmp-"))
+            .collect()
+    }
+
+    /// Hole 9: a failed save left an (often empty) temp file beside the
+    /// ledger. The failures are made so that they happen for root too
+    /// (tests run as root in CI, and root ignores permission bits).
+    #[test]
+    fn failed_save_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let l = sample();
+        save(dir.path(), &l, &Auth::Off).expect("first save");
+        let before = fs::read(path_for(dir.path(), "acme")).expect("read");
+
+        // Write error: the temp name is a link to /dev/full, so creating it
+        // succeeds and writing fails with "no space left on device".
+        let tmp = dir
+            .path()
+            .join(format!(".acme.yaml.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink("/dev/full", &tmp).expect("symlink");
+        let err = save(dir.path(), &l, &Auth::Off).expect_err("writing to /dev/full fails");
+        assert_eq!(err.kind(), std::io::ErrorKind::StorageFull, "{err}");
+        assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+        assert_eq!(
+            fs::read(path_for(dir.path(), "acme")).expect("read"),
+            before
+        );
+
+        // Rename error: a directory stands where the ledger goes.
+        let other = SiteLedger::new("other", "site-2");
+        fs::create_dir(path_for(dir.path(), "other")).expect("mkdir");
+        let err =
+            save(dir.path(), &other, &Auth::Off).expect_err("renaming over a directory fails");
+        assert!(
+            err.to_string().to_lowercase().contains("directory"),
+            "{err}"
+        );
+        assert_eq!(temp_files(dir.path()), Vec::<String>::new());
     }
 
     #[test]
