@@ -389,10 +389,24 @@ fn example_workflow_is_valid_and_has_the_jobs() {
     assert!(steps(plan).contains("updateComment"), "updates one comment");
     assert!(steps(apply).contains("accessctl apply") && steps(apply).contains("--auto-approve"));
     assert!(
-        steps(apply).contains("git add access.ledger"),
-        "commits the ledger back"
+        steps(apply).contains("git add 'access.ledger/*.yaml'"),
+        "commits the ledger back, never the lock file"
     );
     assert_eq!(apply["concurrency"]["group"], "accessctl-apply");
+    // The private ledger key only where apply runs; plan gets the public key.
+    assert_eq!(
+        apply["env"]["ACCESSCTL_LEDGER_KEY"],
+        "${{ secrets.ACCESSCTL_LEDGER_KEY }}"
+    );
+    assert!(plan["env"]["ACCESSCTL_LEDGER_KEY"].is_null(), "{plan}");
+    assert!(text.matches("secrets.ACCESSCTL_LEDGER_KEY").count() == 1);
+    assert_eq!(
+        plan["env"]["ACCESSCTL_LEDGER_PUBLIC_KEY"],
+        "${{ vars.ACCESSCTL_LEDGER_PUBLIC_KEY }}"
+    );
+    // A weakening of the guards is applied only from a manual run.
+    assert!(wf["on"]["workflow_dispatch"]["inputs"]["allow_safety_change"].is_object());
+    assert!(!steps(plan).contains("--allow-safety-change"));
 }
 
 #[test]

@@ -85,6 +85,18 @@ pub fn run(args: &DemoArgs) -> Exit {
             }
         }
     }
+    // The ledger is signed as in a real setup, with a key pair made for
+    // this run only (README, "Security model").
+    match crate::ledger::Auth::generate() {
+        Ok((private, _)) => {
+            eprintln!(
+                "ledger records are signed with a key made for this demo ({})",
+                crate::ledger::SIGNING_KEY_ENV
+            );
+            env.push((crate::ledger::SIGNING_KEY_ENV.to_string(), private));
+        }
+        Err(e) => eprintln!("warning: {e}; the demo's ledger is not signed"),
+    }
     let cfg = config_path.display().to_string();
     let steps: [(&str, Vec<&str>); 3] = [
         ("check the config", vec!["validate", "-c", &cfg]),
