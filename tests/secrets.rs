@@ -66,12 +66,18 @@ sites:
       - { person: bob, role: Blog Writer }
 ";
 
+/// The private key that signs the ledger: a secret like the API keys.
+const LEDGER_KEY: &str = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
+
 fn harness() -> Harness {
-    Harness::new(
+    let mut h = Harness::new(
         SEED,
         CONFIG,
         &[("KEY_A", KEY_A), ("KEY_B", KEY_B), ("KEY_C", KEY_WRONG)],
-    )
+    );
+    h.env
+        .push(("ACCESSCTL_LEDGER_KEY".into(), LEDGER_KEY.into()));
+    h
 }
 
 /// The secret part of each key; a key cut short must not leak either.
@@ -83,6 +89,8 @@ fn secrets() -> Vec<&'static str> {
         "TOPSECRET-alpha",
         "TOPSECRET-bravo",
         "TOPSECRET-wrong",
+        LEDGER_KEY,
+        &LEDGER_KEY[..16],
     ]
 }
 
@@ -167,6 +175,9 @@ fn no_command_prints_or_stores_a_key_even_at_trace_level_under_faults() {
         "plan --out wrote no file"
     );
     assert_no_key_in_files(h.dir.path());
+    // The ledger was signed with that key, so the check above looked at it.
+    let signed = std::fs::read_to_string(h.ledger_dir().join("alpha.yaml")).expect("ledger");
+    assert!(signed.contains("sig: "), "{signed}");
     let log = serde_json::to_string(&h.log()).expect("log");
     assert_no_key("the emulator's request log", &log);
 }
