@@ -14,6 +14,18 @@
 //! 2. Planning again after that finds nothing to change.
 //! 3. Plans are deterministic: the same inputs give byte-identical plans,
 //!    and so do the same config, site and ledger written in another order.
+//! 4. Nothing is over-removed, whatever the `unmanaged` policy and whether
+//!    or not every wanted principal's account is known: the owner and
+//!    accounts known to be wanted are never removed; with `keep` or `warn`
+//!    only accounts accessctl granted (ledger) or the site's grants name
+//!    are.
+//!
+//! Properties 1, 2 and 4 are checked twice: on a model of `apply` (many
+//! cases, fast), and with the real binary's `apply` against the emulator
+//! over loopback (fewer cases), reading the outcome from the emulator's own
+//! state and the ledger file `apply` wrote.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -219,7 +231,7 @@ fn config_text(s: &Scenario, shuffled: bool) -> String {
     let unmanaged = ["keep", "warn", "remove"][s.unmanaged];
     let access = if grants.is_empty() { " []" } else { "" };
     text.push_str(&format!(
-        "sites:\n  {SITE}:\n    wix: {{ site_id: {SITE_ID}, account_id: acc-1, api_key_env: SHOP_KEY }}\n    unmanaged: {unmanaged}\n    access:{access}\n"
+        "sites:\n  {SITE}:\n    wix: {{ site_id: {SITE_ID}, account_id: {OWNER}, api_key_env: SHOP_KEY }}\n    unmanaged: {unmanaged}\n    access:{access}\n"
     ));
     for g in grants {
         text.push_str(&g);
@@ -508,6 +520,64 @@ fn check_desired_state(
     Ok(())
 }
 
+/// Property 4: the only accounts removed are ones the policy and the
+/// records allow to remove.
+fn check_no_over_removal(
+    s: &Scenario,
+    before: &LiveSite,
+    after: &LiveSite,
+    ledger_before: &SiteLedger,
+    plan: &SitePlan,
+) -> Result<(), TestCaseError> {
+    let want = desired(s);
+    let linked: BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Link)
+        .filter_map(|c| c.account_id.as_deref())
+        .collect();
+    let linked_wanted: BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| {
+            c.action == Action::Link && c.email.as_ref().is_some_and(|e| want.contains_key(e))
+        })
+        .filter_map(|c| c.account_id.as_deref())
+        .collect();
+    let known_wanted: BTreeSet<String> = want.values().filter_map(|(k, _)| k.clone()).collect();
+    // Accounts the site's grants name (ended ones included): managed.
+    let named: BTreeSet<String> = s
+        .people
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.grant.is_some() && (p.account_in_config || p.identity_in_ledger))
+        .map(|(i, _)| account(i))
+        .collect();
+    for account in before.contributors.keys() {
+        if after.contributors.contains_key(account) {
+            continue;
+        }
+        prop_assert!(!before.owners.contains(account), "the owner was removed");
+        prop_assert!(
+            !known_wanted.contains(account) && !linked_wanted.contains(account.as_str()),
+            "{} is wanted but was removed",
+            account
+        );
+        let managed = ledger_before.is_granted(account)
+            || named.contains(account)
+            || linked.contains(account.as_str());
+        if s.unmanaged != 2 {
+            prop_assert!(
+                managed,
+                "`unmanaged: {}` removed {}, which accessctl neither granted nor is told about",
+                ["keep", "warn", "remove"][s.unmanaged],
+                account
+            );
+        }
+    }
+    Ok(())
+}
+
 fn json(plan: &SitePlan) -> String {
     serde_json::to_string_pretty(plan).expect("serializes")
 }
@@ -529,8 +599,10 @@ proptest! {
         let mut ledger = ledger(&s, false);
         let first = plan(&config, &live, &ledger);
         prop_assert!(first.errors.is_empty(), "errors: {:?}", first.errors);
+        let ledger_before = ledger.clone();
         carry_out(&first, &mut live, &mut ledger);
         check_desired_state(&s, &before, &live, &ledger)?;
+        check_no_over_removal(&s, &before, &live, &ledger_before, &first)?;
         let second = plan(&config, &live, &ledger);
         prop_assert!(
             second.changes.is_empty(),
@@ -548,5 +620,140 @@ proptest! {
         prop_assert_eq!(json(&a), json(&again));
         let shuffled = plan(&config_text(&s, true), &live, &ledger(&s, true));
         prop_assert_eq!(json(&a), json(&shuffled));
+    }
+}
+
+/// The emulator's seed for a scenario: the test's roles as the predefined
+/// ones (same ids), the site's collaborators, the ledger's invites as Wix
+/// holds them, and the clock frozen at [`NOW`].
+fn seed_yaml(s: &Scenario, ledger: &SiteLedger) -> String {
+    let mut text = format!("clock: \"{}\"\npredefined_roles:\n", rfc3339(NOW));
+    for (id, title) in ROLES {
+        text.push_str(&format!("  - {{ id: {id}, title: \"{title}\" }}\n"));
+    }
+    text.push_str(&format!(
+        "accounts:\n  - {{ id: {OWNER}, api_keys: [key-shop] }}\nsites:\n  - id: {SITE_ID}\n    account: {OWNER}\n    seat_limit: 100\n"
+    ));
+    let contributors: Vec<String> = live_site(s)
+        .contributors
+        .iter()
+        .map(|(account, roles)| {
+            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            format!("{{ account_id: {account}, roles: [{}] }}", roles.join(", "))
+        })
+        .collect();
+    text.push_str(&format!(
+        "    contributors: [{}]\n",
+        contributors.join(", ")
+    ));
+    let invites: Vec<String> = ledger
+        .invites
+        .iter()
+        .map(|invite| {
+            let status = match (invite.state, invite.is_expired(NOW)) {
+                (InviteState::Accepted, _) => "Used",
+                (_, true) => "Expired",
+                _ => "Pending",
+            };
+            let by = invite
+                .account_id
+                .as_ref()
+                .map(|a| format!(", accepted_by_account_id: {a}"))
+                .unwrap_or_default();
+            format!(
+                "{{ id: {}, email: {}, roles: [{}], status: {status}{by} }}",
+                invite.id.as_deref().unwrap_or("none"),
+                invite.email,
+                invite.role_ids.join(", ")
+            )
+        })
+        .collect();
+    text.push_str(&format!("    invites: [{}]\n", invites.join(", ")));
+    text
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("formats")
+}
+
+/// The site as the emulator holds it now.
+fn emulated_site(h: &common::Harness, s: &Scenario) -> LiveSite {
+    let state = h.get("/_emulator/state");
+    let site = state["sites"]
+        .as_array()
+        .and_then(|sites| sites.iter().find(|x| x["id"] == SITE_ID))
+        .expect("the site")
+        .clone();
+    let mut live = live_site(s);
+    live.contributors = site["contributors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let roles: BTreeSet<String> = c["roleIds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str().map(String::from))
+                .collect();
+            (
+                c["accountId"].as_str().unwrap_or_default().to_string(),
+                roles.into(),
+            )
+        })
+        .collect();
+    live
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        // Each case runs the binary twice against a fresh emulator.
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Properties 1, 2 and 4 with the real `apply` over loopback: the
+    /// emulator's state after apply is the desired one, nothing is
+    /// over-removed, and the next plan (by the binary) is empty.
+    #[test]
+    fn the_real_apply_reaches_the_desired_state_without_over_removing(s in scenario()) {
+        let ledger_before = ledger(&s, false);
+        let config = config_text(&s, false);
+        let mut h = common::Harness::new(&seed_yaml(&s, &ledger_before), &config, &[("SHOP_KEY", "key-shop")]);
+        h.env.push(("ACCESSCTL_NOW".into(), rfc3339(NOW)));
+        std::fs::create_dir_all(h.ledger_dir()).expect("ledger dir");
+        std::fs::write(
+            h.ledger_dir().join(format!("{SITE}.yaml")),
+            accessctl::ledger::to_yaml(&ledger_before, &accessctl::ledger::Auth::Off).expect("yaml"),
+        )
+        .expect("ledger");
+        let before = emulated_site(&h, &s);
+        let first = plan(&config, &before, &ledger_before);
+        prop_assert!(first.errors.is_empty(), "errors: {:?}", first.errors);
+
+        let out = h
+            .cmd(&["apply", "--auto-approve", "--allow-removals", "--allow-protected-changes"])
+            .output()
+            .expect("runs");
+        prop_assert!(
+            out.status.success(),
+            "apply failed:\n{}\n{}",
+            common::stdout(&out),
+            common::stderr(&out)
+        );
+        let after = emulated_site(&h, &s);
+        let ledger_after = accessctl::ledger::load(
+            &h.ledger_dir(),
+            SITE,
+            SITE_ID,
+            &accessctl::ledger::Auth::Off,
+        )
+        .map_err(|r| TestCaseError::fail(r.render()))?;
+        check_desired_state(&s, &before, &after, &ledger_after)?;
+        check_no_over_removal(&s, &before, &after, &ledger_before, &first)?;
+        let again = h.plan();
+        prop_assert_eq!(again.change_count(), 0, "planning again found {:#?}", again.sites[0].changes);
     }
 }
