@@ -496,3 +496,30 @@ fn a_config_cannot_drop_a_guard_in_the_change_that_needs_it() {
     let out = run(&h, &["plan", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
 }
+
+/// Command-line caps can only tighten the guards in force: a flag higher
+/// than the config's cap changes nothing, a lower one refuses.
+#[test]
+fn command_line_caps_only_tighten() {
+    let h = harness(
+        &guarded_config("", true).replace("max_removals_per_site: 1", "max_removals_per_site: 0"),
+    );
+    // The stranger is unmanaged and `unmanaged: remove`: one removal.
+    let out = run(&h, &["plan", "--max-removals-per-site", "99"]);
+    assert_eq!(out.status.code(), Some(3), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("more than `safety.max_removals_per_site` (0)"),
+        "{}",
+        all_output(&out)
+    );
+    h.write_config(&guarded_config("", true));
+    let out = run(&h, &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", all_output(&out));
+    let out = run(&h, &["plan", "--max-removals-total", "0"]);
+    assert_eq!(out.status.code(), Some(3), "{}", all_output(&out));
+    assert!(
+        all_output(&out).contains("more than `safety.max_removals_total` (0)"),
+        "{}",
+        all_output(&out)
+    );
+}

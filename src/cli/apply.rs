@@ -287,6 +287,8 @@ fn saved_plan(
         allow_removals: true,
         allow_protected_changes: true,
         allow_safety_change: true,
+        max_removals_per_site: None,
+        max_removals_total: None,
     };
     let (fresh, observed) = compute_plan(config, &remote, &unguarded, auth, rt)?;
     let mut moved = Vec::new();

@@ -173,6 +173,15 @@ pub struct GuardArgs {
     /// maintainer's decision: never pass it on pull requests.
     #[arg(long)]
     pub allow_safety_change: bool,
+
+    /// A lower cap on removals per site for this run. It can only tighten
+    /// the guard in force, never loosen it.
+    #[arg(long, value_name = "N")]
+    pub max_removals_per_site: Option<u32>,
+
+    /// A lower cap on removals across all sites for this run; only tightens.
+    #[arg(long, value_name = "N")]
+    pub max_removals_total: Option<u32>,
 }
 
 impl GuardArgs {
@@ -181,6 +190,8 @@ impl GuardArgs {
             allow_removals: self.allow_removals,
             allow_protected: self.allow_protected_changes,
             allow_safety_change: self.allow_safety_change,
+            max_removals_per_site: self.max_removals_per_site,
+            max_removals_total: self.max_removals_total,
         }
     }
 }

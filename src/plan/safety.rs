@@ -29,6 +29,10 @@ pub struct Overrides {
     /// `--allow-safety-change`: the config's guards replace the recorded
     /// ones even where they are weaker.
     pub allow_safety_change: bool,
+    /// `--max-removals-per-site`: a cap for this run; only ever tightens.
+    pub max_removals_per_site: Option<u32>,
+    /// `--max-removals-total`: a cap for this run; only ever tightens.
+    pub max_removals_total: Option<u32>,
 }
 
 pub const ALLOW_REMOVALS_FLAG: &str = "--allow-removals";
@@ -54,6 +58,12 @@ pub fn check(
         }
         safety
     };
+    let mut safety = safety;
+    tighten(
+        &mut safety.max_removals_per_site,
+        overrides.max_removals_per_site,
+    );
+    tighten(&mut safety.max_removals_total, overrides.max_removals_total);
     let safety = &safety;
     if !overrides.allow_removals {
         let mut total = 0usize;
@@ -210,6 +220,13 @@ fn tighter(name: &str, was: Option<u32>, now: &mut Option<u32>) -> Option<String
             Some(format!("`safety.{name}` was raised from {was} to {n}"))
         }
         Some(_) => None,
+    }
+}
+
+/// A cap from the command line: the lower of it and the cap in force.
+fn tighten(cap: &mut Option<u32>, flag: Option<u32>) {
+    if let Some(flag) = flag {
+        *cap = Some(cap.map_or(flag, |c| c.min(flag)));
     }
 }
 
