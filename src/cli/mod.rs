@@ -58,7 +58,7 @@ impl Exit {
     version,
     about = "Manage who can access client websites as code: plan and apply Wix collaborator access from a YAML file",
     long_about = None,
-    after_help = "Start with `accessctl demo` to see plan and apply against the built-in Wix emulator.\nDocs: README.md"
+    after_help = "Exit codes: 0 success (no changes, with --detailed-exitcode); 1 error, including a usage error; 2 changes pending (plan --detailed-exitcode); 3 refused by a safety guard, a stale saved plan or the ledger lock.\n\nStart with `accessctl demo` to see plan and apply against the built-in Wix emulator.\nDocs: README.md"
 )]
 pub struct Cli {
     /// Path of the access config.
@@ -396,8 +396,14 @@ pub(crate) fn report_refusals(plan: &crate::plan::Plan) -> Option<Exit> {
     if plan.refusals.is_empty() {
         return None;
     }
-    for refusal in &plan.refusals {
-        eprintln!("refused: {}", crate::escape::lines(refusal, "\n  "));
+    // On one terminal the plan just printed them; in a pipeline stderr may
+    // be all a person sees.
+    use std::io::IsTerminal as _;
+    let same_screen = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    if !same_screen {
+        for refusal in &plan.refusals {
+            eprintln!("refused: {}", crate::escape::lines(refusal, "\n  "));
+        }
     }
     eprintln!(
         "error: this plan breaks {} safety guard(s); nothing will be applied as it is",

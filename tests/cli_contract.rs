@@ -1,0 +1,74 @@
+//! The command line's contract with pipelines: exit codes and clean logs.
+//!
+//! `--detailed-exitcode` makes 2 mean "changes pending", which CI reads as
+//! success; a usage error must never look like it.
+
+mod common;
+
+use assert_cmd::Command;
+
+fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("accessctl").expect("binary");
+    cmd.env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .env("ACCESSCTL_NOW", "2026-11-15T10:00:00Z");
+    cmd
+}
+
+/// Every class of clap error exits 1, with clap's message on stderr;
+/// `--help` and `--version` exit 0.
+#[test]
+fn usage_errors_exit_1_never_2() {
+    let cases: [(&str, &[&str]); 7] = [
+        (
+            "unknown flag",
+            &["plan", "--detailed-exitcode", "--sitez", "x"],
+        ),
+        ("invalid value", &["plan", "--format", "xml"]),
+        ("value out of range", &["plan", "--parallelism", "0"]),
+        ("unknown subcommand", &["plna"]),
+        (
+            "missing argument",
+            &["link", "shop", "--email", "a@b.example"],
+        ),
+        ("missing subcommand", &[]),
+        ("unexpected value", &["validate", "extra"]),
+    ];
+    for (what, args) in cases {
+        let out = bin().args(args).output().expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("error:") || stderr.contains("Usage:"),
+            "{what}: clap's message is shown:\n{stderr}"
+        );
+    }
+    for args in [&["--help"][..], &["--version"][..], &["plan", "--help"][..]] {
+        let out = bin().args(args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+    }
+}
+
+/// Logs on a stderr that is not a terminal carry no colour codes.
+#[test]
+fn logs_carry_no_escape_bytes_off_a_terminal() {
+    let h = common::Harness::new(
+        "accounts:\n  - { id: acc-1, api_keys: [key-1] }\nsites:\n  - { id: site-1, account: acc-1 }\n",
+        "version: 1\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n",
+        &[("KEY", "key-1")],
+    );
+    let out = h
+        .cmd(&["-vv", "plan"])
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("DEBUG"), "-vv logged nothing:\n{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "escape bytes in:\n{stderr:?}");
+}
