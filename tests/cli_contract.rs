@@ -72,3 +72,52 @@ fn logs_carry_no_escape_bytes_off_a_terminal() {
     assert!(stderr.contains("DEBUG"), "-vv logged nothing:\n{stderr}");
     assert!(!stderr.contains('\u{1b}'), "escape bytes in:\n{stderr:?}");
 }
+
+/// `accessctl emulator` says how to point accessctl at it: the base URL and
+/// the key variable of every site of the config, with the seed's key.
+#[test]
+fn the_emulator_prints_the_exports_for_the_config() {
+    use std::io::BufRead as _;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("accessctl"))
+        .arg("-c")
+        .arg(root.join("examples/agency.yaml"))
+        .args(["emulator", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(root.join("examples/agency.seed.yaml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = receive.recv_timeout(std::time::Duration::from_secs(10)) {
+        let done = line.contains("ACME_WIX_API_KEY");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        lines[0].starts_with("export ACCESSCTL_WIX_API_BASE=http://127.0.0.1:"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "export ACME_WIX_API_KEY=emu-key-acme"),
+        "{lines:?}"
+    );
+}

@@ -1,7 +1,11 @@
 //! `accessctl emulator`: serve the Wix API emulator until Ctrl-C.
+//!
+//! Once listening it prints, on stdout, the `export` lines that point
+//! accessctl at it: `ACCESSCTL_WIX_API_BASE`, and for each `api_key_env`
+//! the config (`-c`) names, the seed's key for the account owning the site.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -18,7 +22,7 @@ pub struct EmulatorArgs {
     pub listen: SocketAddr,
 }
 
-pub fn run(args: &EmulatorArgs) -> Exit {
+pub fn run(config: &Path, args: &EmulatorArgs) -> Exit {
     if !args.listen.ip().is_loopback() {
         return fail(
             format!(
@@ -41,8 +45,51 @@ pub fn run(args: &EmulatorArgs) -> Exit {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    match rt.block_on(crate::emulator::serve(seed, args.listen)) {
+    let exports = key_exports(&seed, config);
+    let ready = move |addr: SocketAddr| {
+        // Data for `eval`: the lines that point accessctl at this emulator.
+        let mut out = format!(
+            "export {}=http://{addr}\n",
+            crate::providers::wix::API_BASE_ENV
+        );
+        out.push_str(&exports);
+        print!("{out}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    };
+    match rt.block_on(crate::emulator::serve(seed, args.listen, ready)) {
         Ok(()) => Exit::Ok,
         Err(e) => fail(e, None),
     }
+}
+
+/// `export VAR=KEY` for each key variable the config names, with the seed
+/// key of the account that owns the site; a comment per account when the
+/// config is absent or names none. These are the emulator's own made-up
+/// keys, not secrets.
+fn key_exports(seed: &crate::emulator::Seed, config: &Path) -> String {
+    let key_of = |account: &str| {
+        seed.accounts
+            .iter()
+            .find(|a| a.id == account)
+            .and_then(|a| a.api_keys.first())
+    };
+    let mut lines = std::collections::BTreeSet::new();
+    if let Ok(loaded) = crate::config::load(config) {
+        for site in loaded.config.sites.values() {
+            if let (Some(var), Some(key)) = (&site.wix.api_key_env, key_of(&site.wix.account_id)) {
+                lines.insert(format!("export {var}={key}\n"));
+            }
+        }
+    }
+    if lines.is_empty() {
+        for account in &seed.accounts {
+            if let Some(key) = account.api_keys.first() {
+                lines.insert(format!(
+                    "# account {}: set your config's `api_key_env` variable to {key}\n",
+                    account.id
+                ));
+            }
+        }
+    }
+    lines.into_iter().collect()
 }

@@ -221,7 +221,7 @@ pub fn run(cli: Cli) -> Exit {
             }
             Exit::Ok
         }
-        Command::Emulator(args) => emulator::run(&args),
+        Command::Emulator(args) => emulator::run(&cli.config, &args),
         Command::Demo(args) => demo::run(&args),
         Command::Link(args) => ledger_cmds::link(&cli.config, &args),
         Command::InviteStatus(args) => ledger_cmds::invite_status(&cli.config, &args),

@@ -229,10 +229,15 @@ pub async fn spawn(seed: Seed, listen: SocketAddr) -> Result<RunningEmulator, Em
 }
 
 /// Serve in the foreground until Ctrl-C (for the CLI).
-pub async fn serve(seed: Seed, listen: SocketAddr) -> Result<(), EmulatorError> {
+pub async fn serve(
+    seed: Seed,
+    listen: SocketAddr,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), EmulatorError> {
     let app = router(seed)?;
     let (listener, addr) = bind(listen).await?;
     eprintln!("wix emulator listening on http://{addr}");
+    on_ready(addr);
     axum::serve(listener, make_service(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
