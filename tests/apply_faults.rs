@@ -187,7 +187,7 @@ fn unwritable_ledger_reports_every_unrecorded_change() {
         "account acct-old removed from the site at Wix, NOT RECORDED in the ledger",
         "delete `- acct-old` under `granted:`",
         "not sent: cannot write the ledger",
-        "3 change(s) took effect but are NOT RECORDED in the ledger",
+        "3 changes took effect but are NOT RECORDED in the ledger",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -328,7 +328,7 @@ fn panic_in_a_site_task_fails_that_site_only() {
         "{text}"
     );
     assert!(
-        text.contains("1 site(s) stopped on an internal error: rolechange"),
+        text.contains("1 site stopped on an internal error: rolechange"),
         "{text}"
     );
     assert!(text.contains("INTERRUPTED  change-role bob"), "{text}");

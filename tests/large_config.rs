@@ -40,7 +40,7 @@ fn team_of_100000_with_one_duplicate_warns_once() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("is valid: 100000 people, 1 teams, 1 sites, 100000 grants"),
+        stdout.contains("is valid: 100000 people, 1 team, 1 site, 100000 grants"),
         "{stdout}"
     );
     assert_eq!(stderr.matches("is listed twice").count(), 1, "{stderr}");

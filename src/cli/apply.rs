@@ -310,7 +310,10 @@ fn saved_plan(
             eprintln!("refused: {}", escape::lines(m, "\n  "));
         }
         return Err(refuse(
-            format!("{} site(s) changed since the plan was made", moved.len()),
+            format!(
+                "{} changed since the plan was made",
+                crate::render::count(moved.len(), "site", "sites")
+            ),
             replan,
         ));
     }
@@ -427,20 +430,22 @@ pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
     ));
     if t.unrecorded > 0 {
         out.push_str(&format!(
-            "{} change(s) took effect but are NOT RECORDED in the ledger: make the ledger directory writable, then settle each as shown above before the next apply.\n",
-            t.unrecorded
+            "{} took effect but {} NOT RECORDED in the ledger: make the ledger directory writable, then settle each as shown above before the next apply.\n",
+            crate::render::count(t.unrecorded, "change", "changes"),
+            if t.unrecorded == 1 { "is" } else { "are" }
         ));
     }
     if !failed_sites.is_empty() {
         out.push_str(&format!(
-            "{} site(s) stopped on an internal error: {}; changes marked INTERRUPTED may or may not have taken effect, and the next plan shows what is left.\n",
-            failed_sites.len(),
+            "{} stopped on an internal error: {}; changes marked INTERRUPTED may or may not have taken effect, and the next plan shows what is left.\n",
+            crate::render::count(failed_sites.len(), "site", "sites"),
             failed_sites.join(", ")
         ));
     }
     if delivered > 0 {
         out.push_str(&format!(
-            "{delivered} message(s) sent to site owners; `accessctl request done SITE` records when they have granted access.\n"
+            "{} sent to site owners; `accessctl request done SITE` records when they have granted access.\n",
+            crate::render::count(delivered, "message", "messages")
         ));
     }
     if t.unknown > 0 {
@@ -448,7 +453,9 @@ pub fn report_text(reports: &[SiteReport], broken_sites: usize) -> String {
     }
     if broken_sites > 0 {
         out.push_str(&format!(
-            "{broken_sites} site(s) were not applied because they could not be planned.\n"
+            "{} not applied because {} could not be planned.\n",
+            crate::render::count(broken_sites, "site was", "sites were"),
+            if broken_sites == 1 { "it" } else { "they" }
         ));
     }
     out
@@ -610,7 +617,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("1 site(s) stopped on an internal error: b"),
+            text.contains("1 site stopped on an internal error: b"),
             "{text}"
         );
     }

@@ -59,7 +59,10 @@ pub fn run(path: &Path, args: &DoctorArgs) -> Exit {
     print!("{}", table(&rows));
     let failed = rows.iter().filter(|r| r.problem.is_some()).count();
     if failed > 0 {
-        eprintln!("error: {failed} of {} site(s) failed the check", rows.len());
+        eprintln!(
+            "error: {failed} of {} failed the check",
+            crate::render::count(rows.len(), "site", "sites")
+        );
         Exit::Error
     } else {
         Exit::Ok

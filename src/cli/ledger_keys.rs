@@ -115,9 +115,9 @@ pub fn sign(path: &Path, args: &SignArgs) -> Exit {
             continue;
         }
         eprintln!(
-            "site `{}`: {} record(s) newly signed in {}",
+            "site `{}`: {} newly signed in {}",
             site.key,
-            newly.len(),
+            crate::render::count(newly.len(), "record", "records"),
             file.display()
         );
         for record in newly {

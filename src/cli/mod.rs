@@ -406,8 +406,8 @@ pub(crate) fn report_refusals(plan: &crate::plan::Plan) -> Option<Exit> {
         }
     }
     eprintln!(
-        "error: this plan breaks {} safety guard(s); nothing will be applied as it is",
-        plan.refusals.len()
+        "error: this plan breaks {}; nothing will be applied as it is",
+        crate::render::count(plan.refusals.len(), "safety guard", "safety guards")
     );
     Some(Exit::Refused)
 }

@@ -83,7 +83,10 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
     }
     if plan.has_errors() {
         let failed = plan.sites.iter().filter(|s| !s.errors.is_empty()).count();
-        eprintln!("error: {failed} site(s) could not be planned; see the errors above");
+        eprintln!(
+            "error: {} could not be planned; see the errors above",
+            crate::render::count(failed, "site", "sites")
+        );
         return Exit::Error;
     }
     if let Some(exit) = report_refusals(&plan) {

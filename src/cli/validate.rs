@@ -9,13 +9,14 @@ pub fn run(path: &Path) -> Exit {
         Some(loaded) => {
             let c = &loaded.config;
             let grants: usize = c.sites.values().map(|s| s.grants.len()).sum();
+            use crate::render::count;
             println!(
-                "{} is valid: {} people, {} teams, {} sites, {} grants",
+                "{} is valid: {}, {}, {}, {}",
                 path.display(),
-                c.people.len(),
-                c.teams.len(),
-                c.sites.len(),
-                grants
+                count(c.people.len(), "person", "people"),
+                count(c.teams.len(), "team", "teams"),
+                count(c.sites.len(), "site", "sites"),
+                count(grants, "grant", "grants")
             );
             Exit::Ok
         }

@@ -239,7 +239,8 @@ impl Plan {
         let n = self.unverified_changes();
         (n > 0).then(|| {
             format!(
-                "{n} change(s) rest on ledger records that were not verified: no ledger key in this job (README, \"Security model\")"
+                "{} rest on ledger records that were not verified: no ledger key in this job (README, \"Security model\")",
+                crate::render::count(n, "change", "changes")
             )
         })
     }

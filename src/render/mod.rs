@@ -95,20 +95,17 @@ fn sites_with_errors(plan: &Plan) -> usize {
 
 /// `1 site` or `2 sites`.
 fn sites(n: usize) -> String {
-    if n == 1 {
-        "1 site".to_string()
-    } else {
-        format!("{n} sites")
-    }
+    count(n, "site", "sites")
 }
 
 /// `1 change` or `2 changes`.
 fn changes(n: usize) -> String {
-    if n == 1 {
-        "1 change".to_string()
-    } else {
-        format!("{n} changes")
-    }
+    count(n, "change", "changes")
+}
+
+/// A number and the noun that goes with it: `1 team`, `0 teams`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn mode_name(site: &SitePlan) -> &'static str {
