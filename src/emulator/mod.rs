@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use error::EmulatorError;
 pub use faults::{DropPoint, FaultConfig, FaultRule, LimitScope, RateLimit};
-pub use seed::{RemoveMethod, Seed};
+pub use seed::{DuplicateInvites, RemoveMethod, Seed};
 
 use self::conn::{ConnHandle, CuttableListener};
 use self::faults::Faults;
