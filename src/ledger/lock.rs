@@ -9,7 +9,10 @@
 //! directory, so it is released when the process ends however it ends, even
 //! on `kill -9`: there is no stale lock to clear on a local disk. The file
 //! names its holder (host, pid, start time, command) for the refusal the
-//! next process prints; it is removed on release. On a filesystem without
+//! next process prints; it is removed on release. Taking the lock also
+//! removes the ledger temp files a writer killed mid-save left behind
+//! (`.SITE.yaml.tmp-PID`): the ledger itself is whole either way, since it
+//! is replaced only by a rename. On a filesystem without
 //! working locks (some network mounts) the lock cannot protect anything;
 //! CI's concurrency group is the other half of the guarantee (README,
 //! "Security model").
@@ -131,6 +134,9 @@ pub fn acquire(dir: &Path, command: &str) -> Result<Lock, LockError> {
                 std::process::id()
             )
         });
+        // Whoever wrote a temp file here died before renaming it (only
+        // the lock's holder writes): clear it before it can be committed.
+        super::remove_stale_temp_files(dir);
         return Ok(Lock {
             file: Some(file),
             path,
