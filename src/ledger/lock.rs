@@ -204,6 +204,28 @@ mod tests {
     }
 
     #[test]
+    fn taking_the_lock_removes_temp_files_of_a_killed_writer_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in [
+            ".acme.yaml.tmp-4242",
+            "acme.yaml",
+            ".acme.yaml.tmp-x",
+            "notes.tmp-1",
+        ] {
+            fs::write(dir.path().join(name), "x").expect("write");
+        }
+        let lock = acquire(dir.path(), "apply").expect("lock");
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n != LOCK_FILE)
+            .collect();
+        left.sort();
+        assert_eq!(left, [".acme.yaml.tmp-x", "acme.yaml", "notes.tmp-1"]);
+        drop(lock);
+    }
+
+    #[test]
     fn a_leftover_lock_file_of_a_dead_process_does_not_block() {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join(LOCK_FILE), "host x, pid 1, started then").expect("write");
