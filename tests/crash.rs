@@ -276,10 +276,11 @@ fn draw_kill(round: usize, rng: &mut Rng, grants: &Grants) -> KillAt {
         // outlast it, and then the round does not count as a kill that
         // landed.
         1 => KillAt::Millis(rng.range(0, 450)),
-        // The last write or two are often in flight together when the
-        // count is seen: stop short of them so the kill lands.
+        // At least one write answered; the last write or two are often in
+        // flight together when the count is seen: stop short of them so the
+        // kill lands.
         _ => KillAt::Writes(
-            rng.range(0, total_writes(grants) as u64 - 2) as usize,
+            rng.range(1, total_writes(grants) as u64 - 2) as usize,
             rng.range(0, 4),
         ),
     }
