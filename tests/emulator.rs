@@ -734,6 +734,45 @@ async fn resend_and_revoke_invites() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// An email invited again while its first invite is pending: by default a
+/// second invite beside the first (both pending, two seats), so a
+/// duplicate shows in the state; `duplicate_invites: replace` deletes the
+/// first and says by which. `/_emulator/invites` lists every invite either way.
+#[tokio::test]
+async fn a_second_invite_for_a_pending_email_is_kept_or_replaces_by_seed() {
+    let e = Emu::default().await;
+    for _ in 0..2 {
+        let (status, body) = e.invite(&["d@example.com"], &["role-blog-writer"]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let invites = e.state_site().await["invites"].clone();
+    let statuses: Vec<&str> = invites
+        .as_array()
+        .expect("invites")
+        .iter()
+        .map(|i| i["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["Pending", "Pending"]);
+    assert_eq!(e.state_site().await["seatsUsed"], 4);
+
+    let e = Emu::start(&seed_yaml("duplicate_invites: replace", 10)).await;
+    for _ in 0..2 {
+        let (status, body) = e.invite(&["d@example.com"], &["role-blog-writer"]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, all) = e.send(e.http.get(e.url("/_emulator/invites"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let all = all.as_array().expect("list").clone();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0]["siteId"], SITE);
+    assert_eq!(all[0]["email"], "d@example.com");
+    assert_eq!(all[0]["status"], "Deleted");
+    assert_eq!(all[0]["replacedBy"], all[1]["id"]);
+    assert_eq!(all[1]["status"], "Pending");
+    assert_eq!(all[1]["replacedBy"], Value::Null);
+    assert_eq!(e.state_site().await["seatsUsed"], 3);
+}
+
 #[tokio::test]
 async fn there_is_no_invite_listing_endpoint() {
     let e = Emu::default().await;

@@ -350,6 +350,66 @@ async fn stall_outlasts_a_client_timeout_and_is_logged() {
     assert_eq!(entry["clientGone"], true);
 }
 
+/// `when: "after"`: the invite is made, then the client waits past its
+/// timeout; the log says it was handled (200) though no answer was sent.
+#[tokio::test]
+async fn stall_after_performs_the_call_then_outlasts_the_timeout() {
+    let e = Emu::with_faults(json!({ "rules": [
+        { "endpoint": "bulkInvite", "stallMs": 40000, "when": "after", "times": 1 }
+    ] }))
+    .await;
+    let err = e
+        .invite_req("a@example.com")
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await
+        .expect_err("stalled");
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(e.invite_emails().await, ["a@example.com"]);
+    let mut entry = Value::Null;
+    for _ in 0..50 {
+        if let Some(first) = e.log().await.first() {
+            entry = first.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(entry["fault"], "stall-after", "{entry}");
+    assert_eq!(entry["handledStatus"], 200, "{entry}");
+    assert_eq!(entry["status"], Value::Null);
+    assert_eq!(entry["clientGone"], true);
+}
+
+/// `when: "after"` on an error rule: the invite is made, the client hears
+/// a 503.
+#[tokio::test]
+async fn error_after_performs_the_call_then_answers_5xx() {
+    let e = Emu::with_faults(json!({ "rules": [
+        { "endpoint": "bulkInvite", "status": 503, "when": "after", "times": 1 }
+    ] }))
+    .await;
+    let (status, _) = e.send(e.invite_req("a@example.com")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(e.invite_emails().await, ["a@example.com"]);
+    let log = e.log().await;
+    assert_eq!(log[0]["fault"], "error-after");
+    assert_eq!(log[0]["status"], 503);
+    assert_eq!(log[0]["handledStatus"], 200);
+    assert_eq!(e.get("/_emulator/stats").await["faults"]["error-after"], 1);
+    // A rule before the operation still changes nothing.
+    let (status, body) = e
+        .control(
+            Method::PUT,
+            "/_emulator/faults",
+            json!({ "rules": [ { "endpoint": "bulkInvite", "status": 503, "when": "before" } ] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = e.send(e.invite_req("b@example.com")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(e.invite_emails().await, ["a@example.com"]);
+}
+
 #[tokio::test]
 async fn fault_control_reads_replaces_validates_and_clears() {
     let e = Emu::start_with(&seed_yaml("")).await;

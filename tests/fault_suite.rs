@@ -8,9 +8,17 @@
 //! which must take at most 3 applies (an invite whose outcome is unknown is
 //! reported by the plan and settled as a person would — see
 //! `common::settle_unknown` — and does not count as an apply); no email is
-//! ever invited twice for one grant (the emulator's request log); every
-//! ledger file parses after every run; and the live state at the end is
-//! exactly the desired one.
+//! ever invited twice for one grant (every invite the emulator ever made,
+//! replaced ones included, and every Bulk Invite it acted on in its log);
+//! every ledger file parses after every run; and the live state at the end
+//! is exactly the desired one.
+//!
+//! A profile cannot pass without meeting its faults: besides its random
+//! rules it forces (`times: 1`) the dangerous ones on the write endpoints —
+//! a Bulk Invite processed and then dropped, answered with a 5xx or stalled
+//! past the timeout; role changes, removals and revokes dropped before and
+//! after — and asserts from the emulator's log that each of them happened,
+//! on which endpoint, and whether Wix had acted (`handledStatus`).
 //!
 //! The scenario per site: a first, fault-free apply sends two invites; then
 //! the config changes so that the faulted applies must revoke one of them
@@ -100,6 +108,8 @@ fn keys() -> Vec<(String, String)> {
 struct Profile {
     name: &'static str,
     faults: Value,
+    /// Faults the log must show: (endpoint, fault kind, whether Wix acted).
+    expect: &'static [(&'static str, &'static str, bool)],
     /// Extra arguments for every plan and apply.
     args: &'static [&'static str],
 }
@@ -288,6 +298,7 @@ fn check_profile(profile: &Profile) -> Outcome {
         // A stalled call may still be running in the emulator; let it end
         // before anyone looks at the site.
         h.quiesce(Duration::from_secs(5));
+        h.assert_no_duplicate_invites(&format!("{}, apply {}", profile.name, outcome.applies));
         let Some(mut p) = plan(&h, profile.args) else {
             continue;
         };
@@ -311,7 +322,10 @@ fn check_profile(profile: &Profile) -> Outcome {
         profile.name, outcome.applies
     );
 
-    // No email was invited twice for one grant.
+    assert_faults_met(&h, profile);
+    // No email was invited twice for one grant: every invite the emulator
+    // made, and every Bulk Invite it acted on.
+    h.assert_no_duplicate_invites(profile.name);
     let invited = h.invited();
     let unique: BTreeSet<_> = invited.iter().cloned().collect();
     assert_eq!(
@@ -338,6 +352,45 @@ fn check_profile(profile: &Profile) -> Outcome {
     outcome
 }
 
+/// Each fault `profile.expect` names is in the emulator's log at least once:
+/// on that endpoint, with that fault kind, and with Wix having acted on the
+/// call (a 2xx `handledStatus`) or not (no `handledStatus`, no 2xx).
+fn assert_faults_met(h: &Harness, profile: &Profile) {
+    let log = h.log();
+    for (endpoint, kind, acted) in profile.expect {
+        let met = log.iter().any(|e| {
+            let fault = e["fault"].as_str().unwrap_or("");
+            let handled = e.get("handledStatus").and_then(Value::as_u64);
+            let did = match handled {
+                Some(s) => (200..300).contains(&s),
+                None => e["status"]
+                    .as_u64()
+                    .is_some_and(|s| (200..300).contains(&s)),
+            };
+            e["endpoint"] == *endpoint && fault.split('+').any(|f| f == *kind) && did == *acted
+        });
+        assert!(
+            met,
+            "{}: no {endpoint} call met `{kind}` ({}): the profile did not test what it claims",
+            profile.name,
+            if *acted {
+                "after Wix acted"
+            } else {
+                "before Wix acted"
+            }
+        );
+    }
+}
+
+/// `times: 1` rules, put first, so each profile's dangerous faults happen
+/// whatever its random ones do.
+fn forced(rules: &[Value], faults: Value) -> Value {
+    let mut faults = faults;
+    let random = faults["rules"].as_array().cloned().unwrap_or_default();
+    faults["rules"] = Value::Array(rules.iter().cloned().chain(random).collect());
+    faults
+}
+
 /// Fault rates (2.5–5% of requests) are kept low enough that three applies
 /// converge with near certainty: a fault on a Bulk Invite needs a person and
 /// a further apply, while every other call recovers by retrying within the
@@ -352,6 +405,12 @@ fn added_latency() {
     check_profile(&Profile {
         name: "latency",
         faults: json!({ "rules": [ { "endpoint": "*", "latencyMs": 15 } ] }),
+        expect: &[
+            ("bulkInvite", "latency", true),
+            ("revokeInvite", "latency", true),
+            ("changeRole", "latency", true),
+            ("removeContributor", "latency", true),
+        ],
         args: &["--parallelism", "8"],
     });
 }
@@ -360,10 +419,26 @@ fn added_latency() {
 fn a_share_of_5xx() {
     let o = check_profile(&Profile {
         name: "5xx",
-        faults: json!({ "seed": 5, "rules": [
-            { "endpoint": "*", "errorRate": 0.02, "status": 503 },
-            { "endpoint": "*", "errorRate": 0.015, "status": 500 }
-        ] }),
+        faults: forced(
+            &[
+                json!({ "endpoint": "bulkInvite", "status": 503, "times": 1 }),
+                json!({ "endpoint": "bulkInvite", "status": 500, "when": "after", "times": 1 }),
+                json!({ "endpoint": "changeRole", "status": 503, "when": "after", "times": 1 }),
+                json!({ "endpoint": "removeContributor", "status": 500, "when": "after", "times": 1 }),
+                json!({ "endpoint": "revokeInvite", "status": 503, "times": 1 }),
+            ],
+            json!({ "seed": 5, "rules": [
+                { "endpoint": "*", "errorRate": 0.02, "status": 503 },
+                { "endpoint": "*", "errorRate": 0.015, "status": 500 }
+            ] }),
+        ),
+        expect: &[
+            ("bulkInvite", "error", false),
+            ("bulkInvite", "error-after", true),
+            ("changeRole", "error-after", true),
+            ("removeContributor", "error-after", true),
+            ("revokeInvite", "error", false),
+        ],
         args: PARALLEL,
     });
     assert!(o.stats["faults"]["error"].as_u64().unwrap_or(0) > 0);
@@ -377,9 +452,19 @@ fn a_share_of_5xx() {
 fn rate_limited_per_site() {
     let o = check_profile(&Profile {
         name: "429 per site",
-        faults: json!({ "seed": 429, "rules": [
-            { "endpoint": "*", "errorRate": 0.05, "status": 429 }
-        ], "rateLimit": { "perMinute": 200, "scope": "site" } }),
+        faults: forced(
+            &[
+                json!({ "endpoint": "bulkInvite", "status": 429, "times": 1 }),
+                json!({ "endpoint": "changeRole", "status": 429, "times": 1 }),
+            ],
+            json!({ "seed": 429, "rules": [
+                { "endpoint": "*", "errorRate": 0.05, "status": 429 }
+            ], "rateLimit": { "perMinute": 200, "scope": "site" } }),
+        ),
+        expect: &[
+            ("bulkInvite", "error", false),
+            ("changeRole", "error", false),
+        ],
         args: &["--parallelism", "4", "--rate-limit", "150"],
     });
     assert_eq!(
@@ -393,9 +478,19 @@ fn rate_limited_per_site() {
 fn rate_limited_per_key() {
     let o = check_profile(&Profile {
         name: "429 per key",
-        faults: json!({ "seed": 430, "rules": [
-            { "endpoint": "*", "errorRate": 0.05, "status": 429 }
-        ], "rateLimit": { "perMinute": 200, "scope": "key" } }),
+        faults: forced(
+            &[
+                json!({ "endpoint": "bulkInvite", "status": 429, "times": 1 }),
+                json!({ "endpoint": "removeContributor", "status": 429, "times": 1 }),
+            ],
+            json!({ "seed": 430, "rules": [
+                { "endpoint": "*", "errorRate": 0.05, "status": 429 }
+            ], "rateLimit": { "perMinute": 200, "scope": "key" } }),
+        ),
+        expect: &[
+            ("bulkInvite", "error", false),
+            ("removeContributor", "error", false),
+        ],
         args: &["--parallelism", "4", "--rate-limit", "150"],
     });
     assert_eq!(
@@ -408,9 +503,23 @@ fn rate_limited_per_key() {
 fn connections_dropped_before_processing() {
     let o = check_profile(&Profile {
         name: "drop before",
-        faults: json!({ "seed": 7, "rules": [
-            { "endpoint": "*", "drop": "before", "rate": 0.03 }
-        ] }),
+        faults: forced(
+            &[
+                json!({ "endpoint": "bulkInvite", "drop": "before", "times": 1 }),
+                json!({ "endpoint": "revokeInvite", "drop": "before", "times": 1 }),
+                json!({ "endpoint": "changeRole", "drop": "before", "times": 1 }),
+                json!({ "endpoint": "removeContributor", "drop": "before", "times": 1 }),
+            ],
+            json!({ "seed": 7, "rules": [
+                { "endpoint": "*", "drop": "before", "rate": 0.03 }
+            ] }),
+        ),
+        expect: &[
+            ("bulkInvite", "drop-before", false),
+            ("revokeInvite", "drop-before", false),
+            ("changeRole", "drop-before", false),
+            ("removeContributor", "drop-before", false),
+        ],
         args: PARALLEL,
     });
     assert!(o.stats["faults"]["drop-before"].as_u64().unwrap_or(0) > 0);
@@ -420,22 +529,48 @@ fn connections_dropped_before_processing() {
 fn connections_dropped_after_processing() {
     let o = check_profile(&Profile {
         name: "drop after",
-        faults: json!({ "seed": 8, "rules": [
-            { "endpoint": "*", "drop": "after", "rate": 0.03 }
-        ] }),
+        faults: forced(
+            &[
+                json!({ "endpoint": "bulkInvite", "drop": "after", "times": 1 }),
+                json!({ "endpoint": "revokeInvite", "drop": "after", "times": 1 }),
+                json!({ "endpoint": "changeRole", "drop": "after", "times": 1 }),
+                json!({ "endpoint": "removeContributor", "drop": "after", "times": 1 }),
+            ],
+            json!({ "seed": 8, "rules": [
+                { "endpoint": "*", "drop": "after", "rate": 0.03 }
+            ] }),
+        ),
+        expect: &[
+            ("bulkInvite", "drop-after", true),
+            ("revokeInvite", "drop-after", true),
+            ("changeRole", "drop-after", true),
+            ("removeContributor", "drop-after", true),
+        ],
         args: PARALLEL,
     });
     assert!(o.stats["faults"]["drop-after"].as_u64().unwrap_or(0) > 0);
 }
 
-/// Stalls of 1.5 s against a 1 s client timeout.
+/// Stalls of 1.5 s against a 1 s client timeout, before or after Wix acts.
 #[test]
 fn stalls_longer_than_the_timeout() {
     let o = check_profile(&Profile {
         name: "stall",
-        faults: json!({ "seed": 9, "rules": [
-            { "endpoint": "*", "stallMs": 1500, "rate": 0.025 }
-        ] }),
+        faults: forced(
+            &[
+                json!({ "endpoint": "bulkInvite", "stallMs": 1500, "when": "after", "times": 1 }),
+                json!({ "endpoint": "changeRole", "stallMs": 1500, "when": "after", "times": 1 }),
+                json!({ "endpoint": "removeContributor", "stallMs": 1500, "times": 1 }),
+            ],
+            json!({ "seed": 9, "rules": [
+                { "endpoint": "*", "stallMs": 1500, "rate": 0.025 }
+            ] }),
+        ),
+        expect: &[
+            ("bulkInvite", "stall-after", true),
+            ("changeRole", "stall-after", true),
+            ("removeContributor", "stall", false),
+        ],
         args: &["--parallelism", "8", "--timeout", "1"],
     });
     assert!(o.stats["faults"]["stall"].as_u64().unwrap_or(0) > 0);

@@ -659,8 +659,10 @@ impl SiteRun {
                     }
                     continue;
                 }
+                crate::failpoint::crash("after-intent-save");
                 self.log.call();
                 let result = self.client.bulk_invite(access, &ids, &emails).await;
+                crate::failpoint::crash("after-invite-call");
                 let outcomes: Vec<Outcome> = match result {
                     Ok(outcome) => {
                         for record in &mut ledger.invites[start..] {

@@ -4,6 +4,11 @@
 //! No authentication, and none of these are part of Wix.
 //!
 //! - `GET /_emulator/state` – all sites, contributors, invites, seat use
+//! - `GET /_emulator/invites` – every invite ever made, site by site, oldest
+//!   first, whatever became of it: `siteId`, the invite, and `replacedBy`
+//!   (the invite that replaced it under `duplicate_invites: replace`).
+//!   Tests read "was an email invited twice" from here, not from the live
+//!   state alone
 //! - `GET|DELETE /_emulator/log` – the Wix request log / clear it
 //! - `POST /_emulator/invites/accept` `{siteId, email, accountId}` or `{inviteId, accountId}`
 //! - `POST /_emulator/invites/decline` `{siteId, email}` or `{inviteId}`
@@ -38,6 +43,7 @@ use super::wire::FieldViolation;
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_emulator/state", get(get_state))
+        .route("/_emulator/invites", get(get_invites))
         .route("/_emulator/log", get(get_log).delete(clear_log))
         .route("/_emulator/invites/accept", post(accept))
         .route("/_emulator/invites/decline", post(decline))
@@ -93,6 +99,16 @@ pub struct InviteView {
     pub accepted_by_account_id: Option<String>,
     pub date_created: String,
     pub expiration_date: String,
+}
+
+/// One entry of `GET /_emulator/invites`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteRecordView {
+    pub site_id: String,
+    #[serde(flatten)]
+    pub invite: InviteView,
+    pub replaced_by: Option<String>,
 }
 
 fn contributor_view(account_id: &str, roles: &[Assignment]) -> ContributorView {
@@ -217,6 +233,22 @@ struct ClockResponse {
 
 async fn get_state(AxState(shared): AxState<Arc<Shared>>) -> Json<StateView> {
     Json(state_view(&shared.state()))
+}
+
+async fn get_invites(AxState(shared): AxState<Arc<Shared>>) -> Json<Vec<InviteRecordView>> {
+    let st = shared.state();
+    let all = st
+        .sites
+        .values()
+        .flat_map(|site| {
+            site.invites.iter().map(|inv| InviteRecordView {
+                site_id: site.id.clone(),
+                invite: invite_view(inv),
+                replaced_by: inv.replaced_by.clone(),
+            })
+        })
+        .collect();
+    Json(all)
 }
 
 async fn get_log(AxState(shared): AxState<Arc<Shared>>) -> Json<Vec<LogEntry>> {

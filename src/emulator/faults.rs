@@ -9,7 +9,9 @@
 //!     { "endpoint": "*", "errorRate": 0.2, "status": 503 },
 //!     { "endpoint": "changeRole", "drop": "before", "rate": 0.5 },
 //!     { "endpoint": "bulkInvite", "drop": "after", "times": 1 },
-//!     { "endpoint": "querySiteContributors", "stallMs": 40000, "rate": 0.1 } ],
+//!     { "endpoint": "querySiteContributors", "stallMs": 40000, "rate": 0.1 },
+//!     { "endpoint": "bulkInvite", "stallMs": 40000, "when": "after", "times": 1 },
+//!     { "endpoint": "changeRole", "status": 503, "when": "after", "times": 1 } ],
 //!   "rateLimit": { "perMinute": 200, "scope": "site" } }
 //! ```
 //!
@@ -25,6 +27,16 @@
 //!   the connection without performing the operation) or `"after"` (perform
 //!   it, state changes included, then cut the connection instead of
 //!   answering). See `conn.rs` for how a cut works.
+//! - `when` (latency, stall and error rules): `"before"` (default) acts as
+//!   above; `"after"` performs the operation first, state changes included,
+//!   and then waits (`latencyMs`, `stallMs`: a stall past the client's
+//!   timeout leaves an operation done whose answer never arrived) or
+//!   answers `status` instead of the real answer. So each of "done, then
+//!   the connection dropped", "done, then stalled past the timeout" and
+//!   "done, then a 5xx" can be asked for, per endpoint, at a rate or for
+//!   exactly the next `times` requests. The log names them `drop-after`,
+//!   `stall-after`, `latency-after` and `error-after`, with the status the
+//!   operation produced in `handledStatus`.
 //! - `rate` (default 1.0) is the probability the rule fires; for error
 //!   rules `errorRate` says the same (give one of them). `times` caps how
 //!   often the rule fires in total.
@@ -112,17 +124,24 @@ pub struct FaultRule {
     pub status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<DropPoint>,
+    /// For latency, stall and error rules: before (default) or after the
+    /// operation is performed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<DropPoint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u64>,
 }
 
-/// When a dropped request's connection is cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// When a fault strikes: before the operation is performed (it is not), or
+/// after (it was). Says when a dropped request's connection is cut, and
+/// (`when`) when a delay or an error answer comes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DropPoint {
     /// Without performing the operation.
+    #[default]
     Before,
     /// After performing it.
     After,
@@ -154,9 +173,9 @@ pub enum LimitScope {
 /// What a rule does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Action {
-    Latency(Duration),
-    Stall(Duration),
-    Error(StatusCode),
+    Latency(Duration, DropPoint),
+    Stall(Duration, DropPoint),
+    Error(StatusCode, DropPoint),
     Drop(DropPoint),
 }
 
@@ -208,6 +227,13 @@ impl FaultConfig {
                 ));
                 None
             };
+            let when = rule.when.unwrap_or_default();
+            if rule.when.is_some() && rule.drop.is_some() {
+                problems.push((
+                    at("when"),
+                    "a drop rule says when with `drop` itself".to_owned(),
+                ));
+            }
             let mut actions = Vec::new();
             for (field, ms) in [("latencyMs", rule.latency_ms), ("stallMs", rule.stall_ms)] {
                 if let Some(ms) = ms {
@@ -216,9 +242,9 @@ impl FaultConfig {
                     }
                     let d = Duration::from_millis(ms.min(MAX_DELAY_MS));
                     actions.push(if field == "latencyMs" {
-                        Action::Latency(d)
+                        Action::Latency(d, when)
                     } else {
-                        Action::Stall(d)
+                        Action::Stall(d, when)
                     });
                 }
             }
@@ -234,7 +260,7 @@ impl FaultConfig {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }
                 };
-                actions.push(Action::Error(status));
+                actions.push(Action::Error(status, when));
             }
             if let Some(point) = rule.drop {
                 actions.push(Action::Drop(point));
@@ -386,11 +412,26 @@ pub enum Outcome {
     Error(StatusCode),
     DropBefore,
     DropAfter,
+    /// Handle it, then answer this status instead of the real answer.
+    ErrorAfter(StatusCode),
+}
+
+impl Outcome {
+    /// Whether the operation is performed.
+    pub fn performs(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Handle | Outcome::DropAfter | Outcome::ErrorAfter(_)
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Waited before the operation.
     pub delay: Duration,
+    /// Waited after the operation, before the answer (or the cut).
+    pub delay_after: Duration,
     pub outcome: Outcome,
     /// Names of the faults that fired, in rule order.
     pub fired: Vec<&'static str>,
@@ -436,7 +477,8 @@ pub struct StatsView {
     /// 429s sent by the rate limiter.
     pub rate_limited: u64,
     /// Per fault name (`latency`, `stall`, `error`, `drop-before`,
-    /// `drop-after`, `rate-limit`).
+    /// `drop-after`, `latency-after`, `stall-after`, `error-after`,
+    /// `rate-limit`).
     pub faults: BTreeMap<&'static str, u64>,
     /// How often each rule of the current configuration fired, in order.
     pub rules: Vec<RuleStats>,
@@ -558,6 +600,7 @@ impl Faults {
 
         let mut plan = Plan {
             delay: Duration::ZERO,
+            delay_after: Duration::ZERO,
             outcome: Outcome::Handle,
             fired: Vec::new(),
         };
@@ -584,7 +627,7 @@ impl Faults {
                 continue;
             }
             let action = rule.action;
-            let decides = matches!(action, Action::Error(_) | Action::Drop(_));
+            let decides = matches!(action, Action::Error(..) | Action::Drop(_));
             if decides && plan.outcome != Outcome::Handle {
                 continue;
             }
@@ -592,17 +635,29 @@ impl Faults {
                 continue;
             }
             let name = match action {
-                Action::Latency(d) => {
+                Action::Latency(d, DropPoint::Before) => {
                     plan.delay = plan.delay.saturating_add(d);
                     "latency"
                 }
-                Action::Stall(d) => {
+                Action::Latency(d, DropPoint::After) => {
+                    plan.delay_after = plan.delay_after.saturating_add(d);
+                    "latency-after"
+                }
+                Action::Stall(d, DropPoint::Before) => {
                     plan.delay = plan.delay.saturating_add(d);
                     "stall"
                 }
-                Action::Error(status) => {
+                Action::Stall(d, DropPoint::After) => {
+                    plan.delay_after = plan.delay_after.saturating_add(d);
+                    "stall-after"
+                }
+                Action::Error(status, DropPoint::Before) => {
                     plan.outcome = Outcome::Error(status);
                     "error"
+                }
+                Action::Error(status, DropPoint::After) => {
+                    plan.outcome = Outcome::ErrorAfter(status);
+                    "error-after"
                 }
                 Action::Drop(DropPoint::Before) => {
                     plan.outcome = Outcome::DropBefore;
@@ -705,6 +760,36 @@ mod tests {
         assert_eq!(p.label().as_deref(), Some("latency"));
         let p = f.plan(Some("changeRole"), &h, now);
         assert_eq!(p.label(), None);
+    }
+
+    #[test]
+    fn when_after_performs_first() {
+        let c = config(serde_json::json!({ "rules": [
+            { "endpoint": "bulkInvite", "stallMs": 50, "when": "after", "times": 1 },
+            { "endpoint": "bulkInvite", "status": 503, "when": "after", "times": 1 },
+            { "endpoint": "changeRole", "latencyMs": 5, "when": "before" },
+        ] }));
+        let mut f = Faults::new(c).expect("valid");
+        let now = Instant::now();
+        let h = HeaderMap::new();
+        let p = f.plan(Some("bulkInvite"), &h, now);
+        assert_eq!(
+            p.outcome,
+            Outcome::ErrorAfter(StatusCode::SERVICE_UNAVAILABLE)
+        );
+        assert!(p.outcome.performs());
+        assert_eq!(
+            (p.delay, p.delay_after),
+            (Duration::ZERO, Duration::from_millis(50))
+        );
+        assert_eq!(p.label().as_deref(), Some("stall-after+error-after"));
+        let p = f.plan(Some("changeRole"), &h, now);
+        assert_eq!(p.delay, Duration::from_millis(5));
+        assert_eq!(p.label().as_deref(), Some("latency"));
+        let bad = config(serde_json::json!({ "rules": [
+            { "endpoint": "*", "drop": "after", "when": "after" }
+        ] }));
+        assert_eq!(bad.problems().len(), 1);
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub struct LogEntry {
     /// `"latency+drop-after"`, `"rate-limit"`); absent when none did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
-    /// For `drop-after`: the status the performed operation produced.
+    /// For a fault after the operation (`drop-after`, `error-after`,
+    /// `stall-after`, `latency-after`): the status the performed operation
+    /// produced, recorded before the client hears anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handled_status: Option<u16>,
     /// The client disconnected before the emulator answered.
@@ -216,23 +218,36 @@ pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next)
         .get::<ConnectInfo<ConnHandle>>()
         .map(|c| c.0.clone());
     let req = Request::from_parts(parts, Body::from(bytes));
-    let response = match plan.outcome {
-        Outcome::Handle => next.run(req).await,
-        Outcome::RateLimited { retry_after_secs } => {
-            ApiError::rate_limited(retry_after_secs).into_response()
-        }
-        Outcome::Error(status) => ApiError::injected(status).into_response(),
-        Outcome::DropBefore => {
-            pending.finish(None);
-            return dropped_response(conn);
-        }
-        Outcome::DropAfter => {
-            let handled = next.run(req).await;
+    let handled = if plan.outcome.performs() {
+        let handled = next.run(req).await;
+        if plan.outcome != Outcome::Handle || !plan.delay_after.is_zero() {
+            // Done, whatever the client hears next: the log says so even
+            // if the client gives up during the wait below.
             if let Some(entry) = pending.entry() {
                 entry.handled_status = Some(handled.status().as_u16());
             }
+        }
+        if !plan.delay_after.is_zero() {
+            tokio::time::sleep(plan.delay_after).await;
+        }
+        Some(handled)
+    } else {
+        None
+    };
+    let response = match (plan.outcome, handled) {
+        (Outcome::Handle, Some(handled)) => handled,
+        (Outcome::RateLimited { retry_after_secs }, _) => {
+            ApiError::rate_limited(retry_after_secs).into_response()
+        }
+        (Outcome::Error(status) | Outcome::ErrorAfter(status), _) => {
+            ApiError::injected(status).into_response()
+        }
+        (Outcome::DropBefore | Outcome::DropAfter, _) => {
             pending.finish(None);
             return dropped_response(conn);
+        }
+        (Outcome::Handle, None) => {
+            ApiError::injected(StatusCode::INTERNAL_SERVER_ERROR).into_response()
         }
     };
     pending.finish(Some(response.status().as_u16()));

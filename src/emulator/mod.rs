@@ -12,7 +12,8 @@
 //! "drop" fault can cut), `error`.
 //!
 //! Like Wix, there is deliberately no endpoint that lists invites or maps
-//! an email to an account id.
+//! an email to an account id (the test control `GET /_emulator/invites`
+//! lists them for tests to check Wix's side; it is not part of Wix).
 
 mod api;
 mod conn;
@@ -35,7 +36,7 @@ use tokio::task::JoinHandle;
 
 pub use error::EmulatorError;
 pub use faults::{DropPoint, FaultConfig, FaultRule, LimitScope, RateLimit};
-pub use seed::{RemoveMethod, Seed};
+pub use seed::{DuplicateInvites, RemoveMethod, Seed};
 
 use self::conn::{ConnHandle, CuttableListener};
 use self::faults::Faults;

@@ -9,6 +9,9 @@
 //!                              # Contributor answers; the other gets 405
 //! clock: "2025-01-01T00:00:00Z" # optional RFC 3339 instant; freezes the clock
 //!                              # (else the system clock is used)
+//! duplicate_invites: keep      # keep (default) or replace: what Bulk Invite does
+//!                              # for an email that already has a pending invite
+//!                              # on the site (see below)
 //! predefined_roles:            # optional; absent = built-in list (see below)
 //!   - { id: "role-admin", title: "Admin (Co-Owner)",
 //!       description: "…", restrict_from_level: NoRestriction }  # or Site | Account
@@ -47,6 +50,14 @@
 //! `role-customer-relations-manager`, `role-blog-editor`, `role-blog-writer`,
 //! `role-guest-writer` (titles as in the Wix UI, e.g. "Website Manager").
 //!
+//! `duplicate_invites`: what Wix does when Bulk Invite names an email that
+//! already has a pending invite on the site is unconfirmed (`wix-api.md`).
+//! `keep` (the default) sends a second, separate invite: both are pending
+//! and each holds a seat, so an invite sent twice stays visible in the
+//! state. `replace` deletes the earlier one (status `Deleted`, with
+//! `replacedBy` in `GET /_emulator/invites`) and sends a new one in its
+//! seat. Either way every invite ever sent is kept.
+//!
 //! Seed problems (unknown account or role, duplicate ids or keys, bad emails)
 //! are all collected and reported together in one
 //! [`EmulatorError::InvalidSeed`]. API keys are never quoted in messages.
@@ -74,6 +85,8 @@ pub const DEFAULT_SEAT_LIMIT: u32 = 10;
 pub struct Seed {
     #[serde(default)]
     pub remove_method: RemoveMethod,
+    #[serde(default)]
+    pub duplicate_invites: DuplicateInvites,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,6 +109,18 @@ pub enum RemoveMethod {
     Post,
     #[serde(rename = "DELETE", alias = "delete")]
     Delete,
+}
+
+/// What Bulk Invite does for an email that already has a pending invite on
+/// the site (Wix's behaviour is unconfirmed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicateInvites {
+    /// A second, separate pending invite.
+    #[default]
+    Keep,
+    /// The earlier one is deleted and a new one sent in its seat.
+    Replace,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,6 +349,7 @@ pub(super) fn build_state(seed: &Seed) -> Result<State, EmulatorError> {
     }
 
     let mut state = State::new(clock, predefined, accounts, keys);
+    state.duplicate_invites = seed.duplicate_invites;
 
     for (i, s) in seed.sites.iter().enumerate() {
         if s.id.trim().is_empty() {
@@ -403,6 +429,7 @@ pub(super) fn build_state(seed: &Seed) -> Result<State, EmulatorError> {
                 policy_ids: roles,
                 status: inv.status,
                 accepted_by: inv.accepted_by_account_id.clone(),
+                replaced_by: None,
                 created: now,
                 updated: now,
                 expires: now + super::state::INVITE_VALIDITY,

@@ -14,6 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::error::ApiError;
+use super::seed::DuplicateInvites;
 use super::wire::{
     AssignedRole, BulkInviteRequest, BulkInviteResponse, ChangeRoleRequest, ChangeRoleResponse,
     ContributorRef, FieldViolation, GetRolesInfoResponse, QuerySiteContributorsResponse, RoleInfo,
@@ -93,6 +94,8 @@ pub struct Invite {
     pub policy_ids: Vec<String>,
     pub status: InviteStatus,
     pub accepted_by: Option<String>,
+    /// The invite that replaced this one (`duplicate_invites: replace`).
+    pub replaced_by: Option<String>,
     pub created: OffsetDateTime,
     pub updated: OffsetDateTime,
     pub expires: OffsetDateTime,
@@ -160,6 +163,8 @@ pub struct State {
     /// API key → accountId. Never printed.
     keys: HashMap<String, String>,
     pub sites: BTreeMap<String, Site>,
+    /// What Bulk Invite does for an email with a pending invite.
+    pub duplicate_invites: DuplicateInvites,
     invite_counter: u64,
     assignment_counter: u64,
 }
@@ -177,6 +182,7 @@ impl State {
             accounts,
             keys,
             sites: BTreeMap::new(),
+            duplicate_invites: DuplicateInvites::default(),
             invite_counter: 0,
             assignment_counter: 0,
         }
@@ -368,9 +374,10 @@ impl State {
     }
 
     /// Bulk Invite. All field problems come back together as one validation
-    /// error. An email with a pending invite on this site gets a fresh
-    /// invite that replaces the old one (old → `Deleted`; Wix's behaviour
-    /// here is unconfirmed). Emails beyond the seat limit go to
+    /// error. An email with a pending invite on this site gets a second
+    /// invite beside it (`duplicate_invites: keep`, the default) or one that
+    /// replaces it (`replace`: old → `Deleted`, `replaced_by` set); Wix's
+    /// behaviour here is unconfirmed. Emails beyond the seat limit go to
     /// `failedEmails` without an invite.
     pub fn bulk_invite(
         &mut self,
@@ -431,29 +438,31 @@ impl State {
         let now = self.now();
         let mut invites = Vec::new();
         let mut failed_emails = Vec::new();
+        let replace = self.duplicate_invites == DuplicateInvites::Replace;
         for email in emails {
             let site = self.site_mut(site_id)?;
             let previous = site.invites.iter().position(|i| {
-                i.status == InviteStatus::Pending && i.email.eq_ignore_ascii_case(&email)
+                replace && i.status == InviteStatus::Pending && i.email.eq_ignore_ascii_case(&email)
             });
-            match previous {
-                // Replacing frees the old invite's seat for the new one.
-                Some(idx) => {
-                    site.invites[idx].status = InviteStatus::Deleted;
-                    site.invites[idx].updated = now;
-                }
-                None if site.seats_used() >= site.seat_limit as usize => {
-                    failed_emails.push(email);
-                    continue;
-                }
-                None => {}
+            // Replacing frees the old invite's seat for the new one.
+            if previous.is_none() && site.seats_used() >= site.seat_limit as usize {
+                failed_emails.push(email);
+                continue;
+            }
+            let id = self.next_invite_id();
+            let site = self.site_mut(site_id)?;
+            if let Some(idx) = previous {
+                site.invites[idx].status = InviteStatus::Deleted;
+                site.invites[idx].updated = now;
+                site.invites[idx].replaced_by = Some(id.clone());
             }
             let invite = Invite {
-                id: self.next_invite_id(),
+                id,
                 email,
                 policy_ids: policy_ids.clone(),
                 status: InviteStatus::Pending,
                 accepted_by: None,
+                replaced_by: None,
                 created: now,
                 updated: now,
                 expires: now + INVITE_VALIDITY,

@@ -9,7 +9,10 @@
 //! directory, so it is released when the process ends however it ends, even
 //! on `kill -9`: there is no stale lock to clear on a local disk. The file
 //! names its holder (host, pid, start time, command) for the refusal the
-//! next process prints; it is removed on release. On a filesystem without
+//! next process prints; it is removed on release. Taking the lock also
+//! removes the ledger temp files a writer killed mid-save left behind
+//! (`.SITE.yaml.tmp-PID`): the ledger itself is whole either way, since it
+//! is replaced only by a rename. On a filesystem without
 //! working locks (some network mounts) the lock cannot protect anything;
 //! CI's concurrency group is the other half of the guarantee (README,
 //! "Security model").
@@ -131,6 +134,9 @@ pub fn acquire(dir: &Path, command: &str) -> Result<Lock, LockError> {
                 std::process::id()
             )
         });
+        // Whoever wrote a temp file here died before renaming it (only
+        // the lock's holder writes): clear it before it can be committed.
+        super::remove_stale_temp_files(dir);
         return Ok(Lock {
             file: Some(file),
             path,
@@ -195,6 +201,28 @@ mod tests {
         );
         let again = acquire(dir.path(), "apply").expect("free again");
         drop(again);
+    }
+
+    #[test]
+    fn taking_the_lock_removes_temp_files_of_a_killed_writer_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in [
+            ".acme.yaml.tmp-4242",
+            "acme.yaml",
+            ".acme.yaml.tmp-x",
+            "notes.tmp-1",
+        ] {
+            fs::write(dir.path().join(name), "x").expect("write");
+        }
+        let lock = acquire(dir.path(), "apply").expect("lock");
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n != LOCK_FILE)
+            .collect();
+        left.sort();
+        assert_eq!(left, [".acme.yaml.tmp-x", "acme.yaml", "notes.tmp-1"]);
+        drop(lock);
     }
 
     #[test]

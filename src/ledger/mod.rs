@@ -5,7 +5,9 @@
 //! and every account it granted. One plain YAML file per site, in the ledger
 //! directory beside the config, meant to be committed. Files are written
 //! atomically (temp file, fsync, rename) after every successful change, so an
-//! interrupted apply loses nothing it did. Loading a corrupt or hand-edited
+//! interrupted apply loses nothing it did, and a process killed mid-write
+//! leaves the previous file whole (and a temp file, which the next command
+//! that takes the directory lock removes). Loading a corrupt or hand-edited
 //! file gives a located diagnostic, never a panic.
 //!
 //! Request mode adds the access requests sent to site owners and the grants
@@ -434,8 +436,36 @@ fn write_atomically(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
 /// Create (or truncate) `path`, write `bytes` and fsync.
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = fs::File::create(path)?;
+    if crate::failpoint::failpoint("mid-ledger-write") {
+        // A crash half-way through the bytes, wherever they are going:
+        // only the rename keeps this from being the ledger a reader sees.
+        let half = bytes.len() / 2;
+        file.write_all(&bytes[..half])?;
+        file.sync_all()?;
+        crate::failpoint::crash("mid-ledger-write");
+    }
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// Removes the temp files `save` leaves only when the process dies
+/// mid-write (`.NAME.yaml.tmp-PID`). Called with the directory lock held,
+/// when no other process can be writing one.
+pub(crate) fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stale = name.starts_with('.')
+            && name
+                .rsplit_once(".yaml.tmp-")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The file's text: records in use (signed when `auth` can), then the

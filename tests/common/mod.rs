@@ -147,11 +147,15 @@ impl Harness {
     }
 
     /// (site id, email, sorted role ids) of every email a Bulk Invite call
-    /// reached Wix with (answered or not).
+    /// reached Wix with and Wix acted on (answered or not: a fault after
+    /// the call leaves `handledStatus`).
     pub fn invited(&self) -> Vec<(String, String, Vec<String>)> {
         let mut out = Vec::new();
         for entry in self.log() {
-            let processed = entry["status"] == 200 || entry["fault"] == "drop-after";
+            let processed = match entry.get("handledStatus") {
+                Some(handled) => *handled == 200,
+                None => entry["status"] == 200,
+            };
             if entry["path"] == "/invites/site-invite/bulk" && processed {
                 let site = entry["siteId"].as_str().unwrap_or("").to_string();
                 let body = &entry["requestBody"];
@@ -172,6 +176,50 @@ impl Harness {
             }
         }
         out
+    }
+
+    /// Every invite the emulator ever made (`GET /_emulator/invites`).
+    pub fn all_invites(&self) -> Vec<Value> {
+        match self.get("/_emulator/invites") {
+            Value::Array(items) => items,
+            other => panic!("invites is not an array: {other}"),
+        }
+    }
+
+    /// No email holds two live invites for one grant (site, email, roles),
+    /// read from every invite the emulator made. Live: pending, accepted,
+    /// or replaced by a later one (it was live when the second was sent);
+    /// one revoked, declined or expired was ended on purpose or by time.
+    pub fn assert_no_duplicate_invites(&self, when: &str) {
+        let mut live: std::collections::BTreeMap<(String, String, Vec<String>), Vec<String>> =
+            std::collections::BTreeMap::new();
+        for invite in self.all_invites() {
+            let replaced = !invite["replacedBy"].is_null();
+            let status = invite["status"].as_str().unwrap_or("");
+            if !(matches!(status, "Pending" | "Used") || replaced) {
+                continue;
+            }
+            let mut roles: Vec<String> = invite["policyIds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
+            roles.sort();
+            let key = (
+                invite["siteId"].as_str().unwrap_or("").to_string(),
+                invite["email"].as_str().unwrap_or("").to_lowercase(),
+                roles,
+            );
+            live.entry(key)
+                .or_default()
+                .push(invite["id"].as_str().unwrap_or("").to_string());
+        }
+        let twice: Vec<_> = live.iter().filter(|(_, ids)| ids.len() > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "{when}: an email holds two live invites for one grant: {twice:?}"
+        );
     }
 
     pub fn calls(&self, method: &str, path_prefix: &str) -> usize {
