@@ -121,3 +121,25 @@ fn the_emulator_prints_the_exports_for_the_config() {
         "{lines:?}"
     );
 }
+
+/// A saved plan applied a second time is recognised as already applied,
+/// not reported as a site that "changed since the plan".
+#[test]
+fn a_saved_plan_applied_twice_says_so() {
+    let h = common::Harness::new(
+        "accounts:\n  - { id: acc-1, api_keys: [key-1] }\nsites:\n  - id: site-1\n    account: acc-1\n    contributors:\n      - { account_id: acct-bob, roles: [Blog Writer] }\n",
+        "version: 1\npeople:\n  alice: { email: alice@agency.example }\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n      - { person: bob, role: Blog Editor }\n",
+        &[("KEY", "key-1")],
+    );
+    let file = h.dir.path().join("plan.json");
+    let file = file.to_str().expect("utf-8");
+    let out = h.cmd(&["plan", "--out", file]).output().expect("runs");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = h.cmd(&["apply", file]).output().expect("runs");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = h.cmd(&["apply", file]).output().expect("runs");
+    let stderr = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("this plan was already applied"), "{stderr}");
+    assert!(!stderr.contains("changed since the plan"), "{stderr}");
+}

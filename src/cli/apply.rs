@@ -292,11 +292,17 @@ fn saved_plan(
     };
     let (fresh, observed) = compute_plan(config, &remote, &unguarded, auth, rt)?;
     let mut moved = Vec::new();
+    let mut applied = 0;
     for now_site in &fresh.sites {
         let Some(then) = plan.sites.iter().find(|s| s.site == now_site.site) else {
             continue;
         };
         if now_site.fingerprint.is_none() || now_site.fingerprint != then.fingerprint {
+            // The site now reads as the plan would leave it: most likely
+            // this plan (or an equal one) was applied already.
+            if now_site.errors.is_empty() && now_site.before == then.after {
+                applied += 1;
+            }
             moved.push(describe_move(
                 &then.before,
                 &now_site.before,
@@ -304,6 +310,13 @@ fn saved_plan(
                 &now_site.errors,
             ));
         }
+    }
+    if !moved.is_empty() && applied == moved.len() {
+        return Err(refuse(
+            "this plan was already applied: every site it changes now reads as the plan leaves it"
+                .to_string(),
+            "nothing to do; run `accessctl plan` to see whether anything else changed",
+        ));
     }
     if !moved.is_empty() {
         for m in &moved {
