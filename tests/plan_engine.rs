@@ -588,7 +588,7 @@ fn unknown_role_is_a_site_error_and_nothing_changes() {
                 wix: { site_id: site-1, account_id: owner-account, api_key_env: ACME_KEY }
                 unmanaged: remove
                 access:
-                  - { person: alice, role: Website Manger }
+                  - { person: alice, role: Website Mngr }
                   - { person: bob, role: Blog Editor }
         "#,
         observed: Live(
@@ -604,7 +604,7 @@ fn unknown_role_is_a_site_error_and_nothing_changes() {
         ",
         listings: true,
         expect: "
-            error: access.yaml:10:32: unknown role `Website Manger`; did you mean `Website Manager`? (the site's roles include: `Website Designer`, `Website Manager`)
+            error: access.yaml:10:32: unknown role `Website Mngr`; did you mean `Website Manager`? (the site's roles include: `Website Designer`, `Website Manager`)
             before:
               account acct-owner: (owner)
               account acct-stranger: Website Manager
@@ -653,10 +653,10 @@ fn unknown_role_in_a_team_grant_is_reported_once() {
               acme:
                 wix: { site_id: site-1, account_id: owner-account, api_key_env: ACME_KEY }
                 access:
-                  - { team: seo, role: Blog Editr }
+                  - { team: seo, role: Blog Edt }
         "#,
         observed: Live(""),
-        expect: "error: access.yaml:11:28: unknown role `Blog Editr`; did you mean `Blog Editor`? …",
+        expect: "error: access.yaml:11:28: unknown role `Blog Edt`; did you mean `Blog Editor`? …",
         ..Case::default()
     });
 }

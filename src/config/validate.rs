@@ -30,8 +30,13 @@ use crate::diag::{Diagnostic, did_you_mean};
 use crate::model::{
     Config, Contact, Grant, Person, Pos, Principal, RoleName, Safety, Site, Unmanaged, WixSite,
 };
+use crate::plan::roles::Offline;
 
 /// The keys of a site mapping (see [`super::raw::RawSite`]).
+/// The warning for a role name that is not predefined: shown once per
+/// name, at its first use (a custom role is typically used on many sites).
+const NOT_PREDEFINED: &str = "is not a predefined Wix role";
+
 const SITE_KEYS: [&str; 5] = ["wix", "owner", "unmanaged", "access", "request"];
 
 /// What [`resolve`] found.
@@ -157,6 +162,8 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             sites.insert(key, site);
         }
     }
+    let mut warned = HashSet::new();
+    diagnostics.retain(|d| !d.message.contains(NOT_PREDEFINED) || warned.insert(d.message.clone()));
     if root.get("requests").is_none() {
         diagnostics.extend(unrequestable(file, &order, &sites));
     }
@@ -707,6 +714,32 @@ impl Resolver<'_> {
                 self.diagnostics.push(d);
                 ok = false;
             } else {
+                match crate::plan::roles::check_offline(name) {
+                    Offline::Predefined => {}
+                    Offline::Typo(title) => {
+                        self.error(
+                            pos,
+                            format!("unknown role `{}`; did you mean `{title}`?", name.trim()),
+                            Some(format!(
+                                "`{title}` is a predefined Wix role; a custom role needs a name that is not one letter away from it"
+                            )),
+                        );
+                        ok = false;
+                    }
+                    Offline::Custom(close) => {
+                        let close = close
+                            .map(|t| format!("; did you mean `{t}`?"))
+                            .unwrap_or_default();
+                        self.warning(
+                            pos,
+                            format!(
+                                "role `{}` {NOT_PREDEFINED}{close}",
+                                name.trim()
+                            ),
+                            "if it is a custom role of the site's account, `plan` checks it there; otherwise use a predefined title (`accessctl plan` lists the site's roles)",
+                        );
+                    }
+                }
                 let name = self.intern(name.trim());
                 roles.push(RoleName { name, pos });
             }

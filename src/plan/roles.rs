@@ -23,6 +23,57 @@ pub fn slug(title: &str) -> String {
     out
 }
 
+/// The predefined Wix site roles, titles as the dashboard shows them: known
+/// without a network, so `validate` can catch a misspelt one.
+pub const PREDEFINED: [&str; 14] = [
+    "Admin (Co-Owner)",
+    "Website Manager",
+    "Website Designer",
+    "Back Office Manager",
+    "Billing Manager",
+    "Domain Manager",
+    "Content Manager",
+    "Payments Admin",
+    "Financial Manager",
+    "Marketing Manager",
+    "Customer Relations Manager",
+    "Blog Editor",
+    "Blog Writer",
+    "Guest Writer",
+];
+
+/// What can be said of a role name without reading a site.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offline {
+    /// A predefined title or its slug.
+    Predefined,
+    /// One or two letters away from this predefined title: surely a typo.
+    Typo(&'static str),
+    /// Not predefined: a custom role (checked at plan), perhaps close to one.
+    Custom(Option<&'static str>),
+}
+
+/// Checks a role name against [`PREDEFINED`].
+pub fn check_offline(name: &str) -> Offline {
+    let wanted = name.trim();
+    let lower = wanted.to_lowercase();
+    let wanted_slug = slug(wanted);
+    if PREDEFINED
+        .iter()
+        .any(|t| t.to_lowercase() == lower || slug(t) == wanted_slug)
+    {
+        return Offline::Predefined;
+    }
+    let typo = PREDEFINED.iter().copied().find(|t| {
+        let t = t.to_lowercase();
+        strsim::damerau_levenshtein(&t, &lower) <= 2 && t.len().abs_diff(lower.len()) <= 1
+    });
+    match typo {
+        Some(t) => Offline::Typo(t),
+        None => Offline::Custom(did_you_mean(wanted, PREDEFINED.iter().copied())),
+    }
+}
+
 /// Find a role by title, slug or id.
 pub fn resolve<'a>(name: &str, roles: &'a [RoleDef]) -> Result<&'a RoleDef, String> {
     let wanted = name.trim();
@@ -76,6 +127,22 @@ pub fn resolve<'a>(name: &str, roles: &'a [RoleDef]) -> Result<&'a RoleDef, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offline_check_tells_typos_from_custom_roles() {
+        assert_eq!(check_offline("website manager"), Offline::Predefined);
+        assert_eq!(check_offline("admin-co-owner"), Offline::Predefined);
+        assert_eq!(
+            check_offline("Website Manger"),
+            Offline::Typo("Website Manager")
+        );
+        assert_eq!(check_offline("Blog Editr"), Offline::Typo("Blog Editor"));
+        assert_eq!(check_offline("SEO Reviewer"), Offline::Custom(None));
+        assert_eq!(
+            check_offline("Blog Editor (EN)"),
+            Offline::Custom(Some("Blog Editor"))
+        );
+    }
 
     fn roles() -> Vec<RoleDef> {
         ["Admin (Co-Owner)", "Website Manager", "Blog Writer"]
