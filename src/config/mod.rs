@@ -77,8 +77,13 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
         Ok(bytes) => load_str(path, &bytes),
         Err(e) => {
             let reason = e.to_string().to_lowercase();
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                "to start one, copy `examples/starter.yaml` to `access.yaml` (the default path; `-c FILE` names another)"
+            } else {
+                "check the path and the file's permissions"
+            };
             let d = Diagnostic::error(path, None, format!("cannot read the config file: {reason}"))
-                .with_hint("check the path and the file's permissions");
+                .with_hint(hint);
             Err(report(vec![d], None))
         }
     }
