@@ -143,3 +143,32 @@ fn a_saved_plan_applied_twice_says_so() {
     assert!(stderr.contains("this plan was already applied"), "{stderr}");
     assert!(!stderr.contains("changed since the plan"), "{stderr}");
 }
+
+/// `man --dir` writes the page every `SEE ALSO` names, with its options.
+#[test]
+fn man_writes_a_page_per_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = bin()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let main = std::fs::read_to_string(dir.path().join("accessctl.1")).expect("main page");
+    assert!(
+        main.contains("accessctl\\-plan(1)"),
+        "the main page refers to the plan page"
+    );
+    let plan = std::fs::read_to_string(dir.path().join("accessctl-plan.1")).expect("plan page");
+    assert!(plan.contains("detailed\\-exitcode"), "{plan}");
+    for page in ["apply", "link", "ledger-keygen", "request-done"] {
+        assert!(
+            dir.path().join(format!("accessctl-{page}.1")).exists(),
+            "{page}"
+        );
+    }
+}

@@ -114,8 +114,9 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
-    /// Print the man page (roff): `accessctl man > accessctl.1`.
-    Man,
+    /// Print the man page (roff): `accessctl man > accessctl.1`; with
+    /// `--dir DIR`, one page per command.
+    Man(completions::ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -231,7 +232,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::LedgerSign(args) => ledger_keys::sign(&cli.config, &args),
         Command::Doctor(args) => doctor::run(&cli.config, &args),
         Command::Completions(args) => completions::completions(&args),
-        Command::Man => completions::man(),
+        Command::Man(args) => completions::man(&args),
     }
 }
 
