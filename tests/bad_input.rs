@@ -14,7 +14,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Harness;
@@ -56,22 +55,18 @@ struct Run {
 
 /// Run the binary in `dir` with `args`, under the memory limit.
 fn run_bounded(dir: &Path, env: &[(String, String)], args: &[&str]) -> Run {
-    let bin = assert_cmd::cargo::cargo_bin("accessctl");
     let started = Instant::now();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -v {MEMORY_LIMIT_KIB} && exec \"$0\" \"$@\""
-        ))
-        .arg(&bin)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env_remove("ACCESSCTL_CONFIG")
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs");
+    let out = common::accessctl_under_sh(&format!(
+        "ulimit -v {MEMORY_LIMIT_KIB} && exec \"$0\" \"$@\""
+    ))
+    .args(args)
+    .current_dir(dir)
+    .env_remove("RUST_LOG")
+    .env_remove("ACCESSCTL_CONFIG")
+    .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    .env("NO_COLOR", "1")
+    .output()
+    .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     Run {

@@ -50,8 +50,6 @@ const PRIVATE_KEY: &str = "07070707070707070707070707070707070707070707070707070
 fn harness(config: &str) -> Harness {
     let mut h = Harness::new(SEED, config, &[("SHOP_KEY", "key-shop")]);
     h.env.push(("JOB_SECRET".into(), SECRET.into()));
-    h.env
-        .push(("ACCESSCTL_NOW".into(), "2026-11-15T10:00:00Z".into()));
     h
 }
 
@@ -355,15 +353,8 @@ fn two_concurrent_applies_send_each_invite_once() {
     // Slow Wix down so the first apply is still running when the second
     // starts.
     h.set_faults(serde_json::json!({ "rules": [ { "endpoint": "*", "latencyMs": 400 } ] }));
-    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("accessctl"));
+    let mut first = h.std_cmd(&["apply", "--auto-approve"]);
     first
-        .current_dir(h.dir.path())
-        .env_remove("ACCESSCTL_LEDGER_KEY")
-        .env_remove("ACCESSCTL_LEDGER_PUBLIC_KEY")
-        .envs(h.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .arg("-c")
-        .arg(h.config_path())
-        .args(["apply", "--auto-approve"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let first = first.spawn().expect("first apply starts");
