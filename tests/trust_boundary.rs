@@ -327,21 +327,24 @@ fn without_a_key_the_plan_states_an_unverified_provenance() {
     );
 }
 
+/// The stranger's role ids on the shop; panics when the stranger is not
+/// there, so "unchanged" never compares two misses.
 fn stranger_roles(h: &Harness) -> serde_json::Value {
     let state = h.get("/_emulator/state");
-    let sites = state["sites"].as_array().cloned().unwrap_or_default();
-    let site = sites
-        .iter()
-        .find(|s| s["id"] == "site-shop")
-        .cloned()
-        .unwrap_or_default();
-    site["contributors"]
+    let contributor = state["sites"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|c| c["accountId"] == "acct-stranger" || c["account_id"] == "acct-stranger")
-        .cloned()
-        .unwrap_or_default()
+        .filter(|s| s["id"] == "site-shop")
+        .flat_map(|s| s["contributors"].as_array().into_iter().flatten())
+        .find(|c| c["accountId"] == "acct-stranger")
+        .unwrap_or_else(|| panic!("the stranger is not on site-shop: {state}"));
+    let roles = contributor["roleIds"].clone();
+    assert!(
+        roles.as_array().is_some_and(|r| !r.is_empty()),
+        "{contributor}"
+    );
+    roles
 }
 
 /// Hole 3: two applies on one ledger both sent every Bulk Invite. The
