@@ -64,12 +64,8 @@ fn site(key: &str, unmanaged: &str, access: &[(&str, &str)]) -> String {
 
 /// The file size limit of zero, for the binary run through `sh`.
 fn unwritable_apply(h: &Harness) -> std::process::Output {
-    std::process::Command::new("sh")
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"")
-        .arg(assert_cmd::cargo::cargo_bin("accessctl"))
+    common::accessctl_under_sh("trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"")
         .current_dir(h.dir.path())
-        .env_remove("ACCESSCTL_NOW")
         .env_remove("RUST_LOG")
         .envs(h.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .arg("-c")
@@ -238,14 +234,8 @@ fn invite_sent_but_not_recorded_names_the_invite_and_how_to_settle_it() {
     h.set_faults(
         serde_json::json!({ "rules": [ { "endpoint": "bulkInvite", "latencyMs": 2000 } ] }),
     );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("accessctl"))
-        .current_dir(h.dir.path())
-        .env_remove("ACCESSCTL_NOW")
-        .env_remove("RUST_LOG")
-        .envs(h.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .arg("-c")
-        .arg(h.config_path())
-        .args(["apply", "--auto-approve"])
+    let child = h
+        .std_cmd(&["apply", "--auto-approve"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

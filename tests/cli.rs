@@ -81,8 +81,7 @@ fn markdown_plan_for_pull_requests() {
 
 #[test]
 fn ten_mistakes_are_all_reported_with_locations() {
-    let out = assert_cmd::Command::cargo_bin("accessctl")
-        .expect("binary")
+    let out = common::accessctl()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["validate", "-c", "tests/fixtures/config/ten-mistakes.yaml"])
         .output()
@@ -240,8 +239,7 @@ fn import_prints_access_entries_and_records_identities() {
 
 #[test]
 fn emulator_refuses_non_loopback() {
-    let out = assert_cmd::Command::cargo_bin("accessctl")
-        .expect("binary")
+    let out = common::accessctl()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "emulator",
@@ -254,4 +252,36 @@ fn emulator_refuses_non_loopback() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("loopback only"));
+}
+
+/// The harness pins both clocks: the binary's (`today` in the plan) and the
+/// emulator's (Wix's timestamps). If it stopped, the snapshots above would
+/// change with the day the suite runs; this says why at once.
+#[test]
+fn the_harness_pins_both_clocks() {
+    let h = agency();
+    assert_eq!(h.plan().today, common::TODAY);
+    assert_eq!(h.get("/_emulator/clock")["now"], common::NOW);
+}
+
+/// `accessctl demo` runs the example end to end through child processes of
+/// itself; they inherit the pinned clock and the demo freezes its emulator
+/// at the same instant, so everything it prints to stdout (every plan and
+/// apply report) is the same on every day.
+#[test]
+fn demo_prints_the_same_on_every_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = common::accessctl()
+        .env_remove("RUST_LOG")
+        .args(["demo", "--workdir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out).replace(&dir.path().display().to_string(), "[WORKDIR]");
+    assert!(
+        text.contains("invited 2026-11-15, expires 2026-12-15"),
+        "{text}"
+    );
+    insta::assert_snapshot!("demo_stdout", text);
 }

@@ -8,10 +8,8 @@ mod common;
 use assert_cmd::Command;
 
 fn bin() -> Command {
-    let mut cmd = Command::cargo_bin("accessctl").expect("binary");
-    cmd.env_remove("RUST_LOG")
-        .env_remove("NO_COLOR")
-        .env("ACCESSCTL_NOW", "2026-11-15T10:00:00Z");
+    let mut cmd = common::accessctl();
+    cmd.env_remove("RUST_LOG").env_remove("NO_COLOR");
     cmd
 }
 
@@ -79,7 +77,7 @@ fn logs_carry_no_escape_bytes_off_a_terminal() {
 fn the_emulator_prints_the_exports_for_the_config() {
     use std::io::BufRead as _;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("accessctl"))
+    let mut child = common::accessctl_process()
         .arg("-c")
         .arg(root.join("examples/agency.yaml"))
         .args(["emulator", "--listen", "127.0.0.1:0", "--seed"])

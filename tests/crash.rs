@@ -429,9 +429,12 @@ fn killed_applies_converge_without_duplicate_invites() {
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
+            // A fresh random seed from the OS (not the clock, which the date
+            // guard keeps tests from reading).
+            use std::hash::{BuildHasher as _, Hasher as _};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
         });
     eprintln!("crash seed {seed} (ACCESSCTL_CRASH_SEED={seed} runs these rounds again)");
     let mut rng = Rng(seed);

@@ -3,6 +3,8 @@
 //! scan per member for duplicates). Not timed here: the figure is printed
 //! by `cargo bench --bench validate_large_team` (README, "Performance").
 
+mod common;
+
 use std::fmt::Write as _;
 
 const MEMBERS: usize = 100_000;
@@ -28,8 +30,7 @@ fn team_of_100000_with_one_duplicate_warns_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("access.yaml");
     std::fs::write(&path, large_team()).expect("write config");
-    let out = assert_cmd::Command::cargo_bin("accessctl")
-        .expect("binary")
+    let out = common::accessctl()
         .env("NO_COLOR", "1")
         .arg("-c")
         .arg(&path)

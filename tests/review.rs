@@ -260,7 +260,12 @@ fn protected_and_self_are_never_removed_or_downgraded_without_override() {
 #[test]
 fn expiring_grants_are_warned_about() {
     let h = harness(LOOSE);
-    let soon = (time::OffsetDateTime::now_utc().date() + time::Duration::days(5)).to_string();
+    let today = time::Date::parse(
+        common::TODAY,
+        &time::format_description::well_known::Iso8601::DATE,
+    )
+    .expect("TODAY is a date");
+    let soon = (today + time::Duration::days(5)).to_string();
     h.write_config(&config(LOOSE).replace(
         "      - person: zed\n        role: Blog Writer\n  two:",
         &format!("      - person: zed\n        role: Blog Writer\n        until: {soon}\n  two:"),
@@ -411,7 +416,7 @@ fn example_workflow_is_valid_and_has_the_jobs() {
 
 #[test]
 fn completions_and_man_page_come_from_the_cli_definition() {
-    let bin = || assert_cmd::Command::cargo_bin("accessctl").expect("binary");
+    let bin = common::accessctl;
     let out = bin().args(["completions", "bash"]).output().expect("runs");
     assert!(out.status.success());
     let bash = stdout(&out);

@@ -34,11 +34,7 @@ fn plan_schema_is_fresh() {
 
 #[test]
 fn schema_command_prints_the_committed_schemas() {
-    let out = assert_cmd::Command::cargo_bin("accessctl")
-        .expect("binary")
-        .arg("schema")
-        .output()
-        .expect("runs");
+    let out = common::accessctl().arg("schema").output().expect("runs");
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

@@ -6,7 +6,8 @@
 //!   with `RUST_LOG=trace`, every crate's every log line) while the emulator
 //!   answers with 5xx, 429s, dropped connections and rejected keys; the
 //!   keys' text appears in no stdout, no stderr, no ledger file and no plan
-//!   file, nor in the emulator's request log.
+//!   file, nor in what the emulator logs of each request (path, query, id
+//!   headers, body: all but the Authorization header, which carried them).
 //! - The base URL comes only from `--wix-api-base` or
 //!   `ACCESSCTL_WIX_API_BASE`; plain `http://` is refused except to
 //!   loopback, and so is any other scheme.
@@ -178,7 +179,33 @@ fn no_command_prints_or_stores_a_key_even_at_trace_level_under_faults() {
     // The ledger was signed with that key, so the check above looked at it.
     let signed = std::fs::read_to_string(h.ledger_dir().join("alpha.yaml")).expect("ledger");
     assert!(signed.contains("sig: "), "{signed}");
-    let log = serde_json::to_string(&h.log()).expect("log");
+    // The emulator checks the Authorization header and never records it;
+    // it records everything else a request carried — path, query, the id
+    // headers and the body — so the search below covers every other place
+    // a key could have travelled. The keys did reach it, as credentials:
+    // calls on alpha and bravo were answered, charlie's wrong key refused.
+    let entries = h.log();
+    // A call names its site or, for the roles, the site's account.
+    let answered = |(site, account): (&str, &str), status: u64| {
+        entries.iter().any(|e| {
+            (e["siteId"] == site || e["accountId"] == account)
+                && e["status"].as_u64() == Some(status)
+        })
+    };
+    assert!(answered(("site-a", "acc-a"), 200) && answered(("site-b", "acc-b"), 200));
+    assert!(answered(("site-c", "acc-c"), 401));
+    assert!(
+        entries.iter().any(|e| e["requestBody"]["emails"]
+            .as_array()
+            .is_some_and(|emails| emails.iter().any(|m| m == "alice@agency.example"))),
+        "the log records request bodies"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["path"].is_string() && e["query"].is_string())
+    );
+    let log = serde_json::to_string(&entries).expect("log");
     assert_no_key("the emulator's request log", &log);
 }
 

@@ -50,8 +50,6 @@ const PRIVATE_KEY: &str = "07070707070707070707070707070707070707070707070707070
 fn harness(config: &str) -> Harness {
     let mut h = Harness::new(SEED, config, &[("SHOP_KEY", "key-shop")]);
     h.env.push(("JOB_SECRET".into(), SECRET.into()));
-    h.env
-        .push(("ACCESSCTL_NOW".into(), "2026-11-15T10:00:00Z".into()));
     h
 }
 
@@ -329,21 +327,24 @@ fn without_a_key_the_plan_states_an_unverified_provenance() {
     );
 }
 
+/// The stranger's role ids on the shop; panics when the stranger is not
+/// there, so "unchanged" never compares two misses.
 fn stranger_roles(h: &Harness) -> serde_json::Value {
     let state = h.get("/_emulator/state");
-    let sites = state["sites"].as_array().cloned().unwrap_or_default();
-    let site = sites
-        .iter()
-        .find(|s| s["id"] == "site-shop")
-        .cloned()
-        .unwrap_or_default();
-    site["contributors"]
+    let contributor = state["sites"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|c| c["accountId"] == "acct-stranger" || c["account_id"] == "acct-stranger")
-        .cloned()
-        .unwrap_or_default()
+        .filter(|s| s["id"] == "site-shop")
+        .flat_map(|s| s["contributors"].as_array().into_iter().flatten())
+        .find(|c| c["accountId"] == "acct-stranger")
+        .unwrap_or_else(|| panic!("the stranger is not on site-shop: {state}"));
+    let roles = contributor["roleIds"].clone();
+    assert!(
+        roles.as_array().is_some_and(|r| !r.is_empty()),
+        "{contributor}"
+    );
+    roles
 }
 
 /// Hole 3: two applies on one ledger both sent every Bulk Invite. The
@@ -355,15 +356,8 @@ fn two_concurrent_applies_send_each_invite_once() {
     // Slow Wix down so the first apply is still running when the second
     // starts.
     h.set_faults(serde_json::json!({ "rules": [ { "endpoint": "*", "latencyMs": 400 } ] }));
-    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("accessctl"));
+    let mut first = h.std_cmd(&["apply", "--auto-approve"]);
     first
-        .current_dir(h.dir.path())
-        .env_remove("ACCESSCTL_LEDGER_KEY")
-        .env_remove("ACCESSCTL_LEDGER_PUBLIC_KEY")
-        .envs(h.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .arg("-c")
-        .arg(h.config_path())
-        .args(["apply", "--auto-approve"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let first = first.spawn().expect("first apply starts");

@@ -252,22 +252,80 @@ async fn a_timed_out_bulk_invite_is_not_retried_and_its_outcome_is_unknown() {
     assert_eq!(s.requests(), 1);
 }
 
+/// The client's `request` events (one per attempt, `attempt=N`) while `f`
+/// runs on this thread: a refused connection leaves no trace at a server,
+/// so the client's own log is what counts its attempts.
+async fn attempts_logged<T>(f: impl std::future::Future<Output = T>) -> (T, Vec<u32>) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let out = f.await;
+    let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("UTF-8 log");
+    let attempts = text
+        .lines()
+        .filter(|l| l.contains(" request "))
+        .filter_map(|l| {
+            l.split("attempt=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    (out, attempts)
+}
+
+/// A port nothing listens on.
+fn refusing_base() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://127.0.0.1:{}", l.local_addr().expect("addr").port())
+}
+
 #[tokio::test]
 async fn connection_refused_is_retried_then_reported() {
-    // A port nothing listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
-    let err = client(&format!("http://127.0.0.1:{port}"))
-        .roles(&site())
-        .await
-        .expect_err("refused");
+    let c = client(&refusing_base());
+    let (result, attempts) = attempts_logged(c.roles(&site())).await;
+    let err = result.expect_err("refused");
+    assert_eq!(
+        attempts,
+        (1..=fast_retries().attempts).collect::<Vec<_>>(),
+        "every attempt the policy allows"
+    );
     assert!(!err.outcome_unknown(), "nothing reached Wix");
     assert_eq!(
         err.to_string(),
         "Get Roles Info on site `acme` failed: could not connect to the Wix API"
     );
+}
+
+/// Bulk Invite is never repeated when it may have reached Wix, but a
+/// refused connection certainly did not: it is retried like a read.
+#[tokio::test]
+async fn connection_refused_is_retried_even_for_bulk_invite() {
+    let c = client(&refusing_base());
+    let (result, attempts) =
+        attempts_logged(c.bulk_invite(&site(), &["role-a".into()], &["ann@example.com".into()]))
+            .await;
+    let err = result.expect_err("refused");
+    assert_eq!(attempts, (1..=fast_retries().attempts).collect::<Vec<_>>());
+    assert!(!err.outcome_unknown(), "nothing reached Wix");
 }
 
 #[tokio::test]

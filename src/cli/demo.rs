@@ -36,10 +36,15 @@ pub fn run(args: &DemoArgs) -> Exit {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    let seed = match crate::emulator::parse_seed(EXAMPLE_SEED) {
+    let mut seed = match crate::emulator::parse_seed(EXAMPLE_SEED) {
         Ok(s) => s,
         Err(e) => return fail(format!("the bundled example seed is invalid: {e}"), None),
     };
+    // Wix's timestamps (invite expiry, recorded in the ledger) agree with the
+    // commands' clock: pinned by `ACCESSCTL_NOW`, the whole demo is one day.
+    if let Ok(now) = super::now().format(&time::format_description::well_known::Rfc3339) {
+        seed.clock = Some(now);
+    }
     let keys: Vec<(String, String)> = seed
         .accounts
         .iter()
@@ -265,7 +270,7 @@ async fn accept_some(base: &str) -> Result<Vec<String>, String> {
     collect_pending(&state, &mut pending);
     pending.sort();
     let mut done = Vec::new();
-    for (i, (email, id)) in pending.iter().enumerate() {
+    for (i, (email, _, id)) in pending.iter().enumerate() {
         if i % 2 == 1 {
             continue;
         }
@@ -287,18 +292,20 @@ async fn accept_some(base: &str) -> Result<Vec<String>, String> {
     Ok(done)
 }
 
-fn collect_pending(value: &serde_json::Value, out: &mut Vec<(String, String)>) {
-    match value {
-        serde_json::Value::Object(map) => {
-            let status = map.get("status").and_then(|s| s.as_str());
-            let email = map.get("email").and_then(|s| s.as_str());
-            let id = map.get("id").and_then(|s| s.as_str());
-            if let (Some("Pending"), Some(email), Some(id)) = (status, email, id) {
-                out.push((email.to_string(), id.to_string()));
+/// Pending invites as (email, site id, invite id): invite ids follow the
+/// order the invites reached the emulator, which varies between runs, so
+/// the choice of who accepts (and the demo's output) rests on the site.
+fn collect_pending(state: &serde_json::Value, out: &mut Vec<(String, String, String)>) {
+    for site in state["sites"].as_array().into_iter().flatten() {
+        let site_id = site["id"].as_str().unwrap_or_default();
+        for invite in site["invites"].as_array().into_iter().flatten() {
+            if let (Some("Pending"), Some(email), Some(id)) = (
+                invite["status"].as_str(),
+                invite["email"].as_str(),
+                invite["id"].as_str(),
+            ) {
+                out.push((email.to_string(), site_id.to_string(), id.to_string()));
             }
-            map.values().for_each(|v| collect_pending(v, out));
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_pending(v, out)),
-        _ => {}
     }
 }

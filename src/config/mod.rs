@@ -92,11 +92,55 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
 /// Validates config text. `path` is used for messages and to place the
 /// ledger directory; the file itself is not read.
 pub fn load_str(path: &Path, text: &[u8]) -> Result<Loaded, Report> {
-    load_text(path, text, SPLIT_FROM)
+    load_text(path, text, Split::auto())
 }
 
-/// [`load_str`], cutting texts from `split_from` bytes into runs of sites.
-fn load_text(path: &Path, text: &[u8], split_from: usize) -> Result<Loaded, Report> {
+/// [`load_str`], cutting every text of `split_from` bytes or more into runs
+/// of sites, on any number of cores. For the config fuzz target and the
+/// unit tests only: real input reaches the run-splitting path from
+/// [`SPLIT_FROM`] (512 KiB) on, and only on more than one core, far beyond
+/// what a fuzzer grows an input to.
+#[doc(hidden)]
+pub fn load_str_split_from(path: &Path, text: &[u8], split_from: usize) -> Result<Loaded, Report> {
+    load_text(
+        path,
+        text,
+        Split {
+            from: split_from,
+            parts: 2 * RUNS_PER_THREAD,
+        },
+    )
+}
+
+/// When a text is cut into runs of sites, and into how many.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    /// Texts from this many bytes on are cut.
+    from: usize,
+    parts: usize,
+}
+
+impl Split {
+    /// From [`SPLIT_FROM`], [`RUNS_PER_THREAD`] runs per core, when there is
+    /// more than one core to run them on.
+    fn auto() -> Split {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        Split {
+            from: if threads > 1 { SPLIT_FROM } else { usize::MAX },
+            parts: threads * RUNS_PER_THREAD,
+        }
+    }
+
+    /// One pass, whatever the size.
+    #[cfg(test)]
+    const NEVER: Split = Split {
+        from: usize::MAX,
+        parts: 1,
+    };
+}
+
+/// [`load_str`], cutting texts as `split` says into runs of sites.
+fn load_text(path: &Path, text: &[u8], split: Split) -> Result<Loaded, Report> {
     if text.len() > MAX_BYTES {
         // Located where the file passes the limit.
         let d = Diagnostic::error(
@@ -138,10 +182,8 @@ fn load_text(path: &Path, text: &[u8], split_from: usize) -> Result<Loaded, Repo
     // (including every error) goes through serde-saphyr, which is the judge
     // of syntax and limits. A large text is cut at its site keys, and runs
     // of sites are parsed and checked on all cores, a run at a time.
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    if source.len() >= split_from
-        && threads > 1
-        && let Some(runs) = locate::Runs::cut(source, tree_limits(), threads * RUNS_PER_THREAD)
+    if source.len() >= split.from
+        && let Some(runs) = locate::Runs::cut(source, tree_limits(), split.parts)
         && let Some(outcome) =
             validate::resolve(&Parts::from_runs(&runs), &runs.root, path, digest.clone())
     {
@@ -559,8 +601,8 @@ mod tests {
         }
         text.push_str("safety:\n  max_removals_total: 9\n");
         let both = |text: &str| {
-            let split = load_text(Path::new("t.yaml"), text.as_bytes(), 0);
-            let one = load_text(Path::new("t.yaml"), text.as_bytes(), usize::MAX);
+            let split = load_str_split_from(Path::new("t.yaml"), text.as_bytes(), 0);
+            let one = load_text(Path::new("t.yaml"), text.as_bytes(), Split::NEVER);
             (format!("{split:?}"), format!("{one:?}"))
         };
         let runs = locate::Runs::cut(&text, tree_limits(), 4).expect("cut");
@@ -594,6 +636,25 @@ mod tests {
         assert!(split.contains("unknown person `zed`"), "{split}");
         assert!(split.contains("unknown key `acess`"), "{split}");
         assert_eq!(split, one);
+    }
+
+    /// The fuzz target's entry reaches the run-splitting path on a small
+    /// text, and reads the examples as one pass does.
+    #[test]
+    fn split_from_entry_cuts_small_texts() {
+        let agency = include_str!("../../examples/agency.yaml");
+        let runs = locate::Runs::cut(agency, tree_limits(), 2 * RUNS_PER_THREAD)
+            .expect("the agency example has the shape for runs");
+        assert!(runs.len() > 1);
+        assert!((0..runs.len()).all(|i| runs.tree(i).is_some()));
+        // The starter's single site is one run, or read in one pass.
+        for example in [agency, include_str!("../../examples/starter.yaml")] {
+            let path = Path::new("examples/x.yaml");
+            let split = load_str_split_from(path, example.as_bytes(), 0);
+            let one = load_text(path, example.as_bytes(), Split::NEVER);
+            assert!(split.is_ok(), "{split:?}");
+            assert_eq!(format!("{split:?}"), format!("{one:?}"));
+        }
     }
 
     /// Mangled configs read the same in runs as in one pass: same config or
@@ -644,15 +705,17 @@ mod tests {
                     }
                 }
             }
-            let split = format!("{:?}", load_text(Path::new("t.yaml"), t.as_bytes(), 0));
+            let split = format!(
+                "{:?}",
+                load_str_split_from(Path::new("t.yaml"), t.as_bytes(), 0)
+            );
             let one = format!(
                 "{:?}",
-                load_text(Path::new("t.yaml"), t.as_bytes(), usize::MAX)
+                load_text(Path::new("t.yaml"), t.as_bytes(), Split::NEVER)
             );
             assert_eq!(split, one, "round {round}:\n{t}");
-            let threads = std::thread::available_parallelism().map_or(1, usize::from);
             in_runs += usize::from(
-                locate::Runs::cut(&t, tree_limits(), threads * RUNS_PER_THREAD)
+                locate::Runs::cut(&t, tree_limits(), 2 * RUNS_PER_THREAD)
                     .is_some_and(|r| (0..r.len()).all(|i| r.tree(i).is_some())),
             );
         }

@@ -1,5 +1,12 @@
 //! Test harness: a Wix emulator on loopback, a scratch directory holding the
 //! config and its ledger, and the real `accessctl` binary run against both.
+//!
+//! Every run of the binary starts here ([`Harness::cmd`], [`Harness::std_cmd`],
+//! [`accessctl`], [`accessctl_under_sh`]), and every one is pinned to [`NOW`]
+//! (`ACCESSCTL_NOW`), with the emulator's clock frozen at the same instant: a
+//! test never depends on the day it runs. A test that needs another time
+//! overrides the variable on its command. `tests/pinned_clock.rs` fails when
+//! a test runs the binary any other way.
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
@@ -8,6 +15,14 @@ use std::path::PathBuf;
 use accessctl::emulator::{self, RunningEmulator};
 use accessctl::plan::Plan;
 use serde_json::Value;
+
+/// The instant every test runs at unless it says otherwise (RFC 3339). The
+/// examples' grants end on 2026-10-31 (ended) and 2027-03-31 (not within the
+/// expiry warning): their plan is the same on every day the suite runs.
+pub const NOW: &str = "2026-11-15T10:00:00Z";
+
+/// [`NOW`]'s day, as plans print it.
+pub const TODAY: &str = "2026-11-15";
 
 pub struct Harness {
     pub rt: tokio::runtime::Runtime,
@@ -26,7 +41,11 @@ impl Harness {
             .enable_all()
             .build()
             .expect("runtime");
-        let seed = emulator::parse_seed(seed).expect("valid seed");
+        let mut seed = emulator::parse_seed(seed).expect("valid seed");
+        // Wix's timestamps (an invite's expiry, recorded in the ledger) come
+        // from the emulator: on the system clock they would drift from the
+        // pinned `ACCESSCTL_NOW` by however far today is from it.
+        seed.clock.get_or_insert_with(|| NOW.to_string());
         let running = rt
             .block_on(emulator::spawn(seed, ([127, 0, 0, 1], 0).into()))
             .expect("emulator starts");
@@ -38,6 +57,7 @@ impl Harness {
             .collect();
         env.push(("ACCESSCTL_WIX_API_BASE".into(), base.clone()));
         env.push(("NO_COLOR".into(), "1".into()));
+        env.push(("ACCESSCTL_NOW".into(), NOW.into()));
         // Short retry waits, and no client-side pacing: tests that exercise
         // the limiter pass `--rate-limit` (which wins over the variable).
         env.push(("ACCESSCTL_RETRY_BASE_MS".into(), "5".into()));
@@ -65,13 +85,27 @@ impl Harness {
         std::fs::write(self.config_path(), config).expect("write config");
     }
 
-    /// The binary with the config, the API base and the keys set.
+    /// The binary with the config, the API base, the keys and the clock set.
     pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("accessctl").expect("binary");
+        let mut cmd = accessctl();
         cmd.current_dir(self.dir.path())
-            .env_remove("ACCESSCTL_NOW")
             .env_remove("RUST_LOG")
             // Ledger keys come only from a test that sets them.
+            .env_remove("ACCESSCTL_LEDGER_KEY")
+            .env_remove("ACCESSCTL_LEDGER_PUBLIC_KEY")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .arg("-c")
+            .arg(self.config_path())
+            .args(args);
+        cmd
+    }
+
+    /// [`Harness::cmd`] as a `std::process::Command`, for a test that spawns
+    /// the binary and acts while it runs.
+    pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("accessctl"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
             .env_remove("ACCESSCTL_LEDGER_KEY")
             .env_remove("ACCESSCTL_LEDGER_PUBLIC_KEY")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -297,6 +331,33 @@ impl Drop for Harness {
             self.rt.block_on(e.shutdown());
         }
     }
+}
+
+/// The binary with the clock pinned at [`NOW`], for a test without an
+/// emulator.
+pub fn accessctl() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("accessctl").expect("binary");
+    cmd.env("ACCESSCTL_NOW", NOW);
+    cmd
+}
+
+/// The binary as a `std::process::Command` (to `spawn` it), the clock
+/// pinned at [`NOW`].
+pub fn accessctl_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("accessctl"));
+    cmd.env("ACCESSCTL_NOW", NOW);
+    cmd
+}
+
+/// `sh -c script` with the binary as `$0` and the clock pinned at [`NOW`],
+/// for limits set with `ulimit` (`script` ends in `exec "$0" "$@"`).
+pub fn accessctl_under_sh(script: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(assert_cmd::cargo::cargo_bin("accessctl"))
+        .env("ACCESSCTL_NOW", NOW);
+    cmd
 }
 
 pub fn reqwest_client() -> reqwest::Client {
