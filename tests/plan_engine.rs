@@ -1794,7 +1794,7 @@ fn changes_come_in_apply_order_with_before_and_after() {
             remove dave (acct-new): no grant in the config any more
             before:
               account acct-new: Blog Writer
-              account acct-owner: (owner)
+              account acct-owner: (owner: Jane, jane@acme.example)
               account acct-u: Website Designer
               account acct-x: Marketing Manager
               bob@agency.example (account acct-bob): Blog Editor
@@ -1802,7 +1802,7 @@ fn changes_come_in_apply_order_with_before_and_after() {
               dave@agency.example (invited): Blog Writer
               erin@agency.example (invited): Marketing Manager, Website Manager
             after:
-              account acct-owner: (owner)
+              account acct-owner: (owner: Jane, jane@acme.example)
               alice@agency.example (invited): Website Designer
               bob@agency.example (account acct-bob): Blog Editor, Website Manager
               carol@agency.example (invited): Blog Editor

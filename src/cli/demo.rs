@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use clap::Args;
 
@@ -114,9 +115,19 @@ pub fn run(args: &DemoArgs) -> Exit {
     let mut ok = true;
     for (title, argv) in &steps {
         ok &= step(title, argv, &env);
+        helpdesk.report();
     }
     banner("some invitees accept their invites (emulator test control)");
-    match rt.block_on(accept_some(&base)) {
+    let site_keys: std::collections::HashMap<String, String> = crate::config::load(&config_path)
+        .map(|l| {
+            l.config
+                .sites
+                .values()
+                .map(|s| (s.wix.site_id.clone(), s.key.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    match rt.block_on(accept_some(&base, &site_keys)) {
         Ok(accepted) => {
             for line in accepted {
                 eprintln!("  {line}");
@@ -147,6 +158,7 @@ pub fn run(args: &DemoArgs) -> Exit {
     ];
     for (title, argv) in &steps {
         ok &= step(title, argv, &env);
+        helpdesk.report();
     }
     rt.block_on(emulator.shutdown());
     helpdesk.task.abort();
@@ -166,6 +178,18 @@ const DEMO_SECRET: &str = "demo-signing-secret";
 struct Helpdesk {
     url: String,
     task: tokio::task::JoinHandle<()>,
+    /// What arrived, printed after the step that sent it (not in the
+    /// middle of its progress lines).
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+impl Helpdesk {
+    fn report(&self) {
+        let lines = std::mem::take(&mut *self.received.lock().unwrap_or_else(|e| e.into_inner()));
+        for line in lines {
+            eprintln!("  [helpdesk] {line}");
+        }
+    }
 }
 
 async fn spawn_helpdesk() -> Result<Helpdesk, String> {
@@ -175,18 +199,23 @@ async fn spawn_helpdesk() -> Result<Helpdesk, String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot start the demo webhook receiver: {e}"))?;
-    let app = axum::Router::new().route("/requests", axum::routing::post(receive));
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let app = axum::Router::new()
+        .route("/requests", axum::routing::post(receive))
+        .with_state(received.clone());
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Ok(Helpdesk {
         url: format!("http://{addr}/requests"),
         task,
+        received,
     })
 }
 
 /// Checks the signature and prints what arrived.
 async fn receive(
+    axum::extract::State(received): axum::extract::State<Arc<Mutex<Vec<String>>>>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::http::StatusCode {
@@ -196,16 +225,23 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if given != expected {
-        eprintln!("  [helpdesk] refused a request with a bad signature");
+        received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push("refused a request with a bad signature".to_string());
         return axum::http::StatusCode::UNAUTHORIZED;
     }
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    eprintln!(
-        "  [helpdesk] received (signature ok): \"{}\" for {}, {} people",
-        json["subject"].as_str().unwrap_or("?"),
-        json["to"]["email"].as_str().unwrap_or("?"),
-        json["grants"].as_array().map_or(0, Vec::len)
-    );
+    let people = json["grants"].as_array().map_or(0, Vec::len);
+    received
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(format!(
+            "received (signature ok): \"{}\" for {}, {}",
+            json["subject"].as_str().unwrap_or("?"),
+            json["to"]["email"].as_str().unwrap_or("?"),
+            crate::render::count(people, "person", "people")
+        ));
     axum::http::StatusCode::OK
 }
 
@@ -256,7 +292,10 @@ fn step(title: &str, argv: &[&str], env: &[(String, String)]) -> bool {
 }
 
 /// Accept every other pending invite, as a made-up account per email.
-async fn accept_some(base: &str) -> Result<Vec<String>, String> {
+async fn accept_some(
+    base: &str,
+    site_keys: &std::collections::HashMap<String, String>,
+) -> Result<Vec<String>, String> {
     let http = reqwest::Client::new();
     let state: serde_json::Value = http
         .get(format!("{base}/_emulator/state"))
@@ -270,7 +309,7 @@ async fn accept_some(base: &str) -> Result<Vec<String>, String> {
     collect_pending(&state, &mut pending);
     pending.sort();
     let mut done = Vec::new();
-    for (i, (email, _, id)) in pending.iter().enumerate() {
+    for (i, (email, site_id, id)) in pending.iter().enumerate() {
         if i % 2 == 1 {
             continue;
         }
@@ -287,7 +326,12 @@ async fn accept_some(base: &str) -> Result<Vec<String>, String> {
                 response.status()
             ));
         }
-        done.push(format!("{email} accepted as Wix account {account}"));
+        let site = site_keys
+            .get(site_id)
+            .map_or(site_id.as_str(), String::as_str);
+        done.push(format!(
+            "{email} accepted the invite to site `{site}` as Wix account {account}"
+        ));
     }
     Ok(done)
 }

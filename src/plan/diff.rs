@@ -767,10 +767,21 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// `(owner)`, with the name and email the config gives the owner.
+    fn owner_note(&self) -> String {
+        match &self.site.owner {
+            Some(c) => match &c.name {
+                Some(name) => format!("(owner: {name}, {})", c.email),
+                None => format!("(owner: {})", c.email),
+            },
+            None => "(owner)".to_string(),
+        }
+    }
+
     fn describe_before(&self, plan: &mut SitePlan) {
         let mut lines = Vec::new();
         for owner in &self.live.owners {
-            lines.push(format!("account {owner}: (owner)"));
+            lines.push(format!("account {owner}: {}", self.owner_note()));
         }
         for (account, roles) in &self.live.contributors {
             if self.live.owners.contains(account) {
@@ -802,7 +813,7 @@ impl<'a> Planner<'a> {
     fn describe_after(&self, plan: &mut SitePlan) {
         let mut access: BTreeMap<String, String> = BTreeMap::new();
         for owner in &self.live.owners {
-            access.insert(format!("account {owner}"), "(owner)".to_string());
+            access.insert(format!("account {owner}"), self.owner_note());
         }
         let invited = |email: &str| format!("{email} (invited)");
         for (account, roles) in &self.live.contributors {
