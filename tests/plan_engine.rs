@@ -962,8 +962,8 @@ fn account_granted_earlier_and_no_longer_desired_is_removed() {
             granted acct-x
         ",
         expect: "
-            remove account acct-x: no grant in the config any more (account from the ledger, not verified: no ledger key in this job)
-            remove dan (acct-dan): no grant in the config any more (account from the ledger, not verified: no ledger key in this job)
+            remove account acct-x: no grant in the config any more; account from the ledger, not verified: no ledger key in this job
+            remove dan (acct-dan): no grant in the config any more; account from the ledger, not verified: no ledger key in this job
         ",
         ..Case::default()
     });
@@ -994,8 +994,8 @@ fn account_whose_only_grant_ended_is_removed_naming_the_date() {
         ),
         ledger: "identity carol@agency.example acct-carol",
         expect: "
-            remove bob (acct-bob): its grant ended on 2026-05-31 (`until`)
-            remove carol (acct-carol): its grant ended on 2026-05-15 (`until`) (account from the ledger, not verified: no ledger key in this job)
+            remove bob (acct-bob): its grant ended on 2026-05-31 by its `until` date
+            remove carol (acct-carol): its grant ended on 2026-05-15 by its `until` date; account from the ledger, not verified: no ledger key in this job
         ",
         ..Case::default()
     });
@@ -1030,7 +1030,7 @@ fn until_is_the_last_day_of_access() {
         config,
         observed: Live("acct-bob: r-be"),
         now: datetime!(2026-06-02 00:00 UTC),
-        expect: "remove bob (acct-bob): its grant ended on 2026-06-01 (`until`)",
+        expect: "remove bob (acct-bob): its grant ended on 2026-06-01 by its `until` date",
         ..Case::default()
     });
 }
@@ -1196,7 +1196,7 @@ fn protected_person_without_a_grant_is_planned_for_removal_for_the_guard_to_refu
         expect: "
             invite carol: Blog Editor
             remove alice (acct-alice): no grant in the config any more
-            remove bob (acct-bob): its grant ended on 2026-01-31 (`until`) (account from the ledger, not verified: no ledger key in this job)
+            remove bob (acct-bob): its grant ended on 2026-01-31 by its `until` date; account from the ledger, not verified: no ledger key in this job
         ",
         ..Case::default()
     });
@@ -1522,7 +1522,7 @@ fn account_granted_earlier_is_not_mistaken_for_a_new_collaborator() {
             invite inv-4 dave@agency.example r-bw 2026-05-20 pending
         ",
         expect: "
-            remove account acct-z: no grant in the config any more (account from the ledger, not verified: no ledger key in this job)
+            remove account acct-z: no grant in the config any more; account from the ledger, not verified: no ledger key in this job
             pending dave: Blog Writer
         ",
         ..Case::default()
@@ -1790,7 +1790,7 @@ fn changes_come_in_apply_order_with_before_and_after() {
             invite zoe: Blog Editor
             change-role bob: Blog Editor -> Blog Editor, Website Manager
             remove account acct-u: not in the config, and the site has `unmanaged: remove`
-            remove account acct-x: no grant in the config any more (account from the ledger, not verified: no ledger key in this job)
+            remove account acct-x: no grant in the config any more; account from the ledger, not verified: no ledger key in this job
             remove dave (acct-new): no grant in the config any more
             before:
               account acct-new: Blog Writer

@@ -503,7 +503,7 @@ impl<'a> Planner<'a> {
                         &invite,
                         &want.label,
                         (
-                            format!("accepted the invite ({why})"),
+                            format!("accepted the invite: {why}"),
                             provenance.unwrap_or(Provenance::Config),
                         ),
                     );
@@ -634,7 +634,7 @@ impl<'a> Planner<'a> {
             }
             let who = self.who_for_account(account);
             let reason = if let Some(Some(ended)) = referenced.get(account) {
-                Some(format!("its grant ended on {ended} (`until`)"))
+                Some(format!("its grant ended on {ended} by its `until` date"))
             } else if self.granted.contains(account) || referenced.contains_key(account) {
                 Some("no grant in the config any more".to_string())
             } else {
@@ -944,9 +944,9 @@ pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
 /// have written, and whether they were verified.
 fn with_source(reason: &str, source: Option<Provenance>) -> String {
     match source {
-        Some(Provenance::LedgerVerified) => format!("{reason} (account from the ledger, verified)"),
+        Some(Provenance::LedgerVerified) => format!("{reason}; account from the ledger, verified"),
         Some(Provenance::LedgerUnverified) => {
-            format!("{reason} (account from the ledger, not verified: no ledger key in this job)")
+            format!("{reason}; account from the ledger, not verified: no ledger key in this job")
         }
         _ => reason.to_string(),
     }
