@@ -170,3 +170,42 @@ fn man_writes_a_page_per_command() {
         );
     }
 }
+
+/// `-c` is refused where it means nothing, and each command's help speaks
+/// of what that command does with the shared options.
+#[test]
+fn options_mean_something_where_they_are_accepted() {
+    for command in ["schema", "completions", "man", "demo"] {
+        let mut args = vec!["-c", "access.yaml", command];
+        if command == "completions" {
+            args.push("bash");
+        }
+        let out = bin().args(&args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("means nothing"),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = bin()
+        .args(["schema"])
+        .env("ACCESSCTL_CONFIG", "x.yaml")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "the variable is not a typed option");
+    for command in ["plan", "import", "doctor"] {
+        let help = bin().args([command, "--help"]).output().expect("runs");
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            !help.contains("SMTP") && !help.contains("`apply` changes"),
+            "{command}: {help}"
+        );
+    }
+    let help = bin().args(["apply", "--help"]).output().expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("SMTP") && help.contains("`apply` changes"),
+        "{help}"
+    );
+}

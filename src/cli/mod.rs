@@ -75,8 +75,25 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Whether `-c/--config` was typed (not defaulted or from the
+    /// environment); set by [`Cli::parse_args`].
+    #[arg(skip)]
+    pub config_typed: bool,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line, noting whether `-c` was typed.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let matches = Cli::command().try_get_matches()?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.config_typed =
+            matches.value_source("config") == Some(clap::parser::ValueSource::CommandLine);
+        Ok(cli)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +101,10 @@ pub enum Command {
     /// Check the config file and report every problem in it; no network.
     Validate,
     /// Read live access on each site and show what `apply` would change.
+    #[command(
+        mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+    )]
     Plan(plan::PlanArgs),
     /// Make the changes a plan shows: invites, role changes, removals, and
     /// access requests to owners of sites without a key.
@@ -108,9 +129,17 @@ pub enum Command {
     /// reviewed it), with the private key in `ACCESSCTL_LEDGER_KEY`.
     LedgerSign(ledger_keys::SignArgs),
     /// Print `access` entries for the current collaborators of sites.
+    #[command(
+        mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+    )]
     Import(import::ImportArgs),
     /// Check every site read-only: key set, key accepted, roles and
     /// collaborators readable.
+    #[command(
+        mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+    )]
     Doctor(doctor::DoctorArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
@@ -210,6 +239,19 @@ impl RemoteArgs {
 }
 
 pub fn run(cli: Cli) -> Exit {
+    let reads_no_config = match &cli.command {
+        Command::Schema(_) => Some("schema"),
+        Command::Completions(_) => Some("completions"),
+        Command::Man(_) => Some("man"),
+        Command::Demo(_) => Some("demo"),
+        _ => None,
+    };
+    if let (true, Some(name)) = (cli.config_typed, reads_no_config) {
+        return fail(
+            format!("`-c/--config` means nothing to `accessctl {name}`: it reads no config"),
+            Some("leave `-c` out"),
+        );
+    }
     match cli.command {
         Command::Validate => validate::run(&cli.config),
         Command::Plan(args) => plan::run(&cli.config, &args),
