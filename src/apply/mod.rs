@@ -209,7 +209,11 @@ impl Executor {
         // What a task's report is made of if the task panics.
         let mut running: BTreeMap<Id, (SitePlan, ResultLog)> = BTreeMap::new();
         for item in work {
-            let semaphore = semaphore.clone();
+            // Sites start in the plan's order (a permit is taken before the
+            // task exists), so `--parallelism 1` applies them one by one.
+            let Ok(permit) = semaphore.clone().acquire_owned().await else {
+                break;
+            };
             let log = ResultLog::default();
             let site = SiteRun {
                 client: self.client.clone(),
@@ -222,7 +226,7 @@ impl Executor {
             };
             let plan = item.plan.clone();
             let handle = tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await;
+                let _permit = permit;
                 site.apply(item).await
             });
             running.insert(handle.id(), (plan, log));

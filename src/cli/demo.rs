@@ -68,8 +68,10 @@ pub fn run(args: &DemoArgs) -> Exit {
         Ok(h) => h,
         Err(e) => return fail(e, None),
     };
+    // The emulator's port changes every run; `-v` shows it.
+    tracing::info!("demo emulator listening on {base}");
     eprintln!(
-        "accessctl demo: Wix emulator on {base}, working in {}",
+        "accessctl demo: a Wix emulator on loopback, working in {}",
         workdir.display()
     );
 
@@ -103,18 +105,20 @@ pub fn run(args: &DemoArgs) -> Exit {
         }
         Err(e) => eprintln!("warning: {e}; the demo's ledger is not signed"),
     }
-    let cfg = config_path.display().to_string();
+    // Commands run in the working directory and name the config by its
+    // file name, so two runs print the same.
+    let cfg = "agency.yaml".to_string();
     let steps: [(&str, Vec<&str>); 3] = [
         ("check the config", vec!["validate", "-c", &cfg]),
         ("what would change", vec!["plan", "-c", &cfg]),
         (
             "make the changes",
-            vec!["apply", "-c", &cfg, "--auto-approve"],
+            vec!["apply", "-c", &cfg, "--auto-approve", "--parallelism", "1"],
         ),
     ];
     let mut ok = true;
     for (title, argv) in &steps {
-        ok &= step(title, argv, &env);
+        ok &= step(title, argv, &env, &workdir);
         helpdesk.report();
     }
     banner("some invitees accept their invites (emulator test control)");
@@ -145,7 +149,7 @@ pub fn run(args: &DemoArgs) -> Exit {
         ),
         (
             "apply the links",
-            vec!["apply", "-c", &cfg, "--auto-approve"],
+            vec!["apply", "-c", &cfg, "--auto-approve", "--parallelism", "1"],
         ),
         (
             "the owner of delta-plumbing sent the invites: record it",
@@ -157,7 +161,7 @@ pub fn run(args: &DemoArgs) -> Exit {
         ),
     ];
     for (title, argv) in &steps {
-        ok &= step(title, argv, &env);
+        ok &= step(title, argv, &env, &workdir);
         helpdesk.report();
     }
     rt.block_on(emulator.shutdown());
@@ -248,7 +252,8 @@ async fn receive(
 fn prepare_workdir(given: Option<&Path>) -> Result<PathBuf, String> {
     let dir = match given {
         Some(d) => d.to_path_buf(),
-        None => std::env::temp_dir().join(format!("accessctl-demo-{}", std::process::id())),
+        // The same place every run (cleared first), so the output is too.
+        None => std::env::temp_dir().join("accessctl-demo"),
     };
     if dir.join("agency.ledger").exists() {
         std::fs::remove_dir_all(dir.join("agency.ledger"))
@@ -263,7 +268,7 @@ fn banner(title: &str) {
 }
 
 /// Run this binary with `argv`; true when it exited 0.
-fn step(title: &str, argv: &[&str], env: &[(String, String)]) -> bool {
+fn step(title: &str, argv: &[&str], env: &[(String, String)], dir: &Path) -> bool {
     banner(title);
     eprintln!("$ accessctl {}", argv.join(" "));
     let exe = match std::env::current_exe() {
@@ -274,6 +279,7 @@ fn step(title: &str, argv: &[&str], env: &[(String, String)]) -> bool {
         }
     };
     let status = Command::new(exe)
+        .current_dir(dir)
         .args(argv)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("NO_COLOR", "1")
