@@ -128,6 +128,7 @@ fn site() -> SiteAccess {
         site_id: "site-1".to_string(),
         account_id: "acc-1".to_string(),
         key: ApiKey::new("test-key-SECRET"),
+        invite_language: None,
     }
 }
 
@@ -163,10 +164,40 @@ async fn retries_stop_after_the_policys_attempts() {
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let s = Scripted::start(vec![canned(403, r#"{"message":"no"}"#), canned(200, ROLES)]).await;
+    let s = Scripted::start(vec![canned(401, r#"{"message":"no"}"#), canned(200, ROLES)]).await;
     let err = client(&s.base).roles(&site()).await.expect_err("fails");
     assert_eq!(s.requests(), 1);
-    assert!(err.to_string().contains("HTTP 403: no"), "{err}");
+    assert!(err.to_string().contains("HTTP 401: no"), "{err}");
+}
+
+/// Which id header Get Roles Info wants is unconfirmed: a 403 (or 400) for
+/// `wix-account-id` is answered by one call with `wix-site-id`, not a retry;
+/// when both are refused the error names the detail and both answers.
+#[tokio::test]
+async fn get_roles_info_tries_the_other_id_header_once() {
+    let s = Scripted::start(vec![canned(403, r#"{"message":"no"}"#), canned(200, ROLES)]).await;
+    let info = client(&s.base)
+        .roles_info(&site())
+        .await
+        .expect("second header works");
+    assert_eq!(s.requests(), 2);
+    assert_eq!(info.header.name(), "wix-site-id");
+
+    let s = Scripted::start(vec![
+        canned(403, r#"{"message":"no"}"#),
+        canned(400, r#"{"message":"missing wix-account-id header"}"#),
+        canned(200, ROLES),
+    ])
+    .await;
+    let err = client(&s.base)
+        .roles(&site())
+        .await
+        .expect_err("both refused");
+    assert_eq!(s.requests(), 2);
+    assert_eq!(
+        err.to_string(),
+        "Get Roles Info on site `acme` failed: refused with wix-account-id (HTTP 403: no (hint: the key must be created by the account that owns the site, with the Manage Contributors permission)) and with wix-site-id (HTTP 400: missing wix-account-id header) (unconfirmed API detail: Get Roles Info id header; hint: run `accessctl doctor` and report its summary)"
+    );
 }
 
 #[tokio::test]
@@ -328,7 +359,7 @@ async fn unexpected_json_gives_a_clear_error_naming_site_and_call() {
                     r#"{"predefinedRoles":[{"title":"no id"},{"id":"role-a"}]}"#,
                 ),
                 canned(200, r#"{"contributors":[{},{"accountId":"acct-1"}]}"#),
-                canned(200, r#"{}"#),
+                canned(200, r#"{"contributors":[{"accountId":"acct-1"},{}]}"#),
             ],
         ),
         (
@@ -457,6 +488,7 @@ fn emulator_site(i: usize) -> SiteAccess {
         site_id: format!("site-{i}"),
         account_id: ACCOUNT.to_string(),
         key: ApiKey::new(KEY),
+        invite_language: None,
     }
 }
 
