@@ -295,10 +295,14 @@ async fn connection_refused_is_retried_then_reported() {
         .await
         .expect_err("refused");
     assert!(!err.outcome_unknown(), "nothing reached Wix");
-    assert_eq!(
-        err.to_string(),
-        "Get Roles Info on site `acme` failed: could not connect to the Wix API"
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "Get Roles Info on site `acme` failed: could not connect to the Wix API at http://127.0.0.1:{port}: "
+        )),
+        "{text}"
     );
+    assert!(text.contains("accessctl emulator --seed"), "{text}");
 }
 
 #[tokio::test]

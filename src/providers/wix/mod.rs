@@ -19,6 +19,7 @@
 
 pub mod endpoints;
 pub mod limiter;
+mod reach;
 pub mod retry;
 pub mod wire;
 
@@ -164,7 +165,15 @@ pub struct WixClient {
     retry: RetryPolicy,
     /// Requests in flight at once, across all keys and sites.
     in_flight: Arc<Semaphore>,
+    /// Set when a call ran out of attempts without ever connecting (refused,
+    /// DNS failure, connect timeout): every later call of the run fails at
+    /// once with the same cause instead of retrying on its own, so an
+    /// unreachable API ends a run of many sites in about one call's backoff.
+    reach: Arc<reach::Reachability>,
 }
+
+/// What to do when the API cannot be reached, after the cause.
+pub const UNREACHABLE_HINT: &str = "check the network, or set ACCESSCTL_WIX_API_BASE (or --wix-api-base); for a dry run without Wix, start `accessctl emulator --seed examples/agency.seed.yaml --listen 127.0.0.1:8787` and pass --wix-api-base http://127.0.0.1:8787";
 
 /// Requests in flight at once unless [`WixClient::with_concurrency`] says
 /// otherwise (the CLI passes `--parallelism`).
@@ -182,6 +191,8 @@ struct AttemptError {
     /// 429, 5xx, timeouts and connection errors.
     transient: bool,
     retry_after: Option<Duration>,
+    /// No connection was made: refused, DNS failure, connect timeout.
+    never_connected: bool,
 }
 
 impl AttemptError {
@@ -425,6 +436,7 @@ impl WixClient {
             limiter: Arc::new(RateLimiter::per_minute(limiter::DEFAULT_PER_MINUTE)),
             retry: RetryPolicy::default(),
             in_flight: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
+            reach: Arc::default(),
         })
     }
 
@@ -526,6 +538,14 @@ impl WixClient {
         })
         .instrument(span)
         .await;
+        if let Err(AttemptError {
+            never_connected: true,
+            kind: ErrorKind::Transport { detail, .. },
+            ..
+        }) = &result
+        {
+            self.reach.trip(detail);
+        }
         Sent {
             result: result.map_err(|e| e.kind),
             earlier_maybe_applied,
@@ -545,6 +565,18 @@ impl WixClient {
         body: Option<&[u8]>,
         attempt: u32,
     ) -> Result<Answer, AttemptError> {
+        let unreachable = |cause: String| AttemptError {
+            kind: ErrorKind::Transport {
+                detail: cause,
+                maybe_sent: false,
+            },
+            transient: false,
+            retry_after: None,
+            never_connected: false,
+        };
+        if let Some(cause) = self.reach.cause() {
+            return Err(unreachable(cause.clone()));
+        }
         let mut auth = HeaderValue::from_str(site.key.expose()).map_err(|_| AttemptError {
             kind: ErrorKind::Transport {
                 detail: "the site's API key is not a valid HTTP header value; check its api_key_env variable".to_string(),
@@ -552,6 +584,7 @@ impl WixClient {
             },
             transient: false,
             retry_after: None,
+            never_connected: false,
         })?;
         auth.set_sensitive(true);
         let mut request = self
@@ -568,7 +601,11 @@ impl WixClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
         }
-        let waited = self.limiter.acquire(&site.key).await;
+        // Waiting for a slot ends early when the API is found unreachable.
+        let waited = tokio::select! {
+            waited = self.limiter.acquire(&site.key) => waited,
+            cause = self.reach.tripped(&self.retry) => return Err(unreachable(cause)),
+        };
         if !waited.is_zero() {
             debug!(
                 waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
@@ -577,16 +614,46 @@ impl WixClient {
         }
         // Taken after the rate-limit wait, so a call held back for its key
         // never keeps another key's call from going out. Never closed.
-        let _permit = self.in_flight.acquire().await.ok();
+        let _permit = tokio::select! {
+            permit = self.in_flight.acquire() => permit.ok(),
+            cause = self.reach.tripped(&self.retry) => return Err(unreachable(cause)),
+        };
+        if let Some(cause) = self.reach.cause() {
+            return Err(unreachable(cause.clone()));
+        }
         debug!(%method, %path, attempt, "request");
-        let response = request.send().await.map_err(|e| AttemptError {
+        let response = request.send().await;
+        match &response {
+            Err(e) if e.is_connect() => self.reach.refused(
+                &format!(
+                    "could not connect to the Wix API at {}: {} (hint: {UNREACHABLE_HINT})",
+                    self.base,
+                    root_cause(e)
+                ),
+                &self.retry,
+            ),
+            Ok(_) => self.reach.connected(),
+            // A timeout may have been spent connecting or waiting for Wix:
+            // it neither proves nor disproves that the API is reachable.
+            Err(_) => {}
+        }
+        let response = response.map_err(|e| AttemptError {
             kind: ErrorKind::Transport {
-                detail: transport_detail(&e),
+                detail: if e.is_connect() {
+                    format!(
+                        "could not connect to the Wix API at {}: {} (hint: {UNREACHABLE_HINT})",
+                        self.base,
+                        root_cause(&e)
+                    )
+                } else {
+                    transport_detail(&e)
+                },
                 // A connect failure never reached Wix; anything later may have.
                 maybe_sent: !e.is_connect(),
             },
             transient: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
             retry_after: None,
+            never_connected: e.is_connect(),
         })?;
         let status = response.status();
         let retry_after = response
@@ -608,6 +675,7 @@ impl WixClient {
                 },
                 transient,
                 retry_after: None,
+                never_connected: false,
             })?;
         debug!(status = status.as_u16(), bytes = body.len(), "response");
         if status.is_success() {
@@ -623,6 +691,7 @@ impl WixClient {
             },
             transient: status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
             retry_after,
+            never_connected: false,
         })
     }
 
@@ -1132,6 +1201,21 @@ fn preview(bytes: &[u8]) -> String {
             escaped
         })
         .collect()
+}
+
+/// The innermost cause of a connect error ("Connection refused (os error
+/// 111)", "failed to lookup address information: …"), which is what a
+/// person needs; reqwest's own text only says "error sending request".
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut last: &dyn std::error::Error = e;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    if e.is_timeout() {
+        "the connection timed out".to_string()
+    } else {
+        last.to_string()
+    }
 }
 
 fn transport_detail(e: &reqwest::Error) -> String {
