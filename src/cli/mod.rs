@@ -109,8 +109,8 @@ pub enum Command {
     LedgerSign(ledger_keys::SignArgs),
     /// Print `access` entries for the current collaborators of sites.
     Import(import::ImportArgs),
-    /// Check every site read-only: key set, key accepted, roles and
-    /// collaborators readable.
+    /// Check every site (read-only unless --probe-writes): key accepted,
+    /// and which reading of each unconfirmed Wix API detail it gets.
     Doctor(doctor::DoctorArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),

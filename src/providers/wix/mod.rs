@@ -1011,6 +1011,77 @@ impl WixClient {
         ))
     }
 
+    /// Learn which Remove Contributor method Wix takes without removing
+    /// anyone: remove `absent_id`, an account that is not on the site, and
+    /// expect Wix's `NOT_FOUND` — from POST, or from DELETE (id in the query
+    /// string) after POST's 405. Returns the method that answered it.
+    pub async fn probe_remove(
+        &self,
+        site: &SiteAccess,
+        absent_id: &str,
+    ) -> Result<Method, WixError> {
+        let e = &endpoints::REMOVE_CONTRIBUTOR;
+        let body = wire::RemoveContributorRequest {
+            account_id: absent_id,
+        };
+        let first = self.send(e, &e.method, site, None, &[], Some(&body)).await;
+        let first_kind = match first.result {
+            Err(kind) if is_wix_not_found(&kind) => return Ok(e.method.clone()),
+            Err(
+                kind @ ErrorKind::Status {
+                    status: 404 | 405, ..
+                },
+            ) => kind,
+            Ok(_) => {
+                return Err(fail(
+                    e,
+                    site,
+                    ErrorKind::Unconfirmed {
+                        detail: &endpoints::DETAIL_REMOVE_METHOD,
+                        message: format!(
+                            "removing an account that is not on the site succeeded with {}; expected NOT_FOUND",
+                            e.method
+                        ),
+                    },
+                ));
+            }
+            Err(kind) => return Err(fail(e, site, kind)),
+        };
+        let fallback = &endpoints::REMOVE_FALLBACK_METHOD;
+        let second = self
+            .send(
+                e,
+                fallback,
+                site,
+                None,
+                &[(endpoints::REMOVE_QUERY_PARAM, absent_id)],
+                None::<&()>,
+            )
+            .await;
+        match second.result {
+            Err(kind) if is_wix_not_found(&kind) => Ok(fallback.clone()),
+            Err(ErrorKind::Transport { detail, maybe_sent }) => {
+                Err(fail(e, site, ErrorKind::Transport { detail, maybe_sent }))
+            }
+            other => Err(fail(
+                e,
+                site,
+                ErrorKind::Unconfirmed {
+                    detail: &endpoints::DETAIL_REMOVE_METHOD,
+                    message: format!(
+                        "for an account not on the site, {} answered {} and {fallback} answered {}; expected NOT_FOUND from one of them",
+                        e.method,
+                        describe(&first_kind),
+                        match &other {
+                            Ok(_) => "success".to_string(),
+                            Err(kind) => describe(kind),
+                        }
+                    ),
+                },
+            )),
+        }
+    }
+
     /// Remove a contributor. The docs disagree on the method: POST with a
     /// JSON body first; on a 405 (or a 404 that is not Wix's `NOT_FOUND`,
     /// which is what a gateway without the route says), DELETE with the id
