@@ -34,7 +34,7 @@ pub fn site_access(site: &Site) -> Option<Result<SiteAccess, String>> {
         site_id: site.wix.site_id.clone(),
         account_id: site.wix.account_id.clone(),
         key,
-        invite_language: None,
+        invite_language: site.wix.invite_language.clone(),
     }))
 }
 

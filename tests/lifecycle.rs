@@ -524,3 +524,36 @@ fn run_variant(quirks: &str, expect: Expect) {
         Expect::PlanStops(_) => unreachable!(),
     }
 }
+
+/// Bulk Invite says `defaultEmailLanguage` only when `invite_language` is
+/// configured; otherwise it is left out, so Wix writes in the owner's
+/// language (never a hard-coded `en`).
+#[test]
+fn invite_language_is_sent_only_when_configured() {
+    let bodies = |config: &str| {
+        let h = Harness::new(SEED, config, &[("SHOP_KEY", "key-shop")]);
+        let out = h.apply();
+        assert!(out.status.success(), "{}", stderr(&out));
+        h.log()
+            .into_iter()
+            .filter(|e| e["path"] == "/invites/site-invite/bulk")
+            .map(|e| e["requestBody"].clone())
+            .collect::<Vec<_>>()
+    };
+    let plain = bodies(CONFIG);
+    assert!(!plain.is_empty());
+    assert!(
+        plain
+            .iter()
+            .all(|b| b.get("defaultEmailLanguage").is_none()),
+        "{plain:?}"
+    );
+    let german = bodies(&CONFIG.replace(
+        "api_key_env: SHOP_KEY }",
+        "api_key_env: SHOP_KEY, invite_language: de }",
+    ));
+    assert!(
+        german.iter().all(|b| b["defaultEmailLanguage"] == "de"),
+        "{german:?}"
+    );
+}

@@ -31,6 +31,16 @@ use crate::model::{
     Config, Contact, Grant, Person, Pos, Principal, RoleName, Safety, Site, Unmanaged, WixSite,
 };
 
+/// Whether a role name means the owner-side role, which Wix never grants:
+/// the title `Owner`/`Site Owner` (any case) or an id naming the owner.
+fn is_owner_role(name: &str) -> bool {
+    let name = name.trim().to_lowercase();
+    matches!(
+        name.as_str(),
+        "owner" | "site owner" | "wix.platform.roles.owner"
+    )
+}
+
 /// The keys of a site mapping (see [`super::raw::RawSite`]).
 const SITE_KEYS: [&str; 5] = ["wix", "owner", "unmanaged", "access", "request"];
 
@@ -159,6 +169,14 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     }
     if root.get("requests").is_none() {
         diagnostics.extend(unrequestable(file, &order, &sites));
+    }
+    // The file's `invite_language` holds for every site that sets none.
+    if let Some(language) = root.get("invite_language").and_then(Value::as_str) {
+        for site in sites.values_mut() {
+            let wix: &mut WixSite = &mut site.wix;
+            wix.invite_language
+                .get_or_insert_with(|| language.to_string());
+        }
     }
     let config = Config {
         path: file.to_path_buf(),
@@ -622,6 +640,7 @@ impl Resolver<'_> {
             site_id: raw.site_id,
             account_id: raw.account_id,
             api_key_env: raw.api_key_env,
+            invite_language: raw.invite_language,
         });
         (wix, site_id)
     }
@@ -705,6 +724,15 @@ impl Resolver<'_> {
                 false,
             ) {
                 self.diagnostics.push(d);
+                ok = false;
+            } else if is_owner_role(name) {
+                self.error(
+                    pos,
+                    format!("{context} grants `{}`, which no one can be given", name.trim()),
+                    Some(
+                        "the site owner's role changes only through a site transfer in Wix; grant `Admin (Co-Owner)` instead".to_string(),
+                    ),
+                );
                 ok = false;
             } else {
                 let name = self.intern(name.trim());
