@@ -646,3 +646,31 @@ async fn dropped_connections_are_retried_for_role_changes() {
     );
     emu.shutdown().await;
 }
+
+/// The command's deadline: a call still waiting for its rate-limit slot
+/// when it passes fails as not sent, at the deadline, not a minute later.
+#[tokio::test]
+async fn a_call_waiting_past_the_deadline_fails_as_not_sent() {
+    let s = Scripted::start(vec![canned(200, ROLES); 4]).await;
+    let c = client(&s.base)
+        .with_rate_limit(1)
+        .with_deadline(Duration::from_millis(800));
+    c.roles(&site()).await.expect("the first call has its slot");
+    let started = std::time::Instant::now();
+    let other = SiteAccess {
+        account_id: "acc-2".to_string(),
+        ..site()
+    };
+    let err = c
+        .roles(&other)
+        .await
+        .expect_err("no slot before the deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!err.outcome_unknown());
+    assert!(err.to_string().contains("deadline passed"), "{err}");
+    assert_eq!(s.requests(), 1);
+}

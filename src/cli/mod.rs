@@ -152,6 +152,13 @@ pub struct RemoteArgs {
     #[arg(long, env = "ACCESSCTL_RATE_LIMIT", default_value_t = crate::providers::wix::limiter::DEFAULT_PER_MINUTE, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub rate_limit: u32,
 
+    /// Seconds the whole command may spend on Wix: after it, calls not yet
+    /// sent fail (as not sent) instead of waiting for a rate-limit slot or a
+    /// retry. A run that can reach the API and keeps to the rate limit needs
+    /// about a minute per `--rate-limit` requests of its busiest key.
+    #[arg(long, env = "ACCESSCTL_DEADLINE", default_value_t = 6 * 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600))]
+    pub deadline: u64,
+
     /// Only these sites (repeatable); all when absent.
     #[arg(long = "site", value_name = "KEY")]
     pub sites: Vec<String>,
@@ -203,7 +210,8 @@ impl RemoteArgs {
             WixClient::new(&self.wix_api_base, Duration::from_secs(self.timeout))?
                 .with_rate_limit(self.rate_limit)
                 .with_retry(retry)
-                .with_concurrency(usize::from(self.parallelism)),
+                .with_concurrency(usize::from(self.parallelism))
+                .with_deadline(Duration::from_secs(self.deadline)),
         )
     }
 }

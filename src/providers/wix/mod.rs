@@ -170,6 +170,9 @@ pub struct WixClient {
     /// once with the same cause instead of retrying on its own, so an
     /// unreachable API ends a run of many sites in about one call's backoff.
     reach: Arc<reach::Reachability>,
+    /// After this, calls not yet sent fail instead of being sent (the
+    /// command's `--deadline`).
+    deadline: Option<tokio::time::Instant>,
 }
 
 /// What to do when the API cannot be reached, after the cause.
@@ -437,6 +440,7 @@ impl WixClient {
             retry: RetryPolicy::default(),
             in_flight: Arc::new(Semaphore::new(DEFAULT_CONCURRENCY)),
             reach: Arc::default(),
+            deadline: None,
         })
     }
 
@@ -452,6 +456,19 @@ impl WixClient {
     pub fn with_rate_limit(mut self, per_minute: u32) -> Self {
         self.limiter = Arc::new(RateLimiter::per_minute(per_minute));
         self
+    }
+
+    /// No call is sent once `within` has passed from now; a wait for a
+    /// rate-limit slot or a retry that would end later ends the call.
+    pub fn with_deadline(mut self, within: Duration) -> Self {
+        self.deadline = tokio::time::Instant::now().checked_add(within);
+        self
+    }
+
+    /// Whether the deadline passed, or will have by `after` from now.
+    fn past_deadline(&self, after: Duration) -> bool {
+        self.deadline
+            .is_some_and(|d| tokio::time::Instant::now() + after >= d)
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -525,7 +542,11 @@ impl WixClient {
         .when(|e: &AttemptError| {
             e.transient && (endpoint.repeat == Repeat::Safe || !e.outcome_unknown())
         })
-        .adjust(|e, backoff| self.retry.wait(backoff, e.retry_after))
+        .adjust(|e, backoff| {
+            self.retry
+                .wait(backoff, e.retry_after)
+                .filter(|wait| !self.past_deadline(*wait))
+        })
         .notify(|e, wait| {
             earlier_maybe_applied |= e.outcome_unknown();
             info!(
@@ -565,7 +586,7 @@ impl WixClient {
         body: Option<&[u8]>,
         attempt: u32,
     ) -> Result<Answer, AttemptError> {
-        let unreachable = |cause: String| AttemptError {
+        let not_sent = |cause: String| AttemptError {
             kind: ErrorKind::Transport {
                 detail: cause,
                 maybe_sent: false,
@@ -575,8 +596,20 @@ impl WixClient {
             never_connected: false,
         };
         if let Some(cause) = self.reach.cause() {
-            return Err(unreachable(cause.clone()));
+            return Err(not_sent(cause.clone()));
         }
+        let deadline_passed = || {
+            not_sent(
+                "not sent: the command's deadline passed (--deadline; see README, \"Network behaviour\")"
+                    .to_string(),
+            )
+        };
+        if self.past_deadline(Duration::ZERO) {
+            return Err(deadline_passed());
+        }
+        let deadline = self
+            .deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365));
         let mut auth = HeaderValue::from_str(site.key.expose()).map_err(|_| AttemptError {
             kind: ErrorKind::Transport {
                 detail: "the site's API key is not a valid HTTP header value; check its api_key_env variable".to_string(),
@@ -604,7 +637,8 @@ impl WixClient {
         // Waiting for a slot ends early when the API is found unreachable.
         let waited = tokio::select! {
             waited = self.limiter.acquire(&site.key) => waited,
-            cause = self.reach.tripped(&self.retry) => return Err(unreachable(cause)),
+            cause = self.reach.tripped(&self.retry) => return Err(not_sent(cause)),
+            () = tokio::time::sleep_until(deadline) => return Err(deadline_passed()),
         };
         if !waited.is_zero() {
             debug!(
@@ -616,10 +650,14 @@ impl WixClient {
         // never keeps another key's call from going out. Never closed.
         let _permit = tokio::select! {
             permit = self.in_flight.acquire() => permit.ok(),
-            cause = self.reach.tripped(&self.retry) => return Err(unreachable(cause)),
+            cause = self.reach.tripped(&self.retry) => return Err(not_sent(cause)),
+            () = tokio::time::sleep_until(deadline) => return Err(deadline_passed()),
         };
         if let Some(cause) = self.reach.cause() {
-            return Err(unreachable(cause.clone()));
+            return Err(not_sent(cause.clone()));
+        }
+        if self.past_deadline(Duration::ZERO) {
+            return Err(deadline_passed());
         }
         debug!(%method, %path, attempt, "request");
         let response = request.send().await;
