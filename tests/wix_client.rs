@@ -674,3 +674,32 @@ async fn a_call_waiting_past_the_deadline_fails_as_not_sent() {
     assert!(err.to_string().contains("deadline passed"), "{err}");
     assert_eq!(s.requests(), 1);
 }
+
+/// Regression (found by `plan_properties`): contributors who all hold
+/// every role make every per-role query return everyone, as an ignored
+/// filter would. A query on a role id that does not exist tells them apart:
+/// the site is read, and only an ignored filter is refused.
+#[tokio::test]
+async fn contributors_holding_every_role_are_not_taken_for_an_ignored_filter() {
+    for (quirks, refused) in [("", false), ("quirks: { role_filter: ignored }\n", true)] {
+        let seed = format!(
+            "{quirks}predefined_roles:\n  - {{ id: role-a, title: A }}\n  - {{ id: role-b, title: B }}\naccounts:\n  - {{ id: {ACCOUNT}, api_keys: [{KEY}] }}\nsites:\n  - id: site-0\n    account: {ACCOUNT}\n    contributors:\n      - {{ account_id: acct-x, roles: [role-a, role-b] }}\n"
+        );
+        let emu = emulator::spawn(
+            emulator::parse_seed(&seed).expect("seed"),
+            ([127, 0, 0, 1], 0).into(),
+        )
+        .await
+        .expect("emulator");
+        let result = client(&emu.base_url()).read_site(&emulator_site(0)).await;
+        match (result, refused) {
+            (Ok(live), false) => {
+                let roles: Vec<&String> = live.contributors["acct-x"].iter().collect();
+                assert_eq!(roles, ["role-a", "role-b"]);
+            }
+            (Err(e), true) => assert!(e.to_string().contains("filter seems to be ignored"), "{e}"),
+            (other, _) => panic!("{quirks:?}: {other:?}"),
+        }
+        emu.shutdown().await;
+    }
+}

@@ -145,6 +145,12 @@ pub const GET_ROLES_INFO_FALLBACK_HEADER: IdHeader = IdHeader::Site;
 /// Query Site Contributors' role filter, one parameter per role id.
 pub const ROLE_FILTER_PARAM: &str = "filter.policyIds";
 
+/// A role id no site has. When every per-role query returns every
+/// contributor, a query filtered on this one tells an ignored filter (it
+/// returns them too) from contributors who all hold every role (it returns
+/// nobody).
+pub const ROLE_FILTER_PROBE_ID: &str = "accessctl-probe-no-such-role";
+
 /// The application error code that means "no such thing" in Wix's error
 /// body. Only a 404 carrying it counts as "already gone".
 pub const NOT_FOUND_CODE: &str = "NOT_FOUND";
@@ -184,7 +190,7 @@ pub const DETAIL_OWNER_LISTED: Detail = Detail {
 };
 pub const DETAIL_ROLE_FILTER: Detail = Detail {
     name: "role filter (filter.policyIds)",
-    handling: "a contributor found by no per-role query, or per-role queries that all return everyone, stop the site's plan",
+    handling: "a contributor found by no per-role query, or per-role queries that all return everyone while a query on a role id that does not exist does too, stop the site's plan",
 };
 pub const DETAIL_EMPTY_ANSWER: Detail = Detail {
     name: "empty Query Site Contributors answer",

@@ -233,6 +233,12 @@ pub struct RawRead {
     /// Role id → accounts its filtered query returned; empty when nobody
     /// but the owner was listed (no per-role query is needed then).
     pub per_role: BTreeMap<String, BTreeSet<String>>,
+    /// When every per-role query returned every contributor (which is also
+    /// what a site whose contributors all hold every role looks like): the
+    /// accounts a query filtered on a role id that does not exist returned.
+    /// `None` when not needed, or when Wix refused that id with a 400 (a
+    /// filter it validates is one it reads).
+    pub probe: Option<BTreeSet<String>>,
 }
 
 impl RawRead {
@@ -267,19 +273,32 @@ impl RawRead {
             .collect()
     }
 
-    /// Whether the per-role queries narrowed the list: `None` when it
-    /// cannot be told (fewer than two roles, or nobody but the owner).
-    pub fn filter_narrows(&self, site: &SiteAccess) -> Option<bool> {
+    /// Whether the per-role queries all returned every contributor.
+    fn all_queries_return_everyone(&self, site: &SiteAccess) -> bool {
         let others = self.others(site);
-        if others.is_empty() || self.per_role.len() < 2 {
-            return None;
-        }
-        Some(
-            !self
+        !others.is_empty()
+            && self.per_role.len() >= 2
+            && self
                 .per_role
                 .values()
-                .all(|held| others.iter().all(|a| held.contains(a))),
-        )
+                .all(|held| others.iter().all(|a| held.contains(a)))
+    }
+
+    /// Whether Wix honours the role filter: `None` when it cannot be told
+    /// (fewer than two roles, or nobody but the owner). When every per-role
+    /// query returned everyone, the query on a role id that does not exist
+    /// decides: it returns contributors only if the filter is ignored.
+    pub fn filter_narrows(&self, site: &SiteAccess) -> Option<bool> {
+        if self.others(site).is_empty() || self.per_role.len() < 2 {
+            return None;
+        }
+        if !self.all_queries_return_everyone(site) {
+            return Some(true);
+        }
+        match &self.probe {
+            Some(held) => Some(!held.iter().any(|a| *a != site.account_id)),
+            None => Some(true),
+        }
     }
 
     /// The live state, or the reason these answers cannot be planned on:
@@ -327,7 +346,7 @@ impl RawRead {
             return Err(refuse(
                 &endpoints::DETAIL_ROLE_FILTER,
                 format!(
-                    "every one of {} per-role queries returned all {} contributor(s): the `{}` filter seems to be ignored, so roles cannot be told apart",
+                    "every one of {} per-role queries returned all {} contributor(s), and so did a query on a role id that does not exist: the `{}` filter seems to be ignored, so roles cannot be told apart",
                     self.per_role.len(),
                     others.len(),
                     endpoints::ROLE_FILTER_PARAM
@@ -892,12 +911,27 @@ impl WixClient {
                     per_role.insert(role_id, held);
                 }
             }
-            Ok(RawRead {
+            let mut raw = RawRead {
                 roles: info.roles,
                 roles_header: info.header,
                 all,
                 per_role,
-            })
+                probe: None,
+            };
+            if raw.all_queries_return_everyone(site) {
+                raw.probe = match self
+                    .query_contributors(site, Some(endpoints::ROLE_FILTER_PROBE_ID))
+                    .await
+                {
+                    Ok(held) => Some(held.into_iter().filter_map(|c| c.account_id).collect()),
+                    Err(WixError {
+                        kind: ErrorKind::Status { status: 400, .. },
+                        ..
+                    }) => None,
+                    Err(e) => return Err(e),
+                };
+            }
+            Ok(raw)
         }
         .instrument(span)
         .await
