@@ -160,6 +160,9 @@ pub struct WixSite {
     pub account_id: String,
     /// Name of the environment variable holding the API key; never the key.
     pub api_key_env: Option<String>,
+    /// Language of invitation emails (Bulk Invite's `defaultEmailLanguage`);
+    /// `None` leaves it to Wix, which uses the site owner's.
+    pub invite_language: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

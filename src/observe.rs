@@ -5,7 +5,7 @@
 //! the client keeps at most `parallelism` requests in flight), then calls
 //! [`plan::plan_site`] for each.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::ledger::{self, SiteLedger};
-use crate::model::{Config, Site};
+use crate::model::{Config, Principal, Site};
 use crate::plan::{self, Observation, Plan, safety};
 use crate::providers::wix::{SiteAccess, WixClient};
 use crate::secret::ApiKey;
@@ -34,7 +34,39 @@ pub fn site_access(site: &Site) -> Option<Result<SiteAccess, String>> {
         site_id: site.wix.site_id.clone(),
         account_id: site.wix.account_id.clone(),
         key,
+        invite_language: site.wix.invite_language.clone(),
     }))
+}
+
+/// Accounts that should be on the site, by the ledger (accounts this tool
+/// granted and has not removed) and by the config (people granted here with a
+/// `wix_account_id`, bare account grants). An answer that lists nobody
+/// while these exist is refused rather than planned on.
+fn known_accounts(config: &Config, site: &Site, ledger: &SiteLedger) -> BTreeSet<String> {
+    let mut known: BTreeSet<String> = ledger
+        .granted
+        .iter()
+        .map(|g| g.account_id.clone())
+        .collect();
+    for grant in &site.grants {
+        match &grant.principal {
+            Principal::Person(key) => {
+                if let Some(account) = config
+                    .people
+                    .get(key.as_ref())
+                    .and_then(|p| p.wix_account_id.clone())
+                {
+                    known.insert(account);
+                }
+            }
+            Principal::Account(account) => {
+                known.insert(account.to_string());
+            }
+            Principal::Email(_) => {}
+        }
+    }
+    known.remove(&site.wix.account_id);
+    known
 }
 
 /// Below this many sites, planning stays on one thread.
@@ -103,11 +135,12 @@ pub async fn observe(
             }
             Some(Ok(access)) => access,
         };
+        let known = known_accounts(config, site, &ledger);
         let client = client.clone();
         let semaphore = semaphore.clone();
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            let observation = match client.read_site(&access).await {
+            let observation = match client.read_site_expecting(&access, &known).await {
                 Ok(live) => Observation::Live(live),
                 Err(e) => Observation::Failed(e.to_string()),
             };

@@ -62,6 +62,7 @@ snapshot_errors! {
     api_key_env_not_a_name => "api-key-env-not-a-name.yaml",
     bad_keys => "bad-keys.yaml",
     unmanaged_typo => "unmanaged-typo.yaml",
+    owner_role_and_language => "owner-role-and-language.yaml",
     billion_laughs => "billion-laughs.yaml",
     ten_mistakes => "ten-mistakes.yaml",
 }
@@ -217,6 +218,34 @@ fn valid_config_resolves_to_the_model() {
     assert_eq!(config.safety.max_removals_per_site, Some(3));
     assert_eq!(config.safety.max_removals_total, Some(10));
     assert_eq!(config.safety.protect, ["alice"]);
+}
+
+/// `invite_language` of a site wins over the file's; without either it is
+/// left out (Wix then uses the owner's language).
+#[test]
+fn invite_language_falls_back_to_the_files_then_to_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("access.yaml");
+    let text = |top: &str| {
+        format!(
+            "version: 1\n{top}people:\n  a: {{ email: a@x.example }}\nsites:\n  one:\n    wix: {{ site_id: s1, account_id: acc, api_key_env: K, invite_language: pt-BR }}\n    access: [{{ person: a, role: Blog Writer }}]\n  two:\n    wix: {{ site_id: s2, account_id: acc, api_key_env: K }}\n    access: [{{ person: a, role: Blog Writer }}]\n"
+        )
+    };
+    let languages = |top: &str| {
+        std::fs::write(&path, text(top)).expect("write");
+        let loaded = config::load(&path).expect("valid");
+        loaded
+            .config
+            .sites
+            .values()
+            .map(|s| s.wix.invite_language.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        languages("invite_language: de\n"),
+        [Some("pt-BR".to_string()), Some("de".to_string())]
+    );
+    assert_eq!(languages(""), [Some("pt-BR".to_string()), None]);
 }
 
 #[test]

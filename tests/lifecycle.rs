@@ -374,3 +374,186 @@ fn remove_falls_back_to_delete() {
     );
     assert_eq!(h.plan().change_count(), 0);
 }
+
+/// How the lifecycle must end under one reading of the unconfirmed details.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Converges: nothing left to plan, no duplicate invite.
+    Converge,
+    /// Every plan (and apply) stops the site before any write, with this text.
+    PlanStops(&'static str),
+    /// An apply fails the one change Wix answered unreadably, with this
+    /// text; that change is not recorded as done, so it is planned again.
+    ApplyStops(&'static str),
+}
+
+/// Every emulator variant of the details Wix's docs leave open
+/// (`src/emulator/quirks.rs`, `src/providers/wix/endpoints.rs`): the loop
+/// either converges or stops with the message naming the detail; no
+/// variant produces a wrong plan.
+#[test]
+fn every_unconfirmed_reading_converges_or_stops_precisely() {
+    let variants: &[(&str, Expect)] = &[
+        ("", Expect::Converge),
+        ("remove_method: DELETE\n", Expect::Converge),
+        (
+            "remove_method: DELETE\nquirks: { remove_param: query }\n",
+            Expect::Converge,
+        ),
+        (
+            "remove_method: DELETE\nquirks: { remove_param: body }\n",
+            Expect::ApplyStops("unconfirmed API detail: Remove Contributor method"),
+        ),
+        ("quirks: { change_role_method: PATCH }\n", Expect::Converge),
+        (
+            "quirks: { revoke_not_found: bare }\n",
+            Expect::ApplyStops("unconfirmed API detail: Revoke Invite 404"),
+        ),
+        ("quirks: { account_owner_id: omitted }\n", Expect::Converge),
+        (
+            "quirks: { account_owner_id: owner_user_id }\n",
+            Expect::PlanStops(
+                "accountOwnerId is `user-of-acc-1` where the config's account_id is `acc-1`",
+            ),
+        ),
+        (
+            "quirks: { account_owner_id: per_contributor }\n",
+            Expect::PlanStops("accountOwnerId differs between rows"),
+        ),
+        ("quirks: { owner_listed: hidden }\n", Expect::Converge),
+        (
+            "quirks: { role_filter: ignored }\n",
+            Expect::PlanStops("filter seems to be ignored"),
+        ),
+        ("quirks: { roles_id_header: account }\n", Expect::Converge),
+        ("quirks: { roles_id_header: site }\n", Expect::Converge),
+        (
+            "quirks: { contributors_answer: empty }\n",
+            Expect::PlanStops(
+                "Wix listed nobody on the site, not even its owner, but 1 account(s) are known to be there (`acct-bob`)",
+            ),
+        ),
+    ];
+    for (quirks, expect) in variants {
+        run_variant(quirks, *expect);
+    }
+}
+
+fn writes(h: &Harness) -> usize {
+    h.log().iter().filter(|e| e["method"] != "GET").count()
+}
+
+fn output_text(out: &std::process::Output) -> String {
+    format!("{}\n{}", stdout(out), stderr(out))
+}
+
+fn run_variant(quirks: &str, expect: Expect) {
+    let seed = format!("{quirks}{SEED}");
+    let config = CONFIG.replace("unmanaged: warn", "unmanaged: remove");
+    let h = Harness::new(&seed, &config, &[("SHOP_KEY", "key-shop")]);
+    let ctx = format!("variant {quirks:?}");
+
+    if let Expect::PlanStops(message) = expect {
+        let out = h.cmd(&["plan"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{ctx}: {}", output_text(&out));
+        assert!(
+            output_text(&out).contains(message),
+            "{ctx}: {}",
+            output_text(&out)
+        );
+        let out = h.apply();
+        assert_eq!(out.status.code(), Some(1), "{ctx}: {}", output_text(&out));
+        assert!(
+            output_text(&out).contains(message),
+            "{ctx}: {}",
+            output_text(&out)
+        );
+        assert_eq!(writes(&h), 0, "{ctx}: nothing is written on a misread");
+        return;
+    }
+
+    // 1. Invites (alice, carol, dave), bob's role change, the stranger removed.
+    let mut failures = Vec::new();
+    let out = h.apply();
+    if !out.status.success() {
+        failures.push(output_text(&out));
+    }
+    // 2. Dave accepts; carol declines (Wix no longer holds her invite open,
+    //    the ledger does not know) and is dropped from the config.
+    h.accept("site-shop", "dave@agency.example", "acct-dave");
+    let (status, body) = h.send(
+        reqwest::Method::POST,
+        "/_emulator/invites/decline",
+        serde_json::json!({ "siteId": "site-shop", "email": "carol@agency.example" }),
+    );
+    assert_eq!(status, 200, "{ctx}: {body}");
+    h.write_config(&config.replace("      - person: carol\n        role: Website Manager\n", ""));
+    let out = h.apply();
+    if !out.status.success() {
+        failures.push(output_text(&out));
+    }
+    assert_no_duplicate_invites(&h);
+    let plan = h.plan();
+    let state = h.get("/_emulator/state");
+    match expect {
+        Expect::Converge => {
+            assert_eq!(failures, Vec::<String>::new(), "{ctx}");
+            assert_eq!(actions(&plan), vec![], "{ctx}");
+            let contributors: BTreeSet<String> = state["sites"][0]["contributors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["accountId"].as_str().map(String::from))
+                .collect();
+            assert_eq!(
+                contributors,
+                BTreeSet::from(["acct-bob".to_string(), "acct-dave".to_string()]),
+                "{ctx}"
+            );
+        }
+        Expect::ApplyStops(message) => {
+            assert!(
+                failures.iter().any(|f| f.contains(message)),
+                "{ctx}: {failures:?}"
+            );
+            assert!(
+                !actions(&plan).is_empty(),
+                "{ctx}: the change that failed is planned again"
+            );
+        }
+        Expect::PlanStops(_) => unreachable!(),
+    }
+}
+
+/// Bulk Invite says `defaultEmailLanguage` only when `invite_language` is
+/// configured; otherwise it is left out, so Wix writes in the owner's
+/// language (never a hard-coded `en`).
+#[test]
+fn invite_language_is_sent_only_when_configured() {
+    let bodies = |config: &str| {
+        let h = Harness::new(SEED, config, &[("SHOP_KEY", "key-shop")]);
+        let out = h.apply();
+        assert!(out.status.success(), "{}", stderr(&out));
+        h.log()
+            .into_iter()
+            .filter(|e| e["path"] == "/invites/site-invite/bulk")
+            .map(|e| e["requestBody"].clone())
+            .collect::<Vec<_>>()
+    };
+    let plain = bodies(CONFIG);
+    assert!(!plain.is_empty());
+    assert!(
+        plain
+            .iter()
+            .all(|b| b.get("defaultEmailLanguage").is_none()),
+        "{plain:?}"
+    );
+    let german = bodies(&CONFIG.replace(
+        "api_key_env: SHOP_KEY }",
+        "api_key_env: SHOP_KEY, invite_language: de }",
+    ));
+    assert!(
+        german.iter().all(|b| b["defaultEmailLanguage"] == "de"),
+        "{german:?}"
+    );
+}

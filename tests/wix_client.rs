@@ -128,6 +128,7 @@ fn site() -> SiteAccess {
         site_id: "site-1".to_string(),
         account_id: "acc-1".to_string(),
         key: ApiKey::new("test-key-SECRET"),
+        invite_language: None,
     }
 }
 
@@ -163,10 +164,40 @@ async fn retries_stop_after_the_policys_attempts() {
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let s = Scripted::start(vec![canned(403, r#"{"message":"no"}"#), canned(200, ROLES)]).await;
+    let s = Scripted::start(vec![canned(401, r#"{"message":"no"}"#), canned(200, ROLES)]).await;
     let err = client(&s.base).roles(&site()).await.expect_err("fails");
     assert_eq!(s.requests(), 1);
-    assert!(err.to_string().contains("HTTP 403: no"), "{err}");
+    assert!(err.to_string().contains("HTTP 401: no"), "{err}");
+}
+
+/// Which id header Get Roles Info wants is unconfirmed: a 403 (or 400) for
+/// `wix-account-id` is answered by one call with `wix-site-id`, not a retry;
+/// when both are refused the error names the detail and both answers.
+#[tokio::test]
+async fn get_roles_info_tries_the_other_id_header_once() {
+    let s = Scripted::start(vec![canned(403, r#"{"message":"no"}"#), canned(200, ROLES)]).await;
+    let info = client(&s.base)
+        .roles_info(&site())
+        .await
+        .expect("second header works");
+    assert_eq!(s.requests(), 2);
+    assert_eq!(info.header.name(), "wix-site-id");
+
+    let s = Scripted::start(vec![
+        canned(403, r#"{"message":"no"}"#),
+        canned(400, r#"{"message":"missing wix-account-id header"}"#),
+        canned(200, ROLES),
+    ])
+    .await;
+    let err = client(&s.base)
+        .roles(&site())
+        .await
+        .expect_err("both refused");
+    assert_eq!(s.requests(), 2);
+    assert_eq!(
+        err.to_string(),
+        "Get Roles Info on site `acme` failed: refused with wix-account-id (HTTP 403: no (hint: the key must be created by the account that owns the site, with the Manage Contributors permission)) and with wix-site-id (HTTP 400: missing wix-account-id header) (unconfirmed API detail: Get Roles Info id header; hint: run `accessctl doctor` and report its summary)"
+    );
 }
 
 #[tokio::test]
@@ -309,10 +340,14 @@ async fn connection_refused_is_retried_then_reported() {
         "every attempt the policy allows"
     );
     assert!(!err.outcome_unknown(), "nothing reached Wix");
-    assert_eq!(
-        err.to_string(),
-        "Get Roles Info on site `acme` failed: could not connect to the Wix API"
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "Get Roles Info on site `acme` failed: could not connect to the Wix API at http://127.0.0.1:{port}: "
+        )),
+        "{text}"
     );
+    assert!(text.contains("accessctl emulator --seed"), "{text}");
 }
 
 /// Bulk Invite is never repeated when it may have reached Wix, but a
@@ -386,7 +421,7 @@ async fn unexpected_json_gives_a_clear_error_naming_site_and_call() {
                     r#"{"predefinedRoles":[{"title":"no id"},{"id":"role-a"}]}"#,
                 ),
                 canned(200, r#"{"contributors":[{},{"accountId":"acct-1"}]}"#),
-                canned(200, r#"{}"#),
+                canned(200, r#"{"contributors":[{"accountId":"acct-1"},{}]}"#),
             ],
         ),
         (
@@ -515,6 +550,7 @@ fn emulator_site(i: usize) -> SiteAccess {
         site_id: format!("site-{i}"),
         account_id: ACCOUNT.to_string(),
         key: ApiKey::new(KEY),
+        invite_language: None,
     }
 }
 
@@ -667,4 +703,61 @@ async fn dropped_connections_are_retried_for_role_changes() {
         ["role-website-manager"]
     );
     emu.shutdown().await;
+}
+
+/// The command's deadline: a call still waiting for its rate-limit slot
+/// when it passes fails as not sent, at the deadline, not a minute later.
+#[tokio::test]
+async fn a_call_waiting_past_the_deadline_fails_as_not_sent() {
+    let s = Scripted::start(vec![canned(200, ROLES); 4]).await;
+    let c = client(&s.base)
+        .with_rate_limit(1)
+        .with_deadline(Duration::from_millis(800));
+    c.roles(&site()).await.expect("the first call has its slot");
+    let started = std::time::Instant::now();
+    let other = SiteAccess {
+        account_id: "acc-2".to_string(),
+        ..site()
+    };
+    let err = c
+        .roles(&other)
+        .await
+        .expect_err("no slot before the deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!err.outcome_unknown());
+    assert!(err.to_string().contains("deadline passed"), "{err}");
+    assert_eq!(s.requests(), 1);
+}
+
+/// Regression (found by `plan_properties`): contributors who all hold
+/// every role make every per-role query return everyone, as an ignored
+/// filter would. A query on a role id that does not exist tells them apart:
+/// the site is read, and only an ignored filter is refused.
+#[tokio::test]
+async fn contributors_holding_every_role_are_not_taken_for_an_ignored_filter() {
+    for (quirks, refused) in [("", false), ("quirks: { role_filter: ignored }\n", true)] {
+        let seed = format!(
+            "{quirks}predefined_roles:\n  - {{ id: role-a, title: A }}\n  - {{ id: role-b, title: B }}\naccounts:\n  - {{ id: {ACCOUNT}, api_keys: [{KEY}] }}\nsites:\n  - id: site-0\n    account: {ACCOUNT}\n    contributors:\n      - {{ account_id: acct-x, roles: [role-a, role-b] }}\n"
+        );
+        let emu = emulator::spawn(
+            emulator::parse_seed(&seed).expect("seed"),
+            ([127, 0, 0, 1], 0).into(),
+        )
+        .await
+        .expect("emulator");
+        let result = client(&emu.base_url()).read_site(&emulator_site(0)).await;
+        match (result, refused) {
+            (Ok(live), false) => {
+                let roles: Vec<&String> = live.contributors["acct-x"].iter().collect();
+                assert_eq!(roles, ["role-a", "role-b"]);
+            }
+            (Err(e), true) => assert!(e.to_string().contains("filter seems to be ignored"), "{e}"),
+            (other, _) => panic!("{quirks:?}: {other:?}"),
+        }
+        emu.shutdown().await;
+    }
 }

@@ -40,7 +40,7 @@ use crate::ledger::{
 };
 use crate::plan::{Action, Change, SitePlan};
 use crate::providers::wix::endpoints::MAX_INVITES_PER_CALL;
-use crate::providers::wix::{ErrorKind, SiteAccess, WixClient, WixError};
+use crate::providers::wix::{SiteAccess, WixClient, WixError};
 use crate::request::Courier;
 
 /// How one change ended.
@@ -551,13 +551,10 @@ impl SiteRun {
                 };
                 self.log.call();
                 match self.client.revoke_invite(access, id).await {
-                    // 404: Wix no longer holds it open (accepted, expired or
-                    // revoked elsewhere); either way it is not pending.
-                    Ok(())
-                    | Err(WixError {
-                        kind: ErrorKind::Status { status: 404, .. },
-                        ..
-                    }) => {
+                    // Revoked now, or Wix's NOT_FOUND: it no longer holds
+                    // the invite open (accepted, expired or revoked
+                    // elsewhere); either way it is not pending.
+                    Ok(_) => {
                         if let Some(invite) = ledger
                             .invites
                             .iter_mut()
@@ -577,7 +574,7 @@ impl SiteRun {
                 let ids = change.role_ids_after();
                 self.log.call();
                 match self.client.change_role(access, account, &ids).await {
-                    Ok(()) => Outcome::Done,
+                    Ok(_) => Outcome::Done,
                     Err(e) => failure(e),
                 }
             }
@@ -587,7 +584,7 @@ impl SiteRun {
                 };
                 self.log.call();
                 match self.client.remove_contributor(access, account).await {
-                    Ok(()) => {
+                    Ok(_) => {
                         ledger.forget_granted(account);
                         Outcome::Done
                     }

@@ -134,8 +134,8 @@ pub enum Command {
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
     )]
     Import(import::ImportArgs),
-    /// Check every site read-only: key set, key accepted, roles and
-    /// collaborators readable.
+    /// Check every site (read-only unless --probe-writes): key accepted,
+    /// and which reading of each unconfirmed Wix API detail it gets.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
@@ -181,6 +181,13 @@ pub struct RemoteArgs {
     /// for a slot rather than be throttled.
     #[arg(long, env = "ACCESSCTL_RATE_LIMIT", default_value_t = crate::providers::wix::limiter::DEFAULT_PER_MINUTE, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub rate_limit: u32,
+
+    /// Seconds the whole command may spend on Wix: after it, calls not yet
+    /// sent fail (as not sent) instead of waiting for a rate-limit slot or a
+    /// retry. A run that can reach the API and keeps to the rate limit needs
+    /// about a minute per `--rate-limit` requests of its busiest key.
+    #[arg(long, env = "ACCESSCTL_DEADLINE", default_value_t = 6 * 3600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600))]
+    pub deadline: u64,
 
     /// Only these sites (repeatable); all when absent.
     #[arg(long = "site", value_name = "KEY")]
@@ -233,7 +240,8 @@ impl RemoteArgs {
             WixClient::new(&self.wix_api_base, Duration::from_secs(self.timeout))?
                 .with_rate_limit(self.rate_limit)
                 .with_retry(retry)
-                .with_concurrency(usize::from(self.parallelism)),
+                .with_concurrency(usize::from(self.parallelism))
+                .with_deadline(Duration::from_secs(self.deadline)),
         )
     }
 }

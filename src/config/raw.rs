@@ -22,6 +22,9 @@ pub use super::requests::{RawRequests, RawSiteRequest};
 /// Pattern of people, team and site keys.
 pub const KEY_PATTERN: &str = "^[a-z0-9][a-z0-9_-]*$";
 
+/// Pattern of an invite language: ISO-639, optionally with a region.
+pub const LANGUAGE_PATTERN: &str = "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$";
+
 /// Pattern of an environment variable name.
 pub const ENV_NAME_PATTERN: &str = "^[A-Z_][A-Z0-9_]*$";
 
@@ -58,6 +61,13 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": KEY_PATTERN }))]
     pub sites: BTreeMap<String, RawSite>,
+
+    /// Language of invitation emails for every site that sets none in its
+    /// `wix:` block (an ISO-639 code such as `de`, or `pt-BR`). Default: left
+    /// out, so Wix writes in each site owner's language.
+    #[serde(default)]
+    #[schemars(with = "String", pattern(LANGUAGE_PATTERN))]
+    pub invite_language: Option<String>,
 
     /// Limits that stop a mistaken change from removing too many people.
     #[serde(default)]
@@ -131,6 +141,15 @@ pub struct RawWix {
     #[serde(default)]
     #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
     pub api_key_env: Option<String>,
+
+    /// Language of the invitation emails Wix sends for this site (an
+    /// ISO-639 code such as `de`, or with a region, `pt-BR`). It only
+    /// affects invitees without a Wix account yet. Default: the top-level
+    /// `invite_language`, else left out so Wix writes in the site owner's
+    /// language.
+    #[serde(default)]
+    #[schemars(with = "String", pattern(LANGUAGE_PATTERN))]
+    pub invite_language: Option<String>,
 }
 
 /// A contact: an email and, optionally, a name.

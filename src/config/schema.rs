@@ -238,6 +238,7 @@ fn expected(path: &YamlPath, node: Option<&Value>) -> String {
         "sites.*.wix.site_id" => "a Wix site id (a string)",
         "sites.*.wix.account_id" => "a Wix account id (a string)",
         "sites.*.wix.api_key_env" => "the name of an environment variable",
+        "invite_language" | "sites.*.wix.invite_language" => "a language code such as `de`",
         "sites.*.owner" => "a contact (a mapping with `email` and, optionally, `name`)",
         "sites.*.owner.name" => "a name",
         "sites.*.unmanaged" => "`keep`, `warn` or `remove`",
@@ -473,11 +474,17 @@ fn explain(
             // Reported by `validate`, which never repeats the value.
         }
         ValidationErrorKind::Pattern { pattern } => {
-            out.push(Diagnostic::error(
+            let mut d = Diagnostic::error(
                 file,
                 at_value,
                 format!("`{name}` does not match the pattern `{pattern}`"),
-            ));
+            );
+            if path.last_key() == Some("invite_language") {
+                d = d.with_hint(
+                    "an ISO-639 language code such as `de`, or with a region, `pt-BR`; leave it out to let Wix use the site owner's language",
+                );
+            }
+            out.push(d);
         }
         ValidationErrorKind::PropertyNames { error: inner } => {
             let key = inner.instance().as_str().unwrap_or_default();

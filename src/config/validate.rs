@@ -32,6 +32,16 @@ use crate::model::{
 };
 use crate::plan::roles::Offline;
 
+/// Whether a role name means the owner-side role, which Wix never grants:
+/// the title `Owner`/`Site Owner` (any case) or an id naming the owner.
+fn is_owner_role(name: &str) -> bool {
+    let name = name.trim().to_lowercase();
+    matches!(
+        name.as_str(),
+        "owner" | "site owner" | "wix.platform.roles.owner"
+    )
+}
+
 /// The keys of a site mapping (see [`super::raw::RawSite`]).
 /// The warning for a role name that is not predefined: shown once per
 /// name, at its first use (a custom role is typically used on many sites).
@@ -166,6 +176,14 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     diagnostics.retain(|d| !d.message.contains(NOT_PREDEFINED) || warned.insert(d.message.clone()));
     if root.get("requests").is_none() {
         diagnostics.extend(unrequestable(file, &order, &sites));
+    }
+    // The file's `invite_language` holds for every site that sets none.
+    if let Some(language) = root.get("invite_language").and_then(Value::as_str) {
+        for site in sites.values_mut() {
+            let wix: &mut WixSite = &mut site.wix;
+            wix.invite_language
+                .get_or_insert_with(|| language.to_string());
+        }
     }
     let config = Config {
         path: file.to_path_buf(),
@@ -629,6 +647,7 @@ impl Resolver<'_> {
             site_id: raw.site_id,
             account_id: raw.account_id,
             api_key_env: raw.api_key_env,
+            invite_language: raw.invite_language,
         });
         (wix, site_id)
     }
@@ -712,6 +731,15 @@ impl Resolver<'_> {
                 false,
             ) {
                 self.diagnostics.push(d);
+                ok = false;
+            } else if is_owner_role(name) {
+                self.error(
+                    pos,
+                    format!("{context} grants `{}`, which no one can be given", name.trim()),
+                    Some(
+                        "the site owner's role changes only through a site transfer in Wix; grant `Admin (Co-Owner)` instead".to_string(),
+                    ),
+                );
                 ok = false;
             } else {
                 match crate::plan::roles::check_offline(name) {

@@ -10,16 +10,20 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxState};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use serde::de::DeserializeOwned;
 
 use super::Shared;
 use super::error::ApiError;
+use super::quirks::{
+    self, AccountOwnerId, ContributorsAnswer, NotFoundBody, OwnerListed, ParamPlace, RoleFilter,
+    RolesIdHeader,
+};
 use super::state::{RestrictFromLevel, State};
 use super::wire::{
     BulkInviteRequest, BulkInviteResponse, ChangeRoleRequest, ChangeRoleResponse, Empty,
-    GetRolesInfoResponse, QuerySiteContributorsResponse, RemoveContributorRequest,
-    ResendInviteRequest, ResendInviteResponse,
+    GetRolesInfoResponse, RemoveContributorRequest, ResendInviteRequest, ResendInviteResponse,
 };
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -142,7 +146,8 @@ fn percent_decode(s: &str) -> String {
 // ------------------------------------------------------------ handlers
 
 /// `GET /roles-management/roles`. Which id header Wix requires here is
-/// unconfirmed, so either is accepted (both are checked when both are sent).
+/// unconfirmed: by default either is accepted (both are checked when both
+/// are sent); the `roles_id_header` quirk accepts only one.
 pub async fn get_roles_info(
     AxState(shared): AxState<Arc<Shared>>,
     headers: HeaderMap,
@@ -150,11 +155,22 @@ pub async fn get_roles_info(
 ) -> ApiResult<GetRolesInfoResponse> {
     let st = shared.state();
     let account = authenticate(&st, &headers)?;
-    let account_hdr = header_value(&headers, "wix-account-id")?;
-    let site_hdr = header_value(&headers, "wix-site-id")?;
+    let mut account_hdr = header_value(&headers, "wix-account-id")?;
+    let mut site_hdr = header_value(&headers, "wix-site-id")?;
+    match shared.quirks.roles_id_header {
+        RolesIdHeader::Either => {}
+        // The other header is ignored, as a gateway ignores headers it does
+        // not route on.
+        RolesIdHeader::Account => site_hdr = None,
+        RolesIdHeader::Site => account_hdr = None,
+    }
     if account_hdr.is_none() && site_hdr.is_none() {
         return Err(ApiError::invalid_argument(
-            "missing wix-account-id (or wix-site-id) header",
+            match shared.quirks.roles_id_header {
+                RolesIdHeader::Either => "missing wix-account-id (or wix-site-id) header",
+                RolesIdHeader::Account => "missing wix-account-id header",
+                RolesIdHeader::Site => "missing wix-site-id header",
+            },
         ));
     }
     if let Some(a) = account_hdr
@@ -188,12 +204,13 @@ pub async fn get_roles_info(
     Ok(Json(st.roles_info(&account, exclude)))
 }
 
-/// `GET /roles-management/v2/contributors/query[?filter.policyIds=…]*`.
+/// `GET /roles-management/v2/contributors/query[?filter.policyIds=…]*`,
+/// as the quirks read it (`quirks.rs`).
 pub async fn query_contributors(
     AxState(shared): AxState<Arc<Shared>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> ApiResult<QuerySiteContributorsResponse> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let st = shared.state();
     let site_id = authorize_site(&st, &headers)?;
     let mut policy_ids = Vec::new();
@@ -208,7 +225,30 @@ pub async fn query_contributors(
             policy_ids.push(v);
         }
     }
-    Ok(Json(st.query_contributors(&site_id, &policy_ids)?))
+    let quirks = &shared.quirks;
+    if quirks.contributors_answer == ContributorsAnswer::Empty {
+        st.site(&site_id)?;
+        return Ok(Json(serde_json::json!({})));
+    }
+    if quirks.role_filter == RoleFilter::Ignored {
+        policy_ids.clear();
+    }
+    let mut answer = st.query_contributors(&site_id, &policy_ids)?;
+    let owner = st.site(&site_id)?.owner.clone();
+    if quirks.owner_listed == OwnerListed::Hidden {
+        answer.contributors.retain(|c| c.account_id != owner);
+    }
+    for c in &mut answer.contributors {
+        c.account_owner_id = match quirks.account_owner_id {
+            AccountOwnerId::SiteAccount => Some(owner.clone()),
+            AccountOwnerId::OwnerUserId => Some(quirks::owner_user_id(&owner)),
+            AccountOwnerId::PerContributor => Some(c.account_id.clone()),
+            AccountOwnerId::Omitted => None,
+        };
+    }
+    serde_json::to_value(answer)
+        .map(Json)
+        .map_err(|e| ApiError::invalid_argument(format!("cannot encode the answer: {e}")))
 }
 
 /// `POST /invites/site-invite/bulk`.
@@ -238,15 +278,28 @@ pub async fn resend_invite(
 }
 
 /// `POST /invites/site-invite/{inviteId}/revoke` (no body; any is ignored).
+/// An invite that is not pending is a 404 with Wix's `NOT_FOUND` body, or
+/// an empty 404 under the `revoke_not_found: bare` quirk.
 pub async fn revoke_invite(
     AxState(shared): AxState<Arc<Shared>>,
     Path(invite_id): Path<String>,
     headers: HeaderMap,
-) -> ApiResult<Empty> {
+) -> Response {
     let mut st = shared.state();
-    let site_id = authorize_site(&st, &headers)?;
-    st.revoke(&site_id, &invite_id)?;
-    Ok(Json(Empty {}))
+    let site_id = match authorize_site(&st, &headers) {
+        Ok(site_id) => site_id,
+        Err(e) => return e.into_response(),
+    };
+    match st.revoke(&site_id, &invite_id) {
+        Ok(()) => Json(Empty {}).into_response(),
+        Err(e)
+            if e.status() == StatusCode::NOT_FOUND
+                && shared.quirks.revoke_not_found == NotFoundBody::Bare =>
+        {
+            StatusCode::NOT_FOUND.into_response()
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `PUT /roles-management/contributor/change/role`.
@@ -262,16 +315,42 @@ pub async fn change_role(
 }
 
 /// `POST` or `DELETE /roles-management/contributor/remove`, whichever the
-/// seed chose (see `remove_method`).
+/// seed chose (see `remove_method`); `accountId` is read from the body or
+/// the query string as the `remove_param` quirk says.
 pub async fn remove_contributor(
     AxState(shared): AxState<Arc<Shared>>,
+    method: Method,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> ApiResult<Empty> {
     let mut st = shared.state();
     let site_id = authorize_site(&st, &headers)?;
-    let req: RemoveContributorRequest = require_body(&body)?;
-    st.remove_contributor(&site_id, req.account_id)?;
+    let place = shared
+        .quirks
+        .remove_param
+        .unwrap_or(if method == Method::DELETE {
+            ParamPlace::Query
+        } else {
+            ParamPlace::Body
+        });
+    let account_id = match place {
+        ParamPlace::Body => require_body::<RemoveContributorRequest>(&body)?.account_id,
+        ParamPlace::Query => {
+            let from_query = parse_query(query.as_deref())
+                .into_iter()
+                .find(|(k, _)| k == "accountId")
+                .map(|(_, v)| v);
+            if from_query.is_none() {
+                return Err(ApiError::violation(
+                    "accountId",
+                    "is required (as a query parameter)",
+                ));
+            }
+            from_query
+        }
+    };
+    st.remove_contributor(&site_id, account_id)?;
     Ok(Json(Empty {}))
 }
 

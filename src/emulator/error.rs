@@ -112,6 +112,10 @@ impl ApiError {
         }))
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::application(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message)
     }

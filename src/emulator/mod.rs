@@ -8,6 +8,7 @@
 //! rules), `wire` (the emulator's own JSON types, not shared with the
 //! client), `api` (Wix endpoints), `control` (`/_emulator/…` test
 //! controls), `log` (request log middleware, which also applies faults),
+//! `quirks` (readings of the API details Wix leaves open),
 //! `faults` (fault rules and the rate limiter), `conn` (connections a
 //! "drop" fault can cut), `error`.
 //!
@@ -21,6 +22,7 @@ mod control;
 mod error;
 mod faults;
 mod log;
+pub mod quirks;
 pub mod seed;
 mod state;
 mod wire;
@@ -30,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -60,6 +62,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     log: Mutex<RequestLog>,
     faults: Mutex<Faults>,
+    /// The run's readings of unconfirmed API details; never change.
+    quirks: quirks::Quirks,
 }
 
 impl Shared {
@@ -114,6 +118,7 @@ pub fn router(seed: Seed) -> Result<Router, EmulatorError> {
         state: Mutex::new(state),
         log: Mutex::new(RequestLog::default()),
         faults: Mutex::new(faults),
+        quirks: seed.quirks.clone(),
     });
     Ok(build_router(shared, seed.remove_method))
 }
@@ -127,13 +132,19 @@ fn build_router(shared: Arc<Shared>, remove_method: RemoveMethod) -> Router {
         RemoveMethod::Delete => delete(api::remove_contributor)
             .post(|| async { error::ApiError::method_not_allowed(Some("DELETE")) }),
     };
+    let change_role: MethodRouter<Arc<Shared>> = match shared.quirks.change_role_method {
+        quirks::ChangeRoleMethod::Put => put(api::change_role)
+            .patch(|| async { error::ApiError::method_not_allowed(Some("PUT")) }),
+        quirks::ChangeRoleMethod::Patch => patch(api::change_role)
+            .put(|| async { error::ApiError::method_not_allowed(Some("PATCH")) }),
+    };
     let wix = Router::new()
         .route(paths::ROLES, get(api::get_roles_info))
         .route(paths::QUERY_CONTRIBUTORS, get(api::query_contributors))
         .route(paths::BULK_INVITE, post(api::bulk_invite))
         .route(paths::RESEND_INVITE, post(api::resend_invite))
         .route(paths::REVOKE_INVITE, post(api::revoke_invite))
-        .route(paths::CHANGE_ROLE, put(api::change_role))
+        .route(paths::CHANGE_ROLE, change_role)
         .route(paths::REMOVE_CONTRIBUTOR, remove)
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(api::unknown_endpoint)

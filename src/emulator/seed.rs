@@ -7,6 +7,21 @@
 //! ```yaml
 //! remove_method: POST          # POST (default) or DELETE: the one method Remove
 //!                              # Contributor answers; the other gets 405
+//! quirks:                      # optional; how the emulator reads each detail
+//!                              # Wix's docs leave open (defaults first; see
+//!                              # `quirks.rs`). They hold for the whole run.
+//!   remove_param: body         # body | query: where Remove reads `accountId`
+//!                              # (absent: body for POST, query for DELETE)
+//!   change_role_method: PUT    # PUT | PATCH: the other gets 405
+//!   revoke_not_found: wix      # wix (404 + NOT_FOUND body) | bare (empty 404)
+//!   account_owner_id: site_account  # site_account | owner_user_id (one id that
+//!                              # is not the account's) | per_contributor (each
+//!                              # row its own id) | omitted
+//!   owner_listed: listed       # listed | hidden: the owner in unfiltered queries
+//!   role_filter: honoured      # honoured | ignored (`filter.policyIds` dropped)
+//!   roles_id_header: either    # either | account | site: the id header Get
+//!                              # Roles Info accepts; the other alone is a 400
+//!   contributors_answer: full  # full | empty: `{}` for every contributor query
 //! clock: "2025-01-01T00:00:00Z" # optional RFC 3339 instant; freezes the clock
 //!                              # (else the system clock is used)
 //! duplicate_invites: keep      # keep (default) or replace: what Bulk Invite does
@@ -71,6 +86,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::error::EmulatorError;
 use super::faults::FaultConfig;
+pub use super::quirks::Quirks;
 use super::state::{Clock, Invite, Role, Site, State, is_valid_email};
 // Re-exported because seed fields use them and `state` is private.
 pub use super::state::{InviteStatus, RestrictFromLevel};
@@ -87,6 +103,9 @@ pub struct Seed {
     pub remove_method: RemoveMethod,
     #[serde(default)]
     pub duplicate_invites: DuplicateInvites,
+    /// Readings of the details Wix's docs leave open (see `quirks.rs`).
+    #[serde(default)]
+    pub quirks: Quirks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

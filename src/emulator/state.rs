@@ -300,7 +300,7 @@ impl State {
         }
     }
 
-    fn site(&self, site_id: &str) -> Result<&Site, ApiError> {
+    pub fn site(&self, site_id: &str) -> Result<&Site, ApiError> {
         self.sites
             .get(site_id)
             .ok_or_else(|| ApiError::not_found(format!("site {site_id:?} not found")))
@@ -367,7 +367,7 @@ impl State {
                 .into_iter()
                 .map(|id| ContributorRef {
                     account_id: id.to_owned(),
-                    account_owner_id: site.owner.clone(),
+                    account_owner_id: Some(site.owner.clone()),
                 })
                 .collect(),
         })

@@ -44,7 +44,8 @@ pub struct QuerySiteContributorsResponse {
 #[serde(rename_all = "camelCase")]
 pub struct ContributorRef {
     pub account_id: String,
-    pub account_owner_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_owner_id: Option<String>,
 }
 
 /// `PUT /roles-management/contributor/change/role` request.

@@ -45,7 +45,8 @@ pub struct QuerySiteContributorsResponse {
 pub struct BulkSiteInviteRequest<'a> {
     pub policy_ids: &'a [String],
     pub emails: &'a [String],
-    pub default_email_language: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_email_language: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
