@@ -336,7 +336,10 @@ const REASONS: &[(&str, &[&str])] = &[
         "roles/role-one-of-several-unknown",
         &["unknown role `Chief Everything Officer`"],
     ),
-    ("roles/role-site-restricted", &["unknown role `Site Owner`"]),
+    (
+        "roles/role-site-restricted",
+        &["grants `Site Owner`, which no one can be given"],
+    ),
     (
         "roles/role-typo",
         &["unknown role `Blog Edtor`; did you mean `Blog Editor`?"],

@@ -386,6 +386,7 @@ fn schema_lists_the_top_level_keys_and_refuses_others() {
     assert_eq!(
         keys,
         [
+            "invite_language",
             "ledger_dir",
             "people",
             "requests",

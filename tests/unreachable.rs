@@ -2,6 +2,8 @@
 //! then every site fails with the URL and the cause, and the message says
 //! how to point at the emulator instead.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -30,14 +32,12 @@ fn plan_against_a_closed_port_fails_fast_with_the_url() {
     std::fs::write(dir.path().join("access.yaml"), config).expect("write");
     let base = format!("http://127.0.0.1:{}", closed_port());
     let started = Instant::now();
-    let out = assert_cmd::Command::cargo_bin("accessctl")
-        .expect("binary")
+    let out = common::accessctl()
         .current_dir(dir.path())
         .env("KEY", "some-key")
         .env("ACCESSCTL_WIX_API_BASE", &base)
         .env("NO_COLOR", "1")
         .env_remove("ACCESSCTL_RETRY_BASE_MS")
-        .env_remove("ACCESSCTL_NOW")
         .args(["-c", "access.yaml", "plan", "--timeout", "5"])
         .timeout(Duration::from_secs(120))
         .output()

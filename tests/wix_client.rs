@@ -331,7 +331,8 @@ fn refusing_base() -> String {
 
 #[tokio::test]
 async fn connection_refused_is_retried_then_reported() {
-    let c = client(&refusing_base());
+    let base = refusing_base();
+    let c = client(&base);
     let (result, attempts) = attempts_logged(c.roles(&site())).await;
     let err = result.expect_err("refused");
     assert_eq!(
@@ -343,7 +344,7 @@ async fn connection_refused_is_retried_then_reported() {
     let text = err.to_string();
     assert!(
         text.starts_with(&format!(
-            "Get Roles Info on site `acme` failed: could not connect to the Wix API at http://127.0.0.1:{port}: "
+            "Get Roles Info on site `acme` failed: could not connect to the Wix API at {base}: "
         )),
         "{text}"
     );
