@@ -209,3 +209,39 @@ fn options_mean_something_where_they_are_accepted() {
         "{help}"
     );
 }
+
+/// On a terminal (stdout and stderr the same screen), each refusal is shown
+/// once: the plan shows it, and stderr only says that the plan is refused.
+#[test]
+fn refusals_are_shown_once_on_a_terminal() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("skipped: no `script` to run accessctl on a terminal");
+        return;
+    }
+    let h = common::Harness::new(
+        "accounts:\n  - { id: acc-1, api_keys: [key-1] }\nsites:\n  - id: site-1\n    account: acc-1\n    contributors:\n      - { account_id: acct-stranger, roles: [Blog Writer] }\n",
+        "version: 1\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    unmanaged: remove\n    access:\n      - { person: alice, role: Website Manager }\nsafety:\n  max_removals_per_site: 0\n",
+        &[("KEY", "key-1")],
+    );
+    let out = std::process::Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "{} -c access.yaml plan",
+            assert_cmd::cargo::cargo_bin("accessctl").display()
+        ))
+        .arg("/dev/null")
+        .current_dir(h.dir.path())
+        .envs(h.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        screen.matches("max_removals_per_site").count(),
+        1,
+        "the refusal appears once:\n{screen}"
+    );
+    assert!(
+        screen.contains("this plan breaks 1 safety guard"),
+        "{screen}"
+    );
+}
