@@ -245,3 +245,37 @@ fn refusals_are_shown_once_on_a_terminal() {
         "{screen}"
     );
 }
+
+/// `link` with an email the config does not name says so, and prints the
+/// person entry to add instead of recording anything.
+#[test]
+fn link_for_an_email_not_in_the_config_says_so() {
+    let h = common::Harness::new(
+        "accounts:\n  - { id: acc-1, api_keys: [key-1] }\nsites:\n  - { id: site-1, account: acc-1 }\n",
+        "version: 1\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n",
+        &[("KEY", "key-1")],
+    );
+    let out = h
+        .cmd(&[
+            "link",
+            "shop",
+            "--email",
+            "Stranger@Else.example",
+            "--account",
+            "acct-9",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("no person in")
+            && common::stderr(&out).contains("stranger@else.example"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(
+        common::stdout(&out),
+        "people:\n  <key>: { email: stranger@else.example, wix_account_id: acct-9 }\n"
+    );
+    assert!(!h.ledger_dir().exists(), "nothing was recorded");
+}
