@@ -11,6 +11,7 @@
 # Environment:
 #   ACCESSCTL_VERSION       `latest` (default), `v0.2.0` or `0.2.0`
 #   ACCESSCTL_REPOSITORY    owner/name of the GitHub repository with the releases
+#                           (default: the action's own, from GITHUB_ACTION_PATH)
 #   ACCESSCTL_INSTALL_DIR   where the binary goes (default ~/.accessctl/bin)
 #   ACCESSCTL_RELEASE_BASE  base URL of the release files, for testing and for
 #                           mirrors: files are read from BASE/TAG/ASSET (and
@@ -44,6 +45,14 @@ die() {
 }
 
 repository="${ACCESSCTL_REPOSITORY:-}"
+# Inside the action, `github.action_repository` can be empty (composite
+# actions); the runner checks the action out at _actions/OWNER/NAME/REF.
+if [ -z "$repository" ] && [[ "${GITHUB_ACTION_PATH:-}" == */_actions/*/*/* ]]; then
+    rest="${GITHUB_ACTION_PATH##*/_actions/}"
+    owner="${rest%%/*}"
+    rest="${rest#*/}"
+    repository="$owner/${rest%%/*}"
+fi
 base="${ACCESSCTL_RELEASE_BASE:-}"
 if [ -z "$base" ]; then
     [ -n "$repository" ] || die "ACCESSCTL_REPOSITORY (owner/name) is not set"

@@ -93,6 +93,7 @@ fn install(root: &Path, base: &Path, args: &[&str], extra: &[(&str, &str)]) -> O
         .env("ACCESSCTL_FALLBACK", "none")
         .env("ACCESSCTL_REPOSITORY", "example/accessctl")
         .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_ACTION_PATH")
         .env_remove("GITHUB_PATH");
     for (k, v) in extra {
         cmd.env(k, v);
@@ -225,6 +226,28 @@ fn without_a_binary_for_the_platform_it_builds_with_cargo_and_warns() {
         )
     );
     assert!(root.path().join("bin").join("accessctl").exists());
+
+    // In the action, the repository is the action's own when not given.
+    std::fs::remove_dir_all(root.path().join("bin")).expect("clean");
+    let action_path = "/home/runner/work/_actions/acme/accessctl/v1/action";
+    let out = install(
+        root.path(),
+        &base,
+        &[],
+        &[
+            fallback[0],
+            fallback[1],
+            fallback[2],
+            ("ACCESSCTL_REPOSITORY", ""),
+            ("GITHUB_ACTION_PATH", action_path),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&args_file)
+            .expect("cargo ran")
+            .contains(" --git https://github.com/acme/accessctl "),
+    );
 
     // With the fallback off, the same release is an error that says why.
     let root = tempfile::tempdir().expect("tempdir");
