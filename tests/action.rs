@@ -2,7 +2,9 @@
 //! disk: a binary whose checksum matches is installed, one that does not is
 //! refused, a release without this platform's binary falls back to `cargo
 //! install --locked` (a stand-in cargo here) with a warning, and the run
-//! script turns accessctl's exit code into the step's outputs.
+//! script turns accessctl's exit code into the step's outputs. The release
+//! workflow, the install script and the binstall metadata name the archives
+//! alike.
 //!
 //! The scripts need `bash`, `tar` and `sha256sum`; where one is missing the
 //! tests say so and pass without checking anything.
@@ -373,4 +375,51 @@ fn the_run_step_reports_the_exit_code_and_pending_changes() {
     let (outputs, seen) = run_step("destroy", "", 0);
     assert!(outputs.contains("exitcode=1\n"), "{outputs}");
     assert!(seen.is_empty(), "an unknown command runs nothing");
+}
+
+/// The release workflow, the install script and `cargo binstall` agree on
+/// the archive names and the targets.
+#[test]
+fn release_assets_are_named_alike_everywhere() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect(p);
+    let release: serde_json::Value =
+        serde_saphyr::from_str(&read(".github/workflows/release.yml")).expect("release.yml");
+    let targets: Vec<&str> = release["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("matrix")
+        .iter()
+        .map(|t| t["target"].as_str().expect("target"))
+        .collect();
+    let install = read("action/install.sh");
+    for target in [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+    ] {
+        assert!(targets.contains(&target), "release builds {target}");
+    }
+    // install.sh builds the triple from the architecture and these suffixes.
+    assert!(
+        install.contains("\"$arch-unknown-linux-musl\"")
+            && install.contains("\"$arch-apple-darwin\"")
+    );
+    assert!(install.contains("asset=\"accessctl-$tag-$target.tar.gz\""));
+    assert!(install.contains("\"$tmp/accessctl-$tag-$target\""));
+    let workflow = read(".github/workflows/release.yml");
+    assert!(workflow.contains("name=\"accessctl-${GITHUB_REF_NAME}-${{ matrix.target }}\""));
+    assert!(workflow.contains("tar -C dist -czf \"dist/$name.tar.gz\" \"$name\""));
+    assert!(workflow.contains("sha256sum accessctl-*.tar.gz > SHA256SUMS"));
+    let manifest = read("Cargo.toml");
+    assert!(manifest.contains(
+        "pkg-url = \"{ repo }/releases/download/v{ version }/{ name }-v{ version }-{ target }{ archive-suffix }\""
+    ));
+    assert!(
+        manifest.contains("bin-dir = \"{ name }-v{ version }-{ target }/{ bin }{ binary-ext }\"")
+    );
+    // The action runs the scripts this file tests.
+    let action = read("action/action.yml");
+    assert!(action.contains("bash \"$GITHUB_ACTION_PATH/install.sh\""));
+    assert!(action.contains("bash \"$GITHUB_ACTION_PATH/run.sh\""));
 }
