@@ -5,8 +5,15 @@
 #
 # Environment: ACCESSCTL_COMMAND (validate | plan | apply),
 # ACCESSCTL_CONFIG_FILE, ACCESSCTL_ARGS (split on whitespace, never evaluated),
+# ACCESSCTL_INSTALL_DIR (put first on PATH),
 # and the runner's GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, RUNNER_TEMP.
 set -uo pipefail
+
+# The install step's directory first: the binary of the version asked for,
+# whatever else the runner's PATH holds.
+if [ -n "${ACCESSCTL_INSTALL_DIR:-}" ]; then
+    PATH="$ACCESSCTL_INSTALL_DIR:$PATH"
+fi
 
 command="${ACCESSCTL_COMMAND:-plan}"
 config="${ACCESSCTL_CONFIG_FILE:-access.yaml}"

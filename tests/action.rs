@@ -319,14 +319,10 @@ fn run_step(command: &str, args: &str, code: i32) -> (String, String) {
         ),
     );
     let outputs = root.path().join("outputs");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    // The install step's directory goes first on PATH.
     let out = Command::new("bash")
         .arg(action_dir().join("run.sh"))
-        .env("PATH", path)
+        .env("ACCESSCTL_INSTALL_DIR", &bin)
         .env("ACCESSCTL_COMMAND", command)
         .env("ACCESSCTL_CONFIG_FILE", "site access.yaml")
         .env("ACCESSCTL_ARGS", args)
