@@ -11,6 +11,7 @@ pub mod diag;
 pub mod emulator;
 pub mod escape;
 pub mod failpoint;
+pub mod hex;
 pub mod ledger;
 pub mod model;
 pub mod observe;

@@ -371,9 +371,9 @@ fn doctor_reports_each_site_and_fails_on_a_wrong_key() {
 
 #[test]
 fn example_workflow_is_valid_and_has_the_jobs() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/github/accessctl.yml");
-    let text = std::fs::read_to_string(&path).expect("workflow");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text =
+        std::fs::read_to_string(root.join("examples/github/accessctl.yml")).expect("workflow");
     let wf: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
     assert!(
         wf["on"]["pull_request"].is_object() && wf["on"]["push"].is_object(),
@@ -386,13 +386,49 @@ fn example_workflow_is_valid_and_has_the_jobs() {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|s| format!("{} {}", s["run"], s["with"]["script"]))
+            .map(|s| format!("{} {}", s["run"], s["with"]))
             .collect()
     };
-    assert!(steps(plan).contains("accessctl validate"));
-    assert!(steps(plan).contains("--format markdown"));
-    assert!(steps(plan).contains("updateComment"), "updates one comment");
-    assert!(steps(apply).contains("accessctl apply") && steps(apply).contains("--auto-approve"));
+    // The jobs run accessctl through the action in this repository; what
+    // the action runs is in its files.
+    let action_steps = |job: &serde_json::Value| -> Vec<serde_json::Value> {
+        job["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["uses"] == "your-agency/accessctl/action@v1")
+            .map(|s| s["with"].clone())
+            .collect()
+    };
+    let commands = |job: &serde_json::Value| -> Vec<String> {
+        action_steps(job)
+            .iter()
+            .map(|w| w["command"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(commands(plan), ["validate", "plan"]);
+    assert_eq!(commands(apply), ["apply"]);
+    assert!(
+        !text.contains("cargo install"),
+        "installs the release binary, not from source"
+    );
+    let action_yml = std::fs::read_to_string(root.join("action/action.yml")).expect("action.yml");
+    let action: serde_json::Value = serde_saphyr::from_str(&action_yml).expect("valid YAML");
+    let run_sh = std::fs::read_to_string(root.join("action/run.sh")).expect("run.sh");
+    assert!(run_sh.contains("accessctl validate -c \"$config\""));
+    assert!(run_sh.contains("accessctl plan -c \"$config\" --format markdown --detailed-exitcode"));
+    assert!(
+        action_yml.contains("updateComment") && action_yml.contains("<!-- accessctl-plan -->"),
+        "updates one comment, found by its marker"
+    );
+    assert!(run_sh.contains("accessctl apply -c \"$config\" --auto-approve"));
+    for input in ["command", "config", "args", "version"] {
+        assert!(action["inputs"][input].is_object(), "input {input}");
+    }
+    for output in ["exitcode", "has-changes"] {
+        assert!(action["outputs"][output].is_object(), "output {output}");
+    }
+    assert_eq!(action["runs"]["using"], "composite");
     assert!(
         steps(apply).contains("git add 'access.ledger/*.yaml'"),
         "commits the ledger back, never the lock file"
@@ -405,6 +441,10 @@ fn example_workflow_is_valid_and_has_the_jobs() {
     );
     assert!(plan["env"]["ACCESSCTL_LEDGER_KEY"].is_null(), "{plan}");
     assert!(text.matches("secrets.ACCESSCTL_LEDGER_KEY").count() == 1);
+    assert!(
+        !action_yml.contains("ACCESSCTL_LEDGER_KEY"),
+        "the action never names the key"
+    );
     assert_eq!(
         plan["env"]["ACCESSCTL_LEDGER_PUBLIC_KEY"],
         "${{ vars.ACCESSCTL_LEDGER_PUBLIC_KEY }}"
@@ -412,6 +452,14 @@ fn example_workflow_is_valid_and_has_the_jobs() {
     // A weakening of the guards is applied only from a manual run.
     assert!(wf["on"]["workflow_dispatch"]["inputs"]["allow_safety_change"].is_object());
     assert!(!steps(plan).contains("--allow-safety-change"));
+    let apply_args = action_steps(apply)[0]["args"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        apply_args.contains("github.event_name == 'workflow_dispatch' && inputs.allow_safety_change && '--allow-safety-change'"),
+        "{apply_args}"
+    );
 }
 
 #[test]

@@ -312,12 +312,7 @@ fn empty_file(path: &Path) -> Diagnostic {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for b in digest.iter() {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    hex
+    crate::hex::encode(&Sha256::digest(bytes))
 }
 
 /// The 1-based line and column (in characters) of byte `offset`, which must

@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use super::guards::GuardRecord;
 use super::{Granted, Identity, InviteRecord, SiteLedger};
+use crate::hex::encode as hex;
 
 /// Holds the private key (64 hex digits, the Ed25519 seed): in the apply job only.
 pub const SIGNING_KEY_ENV: &str = "ACCESSCTL_LEDGER_KEY";
@@ -280,10 +281,6 @@ impl Untrusted {
         }
         lines
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn decode(text: &str) -> Option<Vec<u8>> {

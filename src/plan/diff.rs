@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::hex::encode as hex;
 use crate::ledger::{InviteRecord, InviteState, SiteLedger, Trust};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
 use crate::plan::{Action, Change, Mode, Pending, Provenance, Role, SitePlan};
@@ -950,15 +951,6 @@ fn with_source(reason: &str, source: Option<Provenance>) -> String {
         }
         _ => reason.to_string(),
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

@@ -403,7 +403,7 @@ fn fingerprint(ledger: &SiteLedger) -> String {
     for g in &ledger.granted_by_owner {
         hasher.update(format!("granted {} {}\n", g.email, g.roles.join(",")));
     }
-    crate::plan::diff::hex(&hasher.finalize())
+    crate::hex::encode(&hasher.finalize())
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

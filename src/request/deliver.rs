@@ -239,8 +239,5 @@ fn record(
 fn delivery_id(site_id: &str, sent_at: &str, digest: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(format!("{site_id}\n{sent_at}\n{digest}"));
-    hasher.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&hasher.finalize()[..16])
 }

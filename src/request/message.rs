@@ -49,11 +49,7 @@ impl Message {
         hasher.update(self.subject.as_bytes());
         hasher.update(b"\n\n");
         hasher.update(self.body.as_bytes());
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::hex::encode(&hasher.finalize())
     }
 }
 

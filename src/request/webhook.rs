@@ -130,8 +130,7 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     };
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", crate::hex::encode(&digest))
 }
 
 /// Posts `body`. Any 2xx answer is success; anything else, a redirect
