@@ -1288,8 +1288,8 @@ fn new_contributor_matching_exactly_one_invite_is_linked() {
             link dave = acct-new (inv-4)
             pending erin: Blog Editor
             before:
-              account acct-new: Blog Writer
               account acct-owner: (owner)
+              dave@agency.example (account acct-new): Blog Writer
               dave@agency.example (invited): Blog Writer
               erin@agency.example (invited): Blog Editor
             after:
@@ -1347,7 +1347,7 @@ fn contributor_accepting_the_invite_of_someone_dropped_is_linked_then_removed() 
             invite alice: Blog Editor
             remove dave (acct-new): no grant in the config any more
             before:
-              account acct-new: Blog Writer
+              dave@agency.example (account acct-new): Blog Writer
               dave@agency.example (invited): Blog Writer
             after:
               alice@agency.example (invited): Blog Editor
@@ -1793,12 +1793,12 @@ fn changes_come_in_apply_order_with_before_and_after() {
             remove account acct-x: no grant in the config any more; account from the ledger, not verified: no ledger key in this job
             remove dave (acct-new): no grant in the config any more
             before:
-              account acct-new: Blog Writer
               account acct-owner: (owner: Jane, jane@acme.example)
               account acct-u: Website Designer
               account acct-x: Marketing Manager
               bob@agency.example (account acct-bob): Blog Editor
               carol@agency.example (invited): Blog Editor, Blog Writer
+              dave@agency.example (account acct-new): Blog Writer
               dave@agency.example (invited): Blog Writer
               erin@agency.example (invited): Marketing Manager, Website Manager
             after:

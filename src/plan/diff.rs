@@ -322,14 +322,18 @@ impl<'a> Planner<'a> {
             }
             targets.push(ids);
         }
-        self.describe_before(plan);
         if !plan.errors.is_empty() {
+            self.describe_before(plan);
             plan.errors.sort();
             plan.errors.dedup();
             plan.after = plan.before.clone();
             return;
         }
         self.learn_identities(plan);
+        // After the links: a collaborator this plan links is listed under
+        // the email it accepted with, so the listing's diff shows the invite
+        // consumed, not an account removed and another added.
+        self.describe_before(plan);
         for (want, target) in wants.iter().zip(&targets) {
             self.plan_want(want, target, plan);
         }
