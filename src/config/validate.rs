@@ -81,6 +81,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         person_keys: &person_keys,
         team_keys: &team_keys,
         names: HashSet::new(),
+        custom_roles: Vec::new(),
     };
     let people = r.people(root.get("people"));
     let teams = r.teams(root.get("teams"));
@@ -112,6 +113,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             person_keys: &person_keys,
             team_keys: &team_keys,
             names: HashSet::new(),
+            custom_roles: Vec::new(),
         };
         // The site alone, at its place in a document, against the whole
         // schema: every error path is the one it has in the file.
@@ -142,6 +144,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             site_id,
             diagnostics: r.diagnostics,
             fallback: r.fallback,
+            custom_roles: r.custom_roles,
         }
     })?;
 
@@ -149,8 +152,14 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     let mut site_ids: HashMap<String, String> = HashMap::new();
     let mut sites = BTreeMap::new();
     let order: Vec<String> = checked.sites.iter().map(|(k, _)| k.clone()).collect();
+    let mut warned: HashSet<Arc<str>> = HashSet::new();
     for (key, outcome) in checked.sites {
         diagnostics.extend(outcome.diagnostics);
+        for (name, pos, close) in outcome.custom_roles {
+            if warned.insert(name.clone()) {
+                diagnostics.push(not_predefined(file, &name, pos, close));
+            }
+        }
         fallback.extend(outcome.fallback);
         if let Some((id, pos)) = outcome.site_id {
             let normal = id.trim().to_lowercase();
@@ -172,8 +181,6 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             sites.insert(key, site);
         }
     }
-    let mut warned = HashSet::new();
-    diagnostics.retain(|d| !d.message.contains(NOT_PREDEFINED) || warned.insert(d.message.clone()));
     if root.get("requests").is_none() {
         diagnostics.extend(unrequestable(file, &order, &sites));
     }
@@ -259,6 +266,7 @@ struct SiteOutcome {
     site_id: Option<(String, Pos)>,
     diagnostics: Vec<Diagnostic>,
     fallback: Vec<Diagnostic>,
+    custom_roles: Vec<(Arc<str>, Pos, Option<&'static str>)>,
 }
 
 /// `ledger_dir` resolved against the config file's directory; by default
@@ -307,6 +315,22 @@ fn confine_ledger_dir(
     )
 }
 
+/// The warning for a role name that is not predefined (see
+/// `Resolver::custom_roles`).
+fn not_predefined(file: &Path, name: &str, pos: Pos, close: Option<&str>) -> Diagnostic {
+    let close = close
+        .map(|t| format!("; did you mean `{t}`?"))
+        .unwrap_or_default();
+    Diagnostic::warning(
+        file,
+        Some(pos),
+        format!("role `{name}` {NOT_PREDEFINED}{close}"),
+    )
+    .with_hint(
+        "if it is a custom role of the site's account, `plan` checks it there; otherwise use a predefined title (`accessctl plan` lists the site's roles)",
+    )
+}
+
 fn key_set(value: Option<&Value>) -> BTreeSet<String> {
     value
         .and_then(Value::as_object)
@@ -328,6 +352,10 @@ struct Resolver<'a> {
     /// Role names and person keys met so far, each held once (a site names
     /// the same few in grant after grant).
     names: HashSet<Arc<str>>,
+    /// Role names that are not predefined, where each is used, and the
+    /// closest predefined title: warned about once per name across the
+    /// config, after the sites are merged in order.
+    custom_roles: Vec<(Arc<str>, Pos, Option<&'static str>)>,
 }
 
 impl Resolver<'_> {
@@ -755,17 +783,8 @@ impl Resolver<'_> {
                         ok = false;
                     }
                     Offline::Custom(close) => {
-                        let close = close
-                            .map(|t| format!("; did you mean `{t}`?"))
-                            .unwrap_or_default();
-                        self.warning(
-                            pos,
-                            format!(
-                                "role `{}` {NOT_PREDEFINED}{close}",
-                                name.trim()
-                            ),
-                            "if it is a custom role of the site's account, `plan` checks it there; otherwise use a predefined title (`accessctl plan` lists the site's roles)",
-                        );
+                        let name = self.intern(name.trim());
+                        self.custom_roles.push((name, pos, close));
                     }
                 }
                 let name = self.intern(name.trim());

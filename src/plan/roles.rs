@@ -43,7 +43,7 @@ pub const PREDEFINED: [&str; 14] = [
 ];
 
 /// What can be said of a role name without reading a site.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offline {
     /// A predefined title or its slug.
     Predefined,
@@ -53,9 +53,24 @@ pub enum Offline {
     Custom(Option<&'static str>),
 }
 
-/// Checks a role name against [`PREDEFINED`].
+/// Checks a role name against [`PREDEFINED`]. A config names few distinct
+/// roles many times (200,000 grants, a dozen names), so each thread keeps
+/// the answers it has worked out; the answer depends on the name alone.
 pub fn check_offline(name: &str) -> Offline {
+    thread_local! {
+        static KNOWN: std::cell::RefCell<std::collections::HashMap<String, Offline>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
     let wanted = name.trim();
+    if let Some(found) = KNOWN.with(|k| k.borrow().get(wanted).copied()) {
+        return found;
+    }
+    let found = work_out(wanted);
+    KNOWN.with(|k| k.borrow_mut().insert(wanted.to_string(), found));
+    found
+}
+
+fn work_out(wanted: &str) -> Offline {
     let lower = wanted.to_lowercase();
     let wanted_slug = slug(wanted);
     if PREDEFINED
