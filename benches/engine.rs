@@ -90,8 +90,10 @@ fn main() {
         .unwrap_or_else(|r| panic!("config invalid:\n{}", r.render()));
     let t_validate = start.elapsed();
     let (peak_validate, rss_validate) = (peak_rss(), rss());
-    let config = loaded.config;
-    // `plan` keeps no copy of the text once the config is loaded.
+    // `plan` keeps no copy of the text once the config is loaded, nor the
+    // warnings' copy once they are printed.
+    let accessctl::config::Loaded { config, warnings } = loaded;
+    drop(warnings);
     drop(yaml);
 
     // The same path `plan` takes once every site is read: `plan_site` per

@@ -289,8 +289,11 @@ pub fn run(cli: Cli) -> Exit {
 /// Load the config, printing warnings, or print every error.
 pub(crate) fn load_config(path: &std::path::Path) -> Option<Loaded> {
     match config::load(path) {
-        Ok(loaded) => {
+        Ok(mut loaded) => {
             print_report(&loaded.warnings);
+            // Printed: the report holds a copy of the config text for its
+            // source lines (14 MiB for 10,000 sites), not needed any more.
+            loaded.warnings = Report::default();
             Some(loaded)
         }
         Err(report) => {

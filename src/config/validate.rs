@@ -35,11 +35,11 @@ use crate::plan::roles::Offline;
 /// Whether a role name means the owner-side role, which Wix never grants:
 /// the title `Owner`/`Site Owner` (any case) or an id naming the owner.
 fn is_owner_role(name: &str) -> bool {
-    let name = name.trim().to_lowercase();
-    matches!(
-        name.as_str(),
-        "owner" | "site owner" | "wix.platform.roles.owner"
-    )
+    // Without allocating: this runs for every role of every grant.
+    let name = name.trim();
+    ["owner", "site owner", "wix.platform.roles.owner"]
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(name))
 }
 
 /// The keys of a site mapping (see [`super::raw::RawSite`]).
@@ -750,14 +750,20 @@ impl Resolver<'_> {
             if name.trim().is_empty() {
                 self.error(pos, format!("empty role name in {context}"), None);
                 ok = false;
-            } else if let Some(d) = checked_name(
-                self.file,
-                self.tree,
-                name,
-                &rpath,
-                &format!("a role name in {context}"),
-                false,
-            ) {
+            } else if let Some(d) = name
+                .contains(char::is_control)
+                .then(|| {
+                    checked_name(
+                        self.file,
+                        self.tree,
+                        name,
+                        &rpath,
+                        &format!("a role name in {context}"),
+                        false,
+                    )
+                })
+                .flatten()
+            {
                 self.diagnostics.push(d);
                 ok = false;
             } else if is_owner_role(name) {
