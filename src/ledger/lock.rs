@@ -225,6 +225,30 @@ mod tests {
         drop(lock);
     }
 
+    /// An attacker's pull request commits symlinks at the names of the
+    /// temp files `save` writes through, pointing outside the repository:
+    /// the lock removes the links before any save, and their target is
+    /// untouched.
+    #[cfg(unix)]
+    #[test]
+    fn taking_the_lock_removes_temp_file_symlinks_a_pull_request_planted() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        let target = outside.path().join("bashrc");
+        fs::write(&target, "precious").expect("write");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let planted = dir
+            .path()
+            .join(format!(".acme.yaml.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&target, &planted).expect("symlink");
+        let lock = acquire(dir.path(), "apply").expect("lock");
+        assert!(fs::symlink_metadata(&planted).is_err(), "the link is gone");
+        let mut ledger = super::super::SiteLedger::new("acme", "site-1");
+        ledger.mark_granted("acct-1");
+        super::super::save(dir.path(), &ledger, &super::super::Auth::Off).expect("saves");
+        assert_eq!(fs::read_to_string(&target).expect("read"), "precious");
+        drop(lock);
+    }
+
     #[test]
     fn a_leftover_lock_file_of_a_dead_process_does_not_block() {
         let dir = tempfile::tempdir().expect("tempdir");

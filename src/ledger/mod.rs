@@ -450,7 +450,9 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Removes the temp files `save` leaves only when the process dies
 /// mid-write (`.NAME.yaml.tmp-PID`). Called with the directory lock held,
-/// when no other process can be writing one.
+/// when no other process can be writing one. A symlink at such a name goes
+/// too: `save` creates its temp file through whatever stands at the name,
+/// and a pull request could commit one pointing outside the repository.
 pub(crate) fn remove_stale_temp_files(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -462,7 +464,7 @@ pub(crate) fn remove_stale_temp_files(dir: &Path) {
             && name
                 .rsplit_once(".yaml.tmp-")
                 .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
-        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+        if stale && entry.file_type().is_ok_and(|t| !t.is_dir()) {
             let _ = fs::remove_file(entry.path());
         }
     }
