@@ -517,3 +517,31 @@ fn command_line_caps_only_tighten() {
         all_output(&out)
     );
 }
+
+/// The guards record is committed like the ledger: a pull request that
+/// writes a line break and a workflow command into a protected key gets a
+/// refusal to read the record, never a `::` line in the output.
+#[test]
+fn a_guards_record_cannot_inject_output() {
+    let h = harness(CONFIG);
+    std::fs::create_dir_all(h.ledger_dir()).expect("mkdir");
+    std::fs::write(
+        h.ledger_dir().join(accessctl::ledger::guards::GUARDS_FILE),
+        "version: 1\nrecorded_at: 2026-11-14T10:00:00Z\nprotect:\n- \"bob\\n::error::pwned\"\n",
+    )
+    .expect("write");
+    let out = h
+        .cmd(&["plan"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect("runs");
+    let text = all_output(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("not a config key"), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("::error::pwned")),
+        "{text}"
+    );
+}

@@ -114,6 +114,26 @@ pub fn load(dir: &Path, auth: &Auth) -> Result<Recorded, String> {
             file.display()
         )
     })?;
+    // The record is untrusted text that reaches refusal messages: its
+    // person keys must look like the config's keys.
+    let key_like = |k: &str| {
+        k.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    if !record
+        .protect
+        .iter()
+        .chain(&record.self_person)
+        .all(|k| key_like(k))
+    {
+        return Err(format!(
+            "{}: a person key in the guards record is not a config key",
+            file.display()
+        ));
+    }
     let verified = auth.verify_guards(&record);
     Ok(Recorded::Found { record, verified })
 }
