@@ -182,7 +182,8 @@ pub enum IdentitySource {
     Config,
     /// A new contributor matched exactly one outstanding invite.
     InviteMatch,
-    /// A person linked them with `accessctl link`.
+    /// Written by `accessctl link` in ledgers made before it printed the
+    /// config line instead; still read, never written.
     Manual,
     /// Recorded by `accessctl import`.
     Import,
