@@ -42,7 +42,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use accessctl::ledger::InviteState;
-use common::{Harness, settle_unknown, stderr, stdout};
+use common::{Harness, Live, settle_unknown, stderr, stdout};
 use serde_json::Value;
 
 const SITES: usize = 4;
@@ -133,10 +133,6 @@ fn keys() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Per site id: contributors (account → sorted role ids) and pending
-/// invites (email → sorted role ids).
-type Live = BTreeMap<String, (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>)>;
-
 /// What the sites must look like, from the config and the seed alone:
 /// bob (a known account) holds Website Manager, the seeded `acct-old` is
 /// gone (`unmanaged: remove`), and every invitee has one pending invite
@@ -156,54 +152,6 @@ fn desired_state(grants: &Grants) -> Live {
             (format!("site-{i}"), (contributors, pending))
         })
         .collect()
-}
-
-fn sorted_ids(v: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = v
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.as_str().map(String::from))
-        .collect();
-    ids.sort();
-    ids
-}
-
-/// The emulator's live state; two pending invites for one email fail here.
-fn live_state(h: &Harness) -> Live {
-    let state = h.get("/_emulator/state");
-    let mut live = Live::new();
-    for site in state["sites"].as_array().expect("sites") {
-        let contributors = site["contributors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                (
-                    c["accountId"].as_str().unwrap_or("").to_string(),
-                    sorted_ids(&c["roleIds"]),
-                )
-            })
-            .collect();
-        let mut pending = BTreeMap::new();
-        for invite in site["invites"].as_array().into_iter().flatten() {
-            if invite["status"] == "Pending" {
-                let email = invite["email"].as_str().unwrap_or("").to_string();
-                assert!(
-                    pending
-                        .insert(email.clone(), sorted_ids(&invite["policyIds"]))
-                        .is_none(),
-                    "two pending invites for {email} on {}",
-                    site["id"]
-                );
-            }
-        }
-        live.insert(
-            site["id"].as_str().unwrap_or("").to_string(),
-            (contributors, pending),
-        );
-    }
-    live
 }
 
 /// Every site ledger file parses on its own, as `plan` would read it.
@@ -417,7 +365,7 @@ fn round(round: usize, kill: KillAt, grants: &Grants) -> RoundResult {
         "round {round}: a Bulk Invite named an email twice for one grant: {invited:?}"
     );
     // …and the sites are exactly as the config says.
-    assert_eq!(live_state(&h), desired_state(grants), "round {round}");
+    assert_eq!(h.live_state(), desired_state(grants), "round {round}");
     // accessctl agrees there is nothing left to do.
     assert_eq!(h.plan().change_count(), 0, "round {round}: not converged");
     RoundResult { landed, mid_writes }

@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use accessctl::plan::Plan;
-use common::{Harness, settle_unknown, stderr, stdout};
+use common::{Harness, Live, settle_unknown, stderr, stdout};
 use serde_json::{Value, json};
 
 const SITES: usize = 20;
@@ -185,56 +185,6 @@ fn unknown_outcomes(plan: &Plan) -> usize {
         .count()
 }
 
-/// The emulator's live state: per site, contributors (account → roles)
-/// and pending invites (email → roles).
-type Live = BTreeMap<String, (BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<String>>)>;
-
-fn live_state(h: &Harness) -> Live {
-    let state = h.get("/_emulator/state");
-    let mut live = Live::new();
-    for site in state["sites"].as_array().expect("sites") {
-        let sorted = |v: &Value| {
-            let mut ids: Vec<String> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.as_str().map(String::from))
-                .collect();
-            ids.sort();
-            ids
-        };
-        let contributors = site["contributors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                (
-                    c["accountId"].as_str().unwrap_or("").to_string(),
-                    sorted(&c["roleIds"]),
-                )
-            })
-            .collect();
-        let mut pending = BTreeMap::new();
-        for invite in site["invites"].as_array().into_iter().flatten() {
-            if invite["status"] == "Pending" {
-                let email = invite["email"].as_str().unwrap_or("").to_string();
-                assert!(
-                    pending
-                        .insert(email.clone(), sorted(&invite["policyIds"]))
-                        .is_none(),
-                    "two pending invites for {email} on {}",
-                    site["id"]
-                );
-            }
-        }
-        live.insert(
-            site["id"].as_str().unwrap_or("").to_string(),
-            (contributors, pending),
-        );
-    }
-    live
-}
-
 fn desired_state() -> Live {
     (0..SITES)
         .map(|i| {
@@ -336,7 +286,7 @@ fn check_profile(profile: &Profile) -> Outcome {
     );
     // The live state is exactly the desired state.
     h.quiesce(Duration::from_secs(5));
-    assert_eq!(live_state(&h), desired_state(), "{}", profile.name);
+    assert_eq!(h.live_state(), desired_state(), "{}", profile.name);
 
     outcome.stats = h.get("/_emulator/stats");
     outcome.elapsed = started.elapsed();

@@ -292,6 +292,67 @@ impl Harness {
     }
 }
 
+/// Per site id: contributors (account → sorted role ids) and pending
+/// invites (email → sorted role ids).
+pub type Live = std::collections::BTreeMap<
+    String,
+    (
+        std::collections::BTreeMap<String, Vec<String>>,
+        std::collections::BTreeMap<String, Vec<String>>,
+    ),
+>;
+
+fn sorted_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(String::from))
+        .collect();
+    ids.sort();
+    ids
+}
+
+impl Harness {
+    /// The emulator's live state; two pending invites for one email fail
+    /// here.
+    pub fn live_state(&self) -> Live {
+        let state = self.get("/_emulator/state");
+        let mut live = Live::new();
+        for site in state["sites"].as_array().expect("sites") {
+            let contributors = site["contributors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    (
+                        c["accountId"].as_str().unwrap_or("").to_string(),
+                        sorted_ids(&c["roleIds"]),
+                    )
+                })
+                .collect();
+            let mut pending = std::collections::BTreeMap::new();
+            for invite in site["invites"].as_array().into_iter().flatten() {
+                if invite["status"] == "Pending" {
+                    let email = invite["email"].as_str().unwrap_or("").to_string();
+                    assert!(
+                        pending
+                            .insert(email.clone(), sorted_ids(&invite["policyIds"]))
+                            .is_none(),
+                        "two pending invites for {email} on {}",
+                        site["id"]
+                    );
+                }
+            }
+            live.insert(
+                site["id"].as_str().unwrap_or("").to_string(),
+                (contributors, pending),
+            );
+        }
+        live
+    }
+}
+
 /// Settle every invite the plan reports as unknown, by looking at the site
 /// as a person would (`/_emulator/state`), with `accessctl invite-status`.
 pub fn settle_unknown(h: &Harness, plan: &Plan) {
