@@ -17,6 +17,7 @@ pub mod model;
 pub mod observe;
 pub mod parallel;
 pub mod plan;
+pub mod platform;
 pub mod providers;
 pub mod render;
 pub mod request;

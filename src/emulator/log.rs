@@ -173,7 +173,8 @@ pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next)
     let seq = shared.log().allocate();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
-    let endpoint = endpoint_of(&path);
+    let endpoint =
+        endpoint_of(&path).or_else(|| super::google::endpoint_of(parts.method.as_str(), &path));
     let mut pending = Pending {
         shared: Arc::clone(&shared),
         entry: Some(LogEntry {

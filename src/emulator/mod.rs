@@ -21,6 +21,7 @@ mod conn;
 mod control;
 mod error;
 mod faults;
+pub mod google;
 mod log;
 pub mod quirks;
 pub mod seed;
@@ -62,6 +63,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     log: Mutex<RequestLog>,
     faults: Mutex<Faults>,
+    /// Google's side: tokens, GA4 and GTM (`google/`).
+    google: Mutex<google::State>,
     /// The run's readings of unconfirmed API details; never change.
     quirks: quirks::Quirks,
 }
@@ -82,6 +85,10 @@ impl Shared {
 
     fn faults(&self) -> MutexGuard<'_, Faults> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn google(&self) -> MutexGuard<'_, google::State> {
+        self.google.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -114,7 +121,15 @@ pub fn router(seed: Seed) -> Result<Router, EmulatorError> {
                 .collect(),
         }
     })?;
+    let google = google::build(&seed.google).map_err(|problems| EmulatorError::InvalidSeed {
+        path: None,
+        problems: problems
+            .into_iter()
+            .map(|p| format!("google.{p}"))
+            .collect(),
+    })?;
     let shared = Arc::new(Shared {
+        google: Mutex::new(google),
         state: Mutex::new(state),
         log: Mutex::new(RequestLog::default()),
         faults: Mutex::new(faults),
@@ -146,6 +161,7 @@ fn build_router(shared: Arc<Shared>, remove_method: RemoveMethod) -> Router {
         .route(paths::REVOKE_INVITE, post(api::revoke_invite))
         .route(paths::CHANGE_ROLE, change_role)
         .route(paths::REMOVE_CONTRIBUTOR, remove)
+        .merge(google::routes())
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(api::unknown_endpoint)
         // Logging and fault injection (latency, stalls, injected errors,
@@ -155,7 +171,9 @@ fn build_router(shared: Arc<Shared>, remove_method: RemoveMethod) -> Router {
         .layer(from_fn_with_state(shared.clone(), log::record));
     // Controls are merged after the layer, so they are neither logged nor
     // subject to faults.
-    wix.merge(control::routes()).with_state(shared)
+    wix.merge(control::routes())
+        .merge(google::controls())
+        .with_state(shared)
 }
 
 /// An emulator serving in a background task. Dropping it also stops the

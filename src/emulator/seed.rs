@@ -118,6 +118,9 @@ pub struct Seed {
     /// /_emulator/faults`, see `faults.rs`); absent = no faults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultConfig>,
+    /// Google's side: service accounts, GA4 and GTM (`google/`).
+    #[serde(default)]
+    pub google: super::google::Seed,
 }
 
 /// The HTTP method Remove Contributor answers to (Wix's is unconfirmed).

@@ -3,4 +3,5 @@
 //! A provider reads a target's live state and performs one change at a time.
 //! It never decides what to change; that is the plan engine's job.
 
+pub mod google;
 pub mod wix;

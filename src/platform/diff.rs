@@ -1,0 +1,353 @@
+//! The platform-neutral diff: desired bindings against a target's live
+//! state, under the target's unmanaged policy and the lock-out guards. Pure:
+//! no I/O, no clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::{Access, Capabilities, Change, ChangeKind, Target, TargetState};
+use crate::model::Unmanaged;
+
+/// What the config wants one principal to hold on a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub access: Access,
+    /// The config entries behind it (`person alice`, `team seo (level
+    /// analytics)`), for the plan's reason column.
+    pub reason: String,
+}
+
+/// A change the guards held back, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    pub change: Change,
+    pub reason: String,
+}
+
+/// The diff of one target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetDiff {
+    pub changes: Vec<Change>,
+    pub refused: Vec<Refused>,
+    pub warnings: Vec<String>,
+}
+
+/// Diff `desired` (by lower-cased email) against `state`.
+///
+/// - A binding's permissions on children the target does not manage are
+///   kept as they are live (GTM containers the config does not name).
+/// - Bindings the config does not name follow `unmanaged`; the provider's
+///   own principal (`self_email`) is never changed or removed.
+/// - A change that would leave the target without any holder of the
+///   admin role is refused, not planned.
+pub fn diff(
+    target: &Target,
+    caps: &Capabilities,
+    desired: &BTreeMap<String, Desired>,
+    state: &TargetState,
+    unmanaged: Unmanaged,
+    self_email: Option<&str>,
+) -> TargetDiff {
+    let mut out = TargetDiff::default();
+    let is_self = |email: &str| self_email.is_some_and(|s| s.eq_ignore_ascii_case(email));
+
+    for child in &target.managed_children {
+        if !state.children.contains(child) {
+            out.warnings.push(format!(
+                "{} {} has no {child}; grants on it are left out of the plan",
+                target.platform.title(),
+                target.id
+            ));
+        }
+    }
+
+    let mut live: BTreeMap<String, &super::Binding> = BTreeMap::new();
+    for binding in &state.bindings {
+        match &binding.email {
+            Some(email) => {
+                live.insert(email.to_lowercase(), binding);
+            }
+            None => out.warnings.push(format!(
+                "a binding with no email ({}) is left alone",
+                binding
+                    .platform_id
+                    .as_deref()
+                    .or(binding.handle.as_deref())
+                    .unwrap_or("no id")
+            )),
+        }
+    }
+
+    for (email, want) in desired {
+        if is_self(email) {
+            out.warnings.push(format!(
+                "{email} is the account accessctl acts as; the config's grant to it is not planned"
+            ));
+            continue;
+        }
+        let current = live.get(email.as_str());
+        let mut access = want.access.clone();
+        access
+            .children
+            .retain(|child, _| state.children.contains(child));
+        if let Some(binding) = current {
+            for (child, roles) in &binding.access.children {
+                if !target.managed_children.contains(child) {
+                    access.children.insert(child.clone(), roles.clone());
+                }
+            }
+        }
+        match current {
+            None => out.changes.push(Change {
+                kind: ChangeKind::Add,
+                email: email.clone(),
+                from: None,
+                to: Some(access),
+                handle: None,
+                reason: want.reason.clone(),
+            }),
+            Some(binding) if binding.access != access => out.changes.push(Change {
+                kind: ChangeKind::Update,
+                email: email.clone(),
+                from: Some(binding.access.clone()),
+                to: Some(access),
+                handle: binding.handle.clone(),
+                reason: want.reason.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+
+    for (email, binding) in &live {
+        if desired.contains_key(email.as_str()) || is_self(email) {
+            continue;
+        }
+        match unmanaged {
+            Unmanaged::Keep => {}
+            Unmanaged::Warn => out.warnings.push(format!(
+                "{email} holds {} and is not in the config (unmanaged: warn)",
+                binding.access.describe()
+            )),
+            Unmanaged::Remove => out.changes.push(Change {
+                kind: ChangeKind::Remove,
+                email: email.clone(),
+                from: Some(binding.access.clone()),
+                to: None,
+                handle: binding.handle.clone(),
+                reason: "not in the config (unmanaged: remove)".to_string(),
+            }),
+        }
+    }
+
+    if let Some(admin) = caps.admin_role {
+        guard_last_admin(admin, &live, &mut out);
+    }
+    out
+}
+
+/// Refuse the changes that would take the admin role from its last holders.
+fn guard_last_admin(admin: &str, live: &BTreeMap<String, &super::Binding>, out: &mut TargetDiff) {
+    let holds = |access: Option<&Access>| access.is_some_and(|a| a.roles.contains(admin));
+    let mut after: BTreeSet<&str> = live
+        .iter()
+        .filter(|(_, b)| holds(Some(&b.access)))
+        .map(|(e, _)| e.as_str())
+        .collect();
+    if after.is_empty() {
+        return;
+    }
+    for change in &out.changes {
+        if holds(change.to.as_ref()) {
+            after.insert(change.email.as_str());
+        } else {
+            after.remove(change.email.as_str());
+        }
+    }
+    if !after.is_empty() {
+        return;
+    }
+    let (kept, refused): (Vec<Change>, Vec<Change>) = std::mem::take(&mut out.changes)
+        .into_iter()
+        .partition(|c| !holds(c.from.as_ref()) || holds(c.to.as_ref()));
+    out.changes = kept;
+    out.refused = refused
+        .into_iter()
+        .map(|change| Refused {
+            change,
+            reason: format!("it would leave no one with {admin}; grant {admin} to someone first"),
+        })
+        .collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::{Binding, GrantEffect, Lifecycle, Platform, PrincipalKey};
+
+    const CAPS: Capabilities = Capabilities {
+        effect: GrantEffect::Immediate,
+        key: PrincipalKey::Email,
+        batch_max: None,
+        requests_per_second: None,
+        daily_removals: None,
+        admin_role: Some("admin"),
+        roles: &["viewer", "admin"],
+        child_roles: &["read", "edit"],
+    };
+
+    fn target(managed: &[&str]) -> Target {
+        Target {
+            platform: Platform::Gtm,
+            id: "accounts/1".into(),
+            credentials_env: None,
+            managed_children: managed.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn access(roles: &[&str], children: &[(&str, &str)]) -> Access {
+        Access {
+            roles: roles.iter().map(|s| s.to_string()).collect(),
+            children: children
+                .iter()
+                .map(|(c, r)| (c.to_string(), BTreeSet::from([r.to_string()])))
+                .collect(),
+        }
+    }
+
+    fn binding(email: &str, a: Access) -> Binding {
+        Binding {
+            email: Some(email.into()),
+            platform_id: None,
+            access: a,
+            lifecycle: Lifecycle::Active,
+            handle: Some(format!("h/{email}")),
+        }
+    }
+
+    fn want(a: Access) -> Desired {
+        Desired {
+            access: a,
+            reason: "person".into(),
+        }
+    }
+
+    fn state(bindings: Vec<Binding>, children: &[&str]) -> TargetState {
+        TargetState {
+            bindings,
+            children: children.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn unmanaged_containers_keep_what_they_have() {
+        let live = state(
+            vec![
+                binding("boss@a.test", access(&["admin"], &[])),
+                binding(
+                    "x@a.test",
+                    access(&["user"], &[("GTM-A", "read"), ("GTM-B", "publish")]),
+                ),
+            ],
+            &["GTM-A", "GTM-B"],
+        );
+        let desired = BTreeMap::from([
+            ("boss@a.test".to_string(), want(access(&["admin"], &[]))),
+            (
+                "x@a.test".to_string(),
+                want(access(&["user"], &[("GTM-A", "edit")])),
+            ),
+        ]);
+        let d = diff(
+            &target(&["GTM-A"]),
+            &CAPS,
+            &desired,
+            &live,
+            Unmanaged::Warn,
+            None,
+        );
+        assert_eq!(d.changes.len(), 1);
+        let to = d.changes[0].to.as_ref().unwrap();
+        assert_eq!(
+            to,
+            &access(&["user"], &[("GTM-A", "edit"), ("GTM-B", "publish")])
+        );
+    }
+
+    #[test]
+    fn equal_access_plans_nothing_and_self_is_never_touched() {
+        let live = state(
+            vec![
+                binding("a@a.test", access(&["viewer"], &[])),
+                binding("robot@p.iam.gserviceaccount.com", access(&["admin"], &[])),
+            ],
+            &[],
+        );
+        let desired = BTreeMap::from([("a@a.test".to_string(), want(access(&["viewer"], &[])))]);
+        let d = diff(
+            &target(&[]),
+            &CAPS,
+            &desired,
+            &live,
+            Unmanaged::Remove,
+            Some("robot@p.iam.gserviceaccount.com"),
+        );
+        assert!(d.changes.is_empty(), "{d:?}");
+        assert!(d.refused.is_empty());
+    }
+
+    #[test]
+    fn the_last_admin_is_not_removed() {
+        let live = state(vec![binding("boss@a.test", access(&["admin"], &[]))], &[]);
+        let desired = BTreeMap::from([("new@a.test".to_string(), want(access(&["viewer"], &[])))]);
+        let d = diff(
+            &target(&[]),
+            &CAPS,
+            &desired,
+            &live,
+            Unmanaged::Remove,
+            None,
+        );
+        assert_eq!(d.changes.len(), 1, "the add stays: {d:?}");
+        assert_eq!(d.changes[0].kind, ChangeKind::Add);
+        assert_eq!(d.refused.len(), 1);
+        assert_eq!(d.refused[0].change.email, "boss@a.test");
+        assert!(d.refused[0].reason.contains("no one with admin"));
+    }
+
+    #[test]
+    fn unmanaged_policies() {
+        let live = state(vec![binding("stray@b.test", access(&["viewer"], &[]))], &[]);
+        let none = BTreeMap::new();
+        let keep = diff(&target(&[]), &CAPS, &none, &live, Unmanaged::Keep, None);
+        assert!(keep.changes.is_empty() && keep.warnings.is_empty());
+        let warn = diff(&target(&[]), &CAPS, &none, &live, Unmanaged::Warn, None);
+        assert!(warn.changes.is_empty());
+        assert!(warn.warnings[0].contains("stray@b.test"), "{warn:?}");
+        let remove = diff(&target(&[]), &CAPS, &none, &live, Unmanaged::Remove, None);
+        assert_eq!(remove.changes[0].kind, ChangeKind::Remove);
+        assert_eq!(remove.changes[0].handle.as_deref(), Some("h/stray@b.test"));
+    }
+
+    #[test]
+    fn a_missing_container_is_left_out_with_a_warning() {
+        let live = state(vec![], &["GTM-A"]);
+        let desired = BTreeMap::from([(
+            "x@a.test".to_string(),
+            want(access(&["user"], &[("GTM-A", "read"), ("GTM-Z", "read")])),
+        )]);
+        let d = diff(
+            &target(&["GTM-A", "GTM-Z"]),
+            &CAPS,
+            &desired,
+            &live,
+            Unmanaged::Warn,
+            None,
+        );
+        assert_eq!(
+            d.changes[0].to,
+            Some(access(&["user"], &[("GTM-A", "read")]))
+        );
+        assert!(d.warnings.iter().any(|w| w.contains("GTM-Z")), "{d:?}");
+    }
+}

@@ -1,0 +1,287 @@
+//! The platform-neutral core: *targets* (a scope on one platform, such as a
+//! GA4 property or a GTM account) hold *bindings* (a principal, its
+//! [`Access`] and a [`Lifecycle`]); a [`Provider`] reads a target and
+//! carries out changes, declaring what it can do in [`Capabilities`];
+//! [`diff`] decides what to change, knowing nothing of any one platform.
+//!
+//! GA4 and GTM plan and apply through this core. Wix still has its own
+//! engine (`plan::diff`, `apply`), because its gaps (no invite listing,
+//! account ids that appear only after acceptance) are carried by the ledger;
+//! moving it behind [`Provider`] is the next step (ARCHITECTURE.md).
+
+pub mod diff;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+/// A boxed future, so [`Provider`] can be used as `dyn Provider`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The platforms accessctl knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Wix,
+    Ga4,
+    Gtm,
+}
+
+impl Platform {
+    /// The name used in config keys, plan JSON and output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Wix => "wix",
+            Platform::Ga4 => "ga4",
+            Platform::Gtm => "gtm",
+        }
+    }
+
+    /// The name people know it by.
+    pub fn title(self) -> &'static str {
+        match self {
+            Platform::Wix => "Wix",
+            Platform::Ga4 => "Google Analytics 4",
+            Platform::Gtm => "Google Tag Manager",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One scope on one platform whose bindings the config manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub platform: Platform,
+    /// The platform's own name for the scope: `accounts/100` or
+    /// `properties/200` (GA4), `accounts/6000` (GTM).
+    pub id: String,
+    /// Name of the environment variable naming the credentials (for Google,
+    /// the path of a service-account key file); `None` means the platform's
+    /// default (`GOOGLE_APPLICATION_CREDENTIALS`).
+    pub credentials_env: Option<String>,
+    /// Child scopes the config manages (GTM: containers, by public
+    /// `GTM-XXXX` id). A binding's permissions on other children are kept
+    /// as they are.
+    pub managed_children: BTreeSet<String>,
+}
+
+/// What a principal holds on a target: a set of roles, and for platforms
+/// with nested scopes one role set per child (GTM: the account permission
+/// in `roles`, one permission per container in `children`, keyed by the
+/// container's public id). Sets, so comparison ignores order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Access {
+    pub roles: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub children: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Access {
+    pub fn roles<I, S>(roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Access {
+            roles: roles.into_iter().map(Into::into).collect(),
+            children: BTreeMap::new(),
+        }
+    }
+
+    /// `viewer` or `user; GTM-AAAA: read, GTM-BBBB: edit`.
+    pub fn describe(&self) -> String {
+        let mut text = self.roles.iter().cloned().collect::<Vec<_>>().join(", ");
+        for (child, roles) in &self.children {
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(child);
+            text.push_str(": ");
+            text.push_str(&roles.iter().cloned().collect::<Vec<_>>().join(", "));
+        }
+        text
+    }
+}
+
+/// Where a binding stands. GA4 and GTM only ever produce `Active`;
+/// invitation platforms (Google Ads, Meta, TikTok) add the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Lifecycle {
+    Active,
+    Pending {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        invitation: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires: Option<String>,
+    },
+    Unknown,
+}
+
+/// One principal's access on a target, as the platform reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// Lower-cased.
+    pub email: Option<String>,
+    /// The platform's id for the person, where it has one.
+    pub platform_id: Option<String>,
+    pub access: Access,
+    pub lifecycle: Lifecycle,
+    /// The platform's name for the binding itself (GA4
+    /// `accounts/1/accessBindings/2`, GTM `accounts/1/user_permissions/3`),
+    /// needed to change or remove it.
+    pub handle: Option<String>,
+}
+
+/// A target's live state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetState {
+    pub bindings: Vec<Binding>,
+    /// Child scopes that exist (GTM containers by public id).
+    pub children: BTreeSet<String>,
+}
+
+/// Whether a grant takes effect at once or waits for the person to accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantEffect {
+    Immediate,
+    Invitation,
+}
+
+/// What a platform keys a write on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKey {
+    Email,
+    PlatformId,
+}
+
+/// What a provider can do, declared once; the engine plans around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capabilities {
+    pub effect: GrantEffect,
+    pub key: PrincipalKey,
+    /// Largest batch of writes one call takes; `None`: one write per call.
+    pub batch_max: Option<usize>,
+    /// Sustained requests per second the platform allows per project.
+    pub requests_per_second: Option<f64>,
+    /// Removals a target takes per day, when the platform caps them.
+    pub daily_removals: Option<u32>,
+    /// The role whose last holder is never removed (lock-out guard).
+    pub admin_role: Option<&'static str>,
+    /// Every role a binding may hold on the target itself.
+    pub roles: &'static [&'static str],
+    /// Every role a binding may hold on a child scope.
+    pub child_roles: &'static [&'static str],
+}
+
+/// What a change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Add,
+    Update,
+    Remove,
+}
+
+/// One change to one binding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub kind: ChangeKind,
+    /// Lower-cased.
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Access>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Access>,
+    /// The binding's platform name (for updates and removals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
+    /// Why: the config entries behind an add or update, or why a binding
+    /// goes.
+    pub reason: String,
+}
+
+/// How one change ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    /// Refused by the platform; nothing changed.
+    Failed(String),
+    /// Not known whether it took effect (a batch that may have been
+    /// partial, a lost answer); the next plan reads the target again.
+    Unknown(String),
+    /// Not attempted (a quota reached, the run stopped).
+    Skipped(String),
+}
+
+/// A provider's failure to read or reach a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// Progress of an apply, told change by change.
+pub type Progress<'a> = &'a (dyn Fn(&Change, &Outcome) + Send + Sync);
+
+/// A platform. It reads targets and carries out changes; it never decides
+/// what to change. Implementations hold their credentials and rate limiter.
+pub trait Provider: Send + Sync {
+    fn platform(&self) -> Platform;
+
+    fn capabilities(&self) -> &Capabilities;
+
+    /// The principal the provider acts as (a service account's email); the
+    /// plan never changes or removes it.
+    fn self_email(&self) -> Option<&str>;
+
+    /// Read a target's bindings, canonicalised: emails lower-cased, child
+    /// scopes by the config's ids, `*Unspecified`/`noAccess` values dropped.
+    fn observe<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> BoxFuture<'a, Result<TargetState, ProviderError>>;
+
+    /// Carry out `changes` on `target`, batching as the platform allows;
+    /// one outcome per change, in order. `progress` hears each outcome as it
+    /// is known.
+    fn apply<'a>(
+        &'a self,
+        target: &'a Target,
+        changes: &'a [Change],
+        progress: Progress<'a>,
+    ) -> BoxFuture<'a, Vec<Outcome>>;
+}

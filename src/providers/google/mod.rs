@@ -1,0 +1,33 @@
+//! Google platforms: service-account credentials and OAuth tokens
+//! (`auth.rs`), GA4 Admin API access bindings (`ga4.rs`) and Tag Manager
+//! user permissions (`gtm.rs`). GA4 and GTM implement
+//! [`crate::platform::Provider`].
+
+use crate::platform::{BoxFuture, ProviderError};
+use crate::secret::ApiKey;
+
+/// OAuth scopes, the narrowest each call takes.
+pub mod scopes {
+    pub const GA4_READ: &str = "https://www.googleapis.com/auth/analytics.manage.users.readonly";
+    pub const GA4_WRITE: &str = "https://www.googleapis.com/auth/analytics.manage.users";
+    /// Every `user_permissions` method, reads included.
+    pub const GTM_USERS: &str = "https://www.googleapis.com/auth/tagmanager.manage.users";
+    /// `accounts.containers.list` (public id → numeric id).
+    pub const GTM_READONLY: &str = "https://www.googleapis.com/auth/tagmanager.readonly";
+}
+
+/// Something that hands out OAuth access tokens for a service account:
+/// cached per scope set and refreshed before they expire.
+pub trait Bearer: Send + Sync {
+    /// A token carrying `scopes`.
+    fn token<'a>(
+        &'a self,
+        scopes: &'a [&'static str],
+    ) -> BoxFuture<'a, Result<ApiKey, ProviderError>>;
+
+    /// The service account's email (the principal the provider acts as).
+    fn client_email(&self) -> &str;
+
+    /// The Cloud project the quotas are counted against.
+    fn project_id(&self) -> &str;
+}
