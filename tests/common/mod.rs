@@ -446,3 +446,4 @@ pub fn agency_keys() -> Vec<(&'static str, &'static str)> {
         ("HARBOR_WIX_API_KEY", "emu-key-harbor"),
     ]
 }
+pub mod google;
