@@ -24,7 +24,7 @@ use common::harness::accessctl;
 use common::{machine, ms, thousands};
 
 fn people(y: &mut String, n: usize) {
-    y.push_str("version: 1\npeople:\n");
+    y.push_str("version: 2\npeople:\n");
     for i in 0..n {
         let _ = writeln!(y, "  p{i}: {{ email: p{i}@agency.example }}");
     }

@@ -143,6 +143,9 @@ pub struct Site {
     pub grants: Vec<Grant>,
     /// The site's `request:` overrides (request mode).
     pub request: crate::request::SiteRequest,
+    /// The client's scopes on other platforms (`ga4:`, `gtm:`), each with
+    /// the grants the config gives there.
+    pub targets: Vec<SiteTarget>,
     /// Where the site's key is in the file.
     pub pos: Pos,
 }
@@ -203,6 +206,29 @@ pub struct Grant {
     pub until: Option<Date>,
     pub via_team: Option<Arc<str>>,
     pub pos: Pos,
+}
+
+/// A scope on a platform other than Wix (a GA4 account or property, a GTM
+/// account) and what the config grants on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteTarget {
+    pub target: crate::platform::Target,
+    pub unmanaged: Unmanaged,
+    pub grants: Vec<TargetGrant>,
+    /// Where the block is in the file.
+    pub pos: Pos,
+}
+
+/// One principal's access on a target, from one grant (a team grant gives
+/// one per member). Several for the same email are merged at plan time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGrant {
+    /// Lower-cased.
+    pub email: Arc<str>,
+    pub access: crate::platform::Access,
+    pub until: Option<Date>,
+    /// `person alice`, `team seo, level analytics`.
+    pub reason: String,
 }
 
 /// Guards checked before anything is applied (see `plan::safety`).

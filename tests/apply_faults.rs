@@ -41,7 +41,7 @@ sites:
     account: acc-1
 "#;
 
-const PEOPLE: &str = "version: 1
+const PEOPLE: &str = "version: 2
 people:
   ann: { email: ann@agency.example }
   bob: { email: bob@agency.example, wix_account_id: acct-bob }

@@ -37,7 +37,7 @@ sites:
 "#;
 
 /// A valid config for the ledger cases.
-const CONFIG: &str = "version: 1
+const CONFIG: &str = "version: 2
 people:
   alice: { email: alice@agency.example }
 sites:
@@ -455,16 +455,16 @@ fn fifty_megabytes(header: &str, line: impl Fn(usize) -> String) -> Vec<u8> {
 fn generated_configs() {
     let mut problems = validate_config(
         "generated-50mb",
-        &fifty_megabytes("version: 1\npeople:\n", |i| {
+        &fifty_megabytes("version: 2\npeople:\n", |i| {
             format!("  person{i:07}: {{ email: person{i:07}@agency.example }}\n")
         }),
     );
-    let mut flow = b"version: 1\npeople: ".to_vec();
+    let mut flow = b"version: 2\npeople: ".to_vec();
     flow.extend(std::iter::repeat_n(b'[', 100_000));
     flow.extend(std::iter::repeat_n(b']', 100_000));
     problems.extend(validate_config("generated-deep-flow", &flow));
     // One space per level keeps 5,000 levels (12 MiB) under the size cap.
-    let mut block = String::from("version: 1\nteams:\n");
+    let mut block = String::from("version: 2\nteams:\n");
     for depth in 1..=5_000 {
         block.push_str(&format!("{}k{depth}:\n", " ".repeat(depth)));
     }

@@ -57,7 +57,7 @@ fn usage_errors_exit_1_never_2() {
 fn logs_carry_no_escape_bytes_off_a_terminal() {
     let h = common::Harness::new(
         "accounts:\n  - { id: acc-1, api_keys: [key-1] }\nsites:\n  - { id: site-1, account: acc-1 }\n",
-        "version: 1\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n",
+        "version: 2\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n",
         &[("KEY", "key-1")],
     );
     let out = h
@@ -126,7 +126,7 @@ fn the_emulator_prints_the_exports_for_the_config() {
 fn a_saved_plan_applied_twice_says_so() {
     let h = common::Harness::new(
         "accounts:\n  - { id: acc-1, api_keys: [key-1] }\nsites:\n  - id: site-1\n    account: acc-1\n    contributors:\n      - { account_id: acct-bob, roles: [Blog Writer] }\n",
-        "version: 1\npeople:\n  alice: { email: alice@agency.example }\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n      - { person: bob, role: Blog Editor }\n",
+        "version: 2\npeople:\n  alice: { email: alice@agency.example }\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n      - { person: bob, role: Blog Editor }\n",
         &[("KEY", "key-1")],
     );
     let file = h.dir.path().join("plan.json");
@@ -220,7 +220,7 @@ fn refusals_are_shown_once_on_a_terminal() {
     }
     let h = common::Harness::new(
         "accounts:\n  - { id: acc-1, api_keys: [key-1] }\nsites:\n  - id: site-1\n    account: acc-1\n    contributors:\n      - { account_id: acct-stranger, roles: [Blog Writer] }\n",
-        "version: 1\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    unmanaged: remove\n    access:\n      - { person: alice, role: Website Manager }\nsafety:\n  max_removals_per_site: 0\n",
+        "version: 2\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    unmanaged: remove\n    access:\n      - { person: alice, role: Website Manager }\nsafety:\n  max_removals_per_site: 0\n",
         &[("KEY", "key-1")],
     );
     let out = std::process::Command::new("script")
@@ -252,7 +252,7 @@ fn refusals_are_shown_once_on_a_terminal() {
 fn link_for_an_email_not_in_the_config_says_so() {
     let h = common::Harness::new(
         "accounts:\n  - { id: acc-1, api_keys: [key-1] }\nsites:\n  - { id: site-1, account: acc-1 }\n",
-        "version: 1\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n",
+        "version: 2\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  shop:\n    wix: { site_id: site-1, account_id: acc-1, api_key_env: KEY }\n    access:\n      - { person: alice, role: Website Manager }\n",
         &[("KEY", "key-1")],
     );
     let out = h

@@ -52,7 +52,7 @@ snapshot_errors! {
     duplicate_site_id => "duplicate-site-id.yaml",
     unknown_keys => "unknown-keys.yaml",
     wrong_types => "wrong-types.yaml",
-    version_2 => "version-2.yaml",
+    version_1 => "version-1.yaml",
     missing_version => "missing-version.yaml",
     undefined_references => "undefined-references.yaml",
     invalid_emails => "invalid-emails.yaml",
@@ -98,7 +98,7 @@ fn secret_in_api_key_env_is_never_shown() {
 
 #[test]
 fn secret_is_hidden_from_other_diagnostics_on_its_line() {
-    let text = "version: 1\nsites:\n  acme:\n    wix: { site_id: s, account_id: a, api_key_env: IST.abc123.xyz, colour: 1 }\n";
+    let text = "version: 2\nsites:\n  acme:\n    wix: { site_id: s, account_id: a, api_key_env: IST.abc123.xyz, colour: 1 }\n";
     let report = match config::load_str(Path::new("c.yaml"), text.as_bytes()) {
         Ok(_) => panic!("loaded"),
         Err(report) => report,
@@ -228,7 +228,7 @@ fn invite_language_falls_back_to_the_files_then_to_none() {
     let path = dir.path().join("access.yaml");
     let text = |top: &str| {
         format!(
-            "version: 1\n{top}people:\n  a: {{ email: a@x.example }}\nsites:\n  one:\n    wix: {{ site_id: s1, account_id: acc, api_key_env: K, invite_language: pt-BR }}\n    access: [{{ person: a, role: Blog Writer }}]\n  two:\n    wix: {{ site_id: s2, account_id: acc, api_key_env: K }}\n    access: [{{ person: a, role: Blog Writer }}]\n"
+            "version: 2\n{top}people:\n  a: {{ email: a@x.example }}\nsites:\n  one:\n    wix: {{ site_id: s1, account_id: acc, api_key_env: K, invite_language: pt-BR }}\n    access: [{{ person: a, role: Blog Writer }}]\n  two:\n    wix: {{ site_id: s2, account_id: acc, api_key_env: K }}\n    access: [{{ person: a, role: Blog Writer }}]\n"
         )
     };
     let languages = |top: &str| {
@@ -292,7 +292,7 @@ fn ten_mistakes_are_all_reported() {
         .map(|d| (d.pos, d.message.as_str()))
         .collect();
     let expected = [
-        (pos(1, 10), "unsupported `version` `3`: expected `1`"),
+        (pos(1, 10), "unsupported `version` `3`: expected `2`"),
         (pos(4, 3), "duplicate key `bob` in `people`"),
         (
             pos(5, 19),
@@ -328,7 +328,7 @@ fn ten_mistakes_are_all_reported() {
 #[test]
 fn deep_nesting_fails_fast_with_a_location() {
     let deep = format!(
-        "version: 1\nx: {}{}\n",
+        "version: 2\nx: {}{}\n",
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
@@ -388,6 +388,7 @@ fn schema_lists_the_top_level_keys_and_refuses_others() {
         [
             "invite_language",
             "ledger_dir",
+            "levels",
             "people",
             "requests",
             "safety",
@@ -409,17 +410,17 @@ fn schema_lists_the_top_level_keys_and_refuses_others() {
 #[test]
 fn hostile_bytes_never_panic() {
     let inputs: [&[u8]; 12] = [
-        b"\xef\xbb\xbfversion: 1\n",
-        b"---\nversion: 1\n---\nversion: 1\n",
+        b"\xef\xbb\xbfversion: 2\n",
+        b"---\nversion: 2\n---\nversion: 2\n",
         b"[1, 2, 3]\n",
         b"\"just a string\"\n",
-        b"version: 1\nsites: &s { a: *s }\n",
-        b"version: 1\npeople: { ? [a]: 1 }\n",
-        b"version: 1\n<<: {people: {}}\n",
+        b"version: 2\nsites: &s { a: *s }\n",
+        b"version: 2\npeople: { ? [a]: 1 }\n",
+        b"version: 2\n<<: {people: {}}\n",
         b"version: !!str 1\n",
-        b"version: 1\nsites: { a: { wix: { site_id: s, account_id: a }, access: [ [], 1, ~ ] } }\n",
-        b"version: 1\nsafety: { max_removals_total: 99999999999999999999 }\n",
-        b"version: 1\nteams: { t: [1, ~, {}] }\n",
+        b"version: 2\nsites: { a: { wix: { site_id: s, account_id: a }, access: [ [], 1, ~ ] } }\n",
+        b"version: 2\nsafety: { max_removals_total: 99999999999999999999 }\n",
+        b"version: 2\nteams: { t: [1, ~, {}] }\n",
         b"\x00\x01\x02",
     ];
     for input in inputs {

@@ -110,7 +110,7 @@ fn draw_grants(rng: &mut Rng) -> Grants {
 
 fn config(grants: &Grants) -> String {
     let mut s = String::from(
-        "version: 1\npeople:\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\n",
+        "version: 2\npeople:\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\n",
     );
     for p in INVITEES {
         s.push_str(&format!("  {p}: {{ email: {p}@agency.example }}\n"));
@@ -433,7 +433,7 @@ fn killed_applies_converge_without_duplicate_invites() {
 /// Invite).
 fn small_config(invitees: &[&str]) -> String {
     let mut s = String::from(
-        "version: 1\npeople:\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\n",
+        "version: 2\npeople:\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\n",
     );
     for p in INVITEES {
         s.push_str(&format!("  {p}: {{ email: {p}@agency.example }}\n"));

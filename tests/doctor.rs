@@ -20,7 +20,7 @@ sites:
 "#;
 
 const CONFIG: &str = r#"
-version: 1
+version: 2
 people:
   alice: { email: alice@agency.example }
 sites:

@@ -46,7 +46,7 @@ sites:
     account: acc-1
 "#;
 
-const LIVE_TITLE_CONFIG: &str = "version: 1
+const LIVE_TITLE_CONFIG: &str = "version: 2
 people:
   bob: { email: bob@agency.example, wix_account_id: acct-bob }
 sites:
@@ -118,7 +118,7 @@ fn assert_no_injected_commands(out: &std::process::Output, gha: bool) -> Vec<Str
 /// diagnostic, so `::error::pwned` reached the runner on a line of its own.
 #[test]
 fn a_config_key_with_a_line_break_stays_one_line() {
-    let config = "version: 1
+    let config = "version: 2
 people:
   alice: { email: alice@agency.example }
   \"x\\n::error::pwned\": { email: x@agency.example }
@@ -172,7 +172,7 @@ sites:
 /// `validate`, with its location, and the refusal stays on its line.
 #[test]
 fn an_owner_name_with_a_line_break_is_refused_on_one_line() {
-    let config = "version: 1
+    let config = "version: 2
 people:
   alice: { email: alice@agency.example }
 sites:
@@ -270,7 +270,7 @@ fn a_live_role_title_with_a_line_break_is_escaped_in_every_sink() {
 fn markdown_defuses_mentions_html_links_and_backticks() {
     let name = "@org/team @someone <img src=x> [click](https://evil.example) ![i](x) ``` end";
     let config = format!(
-        "version: 1
+        "version: 2
 people:
   alice: {{ email: alice@agency.example }}
 sites:
@@ -332,7 +332,7 @@ requests:
 /// apply. It is a located validation error, for every name a mail carries.
 #[test]
 fn a_carriage_return_in_a_name_is_a_located_error_not_a_panic() {
-    let config = "version: 1
+    let config = "version: 2
 people:
   alice: { email: alice@agency.example }
 sites:
@@ -378,7 +378,7 @@ requests:
     }
     // A site's own recipient is checked the same way.
     h.write_config(
-        "version: 1
+        "version: 2
 people:
   alice: { email: alice@agency.example }
 sites:

@@ -80,7 +80,7 @@ fn role_id(title: &str) -> String {
 
 fn config(grants: &[(&str, &str)], unmanaged: &str) -> String {
     let mut s = String::from(
-        "version: 1\npeople:\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\n",
+        "version: 2\npeople:\n  bob: { email: bob@agency.example, wix_account_id: acct-bob }\n",
     );
     for p in ["ann", "cat", "dee", "eve", "fay"] {
         s.push_str(&format!("  {p}: {{ email: {p}@agency.example }}\n"));

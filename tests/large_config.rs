@@ -12,7 +12,7 @@ const MEMBERS: usize = 100_000;
 /// A team of 100,000 members, the eighth listed a second time at the end,
 /// granted on one site.
 fn large_team() -> String {
-    let mut y = String::from("version: 1\npeople:\n");
+    let mut y = String::from("version: 2\npeople:\n");
     for i in 0..MEMBERS {
         let _ = writeln!(y, "  p{i}: {{ email: p{i}@agency.example }}");
     }

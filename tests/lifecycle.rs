@@ -21,7 +21,7 @@ sites:
 "#;
 
 const CONFIG: &str = r#"
-version: 1
+version: 2
 people:
   alice: { email: alice@agency.example }
   bob:   { email: bob@agency.example, wix_account_id: acct-bob }

@@ -430,7 +430,7 @@ fn trim_indent(text: &str) -> String {
 fn new_person_is_invited() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -449,7 +449,7 @@ fn new_person_is_invited() {
 fn known_account_holding_other_roles_gets_the_whole_target_set() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
             sites:
@@ -473,7 +473,7 @@ fn known_account_holding_other_roles_gets_the_whole_target_set() {
 fn known_account_holding_exactly_its_roles_needs_nothing() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
             sites:
@@ -493,7 +493,7 @@ fn known_account_holding_exactly_its_roles_needs_nothing() {
 fn account_known_from_the_ledger_gets_a_role_change() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               carol: { email: carol@agency.example }
             sites:
@@ -513,7 +513,7 @@ fn account_known_from_the_ledger_gets_a_role_change() {
 fn roles_are_the_union_of_team_and_person_grants() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
@@ -540,7 +540,7 @@ fn roles_are_the_union_of_team_and_person_grants() {
 fn roles_are_named_by_title_in_any_case_by_slug_or_by_id() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -560,7 +560,7 @@ fn roles_are_named_by_title_in_any_case_by_slug_or_by_id() {
 fn the_same_role_named_twice_is_granted_once() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
             sites:
@@ -579,7 +579,7 @@ fn the_same_role_named_twice_is_granted_once() {
 fn unknown_role_is_a_site_error_and_nothing_changes() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
@@ -624,7 +624,7 @@ fn unknown_role_is_a_site_error_and_nothing_changes() {
 fn unknown_role_with_nothing_close_lists_every_role() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -643,7 +643,7 @@ fn unknown_role_with_nothing_close_lists_every_role() {
 fn unknown_role_in_a_team_grant_is_reported_once() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               bob: { email: bob@agency.example }
@@ -665,7 +665,7 @@ fn unknown_role_in_a_team_grant_is_reported_once() {
 fn the_owner_is_never_touched_even_when_named_in_the_config() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               jane: { email: jane@acme.example, wix_account_id: acct-owner }
               alice: { email: alice@agency.example }
@@ -700,7 +700,7 @@ fn the_owner_is_never_touched_even_when_named_in_the_config() {
 fn outstanding_invite_with_the_same_roles_is_pending() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -727,7 +727,7 @@ fn outstanding_invite_with_the_same_roles_is_pending() {
 fn outstanding_invite_with_other_roles_is_revoked_then_sent_again() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -755,7 +755,7 @@ fn outstanding_invite_with_other_roles_is_revoked_then_sent_again() {
 fn invite_at_its_expiry_is_sent_again() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -782,7 +782,7 @@ fn invite_at_its_expiry_is_sent_again() {
 fn invite_a_second_before_its_expiry_is_pending() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -805,7 +805,7 @@ fn invite_with_an_unknown_outcome_is_never_sent_again() {
     for now in [NOW, datetime!(2026-09-01 12:00 UTC)] {
         check(Case {
             config: r#"
-                version: 1
+                version: 2
                 people:
                   alice: { email: alice@agency.example }
                 sites:
@@ -828,7 +828,7 @@ fn refused_revoked_and_accepted_invites_are_sent_again() {
     for state in ["failed", "revoked", "accepted"] {
         check(Case {
             config: r#"
-                version: 1
+                version: 2
                 people:
                   alice: { email: alice@agency.example }
                 sites:
@@ -849,7 +849,7 @@ fn refused_revoked_and_accepted_invites_are_sent_again() {
 fn the_latest_invite_record_decides() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -872,7 +872,7 @@ fn the_latest_invite_record_decides() {
 fn invite_for_someone_dropped_from_the_config_is_revoked() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               carol: { email: carol@agency.example }
@@ -909,7 +909,7 @@ fn invite_for_someone_dropped_from_the_config_is_revoked() {
 fn unknown_invite_for_someone_dropped_from_the_config_is_a_warning() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -935,7 +935,7 @@ fn unknown_invite_for_someone_dropped_from_the_config_is_a_warning() {
 fn account_granted_earlier_and_no_longer_desired_is_removed() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               dan: { email: dan@agency.example }
@@ -973,7 +973,7 @@ fn account_granted_earlier_and_no_longer_desired_is_removed() {
 fn account_whose_only_grant_ended_is_removed_naming_the_date() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
               carol: { email: carol@agency.example }
@@ -1004,7 +1004,7 @@ fn account_whose_only_grant_ended_is_removed_naming_the_date() {
 #[test]
 fn until_is_the_last_day_of_access() {
     let config = r#"
-        version: 1
+        version: 2
         people:
           bob: { email: bob@agency.example, wix_account_id: acct-bob }
         sites:
@@ -1039,7 +1039,7 @@ fn until_is_the_last_day_of_access() {
 fn an_ended_grant_takes_only_its_own_roles_away() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
             sites:
@@ -1059,7 +1059,7 @@ fn an_ended_grant_takes_only_its_own_roles_away() {
 fn an_ended_grant_revokes_the_open_invite() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -1079,7 +1079,7 @@ fn an_ended_grant_revokes_the_open_invite() {
 fn unmanaged_keep_leaves_strangers_alone_silently() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -1104,7 +1104,7 @@ fn unmanaged_keep_leaves_strangers_alone_silently() {
 fn unmanaged_warn_lists_strangers() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               dan: { email: dan@agency.example }
@@ -1136,7 +1136,7 @@ fn unmanaged_warn_lists_strangers() {
 fn unmanaged_remove_removes_strangers_but_not_the_owner() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -1167,7 +1167,7 @@ fn unmanaged_remove_removes_strangers_but_not_the_owner() {
 fn protected_person_without_a_grant_is_planned_for_removal_for_the_guard_to_refuse() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example, wix_account_id: acct-alice }
               bob: { email: bob@agency.example }
@@ -1206,7 +1206,7 @@ fn protected_person_without_a_grant_is_planned_for_removal_for_the_guard_to_refu
 fn protected_person_downgrade_is_planned_for_the_guard_to_refuse() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example, wix_account_id: acct-alice }
             sites:
@@ -1232,7 +1232,7 @@ fn protected_person_downgrade_is_planned_for_the_guard_to_refuse() {
 fn collaborator_present_when_the_invite_was_sent_is_never_linked() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               dave: { email: dave@agency.example }
             sites:
@@ -1262,7 +1262,7 @@ fn collaborator_present_when_the_invite_was_sent_is_never_linked() {
 fn new_contributor_matching_exactly_one_invite_is_linked() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               dave: { email: dave@agency.example }
               erin: { email: erin@agency.example }
@@ -1305,7 +1305,7 @@ fn new_contributor_matching_exactly_one_invite_is_linked() {
 fn linked_contributor_whose_roles_changed_since_the_invite_is_linked_then_changed() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               dave: { email: dave@agency.example }
             sites:
@@ -1328,7 +1328,7 @@ fn linked_contributor_whose_roles_changed_since_the_invite_is_linked_then_change
 fn contributor_accepting_the_invite_of_someone_dropped_is_linked_then_removed() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               dave: { email: dave@agency.example }
@@ -1362,7 +1362,7 @@ fn unknown_invite_accepted_by_a_new_contributor_is_linked() {
     // roles shows it was sent and accepted. dave has since been dropped.
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               dave: { email: dave@agency.example }
@@ -1394,7 +1394,7 @@ fn unknown_invite_accepted_by_a_new_contributor_is_linked() {
 fn account_named_by_the_config_accepting_its_invite_is_linked() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
             sites:
@@ -1422,7 +1422,7 @@ fn account_named_by_the_config_accepting_its_invite_is_linked() {
 fn two_new_contributors_matching_one_invite_are_reported_not_linked() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               dave: { email: dave@agency.example }
             sites:
@@ -1452,7 +1452,7 @@ fn two_new_contributors_matching_one_invite_are_reported_not_linked() {
 fn one_new_contributor_matching_two_invites_is_reported_not_linked() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               dave: { email: dave@agency.example }
               erin: { email: erin@agency.example }
@@ -1483,7 +1483,7 @@ fn one_new_contributor_matching_two_invites_is_reported_not_linked() {
 fn contributor_with_other_roles_than_any_invite_is_not_linked() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               dave: { email: dave@agency.example }
             sites:
@@ -1507,7 +1507,7 @@ fn account_granted_earlier_is_not_mistaken_for_a_new_collaborator() {
     // invite: it is removed, and dave's invite stays pending.
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               dave: { email: dave@agency.example }
             sites:
@@ -1536,7 +1536,7 @@ fn account_granted_earlier_is_not_mistaken_for_a_new_collaborator() {
 fn request_mode_asks_for_every_grant_and_warns_without_an_owner() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
@@ -1568,7 +1568,7 @@ fn request_mode_asks_for_every_grant_and_warns_without_an_owner() {
 fn request_mode_with_an_owner_does_not_warn() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -1591,7 +1591,7 @@ fn request_mode_with_an_owner_does_not_warn() {
 fn request_mode_without_grants_in_force_asks_nothing() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -1615,7 +1615,7 @@ fn request_mode_shows_roles_as_written() {
     // Spellings of one role (title, slug) are compared by slug.
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -1639,7 +1639,7 @@ fn request_mode_shows_roles_as_written() {
 fn unreadable_site_is_an_error_and_nothing_else() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -1671,7 +1671,7 @@ fn unreadable_site_is_an_error_and_nothing_else() {
 fn person_and_email_grant_for_the_same_email_are_one_invite() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               alice: { email: alice@agency.example }
             sites:
@@ -1697,7 +1697,7 @@ fn person_and_email_grant_for_the_same_email_are_one_invite() {
 fn person_and_account_grant_for_the_same_account_are_one_change() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             people:
               bob: { email: bob@agency.example, wix_account_id: acct-bob }
             sites:
@@ -1717,7 +1717,7 @@ fn person_and_account_grant_for_the_same_account_are_one_change() {
 fn account_grant_that_is_not_a_contributor_cannot_be_invited() {
     check(Case {
         config: r#"
-            version: 1
+            version: 2
             sites:
               acme:
                 wix: { site_id: site-1, account_id: owner-account, api_key_env: ACME_KEY }
@@ -1740,7 +1740,7 @@ fn account_grant_that_is_not_a_contributor_cannot_be_invited() {
 /// A config and state that need one change of every managed kind, for the
 /// order and listing tests.
 const EVERYTHING: &str = r#"
-    version: 1
+    version: 2
     people:
       alice: { email: alice@agency.example }
       bob: { email: bob@agency.example, wix_account_id: acct-bob }
@@ -1815,7 +1815,7 @@ fn changes_come_in_apply_order_with_before_and_after() {
 #[test]
 fn the_order_of_grants_in_the_file_does_not_change_the_plan() {
     let reordered = r#"
-        version: 1
+        version: 2
         people:
           zoe: { email: zoe@agency.example }
           dave: { email: dave@agency.example }

@@ -215,7 +215,7 @@ fn config_text(s: &Scenario, shuffled: bool) -> String {
         shuffle(&mut grants, s.order_seed.rotate_left(17));
         shuffle(&mut team, s.order_seed.rotate_left(31));
     }
-    let mut text = String::from("version: 1\npeople:\n");
+    let mut text = String::from("version: 2\npeople:\n");
     for i in people {
         let p = &s.people[i];
         let id = if p.account_in_config {

@@ -42,7 +42,7 @@ fn at(days: i64, hours: i64) -> String {
 fn config(requests: &str) -> String {
     format!(
         r#"
-version: 1
+version: 2
 people:
   alice: {{ email: alice@agency.example }}
   bob:   {{ email: bob@agency.example }}

@@ -29,7 +29,7 @@ sites:
 fn config(safety: &str) -> String {
     format!(
         r#"
-version: 1
+version: 2
 people:
   alice: {{ email: alice@agency.example, wix_account_id: acct-alice }}
   zed:   {{ email: zed@agency.example }}
@@ -292,7 +292,7 @@ fn github_actions_gets_annotations_and_a_step_summary() {
     // A config error is an annotation on the file, line and column.
     std::fs::write(
         h.dir.path().join("broken.yaml"),
-        "version: 1\nsites:\n  x:\n    wix: { site_id: s, account_id: a }\n    acess: []\n",
+        "version: 2\nsites:\n  x:\n    wix: { site_id: s, account_id: a }\n    acess: []\n",
     )
     .expect("write");
     let out = h

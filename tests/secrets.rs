@@ -46,7 +46,7 @@ sites:
     account: acc-c
 "#;
 
-const CONFIG: &str = "version: 1
+const CONFIG: &str = "version: 2
 people:
   alice: { email: alice@agency.example }
   bob: { email: bob@agency.example, wix_account_id: acct-bob }

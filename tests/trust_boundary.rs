@@ -25,7 +25,7 @@ sites:
 "#;
 
 const CONFIG: &str = r#"
-version: 1
+version: 2
 people:
   alice: { email: alice@agency.example }
   bob:   { email: bob@agency.example, wix_account_id: acct-bob }
@@ -76,7 +76,7 @@ fn assert_no_secret(out: &Output) {
 fn request_config(template: &str) -> String {
     format!(
         r#"
-version: 1
+version: 2
 people:
   alice: {{ email: alice@agency.example }}
 sites:
@@ -402,7 +402,7 @@ fn guarded_config(protect: &str, bob_grant: bool) -> String {
     };
     format!(
         r#"
-version: 1
+version: 2
 people:
   alice: {{ email: alice@agency.example }}
   bob:   {{ email: bob@agency.example, wix_account_id: acct-bob }}
@@ -527,7 +527,7 @@ fn a_guards_record_cannot_inject_output() {
     std::fs::create_dir_all(h.ledger_dir()).expect("mkdir");
     std::fs::write(
         h.ledger_dir().join(accessctl::ledger::guards::GUARDS_FILE),
-        "version: 1\nrecorded_at: 2026-11-14T10:00:00Z\nprotect:\n- \"bob\\n::error::pwned\"\n",
+        "version: 2\nrecorded_at: 2026-11-14T10:00:00Z\nprotect:\n- \"bob\\n::error::pwned\"\n",
     )
     .expect("write");
     let out = h

@@ -20,7 +20,7 @@ fn closed_port() -> u16 {
 fn plan_against_a_closed_port_fails_fast_with_the_url() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config =
-        String::from("version: 1\npeople:\n  alice: { email: alice@agency.example }\nsites:\n");
+        String::from("version: 2\npeople:\n  alice: { email: alice@agency.example }\nsites:\n");
     const SITES: usize = 300;
     for i in 0..SITES {
         // Each site its own account: nothing is shared through the role cache.

@@ -471,7 +471,7 @@ impl Agency {
     /// The config up to its `sites:` key (people and teams).
     pub fn header_yaml(&self) -> String {
         let mut y = String::new();
-        y.push_str("version: 1\nledger_dir: access.ledger\n\npeople:\n");
+        y.push_str("version: 2\nledger_dir: access.ledger\n\npeople:\n");
         for s in 0..self.staff {
             let _ = writeln!(
                 y,

@@ -14,6 +14,7 @@ mod github;
 mod import;
 mod ledger_cmds;
 mod ledger_keys;
+mod migrate;
 mod plan;
 mod request;
 mod validate;
@@ -100,6 +101,9 @@ impl Cli {
 pub enum Command {
     /// Check the config file and report every problem in it; no network.
     Validate,
+    /// Upgrade the config file to the current format version, in place
+    /// (only its `version:` line changes).
+    Migrate,
     /// Read live access on each site and show what `apply` would change.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
@@ -262,6 +266,7 @@ pub fn run(cli: Cli) -> Exit {
     }
     match cli.command {
         Command::Validate => validate::run(&cli.config),
+        Command::Migrate => migrate::run(&cli.config),
         Command::Plan(args) => plan::run(&cli.config, &args),
         Command::Apply(args) => apply::run(&cli.config, &args),
         Command::Schema(args) => {

@@ -812,7 +812,7 @@ mod tests {
     }
 
     const DOC: &str = "\
-version: 1
+version: 2
 people:
   alice: { email: a@x.example }
 sites:

@@ -308,7 +308,7 @@ fn report(mut diagnostics: Vec<Diagnostic>, source: Option<String>) -> Report {
 
 fn empty_file(path: &Path) -> Diagnostic {
     Diagnostic::error(path, Some(Pos { line: 1, col: 1 }), "the file is empty")
-        .with_hint("the smallest valid config is the single line `version: 1`; then add `people`, `teams` and `sites`")
+        .with_hint("the smallest valid config is the single line `version: 2`; then add `people`, `teams` and `sites`")
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -561,7 +561,7 @@ mod tests {
 
     #[test]
     fn numeric_keys_are_located() {
-        let found = errors_of("version: 1\npeople:\n  7: { email: 5 }\n");
+        let found = errors_of("version: 2\npeople:\n  7: { email: 5 }\n");
         assert_eq!(
             found,
             [(
@@ -573,7 +573,7 @@ mod tests {
 
     #[test]
     fn every_diagnostic_on_a_secret_line_is_redacted() {
-        let text = "version: 1\nsites: {a: {wix: {site_id: s, account_id: a, api_key_env: x-1.y}, bogus: 1}}\n";
+        let text = "version: 2\nsites: {a: {wix: {site_id: s, account_id: a, api_key_env: x-1.y}, bogus: 1}}\n";
         let report = match load_str(Path::new("t.yaml"), text.as_bytes()) {
             Ok(_) => Report::default(),
             Err(r) => r,
@@ -588,7 +588,7 @@ mod tests {
     /// included).
     #[test]
     fn runs_of_sites_check_as_one_pass_does() {
-        let mut text = "version: 1\npeople:\n  a: {email: a@x.example}\n  b: {email: b@x.example}\nteams:\n  t: [a, b]\nsites:\n".to_string();
+        let mut text = "version: 2\npeople:\n  a: {email: a@x.example}\n  b: {email: b@x.example}\nteams:\n  t: [a, b]\nsites:\n".to_string();
         for i in 0..40 {
             text.push_str(&format!(
                 "  s{i}:\n    wix: {{site_id: id-{i}, account_id: acc, api_key_env: K}}\n    access:\n      - team: t\n        role: Blog Writer\n      - person: a\n        roles: [Admin, \"Website Manager\"]\n"
@@ -656,7 +656,7 @@ mod tests {
     /// same diagnostics, whatever the mangling.
     #[test]
     fn mangled_runs_check_as_one_pass_does() {
-        let mut text = "version: 1\npeople:\n  a: {email: a@x.example}\nteams:\n  t: [a]\nsites:\n"
+        let mut text = "version: 2\npeople:\n  a: {email: a@x.example}\nteams:\n  t: [a]\nsites:\n"
             .to_string();
         for i in 0..12 {
             text.push_str(&format!(

@@ -8,7 +8,7 @@
 //! [`crate::model`]. Nothing here checks references, emails or dates; that is
 //! `validate`'s job.
 //!
-//! Constraints that JSON Schema can say (key patterns, `version: 1`,
+//! Constraints that JSON Schema can say (key patterns, `version: 2`,
 //! "exactly one of `role`/`roles`") are written here as schema attributes, so
 //! the published schema carries them too.
 
@@ -29,13 +29,14 @@ pub const LANGUAGE_PATTERN: &str = "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$";
 pub const ENV_NAME_PATTERN: &str = "^[A-Z_][A-Z0-9_]*$";
 
 /// Who should hold which role on each client site: the accessctl config file
-/// (format version 1).
+/// (format version 2).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "accessctl configuration")]
 pub struct RawConfig {
-    /// Format version of this file. Always `1`.
-    #[schemars(extend("const" = 1))]
+    /// Format version of this file. Always `2` (`accessctl migrate` upgrades
+    /// a version-1 file).
+    #[schemars(extend("const" = 2))]
     pub version: u32,
 
     /// Directory that holds one ledger file per site (what accessctl has done
@@ -56,6 +57,13 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": KEY_PATTERN }))]
     pub teams: BTreeMap<String, Vec<String>>,
+
+    /// Named access levels, defined once: per platform, what a grant of the
+    /// level holds. A grant `level: seo` gives each platform the client
+    /// has what the level says for it.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": KEY_PATTERN }))]
+    pub levels: BTreeMap<String, RawLevel>,
 
     /// The client sites whose access this file manages, by key.
     #[serde(default)]
@@ -100,6 +108,16 @@ pub struct RawPerson {
 pub struct RawSite {
     /// How to reach the site on Wix.
     pub wix: RawWix,
+
+    /// The client's Google Analytics 4 account and/or property.
+    #[serde(default)]
+    #[schemars(with = "RawGa4Site")]
+    pub ga4: Option<RawGa4Site>,
+
+    /// The client's Google Tag Manager account and the containers managed.
+    #[serde(default)]
+    #[schemars(with = "RawGtmSite")]
+    pub gtm: Option<RawGtmSite>,
 
     /// The client contact who owns the site. Access requests go to this
     /// address when the agency holds no API key for the site.
@@ -152,6 +170,128 @@ pub struct RawWix {
     pub invite_language: Option<String>,
 }
 
+/// A client's Google Analytics 4 scopes. Account-level and property-level
+/// access are separate: each named here is managed on its own.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [ { "required": ["account"] }, { "required": ["property"] } ]))]
+pub struct RawGa4Site {
+    /// The GA4 account id (digits). Grants reach it through
+    /// `ga4: { account: [...] }`, or `ga4: [...]` when no property is named.
+    #[serde(default)]
+    #[schemars(with = "String", pattern("^[0-9]{1,20}$"))]
+    pub account: Option<String>,
+
+    /// The GA4 property id (digits). `ga4: [...]` grants land here.
+    #[serde(default)]
+    #[schemars(with = "String", pattern("^[0-9]{1,20}$"))]
+    pub property: Option<String>,
+
+    /// Name of the environment variable naming the service-account key
+    /// file. Default: `GOOGLE_APPLICATION_CREDENTIALS`.
+    #[serde(default)]
+    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
+    pub credentials_env: Option<String>,
+
+    /// What to do with users this file does not mention. Default: the
+    /// site's `unmanaged`.
+    #[serde(default)]
+    #[schemars(with = "RawUnmanaged")]
+    pub unmanaged: Option<RawUnmanaged>,
+}
+
+/// A client's Google Tag Manager account.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGtmSite {
+    /// The GTM account id (digits).
+    #[schemars(pattern("^[0-9]{1,20}$"))]
+    pub account: String,
+
+    /// The containers whose permissions this file manages, by public id
+    /// (`GTM-XXXXXXX`). Permissions on other containers are kept as they
+    /// are.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", extend("items" = { "type": "string", "pattern": "^GTM-[A-Z0-9]{4,12}$" }))]
+    pub containers: Vec<String>,
+
+    /// Name of the environment variable naming the service-account key
+    /// file. Default: `GOOGLE_APPLICATION_CREDENTIALS`.
+    #[serde(default)]
+    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
+    pub credentials_env: Option<String>,
+
+    /// What to do with users this file does not mention. Default: the
+    /// site's `unmanaged`.
+    #[serde(default)]
+    #[schemars(with = "RawUnmanaged")]
+    pub unmanaged: Option<RawUnmanaged>,
+}
+
+/// An access level: what a grant of it holds on each platform.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLevel {
+    /// Wix roles, by title or slug.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub wix: Option<Vec<String>>,
+
+    /// GA4 roles: `viewer`, `analyst`, `editor`, `admin`, plus the
+    /// restrictions `no-cost-data` and `no-revenue-data`.
+    #[serde(default)]
+    #[schemars(with = "RawGa4Grant")]
+    pub ga4: Option<RawGa4Grant>,
+
+    /// GTM permissions.
+    #[serde(default)]
+    #[schemars(with = "RawGtmGrant")]
+    pub gtm: Option<RawGtmGrant>,
+}
+
+/// GA4 roles: a list (the site's property, else its account), or per scope.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawGa4Grant {
+    Roles(Vec<String>),
+    Scoped(RawGa4Scoped),
+}
+
+/// GA4 roles per scope.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGa4Scoped {
+    /// Roles on the site's GA4 account.
+    #[serde(default)]
+    pub account: Option<Vec<String>>,
+    /// Roles on the site's GA4 property.
+    #[serde(default)]
+    pub property: Option<Vec<String>>,
+}
+
+/// GTM permissions: the account permission and the containers'.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGtmGrant {
+    /// `user` or `admin`. Default: `user`.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub account: Option<String>,
+
+    /// `read`, `edit`, `approve` or `publish` on every managed container,
+    /// or a map from container public id to one of them.
+    #[serde(default)]
+    pub containers: Option<RawContainers>,
+}
+
+/// Container permissions: one for all, or one per container.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawContainers {
+    All(String),
+    Each(BTreeMap<String, String>),
+}
+
 /// A contact: an email and, optionally, a name.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -180,7 +320,8 @@ pub enum RawUnmanaged {
 }
 
 /// A grant: one principal (`team`, `person`, `email` or `wix_account_id`)
-/// and the roles it should hold (`role` or `roles`).
+/// and what it should hold: Wix roles (`role` or `roles`), GA4 roles
+/// (`ga4`), GTM permissions (`gtm`), or a named `level` for all of them.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("allOf" = [
@@ -189,10 +330,6 @@ pub enum RawUnmanaged {
         { "required": ["person"] },
         { "required": ["email"] },
         { "required": ["wix_account_id"] },
-    ] },
-    { "oneOf": [
-        { "required": ["role"] },
-        { "required": ["roles"] },
     ] },
 ]))]
 pub struct RawGrant {
@@ -226,6 +363,22 @@ pub struct RawGrant {
     #[serde(default)]
     #[schemars(with = "Vec<String>", length(min = 1))]
     pub roles: Option<Vec<String>>,
+
+    /// A named access level (a key of `levels`): its roles on every
+    /// platform the site has. Not with `role`, `roles`, `ga4` or `gtm`.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub level: Option<String>,
+
+    /// GA4 roles, on the site's `ga4:` scopes.
+    #[serde(default)]
+    #[schemars(with = "RawGa4Grant")]
+    pub ga4: Option<RawGa4Grant>,
+
+    /// GTM permissions, on the site's `gtm:` account.
+    #[serde(default)]
+    #[schemars(with = "RawGtmGrant")]
+    pub gtm: Option<RawGtmGrant>,
 
     /// Last day of the grant (`yyyy-mm-dd`). The first apply after this date
     /// removes the access.

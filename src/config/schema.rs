@@ -221,7 +221,7 @@ fn shape(path: &YamlPath) -> String {
 fn expected(path: &YamlPath, node: Option<&Value>) -> String {
     let known = match shape(path).as_str() {
         "" => "a mapping with `version`, `people`, `teams` and `sites`",
-        "version" => "the number `1`",
+        "version" => "the number `2`",
         "ledger_dir" => "a directory path",
         "people" => "a mapping of person keys to people",
         "people.*" => "a person (a mapping with `email`)",
@@ -359,7 +359,7 @@ fn explain(
             let key = property.as_str().unwrap_or_default();
             let d = if path.segs().is_empty() && key == "version" {
                 Diagnostic::error(file, Some(tree.value_pos(&path)), "missing `version`")
-                    .with_hint("add `version: 1` as the first line")
+                    .with_hint("add `version: 2` as the first line")
             } else {
                 Diagnostic::error(
                     file,
@@ -381,9 +381,15 @@ fn explain(
                 format!("unsupported `{name}`{got}: expected `{want}`"),
             );
             if path.last_key() == Some("version") {
-                d = d.with_hint(format!(
-                    "this accessctl reads `version: {want}` files; check that it is up to date"
-                ));
+                d = d.with_hint(if got == " `1`" {
+                    format!(
+                        "version {want} reads every version-1 file unchanged and adds `levels`, `ga4` and `gtm`; \
+                         run `accessctl migrate {}` to upgrade it in place",
+                        file.display()
+                    )
+                } else {
+                    format!("this accessctl reads `version: {want}` files; check that it is up to date")
+                });
             }
             out.push(d);
         }

@@ -14,6 +14,8 @@
 //! Type errors, unknown keys and "exactly one of" rules are the schema's job
 //! ([`super::schema`]); this module does not repeat them.
 
+mod platforms;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,7 +49,15 @@ fn is_owner_role(name: &str) -> bool {
 /// name, at its first use (a custom role is typically used on many sites).
 const NOT_PREDEFINED: &str = "is not a predefined Wix role";
 
-const SITE_KEYS: [&str; 5] = ["wix", "owner", "unmanaged", "access", "request"];
+const SITE_KEYS: [&str; 7] = [
+    "wix",
+    "owner",
+    "unmanaged",
+    "access",
+    "request",
+    "ga4",
+    "gtm",
+];
 
 /// What [`resolve`] found.
 pub struct Outcome {
@@ -72,6 +82,8 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     let root = parts.root.as_object().unwrap_or(&empty);
     let person_keys = key_set(root.get("people"));
     let team_keys = key_set(root.get("teams"));
+    let no_people = BTreeMap::new();
+    let no_levels = platforms::Levels::new();
     let mut r = Resolver {
         file,
         tree,
@@ -80,10 +92,14 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         fallback: Vec::new(),
         person_keys: &person_keys,
         team_keys: &team_keys,
+        people: &no_people,
+        levels: &no_levels,
         names: HashSet::new(),
         custom_roles: Vec::new(),
     };
     let people = r.people(root.get("people"));
+    let levels = r.levels(root.get("levels"));
+    let level_custom_roles = std::mem::take(&mut r.custom_roles);
     let teams = r.teams(root.get("teams"));
     let safety = r.safety(root.get("safety"));
     let written_ledger_dir = root.get("ledger_dir").and_then(Value::as_str);
@@ -112,12 +128,14 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
             fallback: Vec::new(),
             person_keys: &person_keys,
             team_keys: &team_keys,
+            people: &people,
+            levels: &levels,
             names: HashSet::new(),
             custom_roles: Vec::new(),
         };
         // The site alone, at its place in a document, against the whole
         // schema: every error path is the one it has in the file.
-        let mut doc = serde_json::json!({ "version": 1, "sites": { key: body } });
+        let mut doc = serde_json::json!({ "version": 2, "sites": { key: body } });
         r.diagnostics.extend(super::schema::check(&doc, tree, file));
         let body = doc
             .get_mut("sites")
@@ -153,6 +171,11 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     let mut sites = BTreeMap::new();
     let order: Vec<String> = checked.sites.iter().map(|(k, _)| k.clone()).collect();
     let mut warned: HashSet<Arc<str>> = HashSet::new();
+    for (name, pos, close) in level_custom_roles {
+        if warned.insert(name.clone()) {
+            diagnostics.push(not_predefined(file, &name, pos, close));
+        }
+    }
     for (key, outcome) in checked.sites {
         diagnostics.extend(outcome.diagnostics);
         for (name, pos, close) in outcome.custom_roles {
@@ -349,6 +372,10 @@ struct Resolver<'a> {
     fallback: Vec<Diagnostic>,
     person_keys: &'a BTreeSet<String>,
     team_keys: &'a BTreeSet<String>,
+    /// People, for the emails of a grant's principals on Google platforms.
+    people: &'a BTreeMap<String, Person>,
+    /// The `levels:` block (empty while it is being read).
+    levels: &'a platforms::Levels,
     /// Role names and person keys met so far, each held once (a site names
     /// the same few in grant after grant).
     names: HashSet<Arc<str>>,
@@ -585,9 +612,16 @@ impl Resolver<'_> {
                 }),
             None => Some(Unmanaged::default()),
         };
+        let mut targets = self.site_targets(key, v, &path, unmanaged.unwrap_or_default());
+        let mut no_targets = platforms::Targets {
+            ga4_account: None,
+            ga4_property: None,
+            gtm: None,
+            list: Vec::new(),
+        };
         let apath = path.key("access");
         let mut grants = Vec::new();
-        let mut complete = true;
+        let mut complete = targets.is_some();
         // A misspelt `access` is reported as an unknown key; do not add
         // "no access entries" to it.
         let misspelt = v
@@ -603,7 +637,9 @@ impl Resolver<'_> {
                 for (i, g) in items.iter().enumerate() {
                     let context = format!("grant {} of site `{key}`", i + 1);
                     let gpath = apath.index(i);
-                    complete &= self.grant(g, &gpath, &context, teams, emails, &mut grants);
+                    let targets = targets.as_mut().unwrap_or(&mut no_targets);
+                    complete &=
+                        self.grant(g, &gpath, &context, teams, emails, &mut grants, targets);
                 }
             }
             Some(other) => {
@@ -620,6 +656,7 @@ impl Resolver<'_> {
                 unmanaged,
                 grants,
                 request: crate::request::SiteRequest::default(),
+                targets: targets.map(|t| t.list).unwrap_or_default(),
                 pos: self.tree.key_pos(&path),
             }),
             _ => None,
@@ -715,8 +752,109 @@ impl Resolver<'_> {
         false
     }
 
+    /// One Wix role name, checked where it is written (`None` after a
+    /// located error).
+    fn wix_role(&mut self, name: &str, rpath: &YamlPath, context: &str) -> Option<RoleName> {
+        let pos = self.tree.value_pos(rpath);
+        if name.trim().is_empty() {
+            self.error(pos, format!("empty role name in {context}"), None);
+            return None;
+        }
+        if name.contains(char::is_control)
+            && let Some(d) = checked_name(
+                self.file,
+                self.tree,
+                name,
+                rpath,
+                &format!("a role name in {context}"),
+                false,
+            )
+        {
+            self.diagnostics.push(d);
+            return None;
+        }
+        if is_owner_role(name) {
+            self.error(
+                pos,
+                format!("{context} grants `{}`, which no one can be given", name.trim()),
+                Some(
+                    "the site owner's role changes only through a site transfer in Wix; grant `Admin (Co-Owner)` instead".to_string(),
+                ),
+            );
+            return None;
+        }
+        match crate::plan::roles::check_offline(name) {
+            Offline::Predefined => {}
+            Offline::Typo(title) => {
+                self.error(
+                    pos,
+                    format!("unknown role `{}`; did you mean `{title}`?", name.trim()),
+                    Some(format!(
+                        "`{title}` is a predefined Wix role; a custom role needs a name that is not one letter away from it"
+                    )),
+                );
+                return None;
+            }
+            Offline::Custom(close) => {
+                let name = self.intern(name.trim());
+                self.custom_roles.push((name, pos, close));
+            }
+        }
+        let name = self.intern(name.trim());
+        Some(RoleName { name, pos })
+    }
+
+    /// A grant gives something, and says it one way: not `role` with
+    /// `roles`, not `level` with roles of its own.
+    fn grant_keys(&mut self, g: &Value, path: &YamlPath, context: &str) -> bool {
+        let written: Vec<&str> = ["role", "roles", "level", "ga4", "gtm"]
+            .into_iter()
+            .filter(|k| g.get(*k).is_some())
+            .collect();
+        let last_of = |this: &Self, keys: &[&str]| {
+            keys.iter()
+                .map(|k| this.tree.key_pos(&path.key(k)))
+                .max()
+                .unwrap_or_else(|| this.tree.value_pos(path))
+        };
+        if written.is_empty() {
+            let pos = self.tree.value_pos(path);
+            self.error(
+                pos,
+                format!("{context} has no role"),
+                Some("add `role: <role name>` or `roles: [<role name>, ...]` (Wix), `ga4`/`gtm` roles, or a `level: <level>`".into()),
+            );
+            return false;
+        }
+        if written.contains(&"role") && written.contains(&"roles") {
+            let pos = last_of(self, &["role", "roles"]);
+            self.error(
+                pos,
+                format!("{context} has both `role` and `roles`"),
+                Some("use `role: A` for one role or `roles: [A, B]` for several, not both".into()),
+            );
+            return false;
+        }
+        if written.contains(&"level") && written.len() > 1 {
+            let pos = last_of(self, &written);
+            let others: Vec<String> = written
+                .iter()
+                .filter(|k| **k != "level")
+                .map(|k| format!("`{k}`"))
+                .collect();
+            self.error(
+                pos,
+                format!("{context} has both `level` and {}", others.join(" and ")),
+                Some("a level stands for all of the grant's roles: put these roles in the level, or write them without `level`".into()),
+            );
+            return false;
+        }
+        true
+    }
+
     /// Checks one grant and appends its model grants (one per team member
     /// for a team). Returns false when the grant could not be resolved.
+    #[allow(clippy::too_many_arguments, reason = "the grant and the site's parts it reaches")]
     fn grant(
         &mut self,
         g: &Value,
@@ -725,12 +863,13 @@ impl Resolver<'_> {
         teams: &BTreeMap<String, Vec<String>>,
         emails: &HashMap<&str, &str>,
         out: &mut Vec<Grant>,
+        targets: &mut platforms::Targets,
     ) -> bool {
         let gate = self.gate::<RawGrant>(g, path);
         if !g.is_object() {
             return false;
         }
-        let mut ok = gate.is_some();
+        let mut ok = gate.is_some() && self.grant_keys(g, path, context);
 
         // Roles: each name, where it was written.
         let mut roles = Vec::new();
@@ -746,55 +885,45 @@ impl Resolver<'_> {
             }
         }
         for (rpath, name) in role_values {
-            let pos = self.tree.value_pos(&rpath);
-            if name.trim().is_empty() {
-                self.error(pos, format!("empty role name in {context}"), None);
-                ok = false;
-            } else if let Some(d) = name
-                .contains(char::is_control)
-                .then(|| {
-                    checked_name(
-                        self.file,
-                        self.tree,
-                        name,
-                        &rpath,
-                        &format!("a role name in {context}"),
-                        false,
-                    )
-                })
-                .flatten()
-            {
-                self.diagnostics.push(d);
-                ok = false;
-            } else if is_owner_role(name) {
-                self.error(
-                    pos,
-                    format!("{context} grants `{}`, which no one can be given", name.trim()),
-                    Some(
-                        "the site owner's role changes only through a site transfer in Wix; grant `Admin (Co-Owner)` instead".to_string(),
-                    ),
-                );
-                ok = false;
-            } else {
-                match crate::plan::roles::check_offline(name) {
-                    Offline::Predefined => {}
-                    Offline::Typo(title) => {
-                        self.error(
-                            pos,
-                            format!("unknown role `{}`; did you mean `{title}`?", name.trim()),
-                            Some(format!(
-                                "`{title}` is a predefined Wix role; a custom role needs a name that is not one letter away from it"
-                            )),
-                        );
-                        ok = false;
-                    }
-                    Offline::Custom(close) => {
-                        let name = self.intern(name.trim());
-                        self.custom_roles.push((name, pos, close));
-                    }
+            match self.wix_role(name, &rpath, context) {
+                Some(role) => roles.push(role),
+                None => ok = false,
+            }
+        }
+
+        // A level, or the grant's own Google roles.
+        let mut platform_roles = platforms::PlatformRoles::default();
+        let mut from_level = None;
+        if let Some(name) = str_field(g, "level") {
+            match self.levels.get(name) {
+                Some(level) => {
+                    roles.extend(level.wix.iter().cloned());
+                    platform_roles = level.clone();
+                    from_level = Some(name);
                 }
-                let name = self.intern(name.trim());
-                roles.push(RoleName { name, pos });
+                None => {
+                    let lpath = path.key("level");
+                    let pos = self.tree.value_pos(&lpath);
+                    let hint = match did_you_mean(name, self.levels.keys().map(String::as_str)) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => format!("define `{name}` under `levels`"),
+                    };
+                    self.error(
+                        pos,
+                        format!("unknown level `{name}` in {context}"),
+                        Some(hint),
+                    );
+                    ok = false;
+                }
+            }
+        } else {
+            if let Some(v) = g.get("ga4") {
+                platform_roles.ga4 = self.ga4_roles(v, &path.key("ga4"), context);
+                ok &= platform_roles.ga4.is_some();
+            }
+            if let Some(v) = g.get("gtm") {
+                platform_roles.gtm = self.gtm_perms(v, &path.key("gtm"), context);
+                ok &= platform_roles.gtm.is_some();
             }
         }
 
@@ -892,8 +1021,46 @@ impl Resolver<'_> {
                 principals.push((Principal::Account(id.trim().into()), None));
             }
         }
-        if !ok || named != 1 || roles.is_empty() {
+        if !ok || named != 1 {
             return false;
+        }
+        // Google keys access by email: each principal's, with why it is
+        // granted.
+        let mut google: Vec<(Arc<str>, String)> = Vec::new();
+        for (principal, via_team) in &principals {
+            let (email, who) = match principal {
+                Principal::Person(key) => (
+                    self.people
+                        .get(&**key)
+                        .map(|p| Arc::<str>::from(p.email.as_str())),
+                    format!("person {key}"),
+                ),
+                Principal::Email(email) => (Some(email.clone()), format!("email {email}")),
+                Principal::Account(_) => (None, String::new()),
+            };
+            let Some(email) = email else { continue };
+            let mut reason = match via_team {
+                Some(team) => format!("team {team} ({who})"),
+                None => who,
+            };
+            if let Some(level) = from_level {
+                reason.push_str(&format!(", level {level}"));
+            }
+            google.push((email, reason));
+        }
+        if !self.target_grants(
+            targets,
+            &platform_roles,
+            &google,
+            until,
+            path,
+            context,
+            from_level.is_none(),
+        ) {
+            return false;
+        }
+        if roles.is_empty() {
+            return true;
         }
         let pos = self.tree.value_pos(path);
         // Shared by the grants a team grant becomes.

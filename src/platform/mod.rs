@@ -56,6 +56,64 @@ impl fmt::Display for Platform {
     }
 }
 
+/// The roles a platform knows, static so the config can be checked without
+/// reaching the platform. Exclusive roles are ranked lowest first: a
+/// principal granted two of them (by two teams, say) holds the higher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vocabulary {
+    /// Roles on the target itself, exclusive, lowest first.
+    pub roles: &'static [&'static str],
+    /// Roles added on top of the exclusive one (GA4's data restrictions).
+    pub additive: &'static [&'static str],
+    /// Roles on a child scope, exclusive, lowest first (GTM containers).
+    pub child_roles: &'static [&'static str],
+}
+
+impl Platform {
+    /// The roles a config may name for this platform; `None` for Wix,
+    /// whose roles are per account and read live.
+    pub fn vocabulary(self) -> Option<Vocabulary> {
+        match self {
+            Platform::Wix => None,
+            Platform::Ga4 => Some(Vocabulary {
+                roles: &["viewer", "analyst", "editor", "admin"],
+                additive: &["no-cost-data", "no-revenue-data"],
+                child_roles: &[],
+            }),
+            Platform::Gtm => Some(Vocabulary {
+                roles: &["user", "admin"],
+                additive: &[],
+                child_roles: &["read", "edit", "approve", "publish"],
+            }),
+        }
+    }
+}
+
+impl Vocabulary {
+    /// `a` and `b` together: the higher exclusive role, every additive one,
+    /// per child the higher role.
+    pub fn merge(&self, a: &Access, b: &Access) -> Access {
+        let rank = |list: &[&str], r: &str| list.iter().position(|x| *x == r);
+        let top = |set: &mut BTreeSet<String>, list: &[&str], additive: &[&str]| {
+            let best = set
+                .iter()
+                .filter(|r| !additive.contains(&r.as_str()))
+                .max_by_key(|r| rank(list, r))
+                .cloned();
+            set.retain(|r| additive.contains(&r.as_str()) || Some(r) == best.as_ref());
+        };
+        let mut out = a.clone();
+        out.roles.extend(b.roles.iter().cloned());
+        top(&mut out.roles, self.roles, self.additive);
+        for (child, roles) in &b.children {
+            let set = out.children.entry(child.clone()).or_default();
+            set.extend(roles.iter().cloned());
+            top(set, self.child_roles, &[]);
+        }
+        out
+    }
+}
+
 /// One scope on one platform whose bindings the config manages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

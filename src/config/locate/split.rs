@@ -373,7 +373,7 @@ mod tests {
                 .expect("example"),
         );
         same_as_one_pass(
-            "version: 1\npeople:\n  a: {email: a@x.example}\nsites: # the sites\n\n  s1:\n    access: [{person: a, role: Admin}]\n  # a comment\n  s2:\n    access:\n      - person: a\n        roles: [\"Blog Writer\", 'x']\n  s3: {access: []}\n  s1:\n    access: []\n  s4:\n    note: >\n      folded\n      text\n    owner: {email: \"o@x.example\",\n       name: O}\n# after\nsafety:\n  max_removals_per_site: 3\npeople: {}\n",
+            "version: 2\npeople:\n  a: {email: a@x.example}\nsites: # the sites\n\n  s1:\n    access: [{person: a, role: Admin}]\n  # a comment\n  s2:\n    access:\n      - person: a\n        roles: [\"Blog Writer\", 'x']\n  s3: {access: []}\n  s1:\n    access: []\n  s4:\n    note: >\n      folded\n      text\n    owner: {email: \"o@x.example\",\n       name: O}\n# after\nsafety:\n  max_removals_per_site: 3\npeople: {}\n",
         );
     }
 
