@@ -37,7 +37,10 @@ sites:
       - { team: seo, level: seo }
 ";
 
-fn load(text: &str) -> Result<config::Loaded, Vec<(Option<Pos>, String, Option<String>)>> {
+/// An error's position, message and hint.
+type Located = (Option<Pos>, String, Option<String>);
+
+fn load(text: &str) -> Result<config::Loaded, Vec<Located>> {
     config::load_str(Path::new("access.yaml"), text.as_bytes()).map_err(|report| {
         report
             .diagnostics
@@ -48,7 +51,7 @@ fn load(text: &str) -> Result<config::Loaded, Vec<(Option<Pos>, String, Option<S
     })
 }
 
-fn errors(text: &str) -> Vec<(Option<Pos>, String, Option<String>)> {
+fn errors(text: &str) -> Vec<Located> {
     match load(text) {
         Ok(_) => panic!("loaded:\n{text}"),
         Err(e) => e,
