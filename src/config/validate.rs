@@ -854,7 +854,10 @@ impl Resolver<'_> {
 
     /// Checks one grant and appends its model grants (one per team member
     /// for a team). Returns false when the grant could not be resolved.
-    #[allow(clippy::too_many_arguments, reason = "the grant and the site's parts it reaches")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the grant and the site's parts it reaches"
+    )]
     fn grant(
         &mut self,
         g: &Value,

@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{Access, Capabilities, Change, ChangeKind, Target, TargetState};
 use crate::model::Unmanaged;
@@ -19,7 +20,7 @@ pub struct Desired {
 }
 
 /// A change the guards held back, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Refused {
     pub change: Change,
     pub reason: String,
@@ -37,6 +38,7 @@ pub struct TargetDiff {
 ///
 /// - A binding's permissions on children the target does not manage are
 ///   kept as they are live (GTM containers the config does not name).
+/// - Bindings whose grants all ended (`ended`: email → why) are removed.
 /// - Bindings the config does not name follow `unmanaged`; the provider's
 ///   own principal (`self_email`) is never changed or removed.
 /// - A change that would leave the target without any holder of the
@@ -48,6 +50,28 @@ pub fn diff(
     state: &TargetState,
     unmanaged: Unmanaged,
     self_email: Option<&str>,
+) -> TargetDiff {
+    diff_ending(
+        target,
+        caps,
+        desired,
+        state,
+        unmanaged,
+        self_email,
+        &BTreeMap::new(),
+    )
+}
+
+/// [`diff`], where the bindings in `ended` (email → why) go whatever
+/// `unmanaged` says: their grants ended (`until`).
+pub fn diff_ending(
+    target: &Target,
+    caps: &Capabilities,
+    desired: &BTreeMap<String, Desired>,
+    state: &TargetState,
+    unmanaged: Unmanaged,
+    self_email: Option<&str>,
+    ended: &BTreeMap<String, String>,
 ) -> TargetDiff {
     let mut out = TargetDiff::default();
     let is_self = |email: &str| self_email.is_some_and(|s| s.eq_ignore_ascii_case(email));
@@ -121,6 +145,17 @@ pub fn diff(
 
     for (email, binding) in &live {
         if desired.contains_key(email.as_str()) || is_self(email) {
+            continue;
+        }
+        if let Some(reason) = ended.get(email.as_str()) {
+            out.changes.push(Change {
+                kind: ChangeKind::Remove,
+                email: email.clone(),
+                from: Some(binding.access.clone()),
+                to: None,
+                handle: binding.handle.clone(),
+                reason: reason.clone(),
+            });
             continue;
         }
         match unmanaged {
