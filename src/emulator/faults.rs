@@ -192,7 +192,11 @@ fn canonical_endpoint(name: &str) -> Option<&'static str> {
     if name == "queryContributors" {
         return Some("querySiteContributors");
     }
-    ENDPOINTS.iter().copied().find(|e| *e == name)
+    ENDPOINTS
+        .iter()
+        .chain(super::google::ga4::ENDPOINTS)
+        .copied()
+        .find(|e| *e == name)
 }
 
 fn check_probability(v: f64) -> Result<f64, String> {
