@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 const SA: &str = "accessctl@agency-project.iam.gserviceaccount.com";
 
 async fn start(ga4: Value) -> RunningEmulator {
+    accessctl::providers::wix::install_crypto_provider();
     let seed = json!({ "clock": "2026-11-15T10:00:00Z", "google": { "ga4": ga4 } });
     let seed = emulator::parse_seed(&seed.to_string()).expect("seed");
     emulator::spawn(seed, "127.0.0.1:0".parse().expect("addr"))
@@ -659,4 +660,42 @@ async fn bad_targets_and_bases_are_refused() {
         .await
         .expect_err("bad id");
     assert!(e.message.contains("accounts/NUMBER"), "{}", e.message);
+}
+
+#[tokio::test]
+async fn only_safe_calls_are_repeated_after_an_error() {
+    let em = start(admin_seed(vec![b(
+        "properties/200",
+        "a@x.test",
+        &["predefinedRoles/viewer"],
+    )]))
+    .await;
+    set_faults(
+        &em,
+        json!({ "rules": [
+            // A read is repeated after a 503.
+            { "endpoint": "ga4.list", "status": 503, "times": 1 },
+            // A create is repeated after a 429 (Google did not act) ...
+            { "endpoint": "ga4.batchCreate", "status": 429, "times": 1 },
+            // ... but not after a 500 or a dropped answer: the target is
+            // read again instead and what was done is not done twice.
+            { "endpoint": "ga4.batchCreate", "status": 500, "when": "after", "times": 1 },
+            { "endpoint": "ga4.batchDelete", "drop": "after", "times": 1 },
+        ]}),
+    )
+    .await;
+    let p = provider(&em);
+    let t = target("properties/200");
+    let desired = want(&[("b@x.test", &["viewer"])]);
+    let changes = plan(&p, &t, &desired, Unmanaged::Remove).await;
+    assert_eq!(calls(&em, "ga4.list").await, 2);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let outcomes = apply(&p, &t, &changes).await;
+    assert_eq!(outcomes, [Outcome::Done, Outcome::Done]);
+    // 429, then 500-after-creating; then a read settles it.
+    assert_eq!(calls(&em, "ga4.batchCreate").await, 2);
+    assert_eq!(calls(&em, "ga4.create").await, 0);
+    assert_eq!(calls(&em, "ga4.batchDelete").await, 1);
+    assert_eq!(calls(&em, "ga4.delete").await, 0);
+    assert!(plan(&p, &t, &desired, Unmanaged::Remove).await.is_empty());
 }
