@@ -19,7 +19,10 @@
 //! - `endpoint`: a request-log endpoint name (`getRolesInfo`,
 //!   `querySiteContributors` — `queryContributors` is accepted and stored
 //!   as that —, `bulkInvite`, `resendInvite`, `revokeInvite`, `changeRole`,
-//!   `removeContributor`) or `*` (every Wix path, unknown ones included).
+//!   `removeContributor`), a GA4 one (`ga4.list`, `ga4.create`,
+//!   `ga4.patch`, `ga4.delete`, `ga4.batchCreate`, `ga4.batchUpdate`,
+//!   `ga4.batchDelete`; see `google/ga4.rs`) or `*` (every path, unknown
+//!   ones included).
 //! - exactly one action per rule: `latencyMs` (delay, then handle),
 //!   `stallMs` (the same, meant to outlast the client's timeout),
 //!   `errorRate`/`status` (answer `status`, default 500, in the Wix error
@@ -192,7 +195,11 @@ fn canonical_endpoint(name: &str) -> Option<&'static str> {
     if name == "queryContributors" {
         return Some("querySiteContributors");
     }
-    ENDPOINTS.iter().copied().find(|e| *e == name)
+    ENDPOINTS
+        .iter()
+        .chain(super::google::ga4::ENDPOINTS)
+        .copied()
+        .find(|e| *e == name)
 }
 
 fn check_probability(v: f64) -> Result<f64, String> {
