@@ -103,44 +103,12 @@ pub(super) fn require_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiEr
 
 /// Split a raw query string into decoded pairs, keeping repeated keys
 /// (`filter.policyIds=A&filter.policyIds=B`), which axum's `Query` would not.
+/// `application/x-www-form-urlencoded` decoding (`form_urlencoded`): `+` is
+/// a space, `%XX` a byte; malformed escapes are kept literally.
 pub(super) fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.unwrap_or_default()
-        .split('&')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            (percent_decode(k), percent_decode(v))
-        })
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
         .collect()
-}
-
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
-/// byte; malformed escapes are kept literally.
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ------------------------------------------------------------ handlers
@@ -363,4 +331,41 @@ pub async fn method_not_allowed() -> ApiError {
 /// endpoint that lists invites or maps emails to accounts: Wix has none.
 pub async fn unknown_endpoint() -> ApiError {
     ApiError::not_found("no such endpoint")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_query;
+
+    fn pairs(raw: &str) -> Vec<(String, String)> {
+        parse_query(Some(raw))
+    }
+
+    #[test]
+    fn query_strings_decode_as_forms_do() {
+        assert_eq!(parse_query(None), []);
+        assert_eq!(
+            pairs("filter.policyIds=A&&filter.policyIds=B&flag"),
+            [
+                ("filter.policyIds".into(), "A".into()),
+                ("filter.policyIds".into(), "B".into()),
+                ("flag".into(), String::new())
+            ]
+        );
+        // `+` is a space, `%2B` a plus; `=` after the first is the value's.
+        assert_eq!(
+            pairs("q=a+b%2Bc%20d&e=f=g"),
+            [("q".into(), "a b+c d".into()), ("e".into(), "f=g".into())]
+        );
+        // Malformed escapes stay as they are; bytes that are not UTF-8
+        // become U+FFFD.
+        assert_eq!(
+            pairs("a=%zz%4&b=%&c=%C3%A9%FF"),
+            [
+                ("a".into(), "%zz%4".into()),
+                ("b".into(), "%".into()),
+                ("c".into(), "é\u{FFFD}".into())
+            ]
+        );
+    }
 }

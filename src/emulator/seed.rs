@@ -87,7 +87,8 @@ use time::format_description::well_known::Rfc3339;
 use super::error::EmulatorError;
 use super::faults::FaultConfig;
 pub use super::quirks::Quirks;
-use super::state::{Clock, Invite, Role, Site, State, is_valid_email};
+use super::state::{Clock, Invite, Role, Site, State};
+use crate::config::validate::email_problem;
 // Re-exported because seed fields use them and `state` is private.
 pub use super::state::{InviteStatus, RestrictFromLevel};
 
@@ -423,7 +424,7 @@ pub(super) fn build_state(seed: &Seed) -> Result<State, EmulatorError> {
         }
         for (k, inv) in s.invites.iter().enumerate() {
             let what = format!("site {:?} invites[{k}]", s.id);
-            if !is_valid_email(&inv.email) {
+            if email_problem(&inv.email).is_some() {
                 problems.push(format!(
                     "{what}: {:?} is not a valid email address",
                     inv.email

@@ -20,6 +20,7 @@ use super::wire::{
     ContributorRef, FieldViolation, GetRolesInfoResponse, QuerySiteContributorsResponse, RoleInfo,
     SiteInvite,
 };
+use crate::config::validate::email_problem;
 
 /// Invitation emails are valid for 30 days (Wix support article).
 pub const INVITE_VALIDITY: Duration = Duration::days(30);
@@ -420,7 +421,9 @@ impl State {
             Some(list) => {
                 for (i, email) in list.into_iter().enumerate() {
                     let email = email.trim().to_owned();
-                    if !is_valid_email(&email) {
+                    // The config's check: the emulator refuses what the
+                    // config refuses.
+                    if email_problem(&email).is_some() {
                         violate(
                             format!("emails[{i}]"),
                             format!("{email:?} is not a valid email address"),
@@ -813,23 +816,4 @@ pub fn invite_wire(site: &Site, inv: &Invite) -> SiteInvite {
         date_updated: timestamp(inv.updated),
         expiration_date: timestamp(inv.expires),
     }
-}
-
-/// A deliberately simple syntactic check: one `@`, a non-empty local part,
-/// a dotted domain, no whitespace. Enough to reject obvious garbage the way
-/// Wix's validation would, without pretending to implement RFC 5322.
-pub fn is_valid_email(email: &str) -> bool {
-    let email = email.trim();
-    if email.len() > 254 || email.chars().any(char::is_whitespace) {
-        return false;
-    }
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
 }

@@ -11,7 +11,7 @@
 //! names its holder (host, pid, start time, command) for the refusal the
 //! next process prints; it is removed on release. Taking the lock also
 //! removes the ledger temp files a writer killed mid-save left behind
-//! (`.SITE.yaml.tmp-PID`): the ledger itself is whole either way, since it
+//! (`.SITE.yaml.tmp-` and random letters): the ledger itself is whole either way, since it
 //! is replaced only by a rename. On a filesystem without
 //! working locks (some network mounts) the lock cannot protect anything;
 //! CI's concurrency group is the other half of the guarantee (README,
@@ -208,6 +208,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         for name in [
             ".acme.yaml.tmp-4242",
+            ".acme.yaml.tmp-Ab3dE6gH9j",
             "acme.yaml",
             ".acme.yaml.tmp-x",
             "notes.tmp-1",

@@ -410,6 +410,17 @@ pub fn save(dir: &Path, ledger: &SiteLedger, auth: &Auth) -> std::io::Result<()>
     write_atomically(dir, &format!("{}.yaml", ledger.site), &text)
 }
 
+/// The temp files `save` writes are named `.NAME.tmp-` and this many random
+/// letters and digits (`tempfile` picks them, and never reuses a name that
+/// exists: a planted symlink is not written through).
+const TEMP_RANDOM_LEN: usize = 10;
+
+/// The name prefix of the temp files `save` writes for `name`; what
+/// [`remove_stale_temp_files`] looks for.
+fn temp_prefix(name: &str) -> String {
+    format!(".{name}.tmp-")
+}
+
 /// Writes `name` in `dir`: temp file in the same directory, fsync, rename,
 /// fsync of the directory.
 ///
@@ -417,16 +428,30 @@ pub fn save(dir: &Path, ledger: &SiteLedger, auth: &Auth) -> std::io::Result<()>
 /// committed (the example workflow commits it whole), so a leftover would
 /// end up in git.
 fn write_atomically(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
+    write_atomically_with(dir, name, |file| write_synced(file, text.as_bytes()))
+}
+
+/// [`write_atomically`] with the writing of the temp file given; `write`
+/// must leave the bytes synced. A `tempfile::NamedTempFile` is removed when
+/// dropped, so every early return cleans up.
+fn write_atomically_with(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = write_synced(&tmp, text.as_bytes()).and_then(|()| fs::rename(&tmp, &path));
-    if let Err(e) = written {
-        // `remove_file` never removes a directory, so a directory someone
-        // put at the temp name stays; anything we created goes.
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
+    let prefix = temp_prefix(name);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).rand_bytes(TEMP_RANDOM_LEN);
+    // The ledger's mode as `File::create` made it (0666 less the umask),
+    // not `tempfile`'s 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
+    write(tmp.as_file_mut())?;
+    // A failed rename hands the temp file back in the error; dropping it
+    // removes it.
+    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
     // Make the rename itself durable.
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
@@ -434,9 +459,8 @@ fn write_atomically(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Create (or truncate) `path`, write `bytes` and fsync.
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = fs::File::create(path)?;
+/// Write `bytes` to the fresh `file` and fsync.
+fn write_synced(file: &mut fs::File, bytes: &[u8]) -> std::io::Result<()> {
     if crate::failpoint::failpoint("mid-ledger-write") {
         // A crash half-way through the bytes, wherever they are going:
         // only the rename keeps this from being the ledger a reader sees.
@@ -450,10 +474,12 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Removes the temp files `save` leaves only when the process dies
-/// mid-write (`.NAME.yaml.tmp-PID`). Called with the directory lock held,
-/// when no other process can be writing one. A symlink at such a name goes
-/// too: `save` creates its temp file through whatever stands at the name,
-/// and a pull request could commit one pointing outside the repository.
+/// mid-write (`.NAME.yaml.tmp-` and [`TEMP_RANDOM_LEN`] letters and digits;
+/// and `.NAME.yaml.tmp-PID`, the names earlier builds wrote). Called
+/// with the directory lock held, when no other process can be writing one.
+/// A symlink at such a name goes too: a pull request could commit one
+/// pointing outside the repository (`save` would not write through it, but
+/// it has no business in the ledger directory).
 pub(crate) fn remove_stale_temp_files(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -461,14 +487,23 @@ pub(crate) fn remove_stale_temp_files(dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let stale = name.starts_with('.')
-            && name
-                .rsplit_once(".yaml.tmp-")
-                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
-        if stale && entry.file_type().is_ok_and(|t| !t.is_dir()) {
+        if is_stale_temp_name(name) && entry.file_type().is_ok_and(|t| !t.is_dir()) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// Whether `name` is one `save` gives its temp files (see
+/// [`remove_stale_temp_files`]).
+fn is_stale_temp_name(name: &str) -> bool {
+    let Some((ledger, random)) = name.rsplit_once(".tmp-") else {
+        return false;
+    };
+    let ours = ledger.starts_with('.') && ledger.ends_with(".yaml");
+    let pid = !random.is_empty() && random.bytes().all(|b| b.is_ascii_digit());
+    let unique =
+        random.len() == TEMP_RANDOM_LEN && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    ours && (pid || unique)
 }
 
 /// The file's text: records in use (signed when `auth` can), then the
@@ -611,13 +646,13 @@ mod tests {
         save(dir.path(), &l, &Auth::Off).expect("first save");
         let before = fs::read(path_for(dir.path(), "acme")).expect("read");
 
-        // Write error: the temp name is a link to /dev/full, so creating it
-        // succeeds and writing fails with "no space left on device".
-        let tmp = dir
-            .path()
-            .join(format!(".acme.yaml.tmp-{}", std::process::id()));
-        std::os::unix::fs::symlink("/dev/full", &tmp).expect("symlink");
-        let err = save(dir.path(), &l, &Auth::Off).expect_err("writing to /dev/full fails");
+        // Write error, after part of the bytes went to the temp file (as
+        // on a full disk; `tests/apply_faults.rs` makes a real one).
+        let err = write_atomically_with(dir.path(), "acme.yaml", |file| {
+            file.write_all(b"version: 1\nsi")?;
+            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+        })
+        .expect_err("the write fails");
         assert_eq!(err.kind(), std::io::ErrorKind::StorageFull, "{err}");
         assert_eq!(temp_files(dir.path()), Vec::<String>::new());
         assert_eq!(
@@ -635,6 +670,58 @@ mod tests {
             "{err}"
         );
         assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+    }
+
+    /// A save's temp file is named as the lock's cleanup expects, and a
+    /// symlink planted at a temp name is neither written through nor taken
+    /// for the ledger.
+    #[cfg(unix)]
+    #[test]
+    fn temp_files_have_the_names_the_cleanup_removes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut seen = String::new();
+        write_atomically_with(dir.path(), "acme.yaml", |file| {
+            let name = fs::read_dir(dir.path())
+                .expect("dir")
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .find(|n| n != "acme.yaml")
+                .expect("the temp file");
+            seen = name;
+            file.write_all(b"x")
+        })
+        .expect("saves");
+        assert!(is_stale_temp_name(&seen), "{seen}");
+        assert!(seen.starts_with(&temp_prefix("acme.yaml")), "{seen}");
+        assert!(!dir.path().join(&seen).exists(), "renamed away");
+
+        let outside = tempfile::tempdir().expect("tempdir");
+        let target = outside.path().join("bashrc");
+        fs::write(&target, "precious").expect("write");
+        std::os::unix::fs::symlink(&target, dir.path().join(&seen)).expect("symlink");
+        save(dir.path(), &sample(), &Auth::Off).expect("saves beside the link");
+        assert_eq!(fs::read_to_string(&target).expect("read"), "precious");
+    }
+
+    #[test]
+    fn stale_temp_names() {
+        for name in [
+            ".acme.yaml.tmp-4242",
+            ".acme.yaml.tmp-aZ09aZ09aZ",
+            ".a.b.yaml.tmp-0123456789",
+        ] {
+            assert!(is_stale_temp_name(name), "{name}");
+        }
+        for name in [
+            "acme.yaml.tmp-4242",
+            ".acme.yaml.tmp-",
+            ".acme.yaml.tmp-x",
+            ".acme.yaml.tmp-aZ09aZ09a-",
+            ".acme.yml.tmp-4242",
+            ".notes.tmp-1",
+            ".acme.yaml",
+        ] {
+            assert!(!is_stale_temp_name(name), "{name}");
+        }
     }
 
     #[test]
