@@ -11,6 +11,7 @@ pub mod diff;
 pub mod request;
 pub mod roles;
 pub mod safety;
+pub mod targets;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

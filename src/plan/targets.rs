@@ -1,0 +1,339 @@
+//! Planning a site's targets on platforms other than Wix (GA4, GTM): the
+//! config's grants in force, merged per email, against the live bindings,
+//! through the platform-neutral [`crate::platform::diff`]. Pure: the same
+//! grants, observation and day give the same [`TargetPlan`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::Date;
+
+use super::Listing;
+use crate::model::SiteTarget;
+use crate::platform::diff::{self, Desired, Refused};
+use crate::platform::{Access, Capabilities, Change, ChangeKind, Platform, TargetState};
+
+/// What one target needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetPlan {
+    pub platform: Platform,
+    /// The platform's name for the scope: `properties/200`, `accounts/6000`.
+    pub target: String,
+    /// SHA-256 over the bindings observed; absent when the target could not
+    /// be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Changes in the order `apply` makes them: adds, updates, removals.
+    pub changes: Vec<Change>,
+    /// Changes a guard held back (the last admin, …), with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refused>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Why the target could not be planned; a target with errors has no
+    /// changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Bindings as observed, one line per email, sorted.
+    #[schemars(with = "Vec<String>")]
+    pub before: Listing,
+    /// Bindings after the changes, same format.
+    #[schemars(with = "Vec<String>")]
+    pub after: Listing,
+}
+
+/// What a provider saw on a target, with what the plan needs to know about
+/// the provider itself.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub state: TargetState,
+    pub capabilities: Capabilities,
+    /// The principal the provider acts as.
+    pub self_email: Option<String>,
+}
+
+/// Plan one target. `seen` is the provider's reading, or why there is none.
+pub fn plan_target(
+    target: &SiteTarget,
+    seen: &Result<Seen, String>,
+    today: Date,
+    expiry_warning_days: u32,
+) -> TargetPlan {
+    let mut plan = TargetPlan {
+        platform: target.target.platform,
+        target: target.target.id.clone(),
+        fingerprint: None,
+        changes: Vec::new(),
+        refused: Vec::new(),
+        warnings: Vec::new(),
+        errors: Vec::new(),
+        before: Listing::default(),
+        after: Listing::default(),
+    };
+    let (desired, ended) = desired(target, today, expiry_warning_days, &mut plan.warnings);
+    let seen = match seen {
+        Ok(seen) => seen,
+        Err(message) => {
+            plan.errors.push(message.clone());
+            return plan;
+        }
+    };
+    let before = listing(
+        seen.state
+            .bindings
+            .iter()
+            .filter_map(|b| Some((b.email.clone()?, &b.access))),
+    );
+    plan.fingerprint = Some(fingerprint(&before));
+    let d = diff::diff_ending(
+        &target.target,
+        &seen.capabilities,
+        &desired,
+        &seen.state,
+        target.unmanaged,
+        seen.self_email.as_deref(),
+        &ended,
+    );
+    let mut changes = d.changes;
+    changes.sort_by(|a, b| (a.kind, &a.email).cmp(&(b.kind, &b.email)));
+    let mut after: BTreeMap<String, Access> = before.clone();
+    for c in &changes {
+        match (&c.kind, &c.to) {
+            (ChangeKind::Remove, _) | (_, None) => {
+                after.remove(&c.email);
+            }
+            (_, Some(to)) => {
+                after.insert(c.email.clone(), to.clone());
+            }
+        }
+    }
+    plan.before = lines(&before);
+    plan.after = lines(&after);
+    plan.changes = changes;
+    plan.refused = d.refused;
+    plan.warnings.extend(d.warnings);
+    plan
+}
+
+/// The grants in force, merged per email (the higher exclusive role wins),
+/// and the emails whose every grant has ended, with why.
+fn desired(
+    target: &SiteTarget,
+    today: Date,
+    window: u32,
+    warnings: &mut Vec<String>,
+) -> (BTreeMap<String, Desired>, BTreeMap<String, String>) {
+    let vocabulary = target.target.platform.vocabulary();
+    let mut wants: BTreeMap<String, Desired> = BTreeMap::new();
+    let mut ended: BTreeMap<String, String> = BTreeMap::new();
+    for grant in &target.grants {
+        let email = grant.email.to_string();
+        if let Some(until) = grant.until {
+            // `until` is the last day of access.
+            if until < today {
+                ended
+                    .entry(email)
+                    .or_insert_with(|| format!("{}: the grant ended on {until}", grant.reason));
+                continue;
+            }
+            let days = (until - today).whole_days();
+            if (0..=i64::from(window)).contains(&days) {
+                warnings.push(format!(
+                    "the grant of {} to `{email}` ends on {until}; extend `until` to keep it",
+                    grant.access.describe()
+                ));
+            }
+        }
+        match wants.get_mut(&email) {
+            Some(want) => {
+                if let Some(v) = vocabulary {
+                    want.access = v.merge(&want.access, &grant.access);
+                }
+                if !want.reason.contains(&grant.reason) {
+                    want.reason.push_str("; ");
+                    want.reason.push_str(&grant.reason);
+                }
+            }
+            None => {
+                wants.insert(
+                    email,
+                    Desired {
+                        access: grant.access.clone(),
+                        reason: grant.reason.clone(),
+                    },
+                );
+            }
+        }
+    }
+    ended.retain(|email, _| !wants.contains_key(email));
+    (wants, ended)
+}
+
+fn listing<'a>(bindings: impl Iterator<Item = (String, &'a Access)>) -> BTreeMap<String, Access> {
+    bindings
+        .map(|(email, access)| (email.to_lowercase(), access.clone()))
+        .collect()
+}
+
+fn lines(by_email: &BTreeMap<String, Access>) -> Listing {
+    by_email
+        .iter()
+        .map(|(email, access)| format!("{email}: {}", access.describe()))
+        .collect()
+}
+
+fn fingerprint(before: &BTreeMap<String, Access>) -> String {
+    let mut h = Sha256::new();
+    for line in lines(before).lines() {
+        h.update(line.as_bytes());
+        h.update(b"\n");
+    }
+    crate::hex::encode(&h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::model::{TargetGrant, Unmanaged};
+    use crate::platform::{Binding, GrantEffect, Lifecycle, PrincipalKey, Target};
+
+    fn caps() -> Capabilities {
+        Capabilities {
+            effect: GrantEffect::Immediate,
+            key: PrincipalKey::Email,
+            batch_max: Some(1000),
+            requests_per_second: None,
+            daily_removals: Some(500),
+            admin_role: Some("admin"),
+            roles: &["viewer", "analyst", "editor", "admin"],
+            child_roles: &[],
+        }
+    }
+
+    fn grant(email: &str, role: &str, until: Option<Date>, reason: &str) -> TargetGrant {
+        TargetGrant {
+            email: email.into(),
+            access: Access::roles([role]),
+            until,
+            reason: reason.into(),
+        }
+    }
+
+    fn site_target(grants: Vec<TargetGrant>, unmanaged: Unmanaged) -> SiteTarget {
+        SiteTarget {
+            target: Target {
+                platform: Platform::Ga4,
+                id: "properties/200".into(),
+                credentials_env: None,
+                managed_children: BTreeSet::new(),
+            },
+            unmanaged,
+            grants,
+            pos: Default::default(),
+        }
+    }
+
+    fn seen(bindings: &[(&str, &str)]) -> Result<Seen, String> {
+        Ok(Seen {
+            state: TargetState {
+                bindings: bindings
+                    .iter()
+                    .map(|(e, r)| Binding {
+                        email: Some(e.to_string()),
+                        platform_id: None,
+                        access: Access::roles([*r]),
+                        lifecycle: Lifecycle::Active,
+                        handle: Some(format!("properties/200/accessBindings/{e}")),
+                    })
+                    .collect(),
+                children: BTreeSet::new(),
+            },
+            capabilities: caps(),
+            self_email: Some("robot@p.iam.gserviceaccount.com".into()),
+        })
+    }
+
+    const TODAY: Date = time::macros::date!(2026 - 11 - 15);
+
+    #[test]
+    fn two_grants_merge_to_the_higher_role_and_ended_ones_go() {
+        let target = site_target(
+            vec![
+                grant("a@x.test", "viewer", None, "team seo (person a)"),
+                grant("a@x.test", "editor", None, "person a"),
+                grant(
+                    "old@x.test",
+                    "viewer",
+                    Some(time::macros::date!(2026 - 11 - 14)),
+                    "person old",
+                ),
+            ],
+            Unmanaged::Keep,
+        );
+        let plan = plan_target(
+            &target,
+            &seen(&[
+                ("a@x.test", "viewer"),
+                ("old@x.test", "viewer"),
+                ("boss@x.test", "admin"),
+            ]),
+            TODAY,
+            14,
+        );
+        let got: Vec<(ChangeKind, &str)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.kind, c.email.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (ChangeKind::Update, "a@x.test"),
+                (ChangeKind::Remove, "old@x.test")
+            ]
+        );
+        assert_eq!(plan.changes[0].to, Some(Access::roles(["editor"])));
+        assert!(
+            plan.changes[1].reason.contains("ended on 2026-11-14"),
+            "{plan:?}"
+        );
+        assert_eq!(
+            plan.after.lines().collect::<Vec<_>>(),
+            ["a@x.test: editor", "boss@x.test: admin"]
+        );
+        assert!(plan.fingerprint.is_some());
+    }
+
+    #[test]
+    fn an_unreadable_target_is_an_error_with_no_changes() {
+        let target = site_target(
+            vec![grant("a@x.test", "viewer", None, "person a")],
+            Unmanaged::Warn,
+        );
+        let plan = plan_target(&target, &Err("403: no access".into()), TODAY, 14);
+        assert!(plan.changes.is_empty());
+        assert_eq!(plan.errors, ["403: no access"]);
+        assert_eq!(plan.fingerprint, None);
+    }
+
+    #[test]
+    fn a_grant_ending_soon_is_warned_about() {
+        let target = site_target(
+            vec![grant(
+                "a@x.test",
+                "viewer",
+                Some(time::macros::date!(2026 - 11 - 20)),
+                "person a",
+            )],
+            Unmanaged::Warn,
+        );
+        let plan = plan_target(&target, &seen(&[("a@x.test", "viewer")]), TODAY, 14);
+        assert!(plan.changes.is_empty());
+        assert!(plan.warnings[0].contains("ends on 2026-11-20"), "{plan:?}");
+    }
+}
