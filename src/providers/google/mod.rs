@@ -3,6 +3,8 @@
 //! user permissions (`gtm.rs`). GA4 and GTM implement
 //! [`crate::platform::Provider`].
 
+pub mod auth;
+
 use crate::platform::{BoxFuture, ProviderError};
 use crate::secret::ApiKey;
 
