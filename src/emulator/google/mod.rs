@@ -76,7 +76,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(gtm::routes())
 }
 
-/// The Google test controls (neither logged nor faulted).
+/// The Google test controls (neither logged nor faulted):
+/// `POST /_emulator/google/token` mints a token without the exchange,
+/// `GET /_emulator/google/whoami?scope=…` checks one.
 pub(crate) fn controls() -> Router<Arc<Shared>> {
     token::controls()
 }

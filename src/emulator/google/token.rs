@@ -387,7 +387,37 @@ fn verify(
 }
 
 pub(super) fn controls() -> Router<Arc<Shared>> {
-    Router::new().route("/_emulator/google/token", post(mint))
+    Router::new()
+        .route("/_emulator/google/token", post(mint))
+        .route("/_emulator/google/whoami", axum::routing::get(whoami))
+}
+
+#[derive(Deserialize)]
+struct WhoamiQuery {
+    scope: String,
+}
+
+/// Test control: run `Authorization: Bearer …` through [`State::authorize`]
+/// for `?scope=…` and say whom the token stands for (Google's error when it
+/// does not pass: unknown or expired, or without the scope).
+async fn whoami(
+    AxState(shared): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<WhoamiQuery>,
+) -> Response {
+    match shared
+        .google()
+        .tokens
+        .authorize(&headers, &[query.scope.as_str()])
+    {
+        Ok(issued) => Json(json!({
+            "clientEmail": issued.client_email,
+            "projectId": issued.project_id,
+            "scopes": issued.scopes,
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 pub(super) fn endpoint_of(_method: &str, path: &str) -> Option<&'static str> {
