@@ -652,3 +652,33 @@ async fn a_hostile_token_endpoint_cannot_get_secrets_printed() {
         assert!(text.len() < 2000, "{name}: truncated: {}", text.len());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_refuses_public_keys_it_cannot_verify_with() {
+    let spki = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n";
+    for (pem, lifetime, expected) in [
+        (
+            spki,
+            None,
+            "google.service_accounts[0].public_key_pem: an SPKI `PUBLIC KEY` block",
+        ),
+        ("not a key", None, "not a PEM `RSA PUBLIC KEY` block"),
+        (
+            g::EMULATOR_PUBLIC_KEY,
+            Some(0),
+            "google.token_lifetime_seconds: 0 is not between",
+        ),
+    ] {
+        let mut google = g::seed_block(lifetime);
+        google["service_accounts"][0]["public_key_pem"] = json!(pem);
+        let seed = json!({ "google": google }).to_string();
+        let problem = match emulator::parse_seed(&seed) {
+            Err(e) => e.to_string(),
+            Ok(seed) => emulator::spawn(seed, ([127, 0, 0, 1], 0).into())
+                .await
+                .expect_err("refused")
+                .to_string(),
+        };
+        assert!(problem.contains(expected), "{problem}");
+    }
+}
