@@ -208,7 +208,11 @@ pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next)
         .faults()
         .plan(endpoint, &parts.headers, Instant::now());
     if let Some(entry) = pending.entry() {
-        entry.request_body = body_json(&bytes);
+        entry.request_body = if endpoint == Some("google.token") {
+            super::google::token::loggable(&bytes)
+        } else {
+            body_json(&bytes)
+        };
         entry.fault = plan.label();
     }
     if !plan.delay.is_zero() {

@@ -55,3 +55,46 @@ impl Bearer for MintedBearer {
         &self.project_id
     }
 }
+
+/// The emulator-only key file (`examples/google/`); its `token_uri` names
+/// the emulator's default address, so tests rewrite it ([`key_file`]).
+pub const EMULATOR_KEY_FILE: &str =
+    include_str!("../../examples/google/emulator-service-account.json");
+/// Its public key (PKCS#1 PEM), as the seed takes it.
+pub const EMULATOR_PUBLIC_KEY: &str =
+    include_str!("../../examples/google/emulator-service-account.pub.pem");
+pub const EMULATOR_CLIENT_EMAIL: &str = "accessctl@agency-project.iam.gserviceaccount.com";
+pub const EMULATOR_PROJECT_ID: &str = "agency-project";
+
+/// The emulator key file's JSON with `token_uri` pointing at the emulator
+/// at `base_url` (`http://127.0.0.1:PORT`).
+pub fn key_json(base_url: &str) -> serde_json::Value {
+    let mut key: serde_json::Value =
+        serde_json::from_str(EMULATOR_KEY_FILE).expect("the example key file is JSON");
+    key["token_uri"] = serde_json::Value::String(format!("{base_url}/token"));
+    key
+}
+
+/// Write the emulator key file, pointed at the emulator at `base_url`, into
+/// `dir`; its path.
+pub fn key_file(dir: &std::path::Path, base_url: &str) -> std::path::PathBuf {
+    let path = dir.join("service-account.json");
+    std::fs::write(&path, key_json(base_url).to_string()).expect("write the key file");
+    path
+}
+
+/// The seed's `google` block knowing the emulator service account (JSON,
+/// which is YAML); `lifetime` sets `token_lifetime_seconds`.
+pub fn seed_block(lifetime: Option<u64>) -> serde_json::Value {
+    let mut google = serde_json::json!({
+        "service_accounts": [{
+            "client_email": EMULATOR_CLIENT_EMAIL,
+            "project_id": EMULATOR_PROJECT_ID,
+            "public_key_pem": EMULATOR_PUBLIC_KEY,
+        }],
+    });
+    if let Some(seconds) = lifetime {
+        google["token_lifetime_seconds"] = seconds.into();
+    }
+    google
+}

@@ -31,6 +31,10 @@ pub struct Seed {
     /// Service accounts the token endpoint knows (by their public keys).
     #[serde(default)]
     pub service_accounts: Vec<token::SeedServiceAccount>,
+    /// How long issued tokens last (default 3600, as Google's); short in
+    /// tests that prove refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_lifetime_seconds: Option<u64>,
     #[serde(default)]
     pub ga4: ga4::Seed,
     #[serde(default)]
@@ -50,7 +54,11 @@ pub(crate) struct State {
 /// first one only.
 pub(crate) fn build(seed: &Seed) -> Result<State, Vec<String>> {
     let mut problems = Vec::new();
-    let tokens = token::build(&seed.service_accounts, &mut problems);
+    let tokens = token::build(
+        &seed.service_accounts,
+        seed.token_lifetime_seconds,
+        &mut problems,
+    );
     let ga4 = ga4::build(&seed.ga4, &mut problems);
     let gtm = gtm::build(&seed.gtm, &mut problems);
     if problems.is_empty() {
@@ -68,7 +76,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .merge(gtm::routes())
 }
 
-/// The Google test controls (neither logged nor faulted).
+/// The Google test controls (neither logged nor faulted):
+/// `POST /_emulator/google/token` mints a token without the exchange,
+/// `GET /_emulator/google/whoami?scope=…` checks one.
 pub(crate) fn controls() -> Router<Arc<Shared>> {
     token::controls().merge(ga4::controls())
 }

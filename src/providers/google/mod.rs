@@ -4,6 +4,7 @@
 //! [`crate::platform::Provider`].
 
 pub mod ga4;
+pub mod auth;
 
 use crate::platform::{BoxFuture, ProviderError};
 use crate::secret::ApiKey;
