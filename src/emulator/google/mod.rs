@@ -70,7 +70,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 
 /// The Google test controls (neither logged nor faulted).
 pub(crate) fn controls() -> Router<Arc<Shared>> {
-    token::controls()
+    token::controls().merge(gtm::controls())
 }
 
 /// The endpoint name fault rules and stats use for a Google request.
