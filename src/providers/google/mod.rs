@@ -7,6 +7,8 @@ use crate::platform::{BoxFuture, ProviderError};
 use crate::secret::ApiKey;
 
 /// OAuth scopes, the narrowest each call takes.
+pub mod gtm;
+
 pub mod scopes {
     pub const GA4_READ: &str = "https://www.googleapis.com/auth/analytics.manage.users.readonly";
     pub const GA4_WRITE: &str = "https://www.googleapis.com/auth/analytics.manage.users";
