@@ -439,6 +439,27 @@ fn document(
     })
 }
 
+/// A write's answer is the document as stored: it must be the one sent
+/// (same email, same permissions), else what happened is not known.
+fn confirm(answer: &WirePermission, sent: Option<&WirePermission>) -> Outcome {
+    let Some(sent) = sent else {
+        return Outcome::Done;
+    };
+    let same_email = match (&answer.email_address, &sent.email_address) {
+        (Some(a), Some(s)) => a.eq_ignore_ascii_case(s),
+        _ => false,
+    };
+    let none = Containers::default();
+    if same_email && access_of(answer, &none) == access_of(sent, &none) {
+        Outcome::Done
+    } else {
+        Outcome::Unknown(
+            "Tag Manager answered with a document other than the one sent; the next plan reads the account again"
+                .to_owned(),
+        )
+    }
+}
+
 impl GtmProvider {
     /// A provider calling `base_url` (`https://tagmanager.googleapis.com`;
     /// `/tagmanager/v2/…` is appended) with `bearer`'s tokens, each call
@@ -767,7 +788,7 @@ impl GtmProvider {
             {
                 Ok(bytes) => {
                     return match decode::<WirePermission>(&bytes, "a create") {
-                        Ok(_) => Outcome::Done,
+                        Ok(answer) => confirm(&answer, Some(doc)),
                         Err(f) => Outcome::Unknown(f.describe()),
                     };
                 }
@@ -824,7 +845,7 @@ impl GtmProvider {
             .await
         {
             Ok(bytes) if method == Method::PUT => match decode::<WirePermission>(&bytes, what) {
-                Ok(_) => Outcome::Done,
+                Ok(answer) => confirm(&answer, doc),
                 Err(f) => Outcome::Unknown(f.describe()),
             },
             Ok(_) => Outcome::Done,
