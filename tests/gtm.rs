@@ -705,3 +705,49 @@ fn base_urls_need_tls_unless_loopback() {
     assert!(new("http://127.0.0.1:9").is_ok());
     assert!(new("http://tagmanager.example.com").is_err());
 }
+
+#[tokio::test]
+async fn a_rate_limit_refusal_anyway_is_waited_out_and_retried() {
+    // The client believes it may send 6 per 2 s; the project allows 2.
+    let emu = start(&seed("{ requests: 2, window_seconds: 2 }")).await;
+    let gtm = provider(
+        &emu,
+        "optimistic-window",
+        RateWindow {
+            requests: 6,
+            window: Duration::from_secs(2),
+        },
+    );
+    let target = target(&["GTM-AAAA111"]);
+    let state = gtm.observe(&target).await.expect("observe, retried");
+    let want = desired(&[
+        (
+            "gina@example.com",
+            access("user", &[("GTM-AAAA111", "read")]),
+        ),
+        ("hal@example.com", access("admin", &[])),
+    ]);
+    let changes = plan(&gtm, &target, &want, &state, Unmanaged::Keep);
+    assert_eq!(changes.len(), 2);
+    let outcomes = apply(&gtm, &target, &changes).await;
+    assert_eq!(outcomes, [Outcome::Done, Outcome::Done]);
+    let emulator = gtm_state(&emu).await;
+    assert!(
+        emulator["rateLimitRefusals"].as_u64().unwrap() > 0,
+        "{emulator}"
+    );
+    let creates = endpoints(&emu)
+        .await
+        .iter()
+        .filter(|(e, _)| e == "gtm.create")
+        .count();
+    // Refused creates are sent again; none is doubled.
+    assert!(creates >= 2);
+    assert_eq!(
+        emulator["accounts"][0]["userPermissions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+}
