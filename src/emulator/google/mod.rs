@@ -43,7 +43,6 @@ pub struct Seed {
 
 /// The Google world.
 #[derive(Debug, Default)]
-#[allow(dead_code, reason = "ga4 and gtm are being written")]
 pub(crate) struct State {
     pub tokens: token::State,
     pub ga4: ga4::State,
@@ -80,7 +79,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 /// `POST /_emulator/google/token` mints a token without the exchange,
 /// `GET /_emulator/google/whoami?scope=…` checks one.
 pub(crate) fn controls() -> Router<Arc<Shared>> {
-    token::controls().merge(ga4::controls())
+    token::controls()
+        .merge(ga4::controls())
+        .merge(gtm::controls())
 }
 
 /// The endpoint name fault rules and stats use for a Google request.

@@ -3,13 +3,15 @@
 //! user permissions (`gtm.rs`). GA4 and GTM implement
 //! [`crate::platform::Provider`].
 
-pub mod ga4;
 pub mod auth;
+pub mod ga4;
 
 use crate::platform::{BoxFuture, ProviderError};
 use crate::secret::ApiKey;
 
 /// OAuth scopes, the narrowest each call takes.
+pub mod gtm;
+
 pub mod scopes {
     pub const GA4_READ: &str = "https://www.googleapis.com/auth/analytics.manage.users.readonly";
     pub const GA4_WRITE: &str = "https://www.googleapis.com/auth/analytics.manage.users";
