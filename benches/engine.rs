@@ -64,6 +64,7 @@ fn main() {
         }
         agency.site_yaml(&site, &mut yaml);
         let o = Observed {
+            targets: Vec::new(),
             observation: Observation::Live(agency.live_site(&site)),
             ledger: Some(SiteLedger::new(&site.key, &site.id)),
         };

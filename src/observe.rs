@@ -24,6 +24,9 @@ pub struct Observed {
     pub observation: Observation,
     /// `None` when the ledger could not be read; the observation then says why.
     pub ledger: Option<SiteLedger>,
+    /// The site's targets on other platforms, in `Site::targets` order:
+    /// what each provider saw, or why it could not read.
+    pub targets: Vec<Result<plan::targets::Seen, String>>,
 }
 
 /// Credentials for a managed site, or why there are none.
@@ -104,6 +107,7 @@ pub async fn observe(
                     Observed {
                         observation,
                         ledger: None,
+                        targets: Vec::new(),
                     },
                 );
                 continue;
@@ -116,6 +120,7 @@ pub async fn observe(
                     Observed {
                         observation: Observation::RequestMode,
                         ledger: Some(ledger),
+                        targets: Vec::new(),
                     },
                 );
                 continue;
@@ -129,6 +134,7 @@ pub async fn observe(
                             site.wix.api_key_env.as_deref().unwrap_or_default()
                         )),
                         ledger: Some(ledger),
+                        targets: Vec::new(),
                     },
                 );
                 continue;
@@ -155,6 +161,7 @@ pub async fn observe(
                     Observed {
                         observation,
                         ledger: Some(ledger),
+                        targets: Vec::new(),
                     },
                 );
             }
@@ -162,6 +169,74 @@ pub async fn observe(
         }
     }
     out
+}
+
+/// Targets read at once (each provider keeps its own rate limit).
+const TARGETS_AT_ONCE: usize = 8;
+
+/// Read every target of the selected sites through its provider and put
+/// what was seen in `observed` (sites not there yet are added).
+pub async fn observe_targets(
+    config: &Config,
+    selection: &[String],
+    registry: &crate::providers::registry::Registry,
+    observed: &mut BTreeMap<String, Observed>,
+) {
+    let semaphore = Arc::new(Semaphore::new(TARGETS_AT_ONCE));
+    let mut tasks = JoinSet::new();
+    for site in selected(config, selection) {
+        for (i, t) in site.targets.iter().enumerate() {
+            let provider = registry.connect(&t.target);
+            let target = t.target.clone();
+            let key = site.key.clone();
+            let semaphore = semaphore.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await;
+                let seen = match provider {
+                    Err(e) => Err(with_hint(&e)),
+                    Ok(provider) => match provider.observe(&target).await {
+                        Ok(state) => Ok(plan::targets::Seen {
+                            state,
+                            capabilities: provider.capabilities().clone(),
+                            self_email: provider.self_email().map(str::to_string),
+                        }),
+                        Err(e) => Err(with_hint(&e)),
+                    },
+                };
+                (key, i, seen)
+            });
+        }
+    }
+    let mut seen: BTreeMap<String, BTreeMap<usize, Result<plan::targets::Seen, String>>> =
+        BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((key, i, s)) => {
+                seen.entry(key).or_default().insert(i, s);
+            }
+            Err(e) => tracing::error!("a target read task failed: {e}"),
+        }
+    }
+    for site in selected(config, selection) {
+        let mut by_index = seen.remove(&site.key).unwrap_or_default();
+        let targets = (0..site.targets.len())
+            .map(|i| {
+                by_index
+                    .remove(&i)
+                    .unwrap_or_else(|| Err("the target could not be read (its task failed)".into()))
+            })
+            .collect();
+        if let Some(o) = observed.get_mut(&site.key) {
+            o.targets = targets;
+        }
+    }
+}
+
+fn with_hint(e: &crate::platform::ProviderError) -> String {
+    match &e.hint {
+        Some(hint) => format!("{} (hint: {hint})", e.message),
+        None => e.message.clone(),
+    }
 }
 
 /// The order in which sites are read. Each account's API key has its own
@@ -231,7 +306,16 @@ pub fn build_plan(
                 &empty
             }
         };
-        Some(plan::plan_site(config, site, &o.observation, ledger, now))
+        let mut planned = plan::plan_site(config, site, &o.observation, ledger, now);
+        planned.targets = site
+            .targets
+            .iter()
+            .zip(&o.targets)
+            .map(|(t, seen)| {
+                plan::targets::plan_target(t, seen, now.date(), config.safety.expiry_warning_days)
+            })
+            .collect();
+        Some(planned)
     };
     // Sites are planned independently, so a large run is split over the
     // cores; the chunks are joined in order, so the plan is the same.

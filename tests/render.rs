@@ -139,6 +139,7 @@ fn managed_site() -> SitePlan {
             "erin@agency.example (invited): Blog Editor",
         ]),
         request: None,
+        targets: Vec::new(),
     }
 }
 
@@ -172,6 +173,7 @@ fn request_site() -> SitePlan {
             "writer@freelance.example (requested): Blog Writer",
         ]),
         request: None,
+        targets: Vec::new(),
     }
 }
 
@@ -192,6 +194,7 @@ fn broken_site() -> SitePlan {
         before: Default::default(),
         after: Default::default(),
         request: None,
+        targets: Vec::new(),
     }
 }
 
@@ -210,6 +213,7 @@ fn quiet_site(key: &str) -> SitePlan {
         before: lines(&["account 91f0c2d4: (owner)"]),
         after: lines(&["account 91f0c2d4: (owner)"]),
         request: None,
+        targets: Vec::new(),
     }
 }
 

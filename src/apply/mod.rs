@@ -25,6 +25,8 @@
 //! [`Outcome::Interrupted`]; the other sites go on. [`Tally`] counts every
 //! change exactly once.
 
+pub mod targets;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -129,8 +129,18 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
         )),
     };
     let reports = rt.block_on(executor.run(work));
+    let registry = args.remote.registry();
+    let target_reports = rt.block_on(crate::apply::targets::apply_targets(
+        &plan, &config, &registry,
+    ));
     print!("{}", report_text(&reports, broken));
-    if broken > 0 || reports.iter().any(SiteReport::failed) {
+    print!("{}", crate::apply::targets::report_text(&target_reports));
+    if broken > 0
+        || reports.iter().any(SiteReport::failed)
+        || target_reports
+            .iter()
+            .any(crate::apply::targets::TargetReport::failed)
+    {
         Exit::Error
     } else {
         record_guards(&config, &auth)
@@ -273,7 +283,7 @@ fn saved_plan(
     let touched: Vec<String> = plan
         .sites
         .iter()
-        .filter(|s| !s.changes.is_empty())
+        .filter(|s| !s.changes.is_empty() || s.targets.iter().any(|t| !t.changes.is_empty()))
         .map(|s| s.site.clone())
         .collect();
     if touched.is_empty() {
@@ -297,6 +307,21 @@ fn saved_plan(
         let Some(then) = plan.sites.iter().find(|s| s.site == now_site.site) else {
             continue;
         };
+        for (now_t, then_t) in now_site.targets.iter().zip(&then.targets) {
+            if !then_t.changes.is_empty()
+                && (now_t.fingerprint.is_none() || now_t.fingerprint != then_t.fingerprint)
+            {
+                if now_t.errors.is_empty() && now_t.before == then_t.after {
+                    applied += 1;
+                }
+                moved.push(format!(
+                    "site `{}`, {} {}: its bindings changed since the plan was made",
+                    now_site.site,
+                    now_t.platform.title(),
+                    now_t.target
+                ));
+            }
+        }
         if now_site.fingerprint.is_none() || now_site.fingerprint != then.fingerprint {
             // The site now reads as the plan would leave it: most likely
             // this plan (or an equal one) was applied already.

@@ -171,6 +171,32 @@ pub struct RemoteArgs {
     #[arg(long, env = API_BASE_ENV, default_value = DEFAULT_API_BASE, value_name = "URL")]
     pub wix_api_base: String,
 
+    /// Base URL of the Google Analytics Admin API (GA4). Never read from the
+    /// config; plain http only for loopback.
+    #[arg(
+        long,
+        env = "ACCESSCTL_GA4_API_BASE",
+        default_value = "https://analyticsadmin.googleapis.com",
+        value_name = "URL"
+    )]
+    pub ga4_api_base: String,
+
+    /// Base URL of the Tag Manager API (GTM). Never read from the config;
+    /// plain http only for loopback.
+    #[arg(
+        long,
+        env = "ACCESSCTL_GTM_API_BASE",
+        default_value = "https://tagmanager.googleapis.com",
+        value_name = "URL"
+    )]
+    pub gtm_api_base: String,
+
+    /// GTM's quota per Cloud project, as requests per sliding window:
+    /// Google's default is `25/100s` (0.25 per second). Raise it only when
+    /// Google has raised your project's quota.
+    #[arg(long, env = "ACCESSCTL_GTM_RATE", default_value = "25/100s", value_name = "N/WINDOW", value_parser = crate::providers::google::gtm::limiter::RateWindow::parse)]
+    pub gtm_rate: crate::providers::google::gtm::limiter::RateWindow,
+
     /// How many requests to Wix may be in flight at once, and how many sites
     /// `apply` changes at once (see README, "Performance").
     #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -238,6 +264,16 @@ impl GuardArgs {
 }
 
 impl RemoteArgs {
+    /// Providers for the platforms other than Wix (built on first use).
+    pub fn registry(&self) -> crate::providers::registry::Registry {
+        crate::providers::registry::Registry::new(crate::providers::registry::Endpoints {
+            ga4: self.ga4_api_base.clone(),
+            gtm: self.gtm_api_base.clone(),
+            timeout: Duration::from_secs(self.timeout),
+            gtm_rate: self.gtm_rate,
+        })
+    }
+
     pub fn client(&self) -> Result<WixClient, String> {
         let retry = crate::providers::wix::retry::RetryPolicy::from_env()?;
         Ok(
@@ -425,13 +461,19 @@ pub(crate) fn compute_plan(
             Some("pass --wix-api-base https://… or set ACCESSCTL_WIX_API_BASE"),
         )
     })?;
-    let observed = rt.block_on(crate::observe::observe(
-        config,
-        &remote.sites,
-        &client,
-        usize::from(remote.parallelism),
-        auth,
-    ));
+    let registry = remote.registry();
+    let observed = rt.block_on(async {
+        let mut observed = crate::observe::observe(
+            config,
+            &remote.sites,
+            &client,
+            usize::from(remote.parallelism),
+            auth,
+        )
+        .await;
+        crate::observe::observe_targets(config, &remote.sites, &registry, &mut observed).await;
+        observed
+    });
     let recorded = recorded_guards(config, auth)?;
     let plan = crate::observe::build_plan(config, &observed, now(), &recorded, guards.overrides());
     Ok((plan, observed))

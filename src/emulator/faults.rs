@@ -21,7 +21,9 @@
 //!   as that —, `bulkInvite`, `resendInvite`, `revokeInvite`, `changeRole`,
 //!   `removeContributor`), a GA4 one (`ga4.list`, `ga4.create`,
 //!   `ga4.patch`, `ga4.delete`, `ga4.batchCreate`, `ga4.batchUpdate`,
-//!   `ga4.batchDelete`; see `google/ga4.rs`) or `*` (every path, unknown
+//!   `ga4.batchDelete`; see `google/ga4.rs`), a GTM one (`gtm.containers`,
+//!   `gtm.list`, `gtm.get`, `gtm.create`, `gtm.update`, `gtm.delete`), the
+//!   token endpoint (`google.token`) or `*` (every path, unknown
 //!   ones included).
 //! - exactly one action per rule: `latencyMs` (delay, then handle),
 //!   `stallMs` (the same, meant to outlast the client's timeout),
@@ -198,6 +200,8 @@ fn canonical_endpoint(name: &str) -> Option<&'static str> {
     ENDPOINTS
         .iter()
         .chain(super::google::ga4::ENDPOINTS)
+        .chain(super::google::gtm::ENDPOINTS)
+        .chain(&["google.token"])
         .copied()
         .find(|e| *e == name)
 }

@@ -63,6 +63,7 @@ pub fn plan_site(
         before: Default::default(),
         after: Default::default(),
         request: None,
+        targets: Vec::new(),
     };
     let wants = desired(config, site, now);
     warn_expiring(config, site, now, &mut plan);

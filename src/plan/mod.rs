@@ -20,7 +20,7 @@ pub use diff::{Observation, plan_site};
 pub use request::{RequestPreview, RequestStatus};
 
 /// Bumped when the JSON shape changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +112,10 @@ pub struct SitePlan {
     /// and, when `apply` would send one, the exact message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestPreview>,
+    /// The client's scopes on other platforms (GA4, GTM), each planned on
+    /// its own; the fields above are the Wix site's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<targets::TargetPlan>,
 }
 
 #[derive(
@@ -217,12 +221,34 @@ pub struct Pending {
 }
 
 impl Plan {
+    /// Changes on every platform.
     pub fn change_count(&self) -> usize {
-        self.sites.iter().map(|s| s.changes.len()).sum()
+        self.sites
+            .iter()
+            .map(|s| s.changes.len() + s.targets.iter().map(|t| t.changes.len()).sum::<usize>())
+            .sum()
     }
 
     pub fn has_errors(&self) -> bool {
-        self.sites.iter().any(|s| !s.errors.is_empty())
+        self.sites
+            .iter()
+            .any(|s| !s.errors.is_empty() || s.targets.iter().any(|t| !t.errors.is_empty()))
+    }
+
+    /// Changes per platform, for the summary.
+    pub fn platform_counts(&self) -> std::collections::BTreeMap<crate::platform::Platform, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for site in &self.sites {
+            if !site.changes.is_empty() {
+                *counts.entry(crate::platform::Platform::Wix).or_insert(0) += site.changes.len();
+            }
+            for t in &site.targets {
+                if !t.changes.is_empty() {
+                    *counts.entry(t.platform).or_insert(0) += t.changes.len();
+                }
+            }
+        }
+        counts
     }
 
     /// Changes whose account comes from a ledger record nobody could verify

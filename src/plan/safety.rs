@@ -95,6 +95,27 @@ pub fn check(
                 ));
             }
         }
+        // Each target on another platform is capped like a site.
+        for site in &plan.sites {
+            for t in &site.targets {
+                let removals = t
+                    .changes
+                    .iter()
+                    .filter(|c| c.kind == crate::platform::ChangeKind::Remove)
+                    .count();
+                total += removals;
+                if let Some(cap) = safety.max_removals_per_site
+                    && removals > cap as usize
+                {
+                    refusals.push(format!(
+                        "site `{}`, {} {}: {removals} removals, more than `safety.max_removals_per_site` ({cap}); pass {ALLOW_REMOVALS_FLAG} to apply anyway",
+                        site.site,
+                        t.platform.title(),
+                        t.target
+                    ));
+                }
+            }
+        }
         if let Some(cap) = safety.max_removals_total
             && total > cap as usize
         {
@@ -104,6 +125,41 @@ pub fn check(
         }
     }
     if !overrides.allow_protected {
+        // On other platforms a guarded person is known by email: removing
+        // them, or taking any role from them, is refused.
+        for site in &plan.sites {
+            for t in &site.targets {
+                for change in &t.changes {
+                    let Some(key) = safety.guarded_people().find(|k| {
+                        config
+                            .people
+                            .get(*k)
+                            .is_some_and(|p| p.email == change.email)
+                    }) else {
+                        continue;
+                    };
+                    let loses = match (&change.from, &change.to) {
+                        (Some(_), None) => true,
+                        (Some(from), Some(to)) => {
+                            !from.roles.is_subset(&to.roles)
+                                || from
+                                    .children
+                                    .iter()
+                                    .any(|(c, r)| to.children.get(c) != Some(r))
+                        }
+                        _ => false,
+                    };
+                    if loses {
+                        refusals.push(format!(
+                            "site `{}`, {} {}: the plan takes access from `{key}`, who is in `safety.protect` or is `safety.self`; pass --allow-protected-changes to apply anyway",
+                            site.site,
+                            t.platform.title(),
+                            t.target
+                        ));
+                    }
+                }
+            }
+        }
         for site in &plan.sites {
             for change in &site.changes {
                 if let Some((key, why)) = guarded_person(config, safety, change)

@@ -349,4 +349,11 @@ pub trait Provider: Send + Sync {
         changes: &'a [Change],
         progress: Progress<'a>,
     ) -> BoxFuture<'a, Vec<Outcome>>;
+
+    /// How long `requests` calls will take from now under the platform's
+    /// quota, when that is worth telling (GTM's 0.25 per second); `None`
+    /// when the quota does not slow a run down noticeably.
+    fn eta(&self, _requests: usize) -> Option<std::time::Duration> {
+        None
+    }
 }

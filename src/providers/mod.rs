@@ -4,4 +4,5 @@
 //! It never decides what to change; that is the plan engine's job.
 
 pub mod google;
+pub mod registry;
 pub mod wix;

@@ -94,7 +94,7 @@ fn blocks(plan: &Plan) -> (String, Vec<String>, String) {
     let sections = plan
         .sites
         .iter()
-        .filter(|s| !s.changes.is_empty())
+        .filter(|s| !s.changes.is_empty() || s.targets.iter().any(|t| !t.changes.is_empty()))
         .map(|site| {
             let mut out = String::new();
             details(site, &mut out);
@@ -193,10 +193,19 @@ fn alerts(plan: &Plan, out: &mut String) {
         }
         out.push('\n');
     }
-    let errors: Vec<(&str, &String)> = plan
+    let errors: Vec<(String, &String)> = plan
         .sites
         .iter()
-        .flat_map(|s| s.errors.iter().map(move |e| (s.site.as_str(), e)))
+        .flat_map(|s| {
+            s.errors
+                .iter()
+                .map(move |e| (s.site.clone(), e))
+                .chain(s.targets.iter().flat_map(move |t| {
+                    t.errors
+                        .iter()
+                        .map(move |e| (format!("{} ({})", s.site, super::target_label(t)), e))
+                }))
+        })
         .collect();
     if !errors.is_empty() {
         let failed = sites_with_errors(plan);
@@ -210,11 +219,19 @@ fn alerts(plan: &Plan, out: &mut String) {
         }
         out.push('\n');
     }
-    let warnings: Vec<(&str, &String)> = plan
-        .sites
-        .iter()
-        .flat_map(|s| s.warnings.iter().map(move |w| (s.site.as_str(), w)))
-        .collect();
+    let warnings: Vec<(String, &String)> =
+        plan.sites
+            .iter()
+            .flat_map(|s| {
+                s.warnings.iter().map(move |w| (s.site.clone(), w)).chain(
+                    s.targets.iter().flat_map(move |t| {
+                        t.warnings
+                            .iter()
+                            .map(move |w| (format!("{} ({})", s.site, super::target_label(t)), w))
+                    }),
+                )
+            })
+            .collect();
     if !warnings.is_empty() {
         out.push_str("> [!WARNING]\n");
         for (site, warning) in &warnings {
@@ -289,7 +306,15 @@ fn table(plan: &Plan, out: &mut String) {
 
 /// A site that needs no attention: nothing to do, nothing to read.
 fn is_quiet(site: &SitePlan) -> bool {
-    site.changes.is_empty() && site.errors.is_empty() && site.warnings.is_empty()
+    site.changes.is_empty()
+        && site.errors.is_empty()
+        && site.warnings.is_empty()
+        && site.targets.iter().all(|t| {
+            t.changes.is_empty()
+                && t.errors.is_empty()
+                && t.warnings.is_empty()
+                && t.refused.is_empty()
+        })
 }
 
 fn notes(site: &SitePlan) -> String {
@@ -317,6 +342,25 @@ fn notes(site: &SitePlan) -> String {
             "pending invites",
         ));
     }
+    for t in &site.targets {
+        let mut parts = Vec::new();
+        if !t.changes.is_empty() {
+            parts.push(count(t.changes.len(), "change", "changes"));
+        }
+        if !t.errors.is_empty() {
+            parts.push(format!("**{}**", count(t.errors.len(), "error", "errors")));
+        }
+        if !t.refused.is_empty() {
+            parts.push(format!("**{} refused**", t.refused.len()));
+        }
+        if !parts.is_empty() {
+            notes.push(format!(
+                "{}: {}",
+                cell(&super::target_label(t)),
+                parts.join(", ")
+            ));
+        }
+    }
     notes.join(", ")
 }
 
@@ -324,7 +368,7 @@ fn details(site: &SitePlan, out: &mut String) {
     out.push_str(&format!(
         "<details><summary>{} — {}</summary>\n\n",
         html(&site.site),
-        changes(site.changes.len())
+        changes(site.changes.len() + site.targets.iter().map(|t| t.changes.len()).sum::<usize>())
     ));
     out.push_str(&format!(
         "Site `{}` ({}).\n\n",
@@ -363,6 +407,26 @@ fn details(site: &SitePlan, out: &mut String) {
     }
     if let Some(request) = &site.request {
         request_section(request, out);
+    }
+    for t in site
+        .targets
+        .iter()
+        .filter(|t| !t.changes.is_empty() || !t.refused.is_empty())
+    {
+        out.push_str(&format!(
+            "**{}**:\n\n",
+            inline_plain(&super::target_label(t))
+        ));
+        let mut lines = super::target_change_lines(t);
+        for r in &t.refused {
+            lines.push(format!(
+                "! refused: {} {}: {}",
+                super::kind_verb_bare(r.change.kind),
+                escape::text(&r.change.email),
+                escape::text(&r.reason)
+            ));
+        }
+        fenced("diff", &lines.join("\n"), out);
     }
     out.push_str("</details>\n\n");
 }

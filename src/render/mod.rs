@@ -23,7 +23,11 @@ mod text;
 use std::io::IsTerminal;
 
 use crate::escape;
+use std::collections::BTreeMap;
+
+use crate::plan::targets::TargetPlan;
 use crate::plan::{Action, Change, Plan, Role, SitePlan};
+use crate::platform::{ChangeKind, Platform};
 
 pub use json::{render_json, write_json};
 pub use markdown::{COMMENT_LIMIT, PART_SEPARATOR, render_markdown, render_markdown_limited};
@@ -76,21 +80,112 @@ const TOTALS: [(Action, &str); 6] = [
     (Action::Link, "to link"),
 ];
 
-/// The non-zero totals of the plan, such as `3 to invite`, in a fixed order.
+/// The non-zero totals of the plan, such as `3 to invite`, in a fixed
+/// order; per platform (`Wix: 3 to invite; GA4: 2 to add`) when a platform
+/// other than Wix has changes.
 fn total_parts(plan: &Plan) -> Vec<String> {
     let counts = plan.counts();
-    TOTALS
+    let wix: Vec<String> = TOTALS
         .iter()
         .filter_map(|(action, verb)| {
             let n = counts.get(action).copied().unwrap_or(0);
             (n > 0).then(|| format!("{n} {verb}"))
         })
+        .collect();
+    let mut others: BTreeMap<Platform, BTreeMap<ChangeKind, usize>> = BTreeMap::new();
+    for t in plan.sites.iter().flat_map(|s| &s.targets) {
+        for c in &t.changes {
+            *others
+                .entry(t.platform)
+                .or_default()
+                .entry(c.kind)
+                .or_insert(0) += 1;
+        }
+    }
+    if others.is_empty() {
+        return wix;
+    }
+    let mut parts = Vec::new();
+    if !wix.is_empty() {
+        parts.push(format!("Wix: {}", wix.join(", ")));
+    }
+    for (platform, kinds) in others {
+        let kinds: Vec<String> = kinds
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", kind_verb(*kind)))
+            .collect();
+        parts.push(format!("{}: {}", short_title(platform), kinds.join(", ")));
+    }
+    // One part: callers join parts with ", ", and platforms are told
+    // apart by `; `.
+    vec![parts.join("; ")]
+}
+
+/// `GA4`, `GTM`, `Wix`.
+pub fn short_title(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Wix => "Wix",
+        Platform::Ga4 => "GA4",
+        Platform::Gtm => "GTM",
+    }
+}
+
+/// `add`, `update`, `remove`.
+fn kind_verb_bare(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Add => "add",
+        ChangeKind::Update => "update",
+        ChangeKind::Remove => "remove",
+    }
+}
+
+fn kind_verb(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Add => "to add",
+        ChangeKind::Update => "to update",
+        ChangeKind::Remove => "to remove",
+    }
+}
+
+/// How many sites could not be planned (on any platform).
+fn sites_with_errors(plan: &Plan) -> usize {
+    plan.sites
+        .iter()
+        .filter(|s| !s.errors.is_empty() || s.targets.iter().any(|t| !t.errors.is_empty()))
+        .count()
+}
+
+/// `GA4 properties/200`.
+fn target_label(t: &TargetPlan) -> String {
+    format!("{} {}", short_title(t.platform), escape::text(&t.target))
+}
+
+/// One line per change of a target, escaped: `+ email: roles  (why)`.
+fn target_change_lines(t: &TargetPlan) -> Vec<String> {
+    t.changes
+        .iter()
+        .map(|c| {
+            let access = |a: &Option<crate::platform::Access>| {
+                a.as_ref().map(|a| a.describe()).unwrap_or_default()
+            };
+            let (symbol, what) = match c.kind {
+                ChangeKind::Add => ("+", access(&c.to)),
+                ChangeKind::Update => ("~", format!("{} → {}", access(&c.from), access(&c.to))),
+                ChangeKind::Remove => ("-", access(&c.from)),
+            };
+            format!(
+                "{symbol} {}: {}  ({})",
+                escape::text(&c.email),
+                escape::text(&what),
+                escape::text(&c.reason)
+            )
+        })
         .collect()
 }
 
-/// How many sites could not be planned.
-fn sites_with_errors(plan: &Plan) -> usize {
-    plan.sites.iter().filter(|s| !s.errors.is_empty()).count()
+/// A target's bindings, live → planned, as a unified diff.
+fn target_diff(t: &TargetPlan) -> Option<String> {
+    listing_diff(&t.before, &t.after)
 }
 
 /// `1 site` or `2 sites`.
@@ -179,7 +274,11 @@ fn day(timestamp: &str) -> std::borrow::Cow<'_, str> {
 /// `None` when the two are the same. Each listing line is escaped
 /// ([`escape::line`]): it holds emails, account ids and role titles.
 fn access_diff(site: &SitePlan) -> Option<String> {
-    if site.before == site.after {
+    listing_diff(&site.before, &site.after)
+}
+
+fn listing_diff(before: &crate::plan::Listing, after: &crate::plan::Listing) -> Option<String> {
+    if before == after {
         return None;
     }
     let lines = |list: &crate::plan::Listing| {
@@ -187,7 +286,7 @@ fn access_diff(site: &SitePlan) -> Option<String> {
             .map(|l| format!("{}\n", escape::line(l)))
             .collect::<String>()
     };
-    let (before, after) = (lines(&site.before), lines(&site.after));
+    let (before, after) = (lines(before), lines(after));
     let diff = similar::TextDiff::from_lines(&before, &after)
         .unified_diff()
         .context_radius(3)

@@ -12,7 +12,9 @@ use anstyle::{AnsiColor, Style};
 
 use super::{TextOptions, access_diff, describe, mode_name, sites, sites_with_errors, subject};
 use crate::escape;
+use crate::plan::targets::TargetPlan;
 use crate::plan::{Action, Plan, RequestPreview, SitePlan};
+use crate::platform::ChangeKind;
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -83,7 +85,12 @@ fn summary(plan: &Plan) -> String {
 
 fn site_block(site: &SitePlan, painter: Painter) -> Vec<String> {
     let mut lines = Vec::new();
-    let quiet = site.changes.is_empty() && site.errors.is_empty();
+    let quiet = site.changes.is_empty()
+        && site.errors.is_empty()
+        && site
+            .targets
+            .iter()
+            .all(|t| t.changes.is_empty() && t.errors.is_empty() && t.refused.is_empty());
     if quiet {
         lines.push(format!(
             "{}: no changes",
@@ -144,7 +151,63 @@ fn site_block(site: &SitePlan, painter: Painter) -> Vec<String> {
     if let Some(request) = &site.request {
         request_lines(request, painter, &mut lines);
     }
+    for target in &site.targets {
+        target_lines(target, painter, &mut lines);
+    }
     lines
+}
+
+/// A target on another platform: its problems, changes and the diff of
+/// its bindings; nothing when it needs nothing.
+fn target_lines(t: &TargetPlan, painter: Painter, lines: &mut Vec<String>) {
+    if t.changes.is_empty() && t.errors.is_empty() && t.warnings.is_empty() && t.refused.is_empty()
+    {
+        return;
+    }
+    lines.push(String::new());
+    let header = if t.changes.is_empty() && t.errors.is_empty() && t.refused.is_empty() {
+        format!("{}: no changes", super::target_label(t))
+    } else {
+        super::target_label(t)
+    };
+    lines.push(format!("  {}", painter.paint(BOLD, &header)));
+    for error in &t.errors {
+        lines.push(format!(
+            "    {} {}",
+            painter.paint(RED.bold(), "error:"),
+            continued(error)
+        ));
+    }
+    for warning in &t.warnings {
+        lines.push(format!(
+            "    {} {}",
+            painter.paint(YELLOW.bold(), "warning:"),
+            continued(warning)
+        ));
+    }
+    for refused in &t.refused {
+        lines.push(format!(
+            "    {} {} {}: {}",
+            painter.paint(RED.bold(), "refused:"),
+            super::kind_verb_bare(refused.change.kind),
+            escape::text(&refused.change.email),
+            continued(&refused.reason)
+        ));
+    }
+    for (change, line) in t.changes.iter().zip(super::target_change_lines(t)) {
+        let style = match change.kind {
+            ChangeKind::Add => GREEN,
+            ChangeKind::Update => YELLOW,
+            ChangeKind::Remove => RED,
+        };
+        lines.push(format!("    {}", painter.paint(style, &line)));
+    }
+    if let Some(diff) = super::target_diff(t) {
+        lines.push(String::new());
+        for line in diff.lines() {
+            lines.push(format!("      {}", painter.paint(diff_style(line), line)));
+        }
+    }
 }
 
 /// Where the site's access request stands, and the message `apply` sends.

@@ -454,6 +454,16 @@ pub(super) fn controls() -> Router<Arc<Shared>> {
 
 /// `gtm.containers`, `gtm.list`, `gtm.get`, `gtm.create`, `gtm.update`,
 /// `gtm.delete`.
+/// The endpoint names fault rules and stats use.
+pub const ENDPOINTS: &[&str] = &[
+    "gtm.containers",
+    "gtm.list",
+    "gtm.get",
+    "gtm.create",
+    "gtm.update",
+    "gtm.delete",
+];
+
 pub(super) fn endpoint_of(method: &str, path: &str) -> Option<&'static str> {
     let rest = path.strip_prefix("/tagmanager/v2/accounts/")?;
     let parts: Vec<&str> = rest.split('/').collect();

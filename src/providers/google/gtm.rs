@@ -979,6 +979,10 @@ impl Provider for GtmProvider {
         })
     }
 
+    fn eta(&self, requests: usize) -> Option<Duration> {
+        Some(GtmProvider::eta(self, requests))
+    }
+
     fn apply<'a>(
         &'a self,
         target: &'a Target,

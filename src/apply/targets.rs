@@ -1,0 +1,186 @@
+//! Applying the changes of targets on platforms other than Wix, through
+//! their providers. These platforms list every binding, so nothing is
+//! recorded in the ledger: the next plan reads what happened.
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::escape;
+use crate::model::Config;
+use crate::plan::Plan;
+use crate::platform::{Change, ChangeKind, Outcome, Platform};
+use crate::providers::registry::Registry;
+
+/// How one target's changes ended.
+#[derive(Debug, Clone)]
+pub struct TargetReport {
+    pub site: String,
+    pub platform: Platform,
+    pub target: String,
+    pub outcomes: Vec<(Change, Outcome)>,
+}
+
+impl TargetReport {
+    pub fn failed(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|(_, o)| !matches!(o, Outcome::Done))
+    }
+
+    fn label(&self) -> String {
+        format!(
+            "site {}, {} {}",
+            escape::text(&self.site),
+            crate::render::short_title(self.platform),
+            escape::text(&self.target)
+        )
+    }
+}
+
+/// Targets changed at once; each provider keeps its own quota.
+const TARGETS_AT_ONCE: usize = 4;
+
+/// Carry out every target change of `plan` that has no errors. Each
+/// outcome is printed to stderr as it is known.
+pub async fn apply_targets(plan: &Plan, config: &Config, registry: &Registry) -> Vec<TargetReport> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(TARGETS_AT_ONCE));
+    let mut tasks = JoinSet::new();
+    for site_plan in &plan.sites {
+        let Some(site) = config.sites.get(&site_plan.site) else {
+            continue;
+        };
+        for t in &site_plan.targets {
+            if t.changes.is_empty() || !t.errors.is_empty() {
+                continue;
+            }
+            let Some(site_target) = site
+                .targets
+                .iter()
+                .find(|st| st.target.platform == t.platform && st.target.id == t.target)
+            else {
+                continue;
+            };
+            let target = site_target.target.clone();
+            let provider = registry.connect(&target);
+            let changes = t.changes.clone();
+            let site_key = site.key.clone();
+            let semaphore = semaphore.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await;
+                let label = format!(
+                    "{} {} {}",
+                    escape::text(&site_key),
+                    crate::render::short_title(target.platform),
+                    escape::text(&target.id)
+                );
+                let outcomes = match provider {
+                    Err(e) => changes
+                        .iter()
+                        .map(|_| Outcome::Failed(e.message.clone()))
+                        .collect(),
+                    Ok(provider) => {
+                        if let Some(eta) = provider.eta(changes.len())
+                            && eta.as_secs() >= 10
+                        {
+                            eprintln!(
+                                "{label}: {} changes, about {} under {}'s quota",
+                                changes.len(),
+                                human_duration(eta),
+                                target.platform.title()
+                            );
+                        }
+                        let progress = |c: &Change, o: &Outcome| {
+                            eprintln!(
+                                "{label}: {} {}: {}",
+                                symbol(c.kind),
+                                escape::text(&c.email),
+                                outcome_text(o)
+                            );
+                        };
+                        provider.apply(&target, &changes, &progress).await
+                    }
+                };
+                TargetReport {
+                    site: site_key,
+                    platform: target.platform,
+                    target: target.id,
+                    outcomes: changes.into_iter().zip(outcomes).collect(),
+                }
+            });
+        }
+    }
+    let mut reports = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(report) => reports.push(report),
+            Err(e) => tracing::error!("a target apply task failed: {e}"),
+        }
+    }
+    reports.sort_by(|a, b| (&a.site, a.platform, &a.target).cmp(&(&b.site, b.platform, &b.target)));
+    reports
+}
+
+fn symbol(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Add => "+",
+        ChangeKind::Update => "~",
+        ChangeKind::Remove => "-",
+    }
+}
+
+fn outcome_text(o: &Outcome) -> String {
+    match o {
+        Outcome::Done => "done".to_string(),
+        Outcome::Failed(m) => format!("failed: {}", escape::text(m)),
+        Outcome::Unknown(m) => format!("outcome unknown: {}", escape::text(m)),
+        Outcome::Skipped(m) => format!("skipped: {}", escape::text(m)),
+    }
+}
+
+fn human_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s < 120 {
+        format!("{s} s")
+    } else {
+        format!("{} min", s.div_ceil(60))
+    }
+}
+
+/// The report's lines: per target, counts and every change that did not
+/// end as done, with what to do.
+pub fn report_text(reports: &[TargetReport]) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let count = |f: fn(&Outcome) -> bool| r.outcomes.iter().filter(|(_, o)| f(o)).count();
+        let done = count(|o| matches!(o, Outcome::Done));
+        let failed = count(|o| matches!(o, Outcome::Failed(_)));
+        let unknown = count(|o| matches!(o, Outcome::Unknown(_)));
+        let skipped = count(|o| matches!(o, Outcome::Skipped(_)));
+        let mut parts = vec![format!("{done} done")];
+        for (n, what) in [
+            (failed, "failed"),
+            (unknown, "unknown"),
+            (skipped, "skipped"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        out.push_str(&format!("{}: {}\n", r.label(), parts.join(", ")));
+        for (c, o) in &r.outcomes {
+            if !matches!(o, Outcome::Done) {
+                out.push_str(&format!(
+                    "  {} {}: {}\n",
+                    symbol(c.kind),
+                    escape::text(&c.email),
+                    outcome_text(o)
+                ));
+            }
+        }
+        if unknown + skipped > 0 {
+            out.push_str("  = hint: run `accessctl plan`: it reads the target again and shows what is left\n");
+        }
+    }
+    out
+}
