@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use clap::Args;
 
 use super::{Exit, fail, runtime};
+use crate::providers::google;
 use crate::providers::wix::API_BASE_ENV;
 
 const EXAMPLE_CONFIG: &str = include_str!("../../examples/agency.yaml");
@@ -77,8 +78,23 @@ pub fn run(args: &DemoArgs) -> Exit {
 
     // The example config names a key variable per site; give each the key of
     // the seed account that owns the site.
+    // Google's side is served by the same emulator; its service-account
+    // key file (emulator-only, public) names the emulator's token endpoint.
+    let key_file = workdir.join("service-account.json");
+    if let Err(e) = std::fs::write(
+        &key_file,
+        crate::emulator::google::token::emulator_key_file(&base),
+    ) {
+        return fail(format!("cannot write {}: {e}", key_file.display()), None);
+    }
     let mut env: Vec<(String, String)> = vec![
         (API_BASE_ENV.to_string(), base.clone()),
+        (google::GA4_API_BASE_ENV.to_string(), base.clone()),
+        (google::GTM_API_BASE_ENV.to_string(), base.clone()),
+        (
+            google::CREDENTIALS_ENV.to_string(),
+            key_file.display().to_string(),
+        ),
         (WEBHOOK_URL_ENV.to_string(), helpdesk.url.clone()),
         (WEBHOOK_SECRET_ENV.to_string(), DEMO_SECRET.to_string()),
     ];

@@ -46,6 +46,11 @@ pub fn run(config: &Path, args: &EmulatorArgs) -> Exit {
         Err(exit) => return exit,
     };
     let exports = key_exports(&seed, config);
+    let has_service_accounts = seed
+        .google
+        .service_accounts
+        .iter()
+        .any(|a| crate::emulator::google::token::EMULATOR_KEY_FILE.contains(&a.client_email));
     let ready = move |addr: SocketAddr| {
         // Data for `eval`: the lines that point accessctl at this emulator.
         let mut out = format!(
@@ -53,6 +58,9 @@ pub fn run(config: &Path, args: &EmulatorArgs) -> Exit {
             crate::providers::wix::API_BASE_ENV
         );
         out.push_str(&exports);
+        if has_service_accounts {
+            out.push_str(&google_exports(addr));
+        }
         print!("{out}");
         let _ = std::io::Write::flush(&mut std::io::stdout());
     };
@@ -60,6 +68,27 @@ pub fn run(config: &Path, args: &EmulatorArgs) -> Exit {
         Ok(()) => Exit::Ok,
         Err(e) => fail(e, None),
     }
+}
+
+/// The Google API bases, and the emulator-only key file written with this
+/// emulator's token endpoint (into the temporary directory) for
+/// `GOOGLE_APPLICATION_CREDENTIALS`.
+fn google_exports(addr: SocketAddr) -> String {
+    use crate::providers::google::{CREDENTIALS_ENV, GA4_API_BASE_ENV, GTM_API_BASE_ENV};
+    let base = format!("http://{addr}");
+    let mut out = format!("export {GA4_API_BASE_ENV}={base}\nexport {GTM_API_BASE_ENV}={base}\n");
+    let path = std::env::temp_dir().join(format!("accessctl-emulator-{}.json", addr.port()));
+    match std::fs::write(
+        &path,
+        crate::emulator::google::token::emulator_key_file(&base),
+    ) {
+        Ok(()) => out.push_str(&format!("export {CREDENTIALS_ENV}={}\n", path.display())),
+        Err(e) => out.push_str(&format!(
+            "# cannot write the emulator's key file {}: {e}\n",
+            path.display()
+        )),
+    }
+    out
 }
 
 /// `export VAR=KEY` for each key variable the config names, with the seed

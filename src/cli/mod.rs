@@ -175,7 +175,7 @@ pub struct RemoteArgs {
     /// config; plain http only for loopback.
     #[arg(
         long,
-        env = "ACCESSCTL_GA4_API_BASE",
+        env = crate::providers::google::GA4_API_BASE_ENV,
         default_value = "https://analyticsadmin.googleapis.com",
         value_name = "URL"
     )]
@@ -185,7 +185,7 @@ pub struct RemoteArgs {
     /// plain http only for loopback.
     #[arg(
         long,
-        env = "ACCESSCTL_GTM_API_BASE",
+        env = crate::providers::google::GTM_API_BASE_ENV,
         default_value = "https://tagmanager.googleapis.com",
         value_name = "URL"
     )]

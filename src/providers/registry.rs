@@ -25,11 +25,14 @@ pub struct Endpoints {
 
 type Built<T> = Result<Arc<T>, ProviderError>;
 
+/// A provider's platform and its credentials variable.
+type ProviderKey = (Platform, Option<String>);
+
 /// Providers by platform and credentials variable.
 pub struct Registry {
     endpoints: Endpoints,
     accounts: Mutex<HashMap<Option<String>, Built<ServiceAccount>>>,
-    providers: Mutex<HashMap<(Platform, Option<String>), Built<dyn Provider>>>,
+    providers: Mutex<HashMap<ProviderKey, Built<dyn Provider>>>,
 }
 
 impl Registry {

@@ -46,6 +46,12 @@ impl Harness {
         // from the emulator: on the system clock they would drift from the
         // pinned `ACCESSCTL_NOW` by however far today is from it.
         seed.clock.get_or_insert_with(|| NOW.to_string());
+        // GTM's quota (25 requests per 100 s per project) counts across
+        // processes; a test running the binary many times would wait it
+        // out. Tests of the quota set their own rate.
+        if seed.google.gtm.rate == Default::default() {
+            seed.google.gtm.rate.requests = 100_000;
+        }
         let running = rt
             .block_on(emulator::spawn(seed, ([127, 0, 0, 1], 0).into()))
             .expect("emulator starts");
@@ -62,6 +68,17 @@ impl Harness {
         // the limiter pass `--rate-limit` (which wins over the variable).
         env.push(("ACCESSCTL_RETRY_BASE_MS".into(), "5".into()));
         env.push(("ACCESSCTL_RATE_LIMIT".into(), "100000".into()));
+        // Google's side of the same emulator, with the emulator-only key.
+        let key_file = dir.path().join("service-account.json");
+        std::fs::write(&key_file, emulator::google::token::emulator_key_file(&base))
+            .expect("write the key file");
+        env.push(("ACCESSCTL_GA4_API_BASE".into(), base.clone()));
+        env.push(("ACCESSCTL_GTM_API_BASE".into(), base.clone()));
+        env.push(("ACCESSCTL_GTM_RATE".into(), "100000/100s".into()));
+        env.push((
+            "GOOGLE_APPLICATION_CREDENTIALS".into(),
+            key_file.display().to_string(),
+        ));
         let h = Harness {
             rt,
             emulator: Some(running),

@@ -105,7 +105,7 @@ fn default_page_size() -> usize {
 }
 
 /// Google's documented quota: 0.25 QPS on a 100 s sliding window.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedRate {
     pub requests: u32,

@@ -450,3 +450,17 @@ async fn mint(
     });
     Json(MintResponse { access_token })
 }
+
+/// The emulator-only service-account key file (`examples/google/`; its
+/// private key is public and known to no Google project).
+pub const EMULATOR_KEY_FILE: &str =
+    include_str!("../../../examples/google/emulator-service-account.json");
+
+/// [`EMULATOR_KEY_FILE`] with its `token_uri` pointing at the emulator at
+/// `base_url` (`http://127.0.0.1:PORT`), as the demo, `accessctl emulator`
+/// and the tests write it.
+pub fn emulator_key_file(base_url: &str) -> String {
+    let mut key: serde_json::Value = serde_json::from_str(EMULATOR_KEY_FILE).unwrap_or_default();
+    key["token_uri"] = serde_json::Value::String(format!("{base_url}/token"));
+    serde_json::to_string_pretty(&key).unwrap_or_default()
+}

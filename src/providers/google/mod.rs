@@ -9,6 +9,12 @@ pub mod ga4;
 use crate::platform::{BoxFuture, ProviderError};
 use crate::secret::ApiKey;
 
+/// Environment variables naming the API base URLs (never the config).
+pub const GA4_API_BASE_ENV: &str = "ACCESSCTL_GA4_API_BASE";
+pub const GTM_API_BASE_ENV: &str = "ACCESSCTL_GTM_API_BASE";
+/// Application Default Credentials: the key file's path.
+pub const CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+
 /// OAuth scopes, the narrowest each call takes.
 pub mod gtm;
 
