@@ -312,7 +312,13 @@ pub fn build_plan(
             .iter()
             .zip(&o.targets)
             .map(|(t, seen)| {
-                plan::targets::plan_target(t, seen, now.date(), config.safety.expiry_warning_days)
+                plan::targets::plan_target(
+                    t,
+                    seen,
+                    site.owner.as_ref().map(|o| o.email.as_str()),
+                    now.date(),
+                    config.safety.expiry_warning_days,
+                )
             })
             .collect();
         Some(planned)

@@ -154,10 +154,7 @@ fn jwt(pem: &str, header: &Value, claims: &Value) -> String {
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    common::google::assertion_clock()
 }
 
 fn claims(base: &str) -> Value {

@@ -9,7 +9,10 @@
 //! that no test goes around it, by reading the tests' sources: a run of the
 //! binary is one of the `common` helpers, or a chain that takes the
 //! harness's environment (`.envs(h.env…)`, which holds the pin); no test
-//! removes the pin or clears the environment; no test reads today's date.
+//! removes the pin or clears the environment; no test reads today's date
+//! (`common::google::assertion_clock` reads the real clock for hand-made
+//! Google token assertions, which the emulator checks against it as Google
+//! does; it is time, not a date, and never reaches the binary).
 //!
 //! Why read the sources rather than run the suite on two dates: the system
 //! clock cannot be moved for the child processes without a tool such as

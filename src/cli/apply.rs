@@ -79,7 +79,7 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
             Err(exit) => return exit,
         },
     };
-    let broken = plan.sites.iter().filter(|s| !s.errors.is_empty()).count();
+    let broken = plan.sites_with_errors();
     let total = plan.change_count();
     if total == 0 {
         return if broken > 0 {

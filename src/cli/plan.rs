@@ -82,7 +82,7 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         );
     }
     if plan.has_errors() {
-        let failed = plan.sites.iter().filter(|s| !s.errors.is_empty()).count();
+        let failed = plan.sites_with_errors();
         eprintln!(
             "error: {} could not be planned; see the errors above",
             crate::render::count(failed, "site", "sites")

@@ -118,6 +118,13 @@ pub struct SitePlan {
     pub targets: Vec<targets::TargetPlan>,
 }
 
+impl SitePlan {
+    /// Whether the site, or one of its targets, could not be planned.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || self.targets.iter().any(|t| !t.errors.is_empty())
+    }
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
@@ -230,9 +237,12 @@ impl Plan {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.sites
-            .iter()
-            .any(|s| !s.errors.is_empty() || s.targets.iter().any(|t| !t.errors.is_empty()))
+        self.sites_with_errors() > 0
+    }
+
+    /// Sites that could not be planned, on Wix or on any of their targets.
+    pub fn sites_with_errors(&self) -> usize {
+        self.sites.iter().filter(|s| s.has_errors()).count()
     }
 
     /// Changes per platform, for the summary.

@@ -56,9 +56,12 @@ pub struct Seen {
 }
 
 /// Plan one target. `seen` is the provider's reading, or why there is none.
+/// `owner` is the client's contact: like the provider's own account, it is
+/// never changed or removed.
 pub fn plan_target(
     target: &SiteTarget,
     seen: &Result<Seen, String>,
+    owner: Option<&str>,
     today: Date,
     expiry_warning_days: u32,
 ) -> TargetPlan {
@@ -88,13 +91,19 @@ pub fn plan_target(
             .filter_map(|b| Some((b.email.clone()?, &b.access))),
     );
     plan.fingerprint = Some(fingerprint(&before));
+    let untouchable: Vec<&str> = seen
+        .self_email
+        .as_deref()
+        .into_iter()
+        .chain(owner)
+        .collect();
     let d = diff::diff_ending(
         &target.target,
         &seen.capabilities,
         &desired,
         &seen.state,
         target.unmanaged,
-        seen.self_email.as_deref(),
+        &untouchable,
         &ended,
     );
     let mut changes = d.changes;
@@ -282,6 +291,7 @@ mod tests {
                 ("old@x.test", "viewer"),
                 ("boss@x.test", "admin"),
             ]),
+            None,
             TODAY,
             14,
         );
@@ -315,7 +325,7 @@ mod tests {
             vec![grant("a@x.test", "viewer", None, "person a")],
             Unmanaged::Warn,
         );
-        let plan = plan_target(&target, &Err("403: no access".into()), TODAY, 14);
+        let plan = plan_target(&target, &Err("403: no access".into()), None, TODAY, 14);
         assert!(plan.changes.is_empty());
         assert_eq!(plan.errors, ["403: no access"]);
         assert_eq!(plan.fingerprint, None);
@@ -332,7 +342,7 @@ mod tests {
             )],
             Unmanaged::Warn,
         );
-        let plan = plan_target(&target, &seen(&[("a@x.test", "viewer")]), TODAY, 14);
+        let plan = plan_target(&target, &seen(&[("a@x.test", "viewer")]), None, TODAY, 14);
         assert!(plan.changes.is_empty());
         assert!(plan.warnings[0].contains("ends on 2026-11-20"), "{plan:?}");
     }

@@ -51,30 +51,33 @@ pub fn diff(
     unmanaged: Unmanaged,
     self_email: Option<&str>,
 ) -> TargetDiff {
+    let keep: Vec<&str> = self_email.into_iter().collect();
     diff_ending(
         target,
         caps,
         desired,
         state,
         unmanaged,
-        self_email,
+        &keep,
         &BTreeMap::new(),
     )
 }
 
 /// [`diff`], where the bindings in `ended` (email → why) go whatever
-/// `unmanaged` says: their grants ended (`until`).
+/// `unmanaged` says (their grants ended, `until`), and the principals in
+/// `untouchable` (the provider's own account, the client's owner) are
+/// never changed or removed.
 pub fn diff_ending(
     target: &Target,
     caps: &Capabilities,
     desired: &BTreeMap<String, Desired>,
     state: &TargetState,
     unmanaged: Unmanaged,
-    self_email: Option<&str>,
+    untouchable: &[&str],
     ended: &BTreeMap<String, String>,
 ) -> TargetDiff {
     let mut out = TargetDiff::default();
-    let is_self = |email: &str| self_email.is_some_and(|s| s.eq_ignore_ascii_case(email));
+    let is_self = |email: &str| untouchable.iter().any(|s| s.eq_ignore_ascii_case(email));
 
     for child in &target.managed_children {
         if !state.children.contains(child) {
@@ -106,7 +109,7 @@ pub fn diff_ending(
     for (email, want) in desired {
         if is_self(email) {
             out.warnings.push(format!(
-                "{email} is the account accessctl acts as; the config's grant to it is not planned"
+                "{email} is the account accessctl acts as, or the client's owner; the config's grant to it is not planned"
             ));
             continue;
         }

@@ -149,10 +149,7 @@ fn kind_verb(kind: ChangeKind) -> &'static str {
 
 /// How many sites could not be planned (on any platform).
 fn sites_with_errors(plan: &Plan) -> usize {
-    plan.sites
-        .iter()
-        .filter(|s| !s.errors.is_empty() || s.targets.iter().any(|t| !t.errors.is_empty()))
-        .count()
+    plan.sites_with_errors()
 }
 
 /// `GA4 properties/200`.

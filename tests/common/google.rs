@@ -98,3 +98,13 @@ pub fn seed_block(lifetime: Option<u64>) -> serde_json::Value {
     }
     google
 }
+
+/// Seconds since the epoch on the real clock, for hand-made JWT
+/// assertions: the token endpoint checks `iat`/`exp` against the real
+/// clock, as Google's does (a pinned day would make every assertion
+/// expired). The one place tests read it; nothing here depends on the date.
+pub fn assertion_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -133,13 +133,18 @@ impl ServiceAccount {
     pub fn from_env(var: Option<&str>) -> Result<Self, ProviderError> {
         let var = var.unwrap_or(DEFAULT_ENV);
         let path = credentials_path(var, std::env::var_os(var))?;
-        Self::from_file(&path)
+        // The config chooses the variable, so its value may be any secret
+        // in the environment: messages name the variable, never the value.
+        let shown = format!("named by `{var}`");
+        let text = read_key_file(&path, &shown)?;
+        Self::from_json(&text, &shown)
     }
 
     /// Read a key file.
     pub fn from_file(path: &Path) -> Result<Self, ProviderError> {
-        let text = read_key_file(path)?;
-        Self::from_json(&text, &shown_path(path))
+        let shown = shown_path(path);
+        let text = read_key_file(path, &shown)?;
+        Self::from_json(&text, &shown)
     }
 
     /// Parse key-file text; `origin` names it in errors.
@@ -443,8 +448,7 @@ fn shown_path(path: &Path) -> String {
 
 /// Refuse anything but a regular file of sensible size, before and after
 /// opening.
-fn read_key_file(path: &Path) -> Result<String, ProviderError> {
-    let shown = shown_path(path);
+fn read_key_file(path: &Path, shown: &str) -> Result<String, ProviderError> {
     let io_error = |e: std::io::Error| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => "does not exist".to_string(),
