@@ -470,7 +470,7 @@ fn read_key_file(path: &Path, shown: &str) -> Result<String, ProviderError> {
             .with_hint("point the credentials variable at the JSON key file itself"));
         }
         if meta.len() > MAX_KEY_FILE_BYTES {
-            return Err(too_large(&shown));
+            return Err(too_large(shown));
         }
         Ok(())
     };
@@ -482,7 +482,7 @@ fn read_key_file(path: &Path, shown: &str) -> Result<String, ProviderError> {
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
     if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(too_large(&shown));
+        return Err(too_large(shown));
     }
     String::from_utf8(bytes).map_err(|_| {
         ProviderError::new(format!("Google key file {shown} is not UTF-8 text")).with_hint(KEY_HINT)
