@@ -98,9 +98,12 @@ fn ga4_bindings(h: &Harness) -> Vec<(String, String, Vec<String>)> {
     out
 }
 
-/// GTM documents: email → (account permission, public container id →
-/// permission).
-fn gtm_documents(h: &Harness) -> Vec<(String, String, Vec<(String, String)>)> {
+/// A GTM document: email, account permission, (public container id,
+/// permission) sorted.
+type Document = (String, String, Vec<(String, String)>);
+
+/// The GTM account's documents, sorted.
+fn gtm_documents(h: &Harness) -> Vec<Document> {
     let state = h.get("/_emulator/google/gtm");
     let account = &state["accounts"][0];
     let public = |id: &str| -> String {
@@ -113,7 +116,7 @@ fn gtm_documents(h: &Harness) -> Vec<(String, String, Vec<(String, String)>)> {
             .unwrap_or(id)
             .to_string()
     };
-    let mut docs: Vec<(String, String, Vec<(String, String)>)> = account["userPermissions"]
+    let mut docs: Vec<Document> = account["userPermissions"]
         .as_array()
         .expect("documents")
         .iter()
@@ -419,5 +422,39 @@ fn a_protected_person_keeps_their_google_roles() {
             .iter()
             .any(|(e, _, c)| e == "bob@agency.example" && c.len() == 1),
         "bob untouched"
+    );
+}
+
+#[test]
+fn doctor_checks_each_google_target() {
+    let h = harness();
+    let out = h.cmd(&["doctor"]).output().expect("runs");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    for row in [
+        format!("shop  GA4 accounts/100    {SA}  granted  1 binding   yes"),
+        format!("shop  GTM accounts/6000   {SA}  granted  2 bindings  yes"),
+    ] {
+        assert!(text.contains(&row), "{row}\n{text}");
+    }
+    // A service account that is not an administrator cannot read GTM's
+    // user permissions: doctor says what to do, and fails.
+    let h = Harness::new(
+        &seed().replace(
+            &format!("{{ email: {SA}, account: admin }}"),
+            &format!("{{ email: {SA}, account: user }}"),
+        ),
+        CONFIG,
+        &[("SHOP_KEY", "emu-key-1")],
+    );
+    let out = h.cmd(&["doctor"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("shop GTM accounts/6000:"), "{text}");
+    assert!(text.to_lowercase().contains("admin"), "{text}");
+    assert!(
+        stderr(&out).contains("1 of 3 Google targets failed the check"),
+        "{}",
+        stderr(&out)
     );
 }

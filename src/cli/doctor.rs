@@ -2,6 +2,8 @@
 //! reading of each unconfirmed API detail (`endpoints::UNCONFIRMED`) this
 //! account's Wix gives.
 //!
+//! Targets on Google platforms are checked too (`doctor_google.rs`).
+//!
 //! By default only GET calls are made. Per site: is the key variable set,
 //! does Wix accept the key, which id header Get Roles Info took, whether
 //! the role filter narrows Query Site Contributors, whether the owner is
@@ -74,12 +76,14 @@ pub fn run(path: &Path, args: &DoctorArgs) -> Exit {
         Err(exit) => return exit,
     };
     let sites = selected(&config, &args.remote.sites);
-    let rows: Vec<Row> = rt.block_on(async {
+    let registry = args.remote.registry();
+    let (rows, google): (Vec<Row>, _) = rt.block_on(async {
         let mut rows = Vec::new();
         for site in sites {
             rows.push(check(&client, site, args.probe_writes).await);
         }
-        rows
+        let google = super::doctor_google::check(&config, &args.remote.sites, &registry).await;
+        (rows, google)
     });
     print!("{}", table(&rows));
     print!("{}", details(&rows));
@@ -87,12 +91,22 @@ pub fn run(path: &Path, args: &DoctorArgs) -> Exit {
         "{}",
         summary(&rows, &args.remote.wix_api_base, args.probe_writes)
     );
+    print!("{}", super::doctor_google::report(&google));
     let failed = rows.iter().filter(|r| r.problem.is_some()).count();
+    let google_failed = google.iter().filter(|r| r.problem.is_some()).count();
     if failed > 0 {
         eprintln!(
             "error: {failed} of {} failed the check",
             crate::render::count(rows.len(), "site", "sites")
         );
+    }
+    if google_failed > 0 {
+        eprintln!(
+            "error: {google_failed} of {} failed the check",
+            crate::render::count(google.len(), "Google target", "Google targets")
+        );
+    }
+    if failed + google_failed > 0 {
         Exit::Error
     } else {
         Exit::Ok

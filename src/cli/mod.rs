@@ -9,6 +9,7 @@ mod apply;
 mod completions;
 mod demo;
 mod doctor;
+mod doctor_google;
 mod emulator;
 mod github;
 mod import;

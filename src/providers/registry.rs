@@ -59,7 +59,8 @@ impl Registry {
         built
     }
 
-    fn account(&self, var: Option<&str>) -> Built<ServiceAccount> {
+    /// The service account a target's credentials name (shared).
+    pub fn account(&self, var: Option<&str>) -> Built<ServiceAccount> {
         let key = var.map(str::to_string);
         let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
         accounts
