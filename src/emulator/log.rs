@@ -175,6 +175,9 @@ pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next)
     let path = parts.uri.path().to_owned();
     let endpoint =
         endpoint_of(&path).or_else(|| super::google::endpoint_of(parts.method.as_str(), &path));
+    // Google's endpoints (named `ga4.…`, `gtm.…`, `google.…`) answer faults
+    // in Google's error shape, as the real API would.
+    let google = endpoint.is_some_and(|e| e.contains('.'));
     let mut pending = Pending {
         shared: Arc::clone(&shared),
         entry: Some(LogEntry {
@@ -241,8 +244,28 @@ pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next)
     };
     let response = match (plan.outcome, handled) {
         (Outcome::Handle, Some(handled)) => handled,
+        (Outcome::RateLimited { retry_after_secs }, _) if google => {
+            let mut response = super::google::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rateLimitExceeded",
+                "Quota exceeded (emulator rate limit).",
+            )
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            response
+        }
         (Outcome::RateLimited { retry_after_secs }, _) => {
             ApiError::rate_limited(retry_after_secs).into_response()
+        }
+        (Outcome::Error(status) | Outcome::ErrorAfter(status), _) if google => {
+            super::google::error(
+                status,
+                "backendError",
+                format!("injected fault: HTTP {}", status.as_u16()),
+            )
+            .into_response()
         }
         (Outcome::Error(status) | Outcome::ErrorAfter(status), _) => {
             ApiError::injected(status).into_response()
