@@ -472,6 +472,192 @@ mod tests {
             .expect("parses")
     }
 
+    use std::path::Path;
+
+    use crate::platform::{
+        Binding, Capabilities, GrantEffect, Lifecycle, PrincipalKey, TargetState,
+    };
+
+    const SA: &str = "sa@p.iam.gserviceaccount.com";
+
+    /// A binding: email, roles, (child, permission).
+    type Row<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+
+    fn config(blocks: &str, access: &str) -> Config {
+        let text = format!(
+            "version: 2
+people:
+  bob: {{ email: bob@a.example }}
+sites:
+  s:
+    wix: {{ site_id: w, account_id: a }}
+    owner: {{ email: owner@c.example }}
+{blocks}
+    access:{access}"
+        );
+        match crate::config::load_str(Path::new("access.yaml"), text.as_bytes()) {
+            Ok(loaded) => loaded.config,
+            Err(report) => panic!("{}\n{text}", report.render()),
+        }
+    }
+
+    fn seen(bindings: &[Row<'_>], children: &[&str]) -> Result<Seen, String> {
+        Ok(Seen {
+            state: TargetState {
+                bindings: bindings
+                    .iter()
+                    .map(|(email, roles, kids)| Binding {
+                        email: Some(email.to_string()),
+                        platform_id: None,
+                        access: Access {
+                            roles: roles.iter().map(|r| r.to_string()).collect(),
+                            children: kids
+                                .iter()
+                                .map(|(c, p)| (c.to_string(), BTreeSet::from([p.to_string()])))
+                                .collect(),
+                        },
+                        lifecycle: Lifecycle::Active,
+                        handle: None,
+                    })
+                    .collect(),
+                children: children.iter().map(|c| c.to_string()).collect(),
+            },
+            capabilities: Capabilities {
+                effect: GrantEffect::Immediate,
+                key: PrincipalKey::Email,
+                batch_max: None,
+                requests_per_second: None,
+                daily_removals: None,
+                admin_role: None,
+                roles: &[],
+                child_roles: &[],
+            },
+            self_email: Some(SA.into()),
+        })
+    }
+
+    /// The section's text, and that it pastes into `blocks`' site as a
+    /// config that loads.
+    fn import(blocks: &str, seen: &[Result<Seen, String>]) -> Section {
+        let c = config(blocks, " []");
+        let section = section(&c, &c.sites["s"], seen).expect("the site has targets");
+        if section.has_entries {
+            config(blocks, &format!("\n{}", section.text));
+        }
+        section
+    }
+
+    #[test]
+    fn the_list_form_lands_on_the_account_when_the_site_names_no_property() {
+        let s = import(
+            "    ga4: { account: \"1\" }",
+            &[seen(
+                &[("bob@a.example", &["viewer"], &[]), (SA, &["admin"], &[])],
+                &[],
+            )],
+        );
+        assert!(
+            s.text.contains("      - { person: bob, ga4: [viewer] }\n"),
+            "{}",
+            s.text
+        );
+        assert!(!s.text.contains(SA), "{}", s.text);
+    }
+
+    #[test]
+    fn the_account_alone_is_scoped_when_the_site_names_a_property() {
+        let s = import(
+            "    ga4: { account: \"1\", property: \"2\" }",
+            &[
+                seen(&[("x@b.example", &["admin"], &[])], &[]),
+                seen(&[], &[]),
+            ],
+        );
+        assert!(
+            s.text
+                .contains("      - { email: x@b.example, ga4: { account: [admin] } }\n"),
+            "{}",
+            s.text
+        );
+    }
+
+    #[test]
+    fn what_the_config_cannot_name_is_told_in_a_comment() {
+        let s = import(
+            "    ga4: { property: \"2\" }
+    gtm: { account: \"6\", containers: [GTM-AAAA, GTM-BBBB] }",
+            &[
+                seen(
+                    &[
+                        (
+                            "x@b.example",
+                            &["viewer", "editor", "properties/2/roles/c"],
+                            &[],
+                        ),
+                        ("owner@c.example", &["admin"], &[]),
+                    ],
+                    &[],
+                ),
+                seen(
+                    &[
+                        ("x@b.example", &["user"], &[("GTM-AAAA", "read")]),
+                        ("y@b.example", &[], &[("GTM-AAAA", "edit")]),
+                    ],
+                    &["GTM-AAAA", "GTM-BBBB", "GTM-CCCC"],
+                ),
+            ],
+        );
+        let t = &s.text;
+        assert!(t.contains("# x@b.example also holds properties/2/roles/c on the GA4 property, which the config cannot name"), "{t}");
+        assert!(t.contains("# x@b.example holds viewer, editor at once on the GA4 property; the entry keeps the highest"), "{t}");
+        // GTM-BBBB exists and is managed, so `read` is not on every one: a map.
+        assert!(
+            t.contains("      - { email: x@b.example, ga4: [editor], gtm: { account: user, containers: { GTM-AAAA: read } } }\n"),
+            "{t}"
+        );
+        assert!(t.contains("# y@b.example holds no GTM account permission (user or admin), so the entry leaves GTM out"), "{t}");
+        assert!(
+            t.contains("# y@b.example: nothing the config can express, so no entry"),
+            "{t}"
+        );
+        assert!(!t.contains("owner@c.example"), "{t}");
+    }
+
+    #[test]
+    fn one_permission_for_every_managed_container_that_exists() {
+        // GTM-BBBB is managed but does not exist: `read` on GTM-AAAA is on all.
+        let s = import(
+            "    gtm: { account: \"6\", containers: [GTM-AAAA, GTM-BBBB] }",
+            &[seen(
+                &[("x@b.example", &["admin"], &[("GTM-AAAA", "read")])],
+                &["GTM-AAAA"],
+            )],
+        );
+        assert!(
+            s.text.contains(
+                "      - { email: x@b.example, gtm: { account: admin, containers: read } }\n"
+            ),
+            "{}",
+            s.text
+        );
+    }
+
+    #[test]
+    fn a_target_that_could_not_be_read_is_a_comment_and_a_failure() {
+        let s = import(
+            "    ga4: { property: \"2\" }",
+            &[Err("boom\n::error::x".into())],
+        );
+        assert!(s.failed && !s.has_entries);
+        assert!(
+            s.text.contains(
+                "      # GA4 properties/2 could not be read, so its access is not here\n"
+            ),
+            "{}",
+            s.text
+        );
+    }
+
     #[test]
     fn plain_only_when_yaml_reads_it_back_as_the_same_string() {
         for plain in ["bob@agency.example", "GTM-ACME001", "a.b+c_d@x.example"] {
