@@ -238,3 +238,47 @@ fn a_hostile_email_reads_back_as_itself() {
         "{text}"
     );
 }
+
+#[test]
+fn a_site_without_a_wix_key_still_gets_its_google_entries() {
+    let no_key = config(" []\n").replace(", api_key_env: SHOP_KEY", "");
+    let h = Harness::new(&seed(false), &no_key, &[]);
+    let out = h.cmd(&["-vvv", "import"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("    access:\n      # Wix has no API key: keep the site's Wix entries\n"),
+        "{text}"
+    );
+    assert!(text.contains("      - { person: bob, "), "{text}");
+    let _: Value = serde_saphyr::from_str(&text).expect("import output parses as YAML");
+    let all = format!("{text}{}", stderr(&out));
+    assert!(!all.contains("ya29."), "a token in:\n{all}");
+    assert!(!all.contains("PRIVATE KEY"), "the key in:\n{all}");
+}
+
+#[test]
+fn unreadable_google_targets_fail_the_run_and_keep_the_wix_part() {
+    let h = Harness::new(&seed(false), &config(" []\n"), &[("SHOP_KEY", "emu-key-1")]);
+    let out = h
+        .cmd(&["import"])
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("    access:\n      []  # only the owner\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("      # GA4 properties/200 could not be read, so its access is not here\n"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("error: site `shop`, GTM accounts/6000: "),
+        "{}",
+        stderr(&out)
+    );
+    let _: Value = serde_saphyr::from_str(&text).expect("import output parses as YAML");
+}
