@@ -133,7 +133,8 @@ pub enum Command {
     /// Sign every record of the ledger as it stands (after a person has
     /// reviewed it), with the private key in `ACCESSCTL_LEDGER_KEY`.
     LedgerSign(ledger_keys::SignArgs),
-    /// Print `access` entries for the current collaborators of sites.
+    /// Print `access` entries for the current collaborators of sites: Wix
+    /// collaborators, and one grant per email with GA4/GTM access.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
