@@ -157,32 +157,10 @@ fn google_only(out: &mut String, key: &str, why: &str, g: &google::Section) {
     out.push_str(&g.text);
 }
 
-/// A YAML scalar for `text`: plain when that is safe, else double-quoted
-/// with YAML's escapes, control characters included, so a role title from
-/// Wix stays on its line (and cannot start one with `::` in a CI log).
+/// A YAML scalar for `text` (a role title from Wix): see
+/// [`google::scalar`], the one quoting rule for what import prints.
 fn yaml_scalar(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
-    {
-        return text.to_string();
-    }
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    google::scalar(text)
 }
 
 #[cfg(test)]

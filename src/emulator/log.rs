@@ -252,7 +252,9 @@ pub async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next)
             )
             .into_response();
             if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
             }
             response
         }

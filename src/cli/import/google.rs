@@ -425,11 +425,14 @@ const RESERVED: &[&str] = &[
 /// email that YAML reads as that string, else double-quoted with YAML's
 /// escapes, so no character can end the line, the collection or the
 /// scalar, and no line can read as a GitHub workflow command.
-pub(super) fn scalar(text: &str) -> String {
+pub(crate) fn scalar(text: &str) -> String {
+    // Inner spaces are plain too (`Blog Editor`): with no `:` or `#`
+    // allowed, no space can start a comment or a mapping value.
     let plain = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '-' | '/'))
+        && !text.ends_with(' ')
+        && text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '+' | '-' | '/' | ' ')
+        })
         && !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(text));
     if plain {
         return text.to_string();
@@ -660,12 +663,32 @@ sites:
 
     #[test]
     fn plain_only_when_yaml_reads_it_back_as_the_same_string() {
-        for plain in ["bob@agency.example", "GTM-ACME001", "a.b+c_d@x.example"] {
+        for plain in [
+            "bob@agency.example",
+            "GTM-ACME001",
+            "a.b+c_d@x.example",
+            "a b",
+            "Blog Editor",
+        ] {
             assert_eq!(scalar(plain), plain);
             assert_eq!(read(plain), Value::String(plain.into()));
         }
         for quoted in [
-            "", "true", "No", "null", "1", "31", "-a", "a b", "a,b", "a{b}", "a: b", "a #b", "é@x",
+            "",
+            "true",
+            "No",
+            "null",
+            "1",
+            "31",
+            "-a",
+            "a ",
+            " a",
+            "a,b",
+            "a{b}",
+            "a: b",
+            "a #b",
+            "é@x",
+            "Admin (Co-Owner)",
         ] {
             let q = scalar(quoted);
             assert!(q.starts_with('"'), "{quoted:?} → {q}");
