@@ -1,6 +1,7 @@
 //! The `requests:` block and the per-site `request:` overrides: raw types
 //! (which the JSON schema is generated from) and their resolution into
-//! [`crate::request::Settings`] and [`crate::request::SiteRequest`].
+//! [`crate::model::requests::Settings`] and
+//! [`crate::model::requests::SiteRequest`].
 //!
 //! The rules that keep secrets safe are checked here, where a mistake can be
 //! placed in the file: credentials and the webhook URL are only ever named
@@ -21,11 +22,12 @@ use super::locate::{Tree, YamlPath};
 use super::raw::{ENV_NAME_PATTERN, RawContact};
 use super::validate::{checked_email, checked_name, is_env_name, looks_like_secret};
 use crate::diag::Diagnostic;
-use crate::model::{Contact, Pos};
-use crate::request::{
+use crate::model::requests::{
     Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS, EmailSettings, Security, Settings,
-    SiteRequest, SmtpHost, SmtpSettings, WebhookSettings, is_loopback_host, template,
+    SiteRequest, SmtpHost, SmtpSettings, WebhookSettings, is_loopback_host,
 };
+use crate::model::{Contact, Pos};
+use crate::template;
 
 /// How access requests reach the owners of sites without an API key
 /// (request mode). Channels are configured once here; a site can choose

@@ -655,7 +655,7 @@ impl Resolver<'_> {
                 owner,
                 unmanaged,
                 grants,
-                request: crate::request::SiteRequest::default(),
+                request: crate::model::requests::SiteRequest::default(),
                 targets: targets.map(|t| t.list).unwrap_or_default(),
                 pos: self.tree.key_pos(&path),
             }),

@@ -25,10 +25,10 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::ledger::SiteLedger;
+use crate::model::requests::{Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS};
 use crate::model::{Config, Contact, RoleName, Site};
 use crate::plan::{Action, Change, Role, SitePlan, roles};
 use crate::request::message::{self, Grant, Kind};
-use crate::request::{Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS};
 
 /// The access request of a request-mode site, as `apply` would send it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
