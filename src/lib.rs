@@ -23,3 +23,4 @@ pub mod render;
 pub mod request;
 pub mod secret;
 pub mod state;
+pub mod template;

@@ -14,14 +14,9 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-/// A position in a source file, 1-based line and column.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
+pub mod requests;
+
+pub use crate::diag::Pos;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
@@ -38,7 +33,7 @@ pub struct Config {
     pub ledger_dir: PathBuf,
     /// How access requests reach owners of request-mode sites; `None` when
     /// the config has no `requests:` block.
-    pub requests: Option<crate::request::Settings>,
+    pub requests: Option<requests::Settings>,
     /// `people` by email and by account id, built on first use (see
     /// [`Config::people_index`]), so planning a site does not scan every
     /// person.
@@ -142,7 +137,7 @@ pub struct Site {
     pub unmanaged: Unmanaged,
     pub grants: Vec<Grant>,
     /// The site's `request:` overrides (request mode).
-    pub request: crate::request::SiteRequest,
+    pub request: requests::SiteRequest,
     /// The client's scopes on other platforms (`ga4:`, `gtm:`), each with
     /// the grants the config gives there.
     pub targets: Vec<SiteTarget>,

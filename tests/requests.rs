@@ -707,7 +707,10 @@ fn webhook_request_is_signed_and_carries_the_message() {
 
     let l = ledger_of(&h);
     assert_eq!(l.requests.len(), 1);
-    assert_eq!(l.requests[0].channel, accessctl::request::Channel::Webhook);
+    assert_eq!(
+        l.requests[0].channel,
+        accessctl::model::requests::Channel::Webhook
+    );
     assert_eq!(l.requests[0].message_id, None);
 
     // A second apply within the interval posts nothing.
@@ -1077,7 +1080,10 @@ fn plan_on_the_example_shows_the_request_for_delta_plumbing() {
         .expect("delta-plumbing");
     let request = site.request.clone().expect("request");
     assert_eq!(request.status, RequestStatus::New);
-    assert_eq!(request.channel, Some(accessctl::request::Channel::Webhook));
+    assert_eq!(
+        request.channel,
+        Some(accessctl::model::requests::Channel::Webhook)
+    );
     assert_eq!(request.problem, None);
     let message = request.message.expect("message");
     assert_eq!(
@@ -1173,7 +1179,7 @@ fn sent_ledger(to: &str, grants: &[(&str, &[&str])]) -> SiteLedger {
     l.requests.push(ledger::RequestRecord {
         sent_at: time::OffsetDateTime::parse(T0, &time::format_description::well_known::Rfc3339)
             .expect("t0"),
-        channel: accessctl::request::Channel::Webhook,
+        channel: accessctl::model::requests::Channel::Webhook,
         to: to.to_string(),
         grants: grants
             .iter()

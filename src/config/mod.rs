@@ -31,6 +31,7 @@ pub mod raw;
 pub mod requests;
 pub mod schema;
 pub mod validate;
+pub mod values;
 
 use std::path::Path;
 

@@ -17,8 +17,6 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub use super::requests::{RawRequests, RawSiteRequest};
-
 /// Pattern of people, team and site keys.
 pub const KEY_PATTERN: &str = "^[a-z0-9][a-z0-9_-]*$";
 
@@ -423,4 +421,170 @@ pub struct RawSafety {
     #[serde(default)]
     #[schemars(with = "u32", range(max = 3650))]
     pub expiry_warning_days: Option<u32>,
+}
+
+/// How access requests reach the owners of sites without an API key
+/// (request mode). Channels are configured once here; a site can choose
+/// another with its own `request:` block.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequests {
+    /// The agency's name as clients know it, used in messages
+    /// (`{{agency}}`).
+    #[schemars(length(min = 1))]
+    pub agency: String,
+
+    /// What the agency will do with the access, in a sentence or two
+    /// (`{{purpose}}`). A plain default when absent.
+    #[serde(default)]
+    #[schemars(with = "String", length(min = 1))]
+    pub purpose: Option<String>,
+
+    /// The channel used when a site does not choose one. Default: `email`
+    /// when it is configured, else `webhook`.
+    #[serde(default)]
+    #[schemars(with = "RawChannel")]
+    pub channel: Option<RawChannel>,
+
+    /// Send requests as email over SMTP.
+    #[serde(default)]
+    #[schemars(with = "RawEmail")]
+    pub email: Option<RawEmail>,
+
+    /// Send requests as a signed JSON POST to the agency's own system
+    /// (Slack, Zapier, a helpdesk), which passes them on.
+    #[serde(default)]
+    #[schemars(with = "RawWebhook")]
+    pub webhook: Option<RawWebhook>,
+
+    /// Days without an answer before a reminder is sent. Default: 3.
+    #[serde(default)]
+    #[schemars(with = "u32", range(min = 1, max = 365), extend("default" = 3))]
+    pub reminder_after_days: Option<u32>,
+
+    /// Reminders sent before a request is reported as stalled. Default: 1.
+    #[serde(default)]
+    #[schemars(with = "u32", range(max = 10), extend("default" = 1))]
+    pub max_reminders: Option<u32>,
+
+    /// A message template file (plain text with `{{placeholders}}`, an
+    /// optional first line `Subject: …`), relative to this file. Default:
+    /// the built-in message.
+    #[serde(default)]
+    #[schemars(with = "String", length(min = 1))]
+    pub template: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawChannel {
+    /// Email over SMTP (`requests.email`).
+    Email,
+    /// A signed JSON POST (`requests.webhook`).
+    Webhook,
+}
+
+/// The sender and the SMTP server.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    /// The sender: `{ name: …, email: … }`.
+    pub from: RawContact,
+
+    /// Where the owner's replies go, when not to `from`.
+    #[serde(default)]
+    #[schemars(with = "String", email)]
+    pub reply_to: Option<String>,
+
+    pub smtp: RawSmtp,
+}
+
+/// The SMTP server. Credentials are named by environment variables only;
+/// when they are used, the host must come from one too.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    { "required": ["host"] },
+    { "required": ["host_env"] },
+]))]
+pub struct RawSmtp {
+    /// The server's host name, e.g. `smtp.example.com`. Only without
+    /// credentials (a relay that trusts the network); otherwise use
+    /// `host_env`.
+    #[serde(default)]
+    #[schemars(with = "String", length(min = 1))]
+    pub host: Option<String>,
+
+    /// Name of the environment variable holding the server's host name.
+    #[serde(default)]
+    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
+    pub host_env: Option<String>,
+
+    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    #[serde(default)]
+    #[schemars(with = "u16", range(min = 1, max = 65535))]
+    pub port: Option<u16>,
+
+    /// `starttls` (default): upgrade with STARTTLS, required; `tls`: TLS
+    /// from the start; `none`: no encryption, loopback hosts only.
+    #[serde(default)]
+    #[schemars(with = "RawSecurity", extend("default" = "starttls"))]
+    pub security: Option<RawSecurity>,
+
+    /// Name of the environment variable holding the SMTP user name.
+    #[serde(default)]
+    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
+    pub username_env: Option<String>,
+
+    /// Name of the environment variable holding the SMTP password.
+    #[serde(default)]
+    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawSecurity {
+    /// Connect in plain text, then require STARTTLS (usually port 587).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+    /// No encryption; allowed only for loopback hosts.
+    None,
+}
+
+/// The webhook: both the URL and the signing secret come from environment
+/// variables, since the URL may carry a token and receives signed requests.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    /// Name of the environment variable holding the URL (https, or http to a
+    /// loopback address).
+    #[schemars(pattern(ENV_NAME_PATTERN))]
+    pub url_env: String,
+
+    /// Name of the environment variable holding the secret that signs each
+    /// body (HMAC-SHA256, header `X-Accessctl-Signature`).
+    #[schemars(pattern(ENV_NAME_PATTERN))]
+    pub secret_env: String,
+}
+
+/// How this site's access request is sent, when not as `requests:` says.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSiteRequest {
+    /// The channel for this site.
+    #[serde(default)]
+    #[schemars(with = "RawChannel")]
+    pub channel: Option<RawChannel>,
+
+    /// Who receives the request instead of the site's `owner`.
+    #[serde(default)]
+    #[schemars(with = "RawContact")]
+    pub to: Option<RawContact>,
+
+    /// What the agency will do with the access on this site.
+    #[serde(default)]
+    #[schemars(with = "String", length(min = 1))]
+    pub purpose: Option<String>,
 }

@@ -1,6 +1,7 @@
-//! The `requests:` block and the per-site `request:` overrides: raw types
-//! (which the JSON schema is generated from) and their resolution into
-//! [`crate::request::Settings`] and [`crate::request::SiteRequest`].
+//! The `requests:` block and the per-site `request:` overrides: their raw
+//! types ([`super::raw::RawRequests`], [`super::raw::RawSiteRequest`]) resolved
+//! into [`crate::model::requests::Settings`] and
+//! [`crate::model::requests::SiteRequest`].
 //!
 //! The rules that keep secrets safe are checked here, where a mistake can be
 //! placed in the file: credentials and the webhook URL are only ever named
@@ -13,185 +14,19 @@
 
 use std::path::Path;
 
-use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::locate::{Tree, YamlPath};
-use super::raw::{ENV_NAME_PATTERN, RawContact};
-use super::validate::{checked_email, checked_name, is_env_name, looks_like_secret};
+use super::raw::{RawChannel, RawContact, RawEmail, RawRequests, RawSecurity, RawSiteRequest};
+use super::values::{checked_email, checked_name, is_env_name, looks_like_secret};
 use crate::diag::Diagnostic;
-use crate::model::{Contact, Pos};
-use crate::request::{
+use crate::model::requests::{
     Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS, EmailSettings, Security, Settings,
-    SiteRequest, SmtpHost, SmtpSettings, WebhookSettings, is_loopback_host, template,
+    SiteRequest, SmtpHost, SmtpSettings, WebhookSettings, is_loopback_host,
 };
-
-/// How access requests reach the owners of sites without an API key
-/// (request mode). Channels are configured once here; a site can choose
-/// another with its own `request:` block.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawRequests {
-    /// The agency's name as clients know it, used in messages
-    /// (`{{agency}}`).
-    #[schemars(length(min = 1))]
-    pub agency: String,
-
-    /// What the agency will do with the access, in a sentence or two
-    /// (`{{purpose}}`). A plain default when absent.
-    #[serde(default)]
-    #[schemars(with = "String", length(min = 1))]
-    pub purpose: Option<String>,
-
-    /// The channel used when a site does not choose one. Default: `email`
-    /// when it is configured, else `webhook`.
-    #[serde(default)]
-    #[schemars(with = "RawChannel")]
-    pub channel: Option<RawChannel>,
-
-    /// Send requests as email over SMTP.
-    #[serde(default)]
-    #[schemars(with = "RawEmail")]
-    pub email: Option<RawEmail>,
-
-    /// Send requests as a signed JSON POST to the agency's own system
-    /// (Slack, Zapier, a helpdesk), which passes them on.
-    #[serde(default)]
-    #[schemars(with = "RawWebhook")]
-    pub webhook: Option<RawWebhook>,
-
-    /// Days without an answer before a reminder is sent. Default: 3.
-    #[serde(default)]
-    #[schemars(with = "u32", range(min = 1, max = 365), extend("default" = 3))]
-    pub reminder_after_days: Option<u32>,
-
-    /// Reminders sent before a request is reported as stalled. Default: 1.
-    #[serde(default)]
-    #[schemars(with = "u32", range(max = 10), extend("default" = 1))]
-    pub max_reminders: Option<u32>,
-
-    /// A message template file (plain text with `{{placeholders}}`, an
-    /// optional first line `Subject: …`), relative to this file. Default:
-    /// the built-in message.
-    #[serde(default)]
-    #[schemars(with = "String", length(min = 1))]
-    pub template: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RawChannel {
-    /// Email over SMTP (`requests.email`).
-    Email,
-    /// A signed JSON POST (`requests.webhook`).
-    Webhook,
-}
-
-/// The sender and the SMTP server.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawEmail {
-    /// The sender: `{ name: …, email: … }`.
-    pub from: RawContact,
-
-    /// Where the owner's replies go, when not to `from`.
-    #[serde(default)]
-    #[schemars(with = "String", email)]
-    pub reply_to: Option<String>,
-
-    pub smtp: RawSmtp,
-}
-
-/// The SMTP server. Credentials are named by environment variables only;
-/// when they are used, the host must come from one too.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [
-    { "required": ["host"] },
-    { "required": ["host_env"] },
-]))]
-pub struct RawSmtp {
-    /// The server's host name, e.g. `smtp.example.com`. Only without
-    /// credentials (a relay that trusts the network); otherwise use
-    /// `host_env`.
-    #[serde(default)]
-    #[schemars(with = "String", length(min = 1))]
-    pub host: Option<String>,
-
-    /// Name of the environment variable holding the server's host name.
-    #[serde(default)]
-    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
-    pub host_env: Option<String>,
-
-    /// Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
-    #[serde(default)]
-    #[schemars(with = "u16", range(min = 1, max = 65535))]
-    pub port: Option<u16>,
-
-    /// `starttls` (default): upgrade with STARTTLS, required; `tls`: TLS
-    /// from the start; `none`: no encryption, loopback hosts only.
-    #[serde(default)]
-    #[schemars(with = "RawSecurity", extend("default" = "starttls"))]
-    pub security: Option<RawSecurity>,
-
-    /// Name of the environment variable holding the SMTP user name.
-    #[serde(default)]
-    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
-    pub username_env: Option<String>,
-
-    /// Name of the environment variable holding the SMTP password.
-    #[serde(default)]
-    #[schemars(with = "String", pattern(ENV_NAME_PATTERN))]
-    pub password_env: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RawSecurity {
-    /// Connect in plain text, then require STARTTLS (usually port 587).
-    Starttls,
-    /// TLS from the first byte (usually port 465).
-    Tls,
-    /// No encryption; allowed only for loopback hosts.
-    None,
-}
-
-/// The webhook: both the URL and the signing secret come from environment
-/// variables, since the URL may carry a token and receives signed requests.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawWebhook {
-    /// Name of the environment variable holding the URL (https, or http to a
-    /// loopback address).
-    #[schemars(pattern(ENV_NAME_PATTERN))]
-    pub url_env: String,
-
-    /// Name of the environment variable holding the secret that signs each
-    /// body (HMAC-SHA256, header `X-Accessctl-Signature`).
-    #[schemars(pattern(ENV_NAME_PATTERN))]
-    pub secret_env: String,
-}
-
-/// How this site's access request is sent, when not as `requests:` says.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawSiteRequest {
-    /// The channel for this site.
-    #[serde(default)]
-    #[schemars(with = "RawChannel")]
-    pub channel: Option<RawChannel>,
-
-    /// Who receives the request instead of the site's `owner`.
-    #[serde(default)]
-    #[schemars(with = "RawContact")]
-    pub to: Option<RawContact>,
-
-    /// What the agency will do with the access on this site.
-    #[serde(default)]
-    #[schemars(with = "String", length(min = 1))]
-    pub purpose: Option<String>,
-}
+use crate::model::{Contact, Pos};
+use crate::template;
 
 /// What resolving found.
 #[derive(Debug, Default)]

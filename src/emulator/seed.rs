@@ -88,7 +88,7 @@ use super::error::EmulatorError;
 use super::faults::FaultConfig;
 pub use super::quirks::Quirks;
 use super::state::{Clock, Invite, Role, Site, State};
-use crate::config::validate::email_problem;
+use crate::config::values::email_problem;
 // Re-exported because seed fields use them and `state` is private.
 pub use super::state::{InviteStatus, RestrictFromLevel};
 

@@ -20,7 +20,7 @@ use super::wire::{
     ContributorRef, FieldViolation, GetRolesInfoResponse, QuerySiteContributorsResponse, RoleInfo,
     SiteInvite,
 };
-use crate::config::validate::email_problem;
+use crate::config::values::email_problem;
 
 /// Invitation emails are valid for 30 days (Wix support article).
 pub const INVITE_VALIDITY: Duration = Duration::days(30);

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::request::Channel;
+use crate::model::requests::Channel;
 
 /// One access request delivered to a site's owner, with its reminders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,12 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::hex::encode as hex;
 use crate::ledger::{InviteRecord, InviteState, SiteLedger, Trust};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
-use crate::plan::{Action, Change, Mode, Pending, Provenance, Role, SitePlan};
+use crate::plan::{Action, Change, Mode, Pending, Provenance, Role, SitePlan, rfc3339};
 use crate::plan::{request, roles};
 use crate::state::{LiveSite, RoleSet};
 
@@ -956,10 +955,6 @@ fn with_source(reason: &str, source: Option<Provenance>) -> String {
         }
         _ => reason.to_string(),
     }
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 fn day(t: OffsetDateTime) -> String {

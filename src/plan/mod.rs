@@ -15,6 +15,8 @@ pub mod targets;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 pub use diff::{Observation, plan_site};
 pub use request::{RequestPreview, RequestStatus};
@@ -364,4 +366,10 @@ impl<'de> Deserialize<'de> for Listing {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Vec::<String>::deserialize(deserializer).map(Listing::from)
     }
+}
+
+/// A time as the plan shows it (RFC 3339), for [`diff`] and [`request`]
+/// alike.
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }

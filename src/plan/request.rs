@@ -21,14 +21,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::ledger::SiteLedger;
+use crate::model::requests::{Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS};
 use crate::model::{Config, Contact, RoleName, Site};
-use crate::plan::{Action, Change, Role, SitePlan, roles};
+use crate::plan::{Action, Change, Role, SitePlan, rfc3339, roles};
 use crate::request::message::{self, Grant, Kind};
-use crate::request::{Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS};
 
 /// The access request of a request-mode site, as `apply` would send it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -404,8 +403,4 @@ fn fingerprint(ledger: &SiteLedger) -> String {
         hasher.update(format!("granted {} {}\n", g.email, g.roles.join(",")));
     }
     crate::hex::encode(&hasher.finalize())
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }

@@ -19,9 +19,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::message::Message;
-use super::{Channel, Settings, smtp, webhook};
+use super::{smtp, webhook};
 use crate::ledger::{ReminderRecord, RequestRecord, RequestState, RequestedGrant, SiteLedger};
 use crate::model::Contact;
+use crate::model::requests::{Channel, Settings};
 use crate::plan::{RequestPreview, RequestStatus, SitePlan};
 
 /// Sends access requests through the configured channels.

@@ -3,7 +3,7 @@
 //! Pure: the same settings, site, recipient, grants and kind give the same
 //! subject and body, byte for byte, so `plan` can show exactly what `apply`
 //! will send and the ledger can record its digest. The wording of the
-//! built-in message is in [`super::template::BUILTIN`]; the pieces that
+//! built-in message is in [`crate::template::BUILTIN`]; the pieces that
 //! depend on the grants (the list, the dashboard steps) are written here.
 
 use std::collections::BTreeMap;
@@ -12,9 +12,9 @@ use sha2::{Digest as _, Sha256};
 use time::Date;
 use time::macros::format_description;
 
-use super::Settings;
-use super::template::Template;
+use crate::model::requests::{Settings, SiteRequest};
 use crate::model::{Contact, Site};
+use crate::template::Template;
 
 /// Where a site's Wix dashboard is; the site id follows.
 pub const DASHBOARD_BASE: &str = "https://manage.wix.com/dashboard/";
@@ -59,7 +59,7 @@ pub struct Context<'a> {
     /// The config's `requests:` block, if it has one.
     pub settings: Option<&'a Settings>,
     pub site: &'a Site,
-    pub site_request: &'a super::SiteRequest,
+    pub site_request: &'a SiteRequest,
     pub to: Option<&'a Contact>,
     pub grants: &'a [Grant],
     pub kind: Kind,

@@ -17,8 +17,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use time::OffsetDateTime;
 
-use super::{Security, SmtpHost, SmtpSettings, is_loopback_host};
 use crate::model::Contact;
+use crate::model::requests::{Security, SmtpHost, SmtpSettings, is_loopback_host};
 use crate::secret::ApiKey;
 
 /// The server to send through, with credentials read from the environment.

@@ -21,7 +21,7 @@ use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::WebhookSettings;
+use crate::model::requests::{WebhookSettings, is_loopback_host};
 use crate::secret::ApiKey;
 
 pub const SIGNATURE_HEADER: &str = "X-Accessctl-Signature";
@@ -57,7 +57,7 @@ impl Endpoint {
         };
         match parsed.scheme() {
             "https" => {}
-            "http" if super::is_loopback_host(&host) => {}
+            "http" if is_loopback_host(&host) => {}
             "http" => {
                 return Err(format!(
                     "refusing the webhook URL in `{}` ({origin}): signed requests are only sent over https (plain http is allowed for loopback addresses only)",

@@ -7,8 +7,8 @@
 //! typo never reaches a client. Rendering is pure and total: every
 //! placeholder always has a value.
 //!
-//! This module knows nothing of sites or grants; [`super::message`] supplies
-//! the values.
+//! This module knows nothing of sites or grants; the request message
+//! (`request::message`) supplies the values.
 
 use std::collections::BTreeMap;
 
