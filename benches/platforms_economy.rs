@@ -12,7 +12,7 @@
 //! rest `warn`. The live state drifted on every platform: people missing
 //! (adds), roles changed (updates), strays (removals where `remove`),
 //! permissions on the unmanaged container changed (nothing to do), emails in
-//! another case (nothing to do); one GA4 property lists 523 bindings and one
+//! another case (nothing to do); one GA4 property lists 526 bindings and one
 //! GTM account 126 documents (kept: `unmanaged: keep`), so two listings
 //! need a second page.
 //!
@@ -1333,6 +1333,15 @@ fn main() {
             .sum::<usize>() as f64
             / n as f64,
         clients.iter().map(|c| c.gtm.len()).sum::<usize>() as f64 / n as f64,
+    );
+    println!(
+        "  largest listings: a GA4 property of {} bindings, a GTM account of {} users (both `unmanaged: keep`)",
+        clients
+            .iter()
+            .flat_map(|c| c.ga4.values().map(BTreeMap::len))
+            .max()
+            .unwrap_or(0),
+        clients.iter().map(|c| c.gtm.len()).max().unwrap_or(0)
     );
     println!(
         "  GTM quota raised on both sides for this benchmark (emulator google.gtm.rate {GTM_RATE} per 100 s, \
