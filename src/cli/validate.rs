@@ -9,9 +9,15 @@ pub fn run(path: &Path) -> Exit {
         Some(loaded) => {
             let c = &loaded.config;
             let grants: usize = c.sites.values().map(|s| s.grants.len()).sum();
+            let targets: usize = c.sites.values().map(|s| s.targets.len()).sum();
             use crate::render::count;
+            let google = if targets > 0 {
+                format!(", {}", count(targets, "GA4/GTM target", "GA4/GTM targets"))
+            } else {
+                String::new()
+            };
             println!(
-                "{} is valid: {}, {}, {}, {}",
+                "{} is valid: {}, {}, {}, {}{google}",
                 path.display(),
                 count(c.people.len(), "person", "people"),
                 count(c.teams.len(), "team", "teams"),
