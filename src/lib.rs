@@ -22,4 +22,5 @@ pub mod providers;
 pub mod render;
 pub mod request;
 pub mod secret;
+pub mod snapshot;
 pub mod state;
