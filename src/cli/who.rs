@@ -60,7 +60,7 @@ pub struct WhoReport {
     /// The person's key, when the principal is (or resolves to) one.
     pub person: Option<String>,
     pub email: Option<String>,
-    /// Wix account ids the config names for the principal.
+    /// The Wix account id the config names for the principal.
     pub wix_account_id: Option<String>,
     /// `live`, or the snapshot file read.
     pub observed: String,
@@ -525,7 +525,11 @@ fn wix_entries(
                     );
                     report.access.push(finish(e, &held, Some(live)));
                 }
-                if !holds {
+                // Only where the person is expected (granted here, or
+                // invited) and no account of theirs is known at all: a
+                // known account is theirs everywhere.
+                let expected = !wanted.roles.is_empty() || ledger.latest_invite(email).is_some();
+                if !holds && accounts.is_empty() && expected {
                     let untied = untied_accounts(config, site, ledger, live);
                     if !untied.is_empty() {
                         report.notes.push(format!(
