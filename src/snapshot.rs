@@ -502,3 +502,67 @@ fn restore_targets(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Granted, Identity, IdentitySource};
+    use crate::state::RoleSet;
+
+    #[test]
+    fn role_sets_are_read_back_sorted_and_without_repeats() {
+        let set: RoleSet = serde_json::from_str(r#"["b", "a", "b"]"#).expect("reads");
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(serde_json::to_string(&set).expect("writes"), r#"["a","b"]"#);
+    }
+
+    #[test]
+    fn a_ledger_is_kept_as_written_and_checked_again_by_the_reader() {
+        let mut ledger = SiteLedger::new("shop", "site-1");
+        ledger.identities.push(Identity {
+            email: "a@x.example".into(),
+            account_id: "acc-a".into(),
+            source: IdentitySource::Config,
+            learned_at: time::OffsetDateTime::UNIX_EPOCH,
+            sig: None,
+        });
+        ledger.untrusted.granted.push(Granted::from("acc-forged"));
+        ledger.trust = ledger::Trust::Verified;
+        let written = ledger.as_written();
+        assert!(written.untrusted.is_empty());
+        assert_eq!(written.trust, ledger::Trust::Unchecked);
+        assert!(written.is_granted("acc-forged"));
+        // Through JSON and back, the same ledger.
+        let json = serde_json::to_string(&written).expect("writes");
+        let back: SiteLedger = serde_json::from_str(&json).expect("reads");
+        assert_eq!(back, written);
+        // A reader with a key sets the unsigned records aside again.
+        let (_, public) = ledger::Auth::generate().expect("keys");
+        let key: [u8; 32] = (0..32)
+            .map(|i| u8::from_str_radix(&public[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("32 bytes");
+        let mut checked = back;
+        ledger::Auth::Verify(key).check(&mut checked);
+        assert!(!checked.is_granted("acc-forged"));
+        assert_eq!(checked.untrusted.granted.len(), 1);
+        assert_eq!(checked.untrusted.identities.len(), 1);
+    }
+
+    #[test]
+    fn the_schema_names_every_part_of_the_document() {
+        let schema = schema_json();
+        for word in [
+            "snapshot_version",
+            "taken_at",
+            "config_digest",
+            "contributors",
+            "bindings",
+            "granted_by_owner",
+            "request-mode",
+        ] {
+            assert!(schema.contains(word), "{word} missing from the schema");
+        }
+    }
+}

@@ -285,9 +285,13 @@ pub fn who(
                         if b.email.as_deref().map(str::to_lowercase).as_deref() != Some(email) {
                             continue;
                         }
-                        report
-                            .access
-                            .push(target_entry(site, t, email, &b.access, now));
+                        let mut e = target_entry(site, t, email, &b.access, now);
+                        e.state = match b.lifecycle {
+                            crate::platform::Lifecycle::Active => "active",
+                            crate::platform::Lifecycle::Pending { .. } => "invited",
+                            crate::platform::Lifecycle::Unknown => "unknown",
+                        };
+                        report.access.push(e);
                     }
                 }
             }
