@@ -282,6 +282,20 @@ fn who_lists_exactly_where_a_person_holds_access_on_every_platform() {
         assert_eq!(entries(&who_json(&out)), entries(&who), "{principal}");
     }
 
+    // A misspelt person key is taken as an account, with a suggestion.
+    let out = h
+        .cmd(&["who", "bobb", "--format", "json"])
+        .output()
+        .expect("runs");
+    let who = who_json(&out);
+    assert!(entries(&who).is_empty());
+    assert!(
+        who["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("did you mean `bob`?")),
+        "{who:#}"
+    );
+
     // An ended grant: dan's contract ended, his Wix access is still there.
     let out = h
         .cmd(&["who", "dan", "--format", "json"])
@@ -321,6 +335,41 @@ fn who_lists_exactly_where_a_person_holds_access_on_every_platform() {
         assert!(e["invite_expires"].is_string());
         assert_eq!(e["config"], "managed", "{e}");
     }
+    // alice accepts her cedar-yoga invite: until apply links it, the new
+    // account is named in a note; after, the ledger ties it to her.
+    let cedar = "5e1a0003-0000-4000-8000-000000000003";
+    h.accept(cedar, "alice@northwind.example", "acct-alice");
+    let out = h
+        .cmd(&["who", "alice", "--format", "json"])
+        .output()
+        .expect("runs");
+    let who = who_json(&out);
+    assert!(
+        who["notes"].as_array().expect("notes").iter().any(|n| n
+            .as_str()
+            .is_some_and(|n| n.contains("cedar-yoga") && n.contains("acct-alice"))),
+        "{who:#}"
+    );
+    let out = h.apply();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let out = h
+        .cmd(&["who", "alice", "--format", "json"])
+        .output()
+        .expect("runs");
+    let who = who_json(&out);
+    let active: Vec<&Value> = who["access"]
+        .as_array()
+        .expect("access")
+        .iter()
+        .filter(|e| e["site"] == "cedar-yoga" && e["state"] == "active")
+        .collect();
+    assert_eq!(active.len(), 1, "{who:#}");
+    assert_eq!(active[0]["account_id"], "acct-alice");
+    assert_eq!(active[0]["tied_by"], "ledger");
+    assert_eq!(active[0]["since"], common::NOW);
+    assert_eq!(active[0]["since_source"], "identity");
+    assert_eq!(active[0]["config"], "managed", "{who:#}");
+
     let out = h.cmd(&["who", "erin"]).output().expect("runs");
     let text = stdout(&out);
     assert!(text.contains("granite-law"), "{text}");

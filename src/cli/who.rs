@@ -244,6 +244,15 @@ pub fn who(
         unreadable: Vec::new(),
         notes: Vec::new(),
     };
+    if subject.person.is_none()
+        && !principal.contains('@')
+        && let Some(key) =
+            crate::diag::did_you_mean(principal, config.people.keys().map(String::as_str))
+    {
+        report.notes.push(format!(
+            "no person `{principal}` in the config, so it was taken as a Wix account id; did you mean `{key}`?"
+        ));
+    }
     // An account typed bare may still be named by a ledger's identity.
     if subject.email.is_none()
         && let Some(account) = &subject.account
