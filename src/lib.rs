@@ -22,5 +22,6 @@ pub mod providers;
 pub mod render;
 pub mod request;
 pub mod secret;
+pub mod snapshot;
 pub mod state;
 pub mod template;

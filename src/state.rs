@@ -6,22 +6,28 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A role the site's account can grant, from Get Roles Info.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RoleDef {
     pub id: String,
     pub title: String,
     pub custom: bool,
 }
 
-/// What one read of a site returned.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one read of a site returned. Also a snapshot's record of a Wix
+/// site (`snapshot`): the field names are that JSON format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LiveSite {
     /// Roles grantable on the site (predefined and custom), sorted by title.
     /// Shared by every site of the account: they are the account's roles,
     /// read once per run.
+    #[serde(with = "shared_roles")]
+    #[schemars(with = "Vec<RoleDef>")]
     pub roles: Arc<Vec<RoleDef>>,
     /// Accounts that own the site; never touched.
     pub owners: BTreeSet<String>,
@@ -32,8 +38,37 @@ pub struct LiveSite {
 /// A set of role ids, kept sorted. Most contributors hold one or two roles,
 /// for which a `BTreeSet` node (288 bytes) is far too big: at 10,000 sites
 /// this is the bulk of the observed state.
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// In JSON, a list of role ids; read back sorted and without repeats.
+#[derive(
+    Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(from = "Vec<String>")]
 pub struct RoleSet(Vec<String>);
+
+impl From<Vec<String>> for RoleSet {
+    fn from(ids: Vec<String>) -> Self {
+        ids.into_iter().collect()
+    }
+}
+
+/// `LiveSite::roles` as a plain list (serde's `Arc` support needs its `rc`
+/// feature, which would rebuild every crate using serde for one field).
+mod shared_roles {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::RoleDef;
+
+    pub fn serialize<S: Serializer>(roles: &Arc<Vec<RoleDef>>, s: S) -> Result<S::Ok, S::Error> {
+        roles.as_slice().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Vec<RoleDef>>, D::Error> {
+        Vec::<RoleDef>::deserialize(d).map(Arc::new)
+    }
+}
 
 impl std::fmt::Debug for RoleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-const REGENERATE: &str = "regenerate with: cargo run -- schema > schemas/accessctl.schema.json && cargo run -- schema --plan > schemas/plan.schema.json";
+const REGENERATE: &str = "regenerate with: cargo run -- schema > schemas/accessctl.schema.json && cargo run -- schema --plan > schemas/plan.schema.json && cargo run -- schema --snapshot > schemas/snapshot.schema.json";
 
 fn committed(name: &str) -> String {
     std::fs::read_to_string(
@@ -29,6 +29,14 @@ fn plan_schema_is_fresh() {
     assert!(
         committed("plan.schema.json") == accessctl::plan::schema_json(),
         "schemas/plan.schema.json is stale; {REGENERATE}"
+    );
+}
+
+#[test]
+fn snapshot_schema_is_fresh() {
+    assert!(
+        committed("snapshot.schema.json") == accessctl::snapshot::schema_json(),
+        "schemas/snapshot.schema.json is stale; {REGENERATE}"
     );
 }
 

@@ -18,7 +18,9 @@ mod ledger_keys;
 mod migrate;
 mod plan;
 mod request;
+mod snapshot;
 mod validate;
+mod who;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -114,7 +116,8 @@ pub enum Command {
     /// Make the changes a plan shows: invites, role changes, removals, and
     /// access requests to owners of sites without a key.
     Apply(apply::ApplyArgs),
-    /// Print the config's JSON schema (or the plan's, with --plan).
+    /// Print the config's JSON schema (or the plan's, with --plan, or the
+    /// snapshot's, with --snapshot).
     Schema(SchemaArgs),
     /// Run the Wix API emulator (for trying accessctl and for tests).
     Emulator(emulator::EmulatorArgs),
@@ -147,6 +150,21 @@ pub enum Command {
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
     )]
     Doctor(doctor::DoctorArgs),
+    /// Read every selected site (Wix, GA4, GTM) and save what was seen, with
+    /// the time, the tool version, the config digest and fingerprints, as
+    /// a JSON snapshot for `plan --observed` and `who --observed`.
+    #[command(
+        mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+    )]
+    Snapshot(snapshot::SnapshotArgs),
+    /// List every site and platform where a person, email or Wix account
+    /// holds access or a pending invite, and whether the config wants it.
+    #[command(
+        mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+    )]
+    Who(who::WhoArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff): `accessctl man > accessctl.1`; with
@@ -157,8 +175,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Print the JSON schema of `plan --format json` instead.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "snapshot")]
     pub plan: bool,
+
+    /// Print the JSON schema of snapshots (`accessctl snapshot`) instead.
+    #[arg(long)]
+    pub snapshot: bool,
 }
 
 /// `--parallelism` unless given: with a site's reads taking about 16
@@ -310,6 +332,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Schema(args) => {
             if args.plan {
                 print!("{}", crate::plan::schema_json());
+            } else if args.snapshot {
+                print!("{}", crate::snapshot::schema_json());
             } else {
                 print!("{}", config::schema_json());
             }
@@ -324,6 +348,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::LedgerKeygen(args) => ledger_keys::keygen(&args),
         Command::LedgerSign(args) => ledger_keys::sign(&cli.config, &args),
         Command::Doctor(args) => doctor::run(&cli.config, &args),
+        Command::Snapshot(args) => snapshot::run(&cli.config, &args),
+        Command::Who(args) => who::run(&cli.config, &args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }

@@ -35,6 +35,12 @@ pub struct PlanArgs {
     /// fingerprint) for `accessctl apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Plan from a snapshot (`accessctl snapshot`) instead of reading the
+    /// sites: offline, no API key or Google credentials needed. Not with
+    /// `--out`: a saved plan is made from live state.
+    #[arg(long, value_name = "SNAPSHOT", conflicts_with = "out")]
+    pub observed: Option<PathBuf>,
 }
 
 pub fn run(path: &Path, args: &PlanArgs) -> Exit {
@@ -49,7 +55,17 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         Ok(auth) => auth,
         Err(exit) => return exit,
     };
-    let (plan, _) = match compute_plan(&loaded.config, &args.remote, &args.guards, &auth, &rt) {
+    let computed = match &args.observed {
+        Some(file) => super::snapshot::compute_plan_observed(
+            &loaded.config,
+            file,
+            &args.remote,
+            &args.guards,
+            &auth,
+        ),
+        None => compute_plan(&loaded.config, &args.remote, &args.guards, &auth, &rt),
+    };
+    let (plan, _) = match computed {
         Ok(p) => p,
         Err(exit) => return exit,
     };

@@ -25,6 +25,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -41,7 +42,8 @@ pub const INVITE_LIFETIME_DAYS: i64 = 30;
 
 pub const LEDGER_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Also a snapshot's record of a site's ledger, as written (`snapshot`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteLedger {
     pub version: u32,
@@ -71,14 +73,15 @@ pub struct SiteLedger {
 
 /// An account accessctl granted, with its signature. Written as the bare
 /// account id when unsigned (as ledgers before signatures had it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(from = "GrantedWire", into = "GrantedWire")]
+#[schemars(with = "GrantedWire")]
 pub struct Granted {
     pub account_id: String,
     pub sig: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum GrantedWire {
     Plain(String),
@@ -123,7 +126,7 @@ impl From<Granted> for GrantedWire {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum InviteState {
     /// Sent; nobody has been seen accepting it yet.
@@ -139,7 +142,7 @@ pub enum InviteState {
     Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRecord {
     /// Wix's invite id; absent when the outcome is unknown.
@@ -148,9 +151,13 @@ pub struct InviteRecord {
     pub email: String,
     pub role_ids: Vec<String>,
     pub role_titles: Vec<String>,
+    /// RFC 3339.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub sent_at: OffsetDateTime,
+    /// RFC 3339.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub expires_at: OffsetDateTime,
     pub state: InviteState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,7 +182,9 @@ impl InviteRecord {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum IdentitySource {
     /// The config names the account id.
@@ -189,13 +198,15 @@ pub enum IdentitySource {
     Import,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     pub email: String,
     pub account_id: String,
     pub source: IdentitySource,
+    /// RFC 3339.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub learned_at: OffsetDateTime,
     /// Ed25519 signature by `apply` (see [`Auth`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -283,6 +294,20 @@ impl SiteLedger {
 
     pub fn forget_granted(&mut self, account_id: &str) {
         self.granted.retain(|a| a.account_id != account_id);
+    }
+
+    /// The records as the file holds them, none checked: those set aside
+    /// put back after those in use (where `save` writes them). What a
+    /// snapshot keeps, so the job that reads it checks them with its own
+    /// key.
+    pub fn as_written(&self) -> SiteLedger {
+        let mut out = self.clone();
+        let untrusted = std::mem::take(&mut out.untrusted);
+        out.invites.extend(untrusted.invites);
+        out.identities.extend(untrusted.identities);
+        out.granted.extend(untrusted.granted);
+        out.trust = Trust::default();
+        out
     }
 }
 

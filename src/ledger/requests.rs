@@ -6,16 +6,18 @@
 //! what was asked, when, and what came of it. What they mean for the next
 //! plan (sent, reminder due, stalled) is decided by `plan::request`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::model::requests::Channel;
 
 /// One access request delivered to a site's owner, with its reminders.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestRecord {
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub sent_at: OffsetDateTime,
     pub channel: Channel,
     /// The recipient's email.
@@ -43,22 +45,23 @@ impl RequestRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestedGrant {
     pub email: String,
     pub roles: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReminderRecord {
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub sent_at: OffsetDateTime,
     pub digest: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RequestState {
     /// Sent; no answer recorded yet. At most one request per site is open.
@@ -71,12 +74,13 @@ pub enum RequestState {
 }
 
 /// A grant a person confirmed the owner made (`accessctl request done`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerGrant {
     pub email: String,
     /// Role titles, sorted.
     pub roles: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String")]
     pub marked_at: OffsetDateTime,
 }

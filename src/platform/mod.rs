@@ -176,7 +176,7 @@ impl Access {
 
 /// Where a binding stands. GA4 and GTM only ever produce `Active`;
 /// invitation platforms (Google Ads, Meta, TikTok) add the others.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Lifecycle {
     Active,
@@ -189,26 +189,33 @@ pub enum Lifecycle {
     Unknown,
 }
 
-/// One principal's access on a target, as the platform reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One principal's access on a target, as the platform reports it. Also a
+/// snapshot's record of it (the field names are that JSON format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Binding {
     /// Lower-cased.
+    #[serde(default)]
     pub email: Option<String>,
     /// The platform's id for the person, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_id: Option<String>,
     pub access: Access,
     pub lifecycle: Lifecycle,
     /// The platform's name for the binding itself (GA4
     /// `accounts/1/accessBindings/2`, GTM `accounts/1/user_permissions/3`),
     /// needed to change or remove it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
 }
 
-/// A target's live state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A target's live state (also a snapshot's record of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TargetState {
     pub bindings: Vec<Binding>,
     /// Child scopes that exist (GTM containers by public id).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub children: BTreeSet<String>,
 }
 

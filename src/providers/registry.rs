@@ -12,7 +12,7 @@ use super::google::auth::ServiceAccount;
 use super::google::ga4::Ga4Provider;
 use super::google::gtm::GtmProvider;
 use super::google::gtm::limiter::RateWindow;
-use crate::platform::{Platform, Provider, ProviderError, Target};
+use crate::platform::{Capabilities, Platform, Provider, ProviderError, Target};
 
 /// Where the Google APIs are, and how long a call may take.
 #[derive(Debug, Clone)]
@@ -86,5 +86,15 @@ impl Registry {
                 "Wix sites are read by the Wix client, not through the registry",
             )),
         }
+    }
+}
+
+/// What a platform's provider declares, without building one (no
+/// credentials): what planning from a snapshot needs. `None` for Wix.
+pub fn capabilities(platform: Platform, gtm_rate: RateWindow) -> Option<Capabilities> {
+    match platform {
+        Platform::Ga4 => Some(super::google::ga4::capabilities()),
+        Platform::Gtm => Some(super::google::gtm::capabilities(gtm_rate)),
+        Platform::Wix => None,
     }
 }

@@ -61,7 +61,7 @@ pub const ROLES: &[&str] = &[
     "no-revenue-data",
 ];
 
-fn capabilities() -> Capabilities {
+pub(crate) fn capabilities() -> Capabilities {
     Capabilities {
         effect: GrantEffect::Immediate,
         key: PrincipalKey::Email,

@@ -460,6 +460,20 @@ fn confirm(answer: &WirePermission, sent: Option<&WirePermission>) -> Outcome {
     }
 }
 
+/// What GTM can do, at `rate` requests per window for the project.
+pub(crate) fn capabilities(rate: RateWindow) -> Capabilities {
+    Capabilities {
+        effect: GrantEffect::Immediate,
+        key: PrincipalKey::Email,
+        batch_max: None,
+        requests_per_second: Some(rate.per_second()),
+        daily_removals: None,
+        admin_role: Some("admin"),
+        roles: ACCOUNT_ROLES,
+        child_roles: CONTAINER_ROLES,
+    }
+}
+
 impl GtmProvider {
     /// A provider calling `base_url` (`https://tagmanager.googleapis.com`;
     /// `/tagmanager/v2/…` is appended) with `bearer`'s tokens, each call
@@ -486,16 +500,7 @@ impl GtmProvider {
             bearer,
             limiter,
             retry,
-            caps: Capabilities {
-                effect: GrantEffect::Immediate,
-                key: PrincipalKey::Email,
-                batch_max: None,
-                requests_per_second: Some(rate.per_second()),
-                daily_removals: None,
-                admin_role: Some("admin"),
-                roles: ACCOUNT_ROLES,
-                child_roles: CONTAINER_ROLES,
-            },
+            caps: capabilities(rate),
             containers: Mutex::default(),
         })
     }

@@ -1,0 +1,155 @@
+//! `accessctl snapshot`: read every selected site and save what was seen
+//! (`crate::snapshot`); and the reading of one, for `plan --observed` and
+//! `who --observed`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::{Exit, RemoteArgs, check_selection, fail, load_config, runtime};
+use crate::model::Config;
+use crate::observe::Observed;
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// Where to write the snapshot (JSON, `schemas/snapshot.schema.json`);
+    /// written atomically, replacing the file.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+pub fn run(path: &Path, args: &SnapshotArgs) -> Exit {
+    let Some(loaded) = load_config(path) else {
+        return Exit::Error;
+    };
+    let config = &loaded.config;
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let auth = match super::ledger_auth() {
+        Ok(auth) => auth,
+        Err(exit) => return exit,
+    };
+    let observed = match observe_live(config, &args.remote, &auth, &rt) {
+        Ok(o) => o,
+        Err(exit) => return exit,
+    };
+    let now = super::now();
+    // The fingerprints are the plan's; guards play no part in them.
+    let plan = crate::observe::build_plan(
+        config,
+        &observed,
+        now,
+        &crate::ledger::guards::Recorded::None,
+        Default::default(),
+    );
+    let snapshot = crate::snapshot::take(config, &observed, &plan, now);
+    if let Err(e) =
+        super::plan::save_atomically(&args.out, |file| crate::snapshot::write(&snapshot, file))
+    {
+        return fail(
+            format!("cannot write the snapshot to {}: {e}", args.out.display()),
+            None,
+        );
+    }
+    let unreadable = plan.sites_with_errors();
+    eprintln!(
+        "saved a snapshot of {} to {}{}",
+        crate::render::count(snapshot.sites.len(), "site", "sites"),
+        args.out.display(),
+        if unreadable > 0 {
+            format!(
+                " ({} could not be read; the snapshot says why)",
+                crate::render::count(unreadable, "site", "sites")
+            )
+        } else {
+            String::new()
+        }
+    );
+    if unreadable > 0 {
+        Exit::Error
+    } else {
+        Exit::Ok
+    }
+}
+
+/// Read the selected sites live, Wix and the other platforms, as `plan` does.
+pub(crate) fn observe_live(
+    config: &Config,
+    remote: &RemoteArgs,
+    auth: &crate::ledger::Auth,
+    rt: &tokio::runtime::Runtime,
+) -> Result<BTreeMap<String, Observed>, Exit> {
+    check_selection(config, &remote.sites)?;
+    let client = remote.client().map_err(|e| {
+        fail(
+            e,
+            Some("pass --wix-api-base https://… or set ACCESSCTL_WIX_API_BASE"),
+        )
+    })?;
+    let registry = remote.registry();
+    Ok(rt.block_on(async {
+        let mut observed = crate::observe::observe(
+            config,
+            &remote.sites,
+            &client,
+            usize::from(remote.parallelism),
+            auth,
+        )
+        .await;
+        crate::observe::observe_targets(config, &remote.sites, &registry, &mut observed).await;
+        observed
+    }))
+}
+
+/// The selected sites as a snapshot file has them: no network, no API key,
+/// no Google credentials. Its warnings go to stderr.
+pub(crate) fn observe_snapshot(
+    config: &Config,
+    file: &Path,
+    remote: &RemoteArgs,
+    auth: &crate::ledger::Auth,
+) -> Result<BTreeMap<String, Observed>, Exit> {
+    check_selection(config, &remote.sites)?;
+    let snapshot = crate::snapshot::load(file).map_err(|report| {
+        super::print_report(&report);
+        Exit::Error
+    })?;
+    eprintln!(
+        "reading {} (taken {}, accessctl {}), not the live sites",
+        file.display(),
+        crate::escape::text(&snapshot.taken_at),
+        crate::escape::text(&snapshot.tool_version)
+    );
+    let restored = crate::snapshot::restore(snapshot, config, &remote.sites, auth, remote.gtm_rate);
+    for w in &restored.warnings {
+        eprintln!("warning: {}", crate::escape::lines(w, "\n  "));
+    }
+    Ok(restored.observed)
+}
+
+/// `plan --observed FILE`: the plan from a snapshot (as `compute_plan`
+/// makes it from live reads).
+pub(crate) fn compute_plan_observed(
+    config: &Config,
+    file: &Path,
+    remote: &RemoteArgs,
+    guards: &super::GuardArgs,
+    auth: &crate::ledger::Auth,
+) -> Result<(crate::plan::Plan, BTreeMap<String, Observed>), Exit> {
+    let observed = observe_snapshot(config, file, remote, auth)?;
+    let recorded = super::recorded_guards(config, auth)?;
+    let plan = crate::observe::build_plan(
+        config,
+        &observed,
+        super::now(),
+        &recorded,
+        guards.overrides(),
+    );
+    Ok((plan, observed))
+}

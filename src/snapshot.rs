@@ -1,0 +1,568 @@
+//! Snapshots: the observed state of every selected site, saved as a
+//! versioned JSON document (`accessctl snapshot`), and read back instead of
+//! the network (`plan --observed`, `who --observed`).
+//!
+//! A snapshot holds exactly what [`crate::observe::build_plan`] needs from
+//! the outside world — each site's Wix reading (or why there was none), its
+//! ledger as the file held it, and each GA4/GTM target's bindings (or why
+//! they could not be read) — with the time, the tool's version, the
+//! config's digest and each site's and target's fingerprint. It holds no
+//! secret: no API key, token or key file, no ledger key (ledger records
+//! carry their signatures, which are public).
+//!
+//! A snapshot is untrusted input (anyone can hand one over): it is read
+//! size-capped, parse errors are located (`file:line:col`), and nothing in
+//! it is believed beyond what a live read would be. Its ledgers are checked
+//! with the reading job's ledger key, exactly as ledger files are; its
+//! fingerprints are recomputed and a mismatch is a warning.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{Diagnostic, Report};
+use crate::ledger::{self, SiteLedger};
+use crate::model::{Config, Pos, Site};
+use crate::observe::Observed;
+use crate::plan::{self, Observation};
+use crate::platform::{Platform, TargetState};
+use crate::providers::google::gtm::limiter::RateWindow;
+use crate::state::{LiveSite, RoleDef};
+
+/// Bumped when the JSON shape changes incompatibly.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// Largest snapshot read: a 10,000-site agency's is tens of MiB.
+pub const SNAPSHOT_CAP: u64 = 256 * 1024 * 1024;
+
+/// The document `accessctl snapshot` writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// Version of this JSON format.
+    pub snapshot_version: u32,
+    /// The accessctl version that took it.
+    pub tool_version: String,
+    /// When the sites were read (RFC 3339, UTC).
+    pub taken_at: String,
+    /// SHA-256 of the config file the sites were selected from.
+    pub config_digest: String,
+    /// Whether the job that took it could verify the ledgers' signatures
+    /// (informational: whoever reads the snapshot checks them again).
+    pub ledger_check: plan::LedgerCheck,
+    /// One entry per site, sorted by site key.
+    pub sites: Vec<SiteSnapshot>,
+}
+
+/// One site as it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSnapshot {
+    /// The site's key in the config.
+    pub site: String,
+    /// The Wix site id the config gave when it was read.
+    pub site_id: String,
+    /// What `plan` shows as the site's fingerprint (its Wix reading and
+    /// ledger); absent when the site could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The Wix reading.
+    pub wix: WixRead,
+    /// The site's ledger as its file held it (every record, none checked);
+    /// null when the file could not be read (`wix` then says why).
+    pub ledger: Option<SiteLedger>,
+    /// The site's targets on other platforms, in the config's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetSnapshot>,
+}
+
+/// What reading a Wix site gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum WixRead {
+    /// Read over the API: roles, owners, contributors.
+    Live(LiveSite),
+    /// No API key (request mode): nothing could be read.
+    RequestMode,
+    /// Reading failed.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// One target (GA4 account or property, GTM account) as it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSnapshot {
+    pub platform: Platform,
+    /// The platform's name for the scope: `properties/200`, `accounts/6000`.
+    pub target: String,
+    /// What `plan` shows as the target's fingerprint; absent when it could
+    /// not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The principal the provider acted as (never changed by a plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_email: Option<String>,
+    /// The bindings read; absent when reading failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TargetState>,
+    /// Why the target could not be read; absent when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The JSON schema of the snapshot format, pretty-printed with a trailing
+/// newline.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Snapshot);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The snapshot of what a run observed. `plan` is the plan built from the
+/// same observations (for the fingerprints).
+pub fn take(
+    config: &Config,
+    observed: &BTreeMap<String, Observed>,
+    plan: &plan::Plan,
+    taken_at: time::OffsetDateTime,
+) -> Snapshot {
+    let planned: HashMap<&str, &plan::SitePlan> =
+        plan.sites.iter().map(|s| (s.site.as_str(), s)).collect();
+    let sites = observed
+        .iter()
+        .filter_map(|(key, o)| {
+            let site = config.sites.get(key)?;
+            let planned = planned.get(key.as_str());
+            let wix = match &o.observation {
+                Observation::Live(live) => WixRead::Live(live.clone()),
+                Observation::RequestMode => WixRead::RequestMode,
+                Observation::Failed(error) => WixRead::Failed {
+                    error: error.clone(),
+                },
+            };
+            let targets = site
+                .targets
+                .iter()
+                .zip(&o.targets)
+                .enumerate()
+                .map(|(i, (t, seen))| {
+                    let fingerprint = planned
+                        .and_then(|p| p.targets.get(i))
+                        .and_then(|p| p.fingerprint.clone());
+                    let (self_email, state, error) = match seen {
+                        Ok(seen) => (seen.self_email.clone(), Some(seen.state.clone()), None),
+                        Err(e) => (None, None, Some(e.clone())),
+                    };
+                    TargetSnapshot {
+                        platform: t.target.platform,
+                        target: t.target.id.clone(),
+                        fingerprint,
+                        self_email,
+                        state,
+                        error,
+                    }
+                })
+                .collect();
+            Some(SiteSnapshot {
+                site: key.clone(),
+                site_id: site.wix.site_id.clone(),
+                fingerprint: planned.and_then(|p| p.fingerprint.clone()),
+                wix,
+                ledger: o.ledger.as_ref().map(SiteLedger::as_written),
+                targets,
+            })
+        })
+        .collect();
+    Snapshot {
+        snapshot_version: SNAPSHOT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        taken_at: taken_at
+            .to_offset(time::UtcOffset::UTC)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        config_digest: config.digest.clone(),
+        ledger_check: plan.ledger,
+        sites,
+    }
+}
+
+/// Write `snapshot` as pretty JSON (one field per line: a parse error's
+/// line points at something).
+pub fn write(snapshot: &Snapshot, out: impl std::io::Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, snapshot)?;
+    use std::io::Write as _;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+const HINT: &str = "a snapshot is written by `accessctl snapshot --out FILE`; take a new one";
+
+/// Read a snapshot file: size-capped, version checked first, every error
+/// located. Never panics, whatever the bytes.
+pub fn load(path: &Path) -> Result<Snapshot, Report> {
+    let single = |d: Diagnostic| Report {
+        diagnostics: vec![d],
+        source: None,
+    };
+    let whole = Some(Pos { line: 1, col: 1 });
+    let bytes = crate::confine::read_regular(path, crate::confine::FollowLinks::Yes, SNAPSHOT_CAP)
+        .map_err(|refusal| {
+            let hint = match refusal {
+                crate::confine::Refusal::TooLarge(_) => {
+                    "a snapshot larger than 256 MiB is refused; take one of fewer sites (`--site`)"
+                }
+                _ => HINT,
+            };
+            single(
+                Diagnostic::error(path, None, format!("the snapshot file {refusal}"))
+                    .with_hint(hint),
+            )
+        })?;
+    let located = |e: &serde_json::Error, what: &str| {
+        let pos = (e.line() > 0).then(|| Pos {
+            line: e.line(),
+            col: e.column().max(1),
+        });
+        // serde_json's message ends with " at line L column C"; the
+        // location is given once, in front.
+        let text = e.to_string();
+        let message = text
+            .rsplit_once(" at line ")
+            .map_or(text.as_str(), |(m, _)| m);
+        single(
+            Diagnostic::error(path, pos, format!("{what}: {message}"))
+                .with_hint(HINT)
+                .redacted(),
+        )
+    };
+    #[derive(Deserialize)]
+    struct Probe {
+        snapshot_version: Option<serde_json::Value>,
+    }
+    let probe: Probe =
+        serde_json::from_slice(&bytes).map_err(|e| located(&e, "not a snapshot (invalid JSON)"))?;
+    match probe
+        .snapshot_version
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+    {
+        Some(v) if v == u64::from(SNAPSHOT_VERSION) => {}
+        Some(v) => {
+            return Err(single(
+                Diagnostic::error(
+                    path,
+                    whole,
+                    format!(
+                        "unsupported snapshot version {v} (this accessctl reads version {SNAPSHOT_VERSION})"
+                    ),
+                )
+                .with_hint("read it with the accessctl version that took it, or take a new one"),
+            ));
+        }
+        None => {
+            return Err(single(
+                Diagnostic::error(
+                    path,
+                    whole,
+                    "not a snapshot: no `snapshot_version` number at the top level",
+                )
+                .with_hint(HINT),
+            ));
+        }
+    }
+    let snapshot: Snapshot =
+        serde_json::from_slice(&bytes).map_err(|e| located(&e, "invalid snapshot"))?;
+    let mut seen = BTreeSet::new();
+    for s in &snapshot.sites {
+        if !seen.insert(s.site.as_str()) {
+            return Err(single(
+                Diagnostic::error(
+                    path,
+                    whole,
+                    format!("site `{}` is in the snapshot twice", s.site),
+                )
+                .with_hint(HINT),
+            ));
+        }
+    }
+    Ok(snapshot)
+}
+
+/// What a snapshot gives a run: the observations of the selected sites and
+/// the warnings to print.
+pub struct Restored {
+    pub observed: BTreeMap<String, Observed>,
+    pub warnings: Vec<String>,
+}
+
+/// The observations of the selected sites (all when `selection` is empty)
+/// from `snapshot`, as [`crate::observe::observe`] and
+/// [`crate::observe::observe_targets`] would have given them when it was
+/// taken. A site or target the snapshot lacks, or read under another id, is
+/// an error entry like an unreadable site. Ledgers are checked with `auth`.
+pub fn restore(
+    snapshot: Snapshot,
+    config: &Config,
+    selection: &[String],
+    auth: &ledger::Auth,
+    gtm_rate: RateWindow,
+) -> Restored {
+    let mut warnings = Vec::new();
+    if snapshot.config_digest != config.digest {
+        warnings.push(format!(
+            "the snapshot was taken with another config (digest {}…, this one {}…); it is planned against this config",
+            short(&snapshot.config_digest),
+            short(&config.digest)
+        ));
+    }
+    let mut by_key: BTreeMap<String, SiteSnapshot> = snapshot
+        .sites
+        .into_iter()
+        .map(|s| (s.site.clone(), s))
+        .collect();
+    let unknown: Vec<&str> = by_key
+        .keys()
+        .filter(|k| !config.sites.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "the snapshot has {} the config does not ({}); left out",
+            crate::render::count(unknown.len(), "site", "sites"),
+            unknown.join(", ")
+        ));
+    }
+    // Accounts share their role list; so do the restored sites.
+    let mut roles: BTreeMap<Vec<RoleDef>, Arc<Vec<RoleDef>>> = BTreeMap::new();
+    let mut observed = BTreeMap::new();
+    let mut missing = Vec::new();
+    for site in crate::observe::selected(config, selection) {
+        let o = match by_key.remove(&site.key) {
+            None => {
+                missing.push(site.key.as_str());
+                Observed {
+                    observation: Observation::Failed(format!(
+                        "the snapshot (taken {}) has no reading of this site; take a new one with `accessctl snapshot`",
+                        snapshot.taken_at
+                    )),
+                    ledger: None,
+                    targets: site
+                        .targets
+                        .iter()
+                        .map(|_| Err("the snapshot has no reading of this target".to_string()))
+                        .collect(),
+                }
+            }
+            Some(s) => restore_site(s, site, auth, gtm_rate, &mut roles, &mut warnings),
+        };
+        observed.insert(site.key.clone(), o);
+    }
+    if !missing.is_empty() {
+        warnings.push(format!(
+            "the snapshot lacks {} of the config: {}",
+            crate::render::count(missing.len(), "site", "sites"),
+            missing.join(", ")
+        ));
+    }
+    Restored { observed, warnings }
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
+
+fn restore_site(
+    s: SiteSnapshot,
+    site: &Site,
+    auth: &ledger::Auth,
+    gtm_rate: RateWindow,
+    roles: &mut BTreeMap<Vec<RoleDef>, Arc<Vec<RoleDef>>>,
+    warnings: &mut Vec<String>,
+) -> Observed {
+    let targets = restore_targets(&s.targets, site, gtm_rate);
+    let failed = |message: String, ledger: Option<SiteLedger>| Observed {
+        observation: Observation::Failed(message),
+        ledger,
+        targets: targets.clone(),
+    };
+    if s.site_id != site.wix.site_id {
+        return failed(
+            format!(
+                "the snapshot read site id `{}`, but the config says `{}`; take a new snapshot",
+                s.site_id, site.wix.site_id
+            ),
+            None,
+        );
+    }
+    let ledger = match s.ledger {
+        None => None,
+        Some(mut l) => {
+            let mut problems = Vec::new();
+            if l.version != ledger::LEDGER_VERSION {
+                problems.push(format!("unsupported ledger version {}", l.version));
+            }
+            if l.site != site.key || l.site_id != site.wix.site_id {
+                problems.push(format!(
+                    "its ledger is of site `{}` (id `{}`)",
+                    l.site, l.site_id
+                ));
+            }
+            if !problems.is_empty() {
+                return failed(
+                    format!(
+                        "the snapshot's ledger cannot be used: {}",
+                        problems.join("; ")
+                    ),
+                    None,
+                );
+            }
+            // Whatever the snapshot says, records are trusted only as far
+            // as this job's key verifies them.
+            l.untrusted = Default::default();
+            l.trust = Default::default();
+            auth.check(&mut l);
+            Some(l)
+        }
+    };
+    let observation = match (s.wix, ledger.is_some()) {
+        (WixRead::Failed { error }, _) => Observation::Failed(error),
+        (_, false) => Observation::Failed(
+            "the snapshot holds no ledger for this site, so it cannot be planned".into(),
+        ),
+        // The config now says request mode: nothing would be read live.
+        (_, true) if site.is_request_mode() => Observation::RequestMode,
+        (WixRead::RequestMode, true) => Observation::Failed(
+            "the site was in request mode (no API key) when the snapshot was taken, so it holds no reading of it; take a new one".into(),
+        ),
+        (WixRead::Live(mut live), true) => {
+            let shared = roles
+                .entry(live.roles.as_ref().clone())
+                .or_insert_with(|| live.roles.clone())
+                .clone();
+            live.roles = shared;
+            Observation::Live(live)
+        }
+    };
+    if let (Observation::Live(live), Some(l), Some(recorded)) =
+        (&observation, &ledger, &s.fingerprint)
+        && plan::diff::fingerprint(live, l) != *recorded
+    {
+        warnings.push(format!(
+            "site `{}`: the snapshot's fingerprint does not match what it holds (edited since, or taken with another ledger key)",
+            site.key
+        ));
+    }
+    Observed {
+        observation,
+        ledger,
+        targets,
+    }
+}
+
+fn restore_targets(
+    snapshots: &[TargetSnapshot],
+    site: &Site,
+    gtm_rate: RateWindow,
+) -> Vec<Result<plan::targets::Seen, String>> {
+    site.targets
+        .iter()
+        .map(|t| {
+            let mut found = snapshots
+                .iter()
+                .filter(|s| s.platform == t.target.platform && s.target == t.target.id);
+            let (Some(s), None) = (found.next(), found.next()) else {
+                return Err(format!(
+                    "the snapshot has no single reading of {} {}; take a new one",
+                    t.target.platform, t.target.id
+                ));
+            };
+            let capabilities =
+                crate::providers::registry::capabilities(t.target.platform, gtm_rate)
+                    .ok_or_else(|| format!("{} is not a target platform", t.target.platform))?;
+            match (&s.state, &s.error) {
+                (Some(state), None) => Ok(plan::targets::Seen {
+                    state: state.clone(),
+                    capabilities,
+                    self_email: s.self_email.clone(),
+                }),
+                (None, Some(error)) => Err(error.clone()),
+                _ => Err(format!(
+                    "the snapshot's reading of {} {} has both or neither of `state` and `error`",
+                    t.target.platform, t.target.id
+                )),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Granted, Identity, IdentitySource};
+    use crate::state::RoleSet;
+
+    #[test]
+    fn role_sets_are_read_back_sorted_and_without_repeats() {
+        let set: RoleSet = serde_json::from_str(r#"["b", "a", "b"]"#).expect("reads");
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(serde_json::to_string(&set).expect("writes"), r#"["a","b"]"#);
+    }
+
+    #[test]
+    fn a_ledger_is_kept_as_written_and_checked_again_by_the_reader() {
+        let mut ledger = SiteLedger::new("shop", "site-1");
+        ledger.identities.push(Identity {
+            email: "a@x.example".into(),
+            account_id: "acc-a".into(),
+            source: IdentitySource::Config,
+            learned_at: time::OffsetDateTime::UNIX_EPOCH,
+            sig: None,
+        });
+        ledger.untrusted.granted.push(Granted::from("acc-forged"));
+        ledger.trust = ledger::Trust::Verified;
+        let written = ledger.as_written();
+        assert!(written.untrusted.is_empty());
+        assert_eq!(written.trust, ledger::Trust::Unchecked);
+        assert!(written.is_granted("acc-forged"));
+        // Through JSON and back, the same ledger.
+        let json = serde_json::to_string(&written).expect("writes");
+        let back: SiteLedger = serde_json::from_str(&json).expect("reads");
+        assert_eq!(back, written);
+        // A reader with a key sets the unsigned records aside again.
+        let (_, public) = ledger::Auth::generate().expect("keys");
+        let key: [u8; 32] = (0..32)
+            .map(|i| u8::from_str_radix(&public[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("32 bytes");
+        let mut checked = back;
+        ledger::Auth::Verify(key).check(&mut checked);
+        assert!(!checked.is_granted("acc-forged"));
+        assert_eq!(checked.untrusted.granted.len(), 1);
+        assert_eq!(checked.untrusted.identities.len(), 1);
+    }
+
+    #[test]
+    fn the_schema_names_every_part_of_the_document() {
+        let schema = schema_json();
+        for word in [
+            "snapshot_version",
+            "taken_at",
+            "config_digest",
+            "contributors",
+            "bindings",
+            "granted_by_owner",
+            "request-mode",
+        ] {
+            assert!(schema.contains(word), "{word} missing from the schema");
+        }
+    }
+}
