@@ -21,5 +21,6 @@ pub mod platform;
 pub mod providers;
 pub mod render;
 pub mod request;
+pub mod scope;
 pub mod secret;
 pub mod state;
