@@ -602,3 +602,60 @@ fn apply_one_shard_of_a_merged_plan() {
         }
     }
 }
+
+#[test]
+fn the_matrix_workflow_is_valid_yaml_with_the_jobs_described() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("examples/github/accessctl-sharded.yml"))
+        .expect("workflow");
+    let wf: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
+    let jobs = &wf["jobs"];
+    let runs = |job: &str| -> String {
+        jobs[job]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| format!("{}\n", s["run"].as_str().unwrap_or_default()))
+            .collect()
+    };
+    let shards = |job: &str| jobs[job]["strategy"]["matrix"]["shard"].clone();
+    assert_eq!(shards("plan"), serde_json::json!([1, 2, 3, 4]));
+    assert_eq!(shards("apply"), shards("plan"));
+    assert_eq!(wf["env"]["SHARDS"], 4, "SHARDS matches the matrices");
+    assert!(runs("plan").contains("accessctl plan -c access.yaml --shard"));
+    assert!(
+        runs("plan").contains("$BASE_ARGS"),
+        "changed-only on pull requests"
+    );
+    assert_eq!(jobs["merge"]["needs"], "plan");
+    assert!(runs("merge").contains("accessctl plan merge -c access.yaml"));
+    assert!(text.contains("updateComment"), "one comment, updated");
+    assert_eq!(jobs["apply"]["needs"], "merge");
+    assert!(runs("apply").contains("accessctl apply -c access.yaml plan.json --shard"));
+    assert!(
+        jobs["apply"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .any(|s| s["uses"] == "actions/upload-artifact@v4"
+                && s["with"]["name"] == "ledger-shard-${{ matrix.shard }}"),
+        "each apply shard uploads its ledger files"
+    );
+    assert_eq!(jobs["commit"]["needs"], "apply");
+    assert!(runs("commit").contains("git push"));
+    assert!(!runs("apply").contains("git push"), "only one job pushes");
+    assert_eq!(
+        jobs["apply"]["env"]["ACCESSCTL_LEDGER_KEY"],
+        "${{ secrets.ACCESSCTL_LEDGER_KEY }}"
+    );
+    assert!(jobs["plan"]["env"]["ACCESSCTL_LEDGER_KEY"].is_null());
+
+    // The single-job workflow: changed-only on pull requests, a nightly
+    // full plan.
+    let text =
+        std::fs::read_to_string(root.join("examples/github/accessctl.yml")).expect("workflow");
+    let wf: serde_json::Value = serde_saphyr::from_str(&text).expect("valid YAML");
+    assert!(wf["on"]["schedule"][0]["cron"].is_string());
+    assert!(text.contains("--changed-from $RUNNER_TEMP/base.yaml"));
+    assert_eq!(wf["jobs"]["drift"]["if"], "github.event_name == 'schedule'");
+}
