@@ -246,6 +246,65 @@ fn ledger_setting(config: &Config, path: &Path) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    fn config(sites: &[(&str, Option<&str>)]) -> Config {
+        let mut text = String::from("version: 2\nsites:\n");
+        for (i, (key, var)) in sites.iter().enumerate() {
+            let var = var.map_or(String::new(), |v| format!(", api_key_env: {v}"));
+            text.push_str(&format!(
+                "  {key}:\n    wix: {{ site_id: s{i}, account_id: a{i}{var} }}\n    owner: {{ email: o{i}@x.example }}\n    access: []\n"
+            ));
+        }
+        crate::config::load_str(Path::new("access.yaml"), text.as_bytes())
+            .expect("valid")
+            .config
+    }
+
+    #[test]
+    fn keeps_key_groups_together_and_balances() {
+        let c = config(&[
+            ("a1", Some("KEY_A")),
+            ("a2", Some("KEY_A")),
+            ("a3", Some("KEY_A")),
+            ("b1", Some("KEY_B")),
+            ("b2", Some("KEY_B")),
+            ("c1", Some("KEY_C")),
+            ("d1", Some("KEY_D")),
+            ("e1", Some("KEY_E")),
+            ("r1", None),
+            ("r2", None),
+            ("r3", None),
+        ]);
+        let shards = assign(&c, 3);
+        assert_eq!(shards, assign(&c, 3), "deterministic");
+        assert_eq!(shards.len(), 11, "every site once");
+        assert_eq!(shards["a1"], shards["a2"]);
+        assert_eq!(shards["a1"], shards["a3"]);
+        assert_eq!(shards["b1"], shards["b2"]);
+        // KEY_A (48) alone in shard 1; KEY_B (32) in 2; C, D, E (16 each)
+        // fill 3, 3 and 2: loads 48, 48, 32; request-mode sites spread by count.
+        assert_eq!(shards["a1"], 1);
+        assert_eq!(shards["b1"], 2);
+        let load = |k: u32| {
+            c.sites
+                .values()
+                .filter(|s| shards[&s.key] == k)
+                .map(estimated_requests)
+                .sum::<u64>()
+        };
+        assert_eq!((load(1), load(2), load(3)), (48, 48, 32));
+        let requests: Vec<u32> = ["r1", "r2", "r3"].iter().map(|k| shards[*k]).collect();
+        assert!(requests.iter().all(|k| *k == 3 || *k == 1 || *k == 2));
+        let mut per_shard = [0; 3];
+        for k in shards.values() {
+            per_shard[*k as usize - 1] += 1;
+        }
+        assert!(per_shard.iter().all(|n| *n >= 3), "{per_shard:?}");
+        // One shard: everything.
+        assert!(assign(&c, 1).values().all(|k| *k == 1));
+        // More shards than groups: some are empty, none is out of range.
+        assert!(assign(&c, 20).values().all(|k| (1..=20).contains(k)));
+    }
+
     #[test]
     fn parses_shards() {
         assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 2, count: 4 }));
