@@ -21,6 +21,7 @@ pub mod platform;
 pub mod providers;
 pub mod render;
 pub mod request;
+pub mod scope;
 pub mod secret;
 pub mod snapshot;
 pub mod state;

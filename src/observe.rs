@@ -334,6 +334,8 @@ pub fn build_plan(
         sites,
         refusals: Vec::new(),
         ledger: ledger_check(observed),
+        skipped: Vec::new(),
+        shard: None,
     };
     plan.refusals = safety::check(&plan, config, recorded, overrides);
     plan

@@ -226,6 +226,8 @@ fn plan(sites: Vec<SitePlan>) -> Plan {
             .to_string(),
         today: "2026-11-15".to_string(),
         sites,
+        skipped: Vec::new(),
+        shard: None,
     }
 }
 

@@ -38,6 +38,13 @@ pub struct ApplyArgs {
     /// Apply without asking. Required when stdin is not a terminal (CI).
     #[arg(long)]
     pub auto_approve: bool,
+
+    /// Apply only shard K of N of a saved whole plan (one merged with
+    /// `accessctl plan merge`, or made without --shard): the guards are
+    /// checked over the whole plan, then only this shard's sites change.
+    /// Needs PLAN_FILE, so that caps on removals span every shard.
+    #[arg(long, value_name = "K/N", value_parser = crate::scope::Shard::parse, requires = "plan_file")]
+    pub shard: Option<crate::scope::Shard>,
 }
 
 pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
@@ -274,10 +281,30 @@ fn saved_plan(
             replan,
         ));
     }
+    if let Some(shard) = plan.shard {
+        return Err(refuse(
+            format!(
+                "{} is the plan of shard {shard} alone: the safety guards were checked over that shard only",
+                file.display()
+            ),
+            "join the shard plans with `accessctl plan merge --out FILE`, then apply that plan (with `--shard K/N` to apply one shard of it)",
+        ));
+    }
     let recorded = super::recorded_guards(config, auth)?;
     plan.refusals = safety::check(&plan, config, &recorded, args.guards.overrides());
     if let Some(exit) = report_refusals(&plan) {
         return Err(exit);
+    }
+    // Checked whole; applied in part.
+    if let Some(shard) = args.shard {
+        let mine = crate::scope::sites_of(config, shard);
+        plan.sites.retain(|s| mine.contains(&s.site));
+        plan.skipped.retain(|s| mine.contains(s));
+        plan.shard = Some(shard);
+        eprintln!(
+            "applying shard {shard}: {} of the plan",
+            crate::render::count(plan.sites.len(), "site", "sites")
+        );
     }
     // Re-read exactly the sites the plan changes.
     let touched: Vec<String> = plan

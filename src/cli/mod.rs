@@ -15,6 +15,7 @@ mod github;
 mod import;
 mod ledger_cmds;
 mod ledger_keys;
+mod merge;
 mod migrate;
 mod plan;
 mod request;
@@ -109,6 +110,7 @@ pub enum Command {
     Migrate,
     /// Read live access on each site and show what `apply` would change.
     #[command(
+        args_conflicts_with_subcommands = true,
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
     )]
@@ -468,6 +470,53 @@ pub(crate) fn now() -> time::OffsetDateTime {
         .unwrap_or_else(time::OffsetDateTime::now_utc)
 }
 
+/// Which of the `--site` selection a run plans: one shard of the config's
+/// sites, and only the sites changed since a base config. The shard is
+/// taken of the whole config, then filtered (`scope`'s module docs).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    pub shard: Option<crate::scope::Shard>,
+    /// `--changed-from`: the sites whose desired state changed.
+    pub changed: Option<std::collections::BTreeSet<String>>,
+}
+
+impl Scope {
+    /// The sites to plan and the sites `--changed-from` skipped, or `None`
+    /// when the scope narrows nothing (the `--site` selection stands).
+    fn resolve(
+        &self,
+        config: &crate::model::Config,
+        sites: &[String],
+    ) -> Option<(Vec<String>, Vec<String>)> {
+        if self.shard.is_none() && self.changed.is_none() {
+            return None;
+        }
+        let in_shard = self.shard.map(|s| crate::scope::sites_of(config, s));
+        let mut planned = Vec::new();
+        let mut skipped = Vec::new();
+        for key in config.sites.keys() {
+            if !sites.is_empty() && !sites.contains(key) {
+                continue;
+            }
+            if in_shard.as_ref().is_some_and(|s| !s.contains(key)) {
+                continue;
+            }
+            if self.changed.as_ref().is_some_and(|c| !c.contains(key)) {
+                skipped.push(key.clone());
+            } else {
+                planned.push(key.clone());
+            }
+        }
+        Some((planned, skipped))
+    }
+}
+
+/// What [`compute_plan`] returns: the plan and what each site read as.
+pub(crate) type Computed = (
+    crate::plan::Plan,
+    std::collections::BTreeMap<String, crate::observe::Observed>,
+);
+
 /// Read the selected sites and plan them.
 pub(crate) fn compute_plan(
     config: &crate::model::Config,
@@ -475,14 +524,37 @@ pub(crate) fn compute_plan(
     guards: &GuardArgs,
     auth: &crate::ledger::Auth,
     rt: &tokio::runtime::Runtime,
-) -> Result<
-    (
-        crate::plan::Plan,
-        std::collections::BTreeMap<String, crate::observe::Observed>,
-    ),
-    Exit,
-> {
+) -> Result<Computed, Exit> {
+    compute_plan_scoped(config, remote, guards, auth, rt, &Scope::default())
+}
+
+/// [`compute_plan`] of the sites `scope` leaves of the selection.
+pub(crate) fn compute_plan_scoped(
+    config: &crate::model::Config,
+    remote: &RemoteArgs,
+    guards: &GuardArgs,
+    auth: &crate::ledger::Auth,
+    rt: &tokio::runtime::Runtime,
+    scope: &Scope,
+) -> Result<Computed, Exit> {
     check_selection(config, &remote.sites)?;
+    let resolved = scope.resolve(config, &remote.sites);
+    let narrowed = resolved.is_some();
+    let (selection, skipped) = resolved.unwrap_or_else(|| (remote.sites.clone(), Vec::new()));
+    // An empty selection means every site; a scope that leaves none plans none.
+    if narrowed && selection.is_empty() {
+        let recorded = recorded_guards(config, auth)?;
+        let mut plan = crate::observe::build_plan(
+            config,
+            &std::collections::BTreeMap::new(),
+            now(),
+            &recorded,
+            guards.overrides(),
+        );
+        plan.skipped = skipped;
+        plan.shard = scope.shard;
+        return Ok((plan, std::collections::BTreeMap::new()));
+    }
     let client = remote.client().map_err(|e| {
         fail(
             e,
@@ -493,17 +565,20 @@ pub(crate) fn compute_plan(
     let observed = rt.block_on(async {
         let mut observed = crate::observe::observe(
             config,
-            &remote.sites,
+            &selection,
             &client,
             usize::from(remote.parallelism),
             auth,
         )
         .await;
-        crate::observe::observe_targets(config, &remote.sites, &registry, &mut observed).await;
+        crate::observe::observe_targets(config, &selection, &registry, &mut observed).await;
         observed
     });
     let recorded = recorded_guards(config, auth)?;
-    let plan = crate::observe::build_plan(config, &observed, now(), &recorded, guards.overrides());
+    let mut plan =
+        crate::observe::build_plan(config, &observed, now(), &recorded, guards.overrides());
+    plan.skipped = skipped;
+    plan.shard = scope.shard;
     Ok((plan, observed))
 }
 

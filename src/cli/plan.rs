@@ -5,14 +5,35 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{
-    Exit, GuardArgs, RemoteArgs, compute_plan, fail, load_config, report_refusals, runtime,
+    Exit, GuardArgs, RemoteArgs, Scope, compute_plan_scoped, fail, load_config, report_refusals,
+    runtime,
 };
+use crate::plan::Plan;
 use crate::render::{self, Format, TextOptions};
+use crate::scope::Shard;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    #[command(subcommand)]
+    pub command: Option<PlanCommand>,
+
     #[command(flatten)]
     pub remote: RemoteArgs,
+
+    /// Plan only the sites whose desired state differs from this base config
+    /// (`git show origin/main:access.yaml > base.yaml`): the site's own
+    /// block, a person, team or level it uses, `requests:` for request-mode
+    /// sites; every site when `safety` or `ledger_dir` changed. The other
+    /// sites are listed as skipped: their drift is not checked.
+    #[arg(long, value_name = "BASE_CONFIG")]
+    pub changed_from: Option<PathBuf>,
+
+    /// Plan one slice of the sites: shard K of N. Sites sharing an API key
+    /// stay in one shard; shards are balanced by expected requests. Taken of
+    /// the whole config, then narrowed by --site and --changed-from; join
+    /// the N plans with `accessctl plan merge`.
+    #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
 
     #[command(flatten)]
     pub guards: GuardArgs,
@@ -43,9 +64,68 @@ pub struct PlanArgs {
     pub observed: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+pub enum PlanCommand {
+    /// Join the JSON plans of shards (`plan --shard K/N --format json`) into
+    /// one plan, as an unsharded plan would be: refuses plans of another
+    /// config or day, overlapping sites and missing shards, and checks the
+    /// safety guards over the whole.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shard plans, one per shard, in any order.
+    #[arg(value_name = "SHARD_PLAN", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// The guard flags the shards were planned with.
+    #[command(flatten)]
+    pub guards: GuardArgs,
+
+    /// Output format: text for people, json for machines, markdown for pull requests.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+
+    /// Exit 2 when there are changes (0: none, 1: error, 3: refused by a guard).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// With `--format markdown`: split a plan too long for one GitHub comment
+    /// into numbered parts (as `plan --split`).
+    #[arg(long)]
+    pub split: bool,
+
+    /// Also save the merged plan for `accessctl apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// How a plan is shown and saved.
+pub(super) struct Output<'a> {
+    pub format: Format,
+    pub split: bool,
+    pub out: Option<&'a Path>,
+    pub detailed_exitcode: bool,
+}
+
 pub fn run(path: &Path, args: &PlanArgs) -> Exit {
+    if let Some(PlanCommand::Merge(merge)) = &args.command {
+        return super::merge::run(path, merge);
+    }
     let Some(loaded) = load_config(path) else {
         return Exit::Error;
+    };
+    let changed = match &args.changed_from {
+        Some(base) => match changed_from(base, path, &loaded.config) {
+            Ok(changed) => Some(changed),
+            Err(exit) => return exit,
+        },
+        None => None,
+    };
+    let scope = Scope {
+        shard: args.shard,
+        changed,
     };
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -56,6 +136,12 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         Err(exit) => return exit,
     };
     let computed = match &args.observed {
+        Some(_) if scope.shard.is_some() || scope.changed.is_some() => {
+            return super::fail(
+                "`--observed` cannot be combined with `--shard` or `--changed-from`",
+                Some("plan the whole snapshot, or narrow it with --site"),
+            );
+        }
         Some(file) => super::snapshot::compute_plan_observed(
             &loaded.config,
             file,
@@ -63,29 +149,78 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
             &args.guards,
             &auth,
         ),
-        None => compute_plan(&loaded.config, &args.remote, &args.guards, &auth, &rt),
+        None => compute_plan_scoped(
+            &loaded.config,
+            &args.remote,
+            &args.guards,
+            &auth,
+            &rt,
+            &scope,
+        ),
     };
     let (plan, _) = match computed {
         Ok(p) => p,
         Err(exit) => return exit,
     };
+    emit(
+        &plan,
+        &Output {
+            format: args.format,
+            split: args.split,
+            out: args.out.as_deref(),
+            detailed_exitcode: args.detailed_exitcode,
+        },
+    )
+}
+
+/// The sites changed since the base config at `base`, loaded like the
+/// config itself (same loader, same limits: it is as untrusted).
+fn changed_from(
+    base: &Path,
+    head_path: &Path,
+    head: &crate::model::Config,
+) -> Result<std::collections::BTreeSet<String>, Exit> {
+    let hint = "--changed-from takes the config as it is on the base branch (`git show origin/main:access.yaml > base.yaml`); fix that file, or plan without --changed-from for a full plan";
+    match crate::config::load(base) {
+        Ok(loaded) => Ok(crate::scope::changed_sites(
+            &loaded.config,
+            base,
+            head,
+            head_path,
+        )),
+        Err(report) => {
+            // Not annotated on the pull request: the file is not in it.
+            eprint!("{}", report.render());
+            Err(fail(
+                format!(
+                    "the base config {} (--changed-from) does not load, so the changed sites cannot be told apart",
+                    base.display()
+                ),
+                Some(hint),
+            ))
+        }
+    }
+}
+
+/// Print the plan in its format, save it with `--out`, and choose the exit.
+pub(super) fn emit(plan: &Plan, args: &Output<'_>) -> Exit {
     let printed = match args.format {
         Format::Text => {
             let color = render::color_enabled_for_stdout();
-            render::write_text(&plan, &TextOptions { color }, std::io::stdout().lock())
+            render::write_text(plan, &TextOptions { color }, std::io::stdout().lock())
         }
-        Format::Json => render::write_json(&plan, std::io::stdout().lock()),
+        Format::Json => render::write_json(plan, std::io::stdout().lock()),
         Format::Markdown => print_text(
-            &render::render_markdown_limited(&plan, render::COMMENT_LIMIT, args.split)
+            &render::render_markdown_limited(plan, render::COMMENT_LIMIT, args.split)
                 .join(render::PART_SEPARATOR),
         ),
     };
     if let Err(e) = printed {
         return fail(format!("cannot print the plan: {e}"), None);
     }
-    super::github::report_plan(&plan);
-    if let Some(out) = &args.out {
-        if let Err(e) = save_atomically(out, |file| render::write_json(&plan, file)) {
+    super::github::report_plan(plan);
+    if let Some(out) = args.out {
+        if let Err(e) = save_atomically(out, |file| render::write_json(plan, file)) {
             return fail(
                 format!("cannot write the plan to {}: {e}", out.display()),
                 None,
@@ -105,7 +240,7 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         );
         return Exit::Error;
     }
-    if let Some(exit) = report_refusals(&plan) {
+    if let Some(exit) = report_refusals(plan) {
         return exit;
     }
     if args.detailed_exitcode && plan.change_count() > 0 {

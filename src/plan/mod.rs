@@ -43,6 +43,16 @@ pub struct Plan {
     /// ledger key (README, "Security model").
     #[serde(default)]
     pub ledger: LedgerCheck,
+    /// Sites the run's selection held but `--changed-from` left out: their
+    /// desired state is the same as in the base config. Their drift is not
+    /// checked; a full plan checks it. Absent when nothing was skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+    /// The slice of the config's sites this plan covers (`--shard K/N`);
+    /// absent for a whole plan. `accessctl plan merge` joins the N shard
+    /// plans into a whole one; `apply` refuses a shard plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::scope::Shard>,
 }
 
 /// How far the ledger's records could be checked in the job that planned.

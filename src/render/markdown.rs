@@ -176,6 +176,12 @@ fn title(plan: &Plan, out: &mut String) {
     if let Some(note) = plan.unverified_note() {
         out.push_str(&format!("> [!WARNING]\n> {note}\n\n"));
     }
+    if let Some(note) = super::scope_note(plan) {
+        out.push_str(&format!(
+            "> [!NOTE]\n> {}\n\n",
+            inline(&escape::text(&note))
+        ));
+    }
     if parts.is_empty() && errors == 0 {
         out.push_str("Live access matches the config.\n\n");
     }

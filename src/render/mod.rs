@@ -70,6 +70,38 @@ pub fn color_enabled_for_stdout() -> bool {
     !no_color && !dumb && std::io::stdout().is_terminal()
 }
 
+/// Most skipped sites named in text and Markdown (JSON lists them all).
+const SKIPPED_NAMED: usize = 20;
+
+/// What a plan of part of the sites leaves out, in one line: the shard it
+/// covers, the sites `--changed-from` skipped.
+pub fn scope_note(plan: &Plan) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(shard) = plan.shard {
+        parts.push(format!(
+            "Shard {shard}: only this shard's sites were planned (join the shards with `accessctl plan merge`)."
+        ));
+    }
+    if !plan.skipped.is_empty() {
+        let n = plan.skipped.len();
+        let mut names: Vec<String> = plan
+            .skipped
+            .iter()
+            .take(SKIPPED_NAMED)
+            .map(|s| format!("`{s}`"))
+            .collect();
+        if n > SKIPPED_NAMED {
+            names.push(format!("and {} more", n - SKIPPED_NAMED));
+        }
+        parts.push(format!(
+            "Skipped {} unchanged from the base config (--changed-from); drift on them is not checked: {}.",
+            count(n, "site", "sites"),
+            names.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
 /// The order in which totals are listed, with the verb each one reads as.
 const TOTALS: [(Action, &str); 6] = [
     (Action::Invite, "to invite"),

@@ -67,6 +67,9 @@ pub fn write_text(plan: &Plan, opts: &TextOptions, out: impl Write) -> std::io::
     if let Some(note) = plan.unverified_note() {
         writeln!(out, "{}", painter.paint(RED, &format!("warning: {note}")))?;
     }
+    if let Some(note) = super::scope_note(plan) {
+        writeln!(out, "{}", painter.paint(YELLOW, &escape::text(&note)))?;
+    }
     writeln!(out, "{}", painter.paint(BOLD, &summary(plan)))?;
     out.flush()
 }
