@@ -290,14 +290,28 @@ impl GuardArgs {
 }
 
 impl RemoteArgs {
-    /// Providers for the platforms other than Wix (built on first use).
-    pub fn registry(&self) -> crate::providers::registry::Registry {
-        crate::providers::registry::Registry::new(crate::providers::registry::Endpoints {
+    /// Providers for the platforms other than Wix (built on first use),
+    /// one set per process: the plan an apply makes and the apply itself
+    /// share tokens, GTM's container ids and its quota.
+    pub fn registry(&self) -> std::sync::Arc<crate::providers::registry::Registry> {
+        use crate::providers::registry::{Endpoints, Registry};
+        static SHARED: std::sync::Mutex<Option<std::sync::Arc<Registry>>> =
+            std::sync::Mutex::new(None);
+        let endpoints = Endpoints {
             ga4: self.ga4_api_base.clone(),
             gtm: self.gtm_api_base.clone(),
             timeout: Duration::from_secs(self.timeout),
             gtm_rate: self.gtm_rate,
-        })
+        };
+        let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        match shared.as_ref() {
+            Some(registry) if registry.endpoints() == &endpoints => registry.clone(),
+            _ => {
+                let registry = std::sync::Arc::new(Registry::new(endpoints));
+                *shared = Some(registry.clone());
+                registry
+            }
+        }
     }
 
     pub fn client(&self) -> Result<WixClient, String> {

@@ -15,7 +15,7 @@ use super::google::gtm::limiter::RateWindow;
 use crate::platform::{Capabilities, Platform, Provider, ProviderError, Target};
 
 /// Where the Google APIs are, and how long a call may take.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Endpoints {
     pub ga4: String,
     pub gtm: String,
@@ -42,6 +42,10 @@ impl Registry {
             accounts: Mutex::default(),
             providers: Mutex::default(),
         }
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
     }
 
     /// The provider for `target`: its platform, with the credentials the
