@@ -117,17 +117,9 @@ pub struct Person {
     pub wix_account_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Unmanaged {
-    /// Leave collaborators the config does not mention alone, silently.
-    Keep,
-    /// Leave them, but list them as warnings in the plan.
-    #[default]
-    Warn,
-    /// Remove them.
-    Remove,
-}
+/// What to do with principals the config does not mention (defined with
+/// the platform-neutral core, which applies it).
+pub use crate::platform::Unmanaged;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {

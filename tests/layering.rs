@@ -28,6 +28,16 @@ struct Rule {
 
 const RULES: &[Rule] = &[
     Rule {
+        from: "platform",
+        to: "model",
+        why: "the platform-neutral core is below the model: the model holds `platform::Target`/`Access`, and what both need (`Unmanaged`) is defined in `platform`",
+    },
+    Rule {
+        from: "platform",
+        to: "providers",
+        why: "providers implement `platform::Provider`; the core never names a provider",
+    },
+    Rule {
         from: "model",
         to: "request",
         why: "`request` may use `model`, never the reverse: the request-mode settings the model holds live in `model::requests`",

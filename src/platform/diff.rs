@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::Unmanaged;
 use super::{Access, Capabilities, Change, ChangeKind, Target, TargetState};
-use crate::model::Unmanaged;
 
 /// What the config wants one principal to hold on a target.
 #[derive(Debug, Clone, PartialEq, Eq)]

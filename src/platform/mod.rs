@@ -117,6 +117,18 @@ impl Vocabulary {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmanaged {
+    /// Leave principals the config does not mention alone, silently.
+    Keep,
+    /// Leave them, but list them as warnings in the plan.
+    #[default]
+    Warn,
+    /// Remove them.
+    Remove,
+}
+
 /// One scope on one platform whose bindings the config manages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
