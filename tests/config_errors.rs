@@ -4,7 +4,6 @@
 //! that must all be reported in one run.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use accessctl::config::{self, Loaded};
 use accessctl::diag::{Report, Severity};
@@ -334,12 +333,12 @@ fn deep_nesting_fails_fast_with_a_location() {
     );
     let block: String = (0..10_000).map(|_| "- ").collect::<String>() + "x\n";
     for text in [deep, block] {
-        let started = Instant::now();
+        // Bounded by the parser's depth limit (the message says it fired),
+        // not by a clock: speed is the benchmarks' to report.
         let report = match config::load_str(Path::new("deep.yaml"), text.as_bytes()) {
             Ok(_) => panic!("deep nesting loaded"),
             Err(report) => report,
         };
-        assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(report.errors(), 1, "{}", report.render());
         let d = &report.diagnostics[0];
         assert!(d.pos.is_some(), "{}", report.render());
@@ -353,12 +352,12 @@ fn deep_nesting_fails_fast_with_a_location() {
 
 #[test]
 fn billion_laughs_fails_fast() {
-    let started = Instant::now();
+    // Bounded by the alias budget (the message says it fired), not by a
+    // clock: speed is the benchmarks' to report.
     let report = match load("billion-laughs.yaml") {
         Ok(_) => panic!("billion laughs loaded"),
         Err(report) => report,
     };
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert!(report.diagnostics[0].pos.is_some());
     assert!(
         report.diagnostics[0]
