@@ -619,12 +619,7 @@ fn check_token_uri(uri: &str, origin: &str) -> Result<reqwest::Url, ProviderErro
     match url.scheme() {
         "https" if !host.is_empty() => Ok(url),
         "http" => {
-            let loopback = host == "localhost"
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
+            let loopback = crate::model::requests::is_loopback_host(&host);
             if loopback {
                 Ok(url)
             } else {

@@ -20,7 +20,6 @@
 //!   never a panic. The token is only ever in the `Authorization` header.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -274,29 +273,8 @@ impl std::fmt::Debug for Ga4Provider {
     }
 }
 
-/// Tokens travel only over TLS, except to a loopback address (the emulator).
 fn check_base_url(base: &str) -> Result<String, ProviderError> {
-    let url = reqwest::Url::parse(base)
-        .map_err(|e| ProviderError::new(format!("invalid GA4 Admin API base URL `{base}`: {e}")))?;
-    let ok = match url.scheme() {
-        "https" => true,
-        "http" => {
-            let host = url.host_str().unwrap_or("");
-            host == "localhost"
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        _ => false,
-    };
-    if !ok {
-        return Err(ProviderError::new(format!(
-            "refusing GA4 Admin API base URL `{base}`: tokens are only sent over https (plain http only to a loopback address)"
-        )));
-    }
-    Ok(base.trim_end_matches('/').to_string())
+    super::check_base_url(base, "GA4 Admin API")
 }
 
 /// `accounts/N` or `properties/N`.

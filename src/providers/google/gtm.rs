@@ -30,7 +30,6 @@
 pub mod limiter;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -320,37 +319,7 @@ fn valid_handle(account: &str, path: &str) -> bool {
 }
 
 fn check_base_url(base: &str) -> Result<String, ProviderError> {
-    let url = reqwest::Url::parse(base).map_err(|e| {
-        ProviderError::new(format!(
-            "invalid Tag Manager API base URL `{}`: {e}",
-            crate::escape::text(base)
-        ))
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" => {
-            let host = url.host_str().unwrap_or("");
-            let loopback = host == "localhost"
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
-                return Err(ProviderError::new(format!(
-                    "refusing Tag Manager API base URL `{}`: tokens are only sent over https (plain http is allowed for loopback addresses only)",
-                    crate::escape::text(base)
-                )));
-            }
-        }
-        other => {
-            return Err(ProviderError::new(format!(
-                "unsupported scheme `{}` in Tag Manager API base URL",
-                crate::escape::text(other)
-            )));
-        }
-    }
-    Ok(base.trim_end_matches('/').to_owned())
+    super::check_base_url(base, "Tag Manager API")
 }
 
 /// The canonical access of one document.

@@ -27,6 +27,26 @@ pub mod scopes {
     pub const GTM_READONLY: &str = "https://www.googleapis.com/auth/tagmanager.readonly";
 }
 
+/// A Google API base URL (from a flag or the environment, never the
+/// config), without its trailing `/`: tokens go only over https, or plain
+/// http to a loopback address (the emulator). `api` names it in errors.
+pub fn check_base_url(base: &str, api: &str) -> Result<String, ProviderError> {
+    let shown = crate::escape::text(base);
+    let url = reqwest::Url::parse(base)
+        .map_err(|e| ProviderError::new(format!("invalid {api} base URL `{shown}`: {e}")))?;
+    let ok = match url.scheme() {
+        "https" => true,
+        "http" => crate::model::requests::is_loopback_host(url.host_str().unwrap_or("")),
+        _ => false,
+    };
+    if !ok {
+        return Err(ProviderError::new(format!(
+            "refusing {api} base URL `{shown}`: tokens are only sent over https (plain http only to a loopback address)"
+        )));
+    }
+    Ok(base.trim_end_matches('/').to_string())
+}
+
 /// Something that hands out OAuth access tokens for a service account:
 /// cached per scope set and refreshed before they expire.
 pub trait Bearer: Send + Sync {

@@ -24,7 +24,6 @@ pub mod retry;
 pub mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -419,12 +418,7 @@ pub fn check_base_url(base: &str) -> Result<String, String> {
         "https" => {}
         "http" => {
             let host = url.host_str().unwrap_or("");
-            let loopback = host == "localhost"
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
+            let loopback = crate::model::requests::is_loopback_host(host);
             if !loopback {
                 return Err(format!(
                     "refusing Wix API base URL `{base}`: API keys are only sent over https (plain http is allowed for loopback addresses only)"
