@@ -46,6 +46,30 @@ fn plan_on_the_agency_example() {
     insta::assert_snapshot!("plan_agency_text", text);
 }
 
+/// The Markdown comment groups each client's changes by platform: the Wix
+/// site's, then its GA4 property's and GTM account's, counted per platform
+/// in the title.
+#[test]
+fn plan_on_the_agency_example_as_markdown() {
+    let h = agency();
+    let out = h
+        .cmd(&["plan", "--format", "markdown"])
+        .output()
+        .expect("runs");
+    let md = stdout(&out);
+    assert!(
+        md.contains("### accessctl plan: Wix: 11 to invite, 1 to change, 2 to remove, 2 to request; GA4: 1 to add, 1 to update; GTM: 2 to add, 1 to update"),
+        "{md}"
+    );
+    let acme = md
+        .find("<details><summary>acme-bakery")
+        .expect("acme section");
+    let ga4 = md[acme..].find("**GA4 properties/200**").expect("GA4 part");
+    let gtm = md[acme..].find("**GTM accounts/6000**").expect("GTM part");
+    assert!(ga4 < gtm, "Wix, then GA4, then GTM");
+    insta::assert_snapshot!("plan_agency_markdown", md);
+}
+
 #[test]
 fn detailed_exitcode_says_changes_are_pending() {
     let h = agency();
