@@ -118,8 +118,11 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
             })
         })
         .collect();
+    // The bar counts the Wix changes the executor reports; other
+    // platforms print a line per change (`apply::targets`).
+    let wix_total: usize = plan.sites.iter().map(|s| s.changes.len()).sum();
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
-        Arc::new(BarProgress::new(total))
+        Arc::new(BarProgress::new(wix_total))
     } else {
         Arc::new(LineProgress)
     };
