@@ -262,3 +262,41 @@ fn refusals_name_the_reason_and_leave_the_file_untouched() {
         assert_eq!(file(&h), anchored.as_bytes(), "{person}");
     }
 }
+
+#[test]
+fn from_a_snapshot_it_shows_what_it_shows_live_without_reading_the_sites() {
+    let h = harness(&example());
+    let snap = h.dir.path().join("snap.json");
+    let out = h
+        .cmd(&["snapshot", "--out", snap.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let live = h
+        .cmd(&["offboard", "dan", "--format", "json"])
+        .output()
+        .expect("runs");
+    let calls = h.log().len();
+    let observed = h
+        .cmd(&[
+            "offboard",
+            "dan",
+            "--format",
+            "json",
+            "--observed",
+            snap.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("runs");
+    assert!(observed.status.success(), "{}", stderr(&observed));
+    assert_eq!(h.log().len(), calls, "no request from --observed");
+    let (mut live, mut observed) = (json(&live), json(&observed));
+    assert_eq!(observed["observed"], snap.to_str().expect("utf-8"));
+    live["observed"] = Value::Null;
+    observed["observed"] = Value::Null;
+    assert_eq!(live, observed);
+    // dan's grant ended; elm-street-books keeps unmanaged collaborators.
+    let text = live.to_string();
+    assert!(text.contains("sites.elm-street-books.access[1]"), "{text}");
+    assert!(text.contains("account acct-dan"), "{text}");
+}

@@ -600,6 +600,21 @@ sites:
     }
 
     #[test]
+    fn a_flow_mapping_over_several_lines_goes_whole() {
+        let text = CONFIG.replace(
+            "      - { person: bob, role: Admin }\n",
+            "      - { person: bob,\n          role: Admin }\n      - team: seo\n",
+        );
+        let done = offboard(&text, "bob").expect("edits");
+        assert!(
+            done.text
+                .ends_with("    access:   # only bob\n      - team: seo\n"),
+            "{}",
+            done.text
+        );
+    }
+
+    #[test]
     fn refusals() {
         let e = offboard(CONFIG, "bobb").unwrap_err();
         assert!(e.hint.unwrap().contains("did you mean `bob`?"));
@@ -612,6 +627,16 @@ sites:
         let lonely = CONFIG.replace("ops: [bob, carol]", "ops: [bob]");
         let e = offboard(&lonely, "bob").unwrap_err();
         assert!(e.message.contains("team `ops`"), "{e:?}");
+        let aliased = format!("extra: &g {{ person: bob, role: Admin }}\n{CONFIG}")
+            .replace("      - { person: bob, role: Admin }\n", "      - *g\n");
+        let e = offboard(&aliased, "bob").unwrap_err();
+        assert!(e.message.contains("alias"), "{e:?}");
+        let flow_access = CONFIG.replace(
+            "      - { person: bob, role: Admin }\n",
+            "      [{ person: bob, role: Admin }, { team: seo }]\n",
+        );
+        let e = offboard(&flow_access, "bob").unwrap_err();
+        assert!(e.message.contains("not a block list item"), "{e:?}");
         let flow = "people: { alice: { email: a@x.example }, bob: { email: b@x.example } }\n";
         let e = offboard(flow, "bob").unwrap_err();
         assert!(e.message.contains("flow mapping"), "{e:?}");
