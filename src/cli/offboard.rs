@@ -72,6 +72,10 @@ pub struct OffboardReport {
     /// Access `apply` would leave in place, with why (a site that keeps
     /// unmanaged collaborators, a guard).
     pub not_revoked: Vec<Note>,
+    /// Where the edited config still names the person's email or account
+    /// (a reply-to address, a site owner): not edited, for a person to
+    /// look at.
+    pub still_named: Vec<String>,
     /// Safety guards the plan of the edited config breaks: `apply` stops
     /// at them until overridden (each names its flag).
     pub refusals: Vec<String>,
@@ -257,7 +261,8 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
             .collect(),
         revokes: Vec::new(),
         not_revoked: Vec::new(),
-        refusals: plan.refusals.clone(),
+        still_named: done.still_named.clone(),
+        refusals: Vec::new(),
         unreadable: Vec::new(),
     };
     for site in &plan.sites {
@@ -336,6 +341,18 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
             }
         }
     }
+    // The guards that concern the person's sites, or the whole plan.
+    let sites: std::collections::BTreeSet<String> = report
+        .revokes
+        .iter()
+        .map(|r| format!("site `{}`", r.site))
+        .collect();
+    report.refusals = plan
+        .refusals
+        .iter()
+        .filter(|r| !r.starts_with("site `") || sites.iter().any(|s| r.starts_with(s.as_str())))
+        .cloned()
+        .collect();
     report
 }
 
@@ -401,6 +418,13 @@ fn render_text(report: &OffboardReport, path: &Path) -> String {
                 crate::escape::text(&n.note)
             );
         }
+    }
+    if !report.still_named.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nStill named in the config (not edited): {}",
+            report.still_named.join(", ")
+        );
     }
     if !report.refusals.is_empty() {
         let _ = writeln!(out, "\nSafety guards apply would stop at:");

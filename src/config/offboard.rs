@@ -49,6 +49,10 @@ pub struct Offboarding {
     pub wix_account_id: Option<String>,
     pub text: String,
     pub removed: Vec<Removed>,
+    /// Where the edited config still names the person's email or Wix
+    /// account (`requests.email.reply_to`, a site's owner): left alone, for
+    /// a person to look at.
+    pub still_named: Vec<String>,
 }
 
 /// A byte range of the original text replaced by `with`.
@@ -378,13 +382,50 @@ pub fn offboard(text: &str, person: &str) -> Result<Offboarding, Refusal> {
         ));
     }
     removed.sort_by_key(|r| r.line);
+    let mut still_named = Vec::new();
+    named_in(
+        &expected,
+        &YamlPath::root(),
+        &email,
+        account.as_deref(),
+        &mut still_named,
+    );
     Ok(Offboarding {
         person: person.to_string(),
         email,
         wix_account_id: account,
         text: out,
         removed,
+        still_named,
     })
+}
+
+/// Paths of the strings in `value` that are `email` (any case) or `account`.
+fn named_in(
+    value: &Value,
+    path: &YamlPath,
+    email: &str,
+    account: Option<&str>,
+    out: &mut Vec<String>,
+) {
+    match value {
+        Value::String(s) => {
+            if (!email.is_empty() && s.eq_ignore_ascii_case(email)) || Some(s.as_str()) == account {
+                out.push(path.to_string());
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                named_in(v, &path.index(i), email, account, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                named_in(v, &path.key(k), email, account, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The byte range of a block list item (`- …` and its deeper lines).
@@ -585,6 +626,7 @@ sites:
     access: []   # only bob
 ";
         assert_eq!(done.text, want);
+        assert!(done.still_named.is_empty(), "{:?}", done.still_named);
         assert_eq!(
             done.removed.iter().map(|r| r.line).collect::<Vec<_>>(),
             [3, 10, 11, 14, 20, 23, 27]
@@ -593,7 +635,9 @@ sites:
 
     #[test]
     fn a_block_person_and_a_middle_flow_item() {
-        let done = offboard(CONFIG, "carol").expect("edits");
+        let text = format!("{CONFIG}requests:\n  email:\n    reply_to: Carol@x.example\n");
+        let done = offboard(&text, "carol").expect("edits");
+        assert_eq!(done.still_named, ["requests.email.reply_to"]);
         assert!(!done.text.contains("carol"), "{}", done.text);
         assert!(done.text.contains("  ops: [bob]\n"), "{}", done.text);
         assert!(done.text.contains("  design:\n    - bob   # temp\n"));
