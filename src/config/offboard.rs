@@ -409,10 +409,11 @@ fn named_in(
     out: &mut Vec<String>,
 ) {
     match value {
-        Value::String(s) => {
-            if (!email.is_empty() && s.eq_ignore_ascii_case(email)) || Some(s.as_str()) == account {
-                out.push(path.to_string());
-            }
+        Value::String(s)
+            if (!email.is_empty() && s.eq_ignore_ascii_case(email))
+                || Some(s.as_str()) == account =>
+        {
+            out.push(path.to_string());
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
