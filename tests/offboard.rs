@@ -295,8 +295,20 @@ fn from_a_snapshot_it_shows_what_it_shows_live_without_reading_the_sites() {
     live["observed"] = Value::Null;
     observed["observed"] = Value::Null;
     assert_eq!(live, observed);
-    // dan's grant ended; elm-street-books keeps unmanaged collaborators.
+    // dan's grant ended, so the config as it is removes him from
+    // elm-street-books; without his grant he is an unmanaged collaborator
+    // there (`unmanaged: warn`), kept: offboard says so.
     let text = live.to_string();
     assert!(text.contains("sites.elm-street-books.access[1]"), "{text}");
-    assert!(text.contains("account acct-dan"), "{text}");
+    assert_eq!(live["revokes"], Value::Array(Vec::new()), "{text}");
+    let lost = &live["lost"][0];
+    assert_eq!(lost["site"], "elm-street-books", "{text}");
+    assert_eq!(lost["platform"], "wix", "{text}");
+    assert_eq!(lost["action"], "remove", "{text}");
+    assert!(
+        live["not_revoked"][0]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("account acct-dan")),
+        "{text}"
+    );
 }

@@ -72,6 +72,11 @@ pub struct OffboardReport {
     /// Access `apply` would leave in place, with why (a site that keeps
     /// unmanaged collaborators, a guard).
     pub not_revoked: Vec<Note>,
+    /// Removals the config as it is would make (an `until` passed) that the
+    /// edited one would not: the site keeps unmanaged collaborators, so
+    /// without the person's grant their access stays. Apply the current
+    /// config first, or set `unmanaged: remove` on those sites.
+    pub lost: Vec<Revoke>,
     /// Where the edited config still names the person's email or account
     /// (a reply-to address, a site owner): not edited, for a person to
     /// look at.
@@ -113,7 +118,7 @@ pub struct Note {
 
 pub fn run(path: &Path, args: &OffboardArgs) -> Exit {
     // The config as it is must load: the edit is made to a valid config.
-    let Some(_) = load_config(path) else {
+    let Some(original) = load_config(path) else {
         return Exit::Error;
     };
     let text = match std::fs::read(path).map(String::from_utf8) {
@@ -168,15 +173,40 @@ pub fn run(path: &Path, args: &OffboardArgs) -> Exit {
             super::compute_plan(&edited.config, &args.remote, &args.guards, &auth, &rt)
         }
     };
-    let (plan, _) = match computed {
+    let (plan, observed) = match computed {
         Ok(p) => p,
         Err(exit) => return exit,
     };
+    // The config as it is, planned against the same reading: what it would
+    // revoke that the edited one would not.
+    let recorded = match super::recorded_guards(&original.config, &auth) {
+        Ok(r) => r,
+        Err(exit) => return exit,
+    };
+    let before = crate::observe::build_plan(
+        &original.config,
+        &observed,
+        super::now(),
+        &recorded,
+        args.guards.overrides(),
+    );
     let source = args
         .observed
         .as_ref()
         .map_or_else(|| "live".to_string(), |p| p.display().to_string());
-    let mut report = restrict(&done, &plan, source);
+    let mut report = restrict(&done, &plan, source.clone());
+    let current = restrict(&done, &before, source);
+    report.lost = current
+        .revokes
+        .into_iter()
+        .filter(|r| r.action == "remove" || r.action == "revoke-invite")
+        .filter(|r| {
+            !report.revokes.iter().any(|e| {
+                (&e.site, e.platform, &e.scope, &e.action)
+                    == (&r.site, r.platform, &r.scope, &r.action)
+            })
+        })
+        .collect();
 
     if args.write {
         let written = super::plan::save_atomically(path, |file| {
@@ -261,6 +291,7 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
             .collect(),
         revokes: Vec::new(),
         not_revoked: Vec::new(),
+        lost: Vec::new(),
         still_named: done.still_named.clone(),
         refusals: Vec::new(),
         unreadable: Vec::new(),
@@ -416,6 +447,23 @@ fn render_text(report: &OffboardReport, path: &Path) -> String {
                 n.site,
                 crate::render::short_title(n.platform),
                 crate::escape::text(&n.note)
+            );
+        }
+    }
+    if !report.lost.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nRevoked by the config as it is, but not once they are removed (apply it first, or set `unmanaged: remove` on the site):"
+        );
+        for r in &report.lost {
+            let _ = writeln!(
+                out,
+                "  {} {} {} {} ({})",
+                r.site,
+                crate::render::short_title(r.platform),
+                r.action,
+                r.who,
+                r.before
             );
         }
     }
