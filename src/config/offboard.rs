@@ -660,6 +660,41 @@ sites:
     }
 
     #[test]
+    fn every_person_of_the_example_is_removed_validly_or_refused() {
+        let text = include_str!("../../examples/agency.yaml");
+        let path = std::path::Path::new("agency.yaml");
+        let mut outcomes = Vec::new();
+        for person in ["alice", "bob", "carol", "dan", "erin"] {
+            match offboard(text, person) {
+                Ok(done) => {
+                    let loaded = crate::config::load_str(path, done.text.as_bytes())
+                        .unwrap_or_else(|r| panic!("{person}: {}", r.render()));
+                    assert!(!loaded.config.people.contains_key(person));
+                    outcomes.push((person, done.removed.len()));
+                }
+                Err(_) => outcomes.push((person, 0)),
+            }
+        }
+        assert_eq!(
+            outcomes,
+            [
+                ("alice", 0),
+                ("bob", 3),
+                ("carol", 0),
+                ("dan", 3),
+                ("erin", 2)
+            ]
+        );
+        // erin's only grant goes: the site keeps an empty list.
+        let done = offboard(text, "erin").expect("edits");
+        assert!(
+            done.text.contains("    access: []\n\n  harbor-cafe:\n"),
+            "{}",
+            done.text
+        );
+    }
+
+    #[test]
     fn refusals() {
         let e = offboard(CONFIG, "bobb").unwrap_err();
         assert!(e.hint.unwrap().contains("did you mean `bob`?"));
