@@ -84,6 +84,14 @@ fn bobs_plan_changes(plan: &Value) -> Vec<(String, String, String, String)> {
 fn write_removes_exactly_the_persons_lines_and_the_result_plans_the_removals() {
     let config = example();
     let h = harness(&config);
+    #[cfg(unix)]
+    let before_mode = {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(h.config_path())
+            .expect("stat")
+            .permissions()
+            .mode()
+    };
     let out = h
         .cmd(&["offboard", "bob", "--write", "--format", "json"])
         .output()
@@ -107,6 +115,19 @@ fn write_removes_exactly_the_persons_lines_and_the_result_plans_the_removals() {
     );
     let got = String::from_utf8(file(&h)).expect("utf-8");
     assert_eq!(got, want);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(h.config_path())
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            before_mode & 0o777,
+            "the file keeps its permissions"
+        );
+    }
     let lines: Vec<(String, u64)> = report["config"]
         .as_array()
         .expect("config")

@@ -209,9 +209,13 @@ pub fn run(path: &Path, args: &OffboardArgs) -> Exit {
         .collect();
 
     if args.write {
+        // The file keeps its permissions (the temporary file beside it is
+        // created private).
+        let permissions = std::fs::metadata(path).map(|m| m.permissions());
         let written = super::plan::save_atomically(path, |file| {
             use std::io::Write as _;
-            file.write_all(done.text.as_bytes())
+            file.write_all(done.text.as_bytes())?;
+            file.set_permissions(permissions?)
         });
         if let Err(e) = written {
             return fail(format!("cannot write {}: {e}", path.display()), None);
