@@ -17,6 +17,7 @@ mod ledger_cmds;
 mod ledger_keys;
 mod merge;
 mod migrate;
+mod offboard;
 mod plan;
 mod request;
 mod snapshot;
@@ -167,6 +168,15 @@ pub enum Command {
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
     )]
     Who(who::WhoArgs),
+    /// Show everything removing a person would revoke across all clients
+    /// (the plan of the config without them, restricted to them); with
+    /// `--write`, edit the config in place to remove the person, their team
+    /// memberships and their direct grants, touching only those lines.
+    #[command(
+        mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+    )]
+    Offboard(offboard::OffboardArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff): `accessctl man > accessctl.1`; with
@@ -366,6 +376,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Doctor(args) => doctor::run(&cli.config, &args),
         Command::Snapshot(args) => snapshot::run(&cli.config, &args),
         Command::Who(args) => who::run(&cli.config, &args),
+        Command::Offboard(args) => offboard::run(&cli.config, &args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }

@@ -26,6 +26,7 @@
 //! the site's live role list at plan time.
 
 pub mod locate;
+pub mod offboard;
 mod parts;
 pub mod raw;
 pub mod requests;
