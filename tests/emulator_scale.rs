@@ -202,8 +202,10 @@ fn seed_in_code(sites: usize, contributors: usize) -> emulator::Seed {
 
 /// Per-request cost at 1,000 and 10,000 sites: the same number of Query
 /// Site Contributors requests (one connection, one at a time, spread over
-/// the sites) against each. A measurement, not a check (timings on a shared
-/// machine are noisy):
+/// the sites) against each; then again under a per-site rate limit (high
+/// enough never to refuse) after every site was queried once, so the
+/// limiter holds a window per site. A measurement, not a check (timings on
+/// a shared machine are noisy):
 /// `cargo test --release --test emulator_scale -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; run explicitly"]
@@ -213,32 +215,45 @@ async fn per_request_cost_at_1000_and_10000_sites() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4_000);
-    let mut per_request = Vec::new();
-    for sites in [1_000, 10_000] {
-        let emu = emulator::spawn(
-            seed_in_code(sites, CONTRIBUTORS),
-            "127.0.0.1:0".parse().expect("addr"),
-        )
-        .await
-        .expect("emulator starts");
-        let base = emu.base_url();
-        let http = Client::new();
-        // Warm the connection and the allocator.
-        for i in 0..200 {
-            contributors(&http, &base, &site_id(i * 7 % sites)).await;
+    for limited in [false, true] {
+        let mut per_request = Vec::new();
+        for sites in [1_000, 10_000] {
+            let mut seed = seed_in_code(sites, CONTRIBUTORS);
+            if limited {
+                seed.faults = Some(
+                    serde_json::from_value(json!({
+                        "rateLimit": { "perMinute": 1_000_000, "scope": "site" }
+                    }))
+                    .expect("fault config"),
+                );
+            }
+            let emu = emulator::spawn(seed, "127.0.0.1:0".parse().expect("addr"))
+                .await
+                .expect("emulator starts");
+            let base = emu.base_url();
+            let http = Client::new();
+            // Warm the connection and the allocator (and, when limited,
+            // give every site a window).
+            let warm = if limited { sites } else { 200 };
+            for i in 0..warm {
+                contributors(&http, &base, &site_id(i)).await;
+            }
+            let t = Instant::now();
+            for i in 0..requests {
+                let got = contributors(&http, &base, &site_id(i * 7919 % sites)).await;
+                assert_eq!(got.len(), CONTRIBUTORS + 1);
+            }
+            let each = t.elapsed() / u32::try_from(requests).unwrap_or(u32::MAX);
+            let how = if limited { ", per-site limit" } else { "" };
+            eprintln!(
+                "{sites:>6} sites × {CONTRIBUTORS}{how}: {requests} queries, {each:?} per request"
+            );
+            per_request.push(each);
+            emu.shutdown().await;
         }
-        let t = Instant::now();
-        for i in 0..requests {
-            let got = contributors(&http, &base, &site_id(i * 7919 % sites)).await;
-            assert_eq!(got.len(), CONTRIBUTORS + 1);
-        }
-        let each = t.elapsed() / u32::try_from(requests).unwrap_or(u32::MAX);
-        eprintln!("{sites:>6} sites × {CONTRIBUTORS}: {requests} queries, {each:?} per request");
-        per_request.push(each);
-        emu.shutdown().await;
+        eprintln!(
+            "10,000 ÷ 1,000 sites, per request: {:.2}×",
+            per_request[1].as_secs_f64() / per_request[0].as_secs_f64()
+        );
     }
-    eprintln!(
-        "10,000 ÷ 1,000 sites, per request: {:.2}×",
-        per_request[1].as_secs_f64() / per_request[0].as_secs_f64()
-    );
 }
