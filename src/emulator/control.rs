@@ -231,12 +231,17 @@ struct ClockResponse {
 
 // ------------------------------------------------------------- handlers
 
+/// The views of every site expire what is due everywhere first (expiry is
+/// otherwise swept per site, when a request touches it).
 async fn get_state(AxState(shared): AxState<Arc<Shared>>) -> Json<StateView> {
-    Json(state_view(&shared.state()))
+    let mut st = shared.state();
+    st.sweep_all_expired();
+    Json(state_view(&st))
 }
 
 async fn get_invites(AxState(shared): AxState<Arc<Shared>>) -> Json<Vec<InviteRecordView>> {
-    let st = shared.state();
+    let mut st = shared.state();
+    st.sweep_all_expired();
     let all = st
         .sites
         .values()
@@ -344,7 +349,8 @@ async fn get_clock(AxState(shared): AxState<Arc<Shared>>) -> Json<ClockResponse>
 }
 
 /// Freeze the clock at an instant. Moving it forward past an invite's
-/// expiration date expires the invite on the next request.
+/// expiration date expires the invite on the next request that looks at
+/// its site (or at every site).
 async fn put_clock(
     AxState(shared): AxState<Arc<Shared>>,
     body: Bytes,
@@ -357,8 +363,7 @@ async fn put_clock(
         )
     })?;
     let mut st = shared.state();
-    st.clock = Clock::Fixed(t);
-    st.sweep_expired();
+    st.set_clock(Clock::Fixed(t));
     Ok(Json(ClockResponse {
         now: timestamp(st.now()),
     }))

@@ -29,6 +29,16 @@ pub enum EmulatorError {
         path: Option<PathBuf>,
         message: String,
     },
+    /// Over the seed parser's size limits (`seed::MAX_SEED_NODES`, …).
+    #[error(
+        "emulator seed{} is too large: it holds {limit}; seed a bigger state \
+         through the `/_emulator` controls or build the `Seed` in code",
+        fmt_path(path)
+    )]
+    SeedTooLarge {
+        path: Option<PathBuf>,
+        limit: String,
+    },
     #[error(
         "emulator seed{} is invalid:{}",
         fmt_path(path),
@@ -58,6 +68,10 @@ impl EmulatorError {
             EmulatorError::ParseSeed { message, .. } => EmulatorError::ParseSeed {
                 path: Some(file.to_path_buf()),
                 message,
+            },
+            EmulatorError::SeedTooLarge { limit, .. } => EmulatorError::SeedTooLarge {
+                path: Some(file.to_path_buf()),
+                limit,
             },
             EmulatorError::InvalidSeed { problems, .. } => EmulatorError::InvalidSeed {
                 path: Some(file.to_path_buf()),

@@ -375,16 +375,22 @@ enum Bucket {
 #[derive(Debug, Default)]
 struct Limiter {
     windows: HashMap<Bucket, VecDeque<Instant>>,
+    /// Prune idle buckets once there are more than this many: twice what
+    /// was left after the last prune (at least [`PRUNE_ABOVE`]), so with
+    /// 10,000 sites busy at once the walk over every bucket runs once per
+    /// doubling, not on every request.
+    prune_above: usize,
 }
 
 impl Limiter {
     /// Count the request, or say how long until a slot frees.
     fn admit(&mut self, bucket: Bucket, limit: u32, now: Instant) -> Result<(), Duration> {
-        if self.windows.len() > PRUNE_ABOVE {
+        if self.windows.len() > self.prune_above.max(PRUNE_ABOVE) {
             self.windows.retain(|_, q| {
                 q.back()
                     .is_some_and(|t| now.saturating_duration_since(*t) < WINDOW)
             });
+            self.prune_above = 2 * self.windows.len();
         }
         let q = self.windows.entry(bucket).or_default();
         while q
@@ -830,5 +836,31 @@ mod tests {
         assert_eq!(f.plan(None, &a, t3).outcome, Outcome::Handle);
         assert_eq!(f.stats().rate_limited, 2);
         assert_eq!(f.stats().total, 6);
+    }
+
+    #[test]
+    fn idle_buckets_are_pruned_without_a_walk_per_request() {
+        let mut l = Limiter::default();
+        let t0 = Instant::now();
+        for i in 0..=PRUNE_ABOVE as u64 {
+            assert!(l.admit(Bucket::Key(i), 1, t0).is_ok());
+        }
+        // Over the threshold, all busy: nothing pruned, and the next prune
+        // waits until the map has doubled.
+        assert!(l.admit(Bucket::Key(u64::MAX), 1, t0).is_ok());
+        assert_eq!(l.windows.len(), PRUNE_ABOVE + 2);
+        assert_eq!(l.prune_above, 2 * (PRUNE_ABOVE + 1));
+        // A minute later the idle buckets go at the next prune.
+        let t1 = t0 + WINDOW;
+        for i in 0..=(2 * PRUNE_ABOVE as u64) {
+            assert!(l.admit(Bucket::Key(1_000_000 + i), 1, t1).is_ok());
+        }
+        assert!(
+            l.windows.len() <= 2 * PRUNE_ABOVE + 2,
+            "{}",
+            l.windows.len()
+        );
+        // The old requests no longer count.
+        assert!(l.admit(Bucket::Key(0), 1, t1).is_ok());
     }
 }

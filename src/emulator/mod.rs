@@ -70,13 +70,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Lock the state and apply time-based expiry first. A poisoned lock
-    /// (a panicking handler) still yields the data: the emulator is a test
-    /// tool and should keep answering.
+    /// Lock the state. Nothing here walks every site: invite expiry is
+    /// swept lazily, per site, by the operations that look at a site's
+    /// invites (`State::site_now`), so a request costs the same at 10 or
+    /// 10,000 sites. A poisoned lock (a panicking handler) still yields the
+    /// data: the emulator is a test tool and should keep answering.
     fn state(&self) -> MutexGuard<'_, State> {
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        guard.sweep_expired();
-        guard
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn log(&self) -> MutexGuard<'_, RequestLog> {

@@ -295,18 +295,81 @@ pub fn default_predefined_roles() -> Vec<SeedRole> {
         .collect()
 }
 
+/// YAML nodes (scalars, sequences and mappings) a seed may hold. A site
+/// with 20 contributors of one role each, written as in the format above,
+/// is about 130 nodes, so this admits 10,000 × 20 (about 1.3 million)
+/// three times over, and ~30,000 sites × 20 in all. The limit stays because
+/// the seed is still a file that is parsed whole into memory.
+pub const MAX_SEED_NODES: usize = 4_000_000;
+
+/// Text in scalars (ids, emails, role names) a seed may hold: 10,000 × 20
+/// with GUID account ids is about 20 MiB.
+pub const MAX_SEED_SCALAR_BYTES: usize = 128 * 1024 * 1024;
+
+/// The size limits a seed is parsed under.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    nodes: usize,
+    scalar_bytes: usize,
+}
+
+const LIMITS: Limits = Limits {
+    nodes: MAX_SEED_NODES,
+    scalar_bytes: MAX_SEED_SCALAR_BYTES,
+};
+
 /// Parse YAML text into a seed and validate it (path-less errors).
 pub(super) fn parse(text: &str) -> Result<Seed, EmulatorError> {
+    parse_within(text, LIMITS)
+}
+
+fn parse_within(text: &str, limits: Limits) -> Result<Seed, EmulatorError> {
     // No source snippet in messages: the offending line could hold an API key.
-    let options = serde_saphyr::options! { with_snippet: false };
-    let seed: Seed = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        EmulatorError::ParseSeed {
-            path: None,
-            message: e.to_string(),
-        }
-    })?;
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: limits.nodes,
+            // One event per scalar, two per collection.
+            max_events: 2 * limits.nodes,
+            max_total_scalar_bytes: limits.scalar_bytes,
+        },
+        with_snippet: false,
+    };
+    let seed: Seed =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| yaml_error(&e, limits))?;
     build_state(&seed)?;
     Ok(seed)
+}
+
+/// A seed over the size limits gets a message saying so and what the
+/// limit is; anything else is invalid YAML, as the parser words it.
+fn yaml_error(e: &serde_saphyr::Error, limits: Limits) -> EmulatorError {
+    let mut inner = e;
+    while let serde_saphyr::Error::WithSnippet { error, .. } = inner {
+        inner = error;
+    }
+    use serde_saphyr::budget::BudgetBreach;
+    let too_large = match inner {
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => Some(format!(
+                "more than {} YAML nodes (values, lists and mappings; a site with \
+                 20 contributors is about 130)",
+                limits.nodes
+            )),
+            BudgetBreach::ScalarBytes { .. } => Some(format!(
+                "more than {} bytes of text in its values",
+                limits.scalar_bytes
+            )),
+            _ => None,
+        },
+        _ => None,
+    };
+    match too_large {
+        Some(limit) => EmulatorError::SeedTooLarge { path: None, limit },
+        None => EmulatorError::ParseSeed {
+            path: None,
+            message: e.to_string(),
+        },
+    }
 }
 
 /// Validate the seed and turn it into the emulator's starting state.
@@ -436,14 +499,12 @@ pub(super) fn build_state(seed: &Seed) -> Result<State, EmulatorError> {
                 continue;
             };
             let id = match &inv.id {
-                Some(id)
-                    if state.invite_id_taken(id) || site.invites.iter().any(|x| &x.id == id) =>
-                {
+                Some(id) if !state.claim_invite_id(id, &s.id) => {
                     problems.push(format!("{what}: duplicate invite id {id:?}"));
                     continue;
                 }
                 Some(id) => id.clone(),
-                None => state.next_invite_id(),
+                None => state.next_invite_id(&s.id),
             };
             let now = state.now();
             site.invites.push(Invite {
@@ -533,4 +594,41 @@ fn resolve_all(
         }
     }
     ok.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Limits, parse_within};
+
+    /// Past a limit the error says the seed is too large and what the
+    /// limit is (small limits here; the real ones are millions of nodes).
+    #[test]
+    fn a_seed_over_the_limits_is_refused_plainly() {
+        let mut yaml = String::from("accounts:\n  - id: a\n    api_keys:\n");
+        for k in 0..100 {
+            yaml.push_str(&format!("      - key-{k}\n"));
+        }
+        let roomy = Limits {
+            nodes: 1_000,
+            scalar_bytes: 10_000,
+        };
+        assert!(parse_within(&yaml, roomy).is_ok());
+        let few_nodes = Limits { nodes: 50, ..roomy };
+        let msg = parse_within(&yaml, few_nodes)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains("is too large"), "{msg}");
+        assert!(msg.contains("more than 50 YAML nodes"), "{msg}");
+        assert!(!msg.contains("key-"), "no values quoted: {msg}");
+        let little_text = Limits {
+            scalar_bytes: 100,
+            ..roomy
+        };
+        let msg = parse_within(&yaml, little_text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains("more than 100 bytes of text"), "{msg}");
+    }
 }

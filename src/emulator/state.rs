@@ -131,6 +131,19 @@ impl Site {
         }
     }
 
+    /// Turn this site's pending invites past their expiration date into
+    /// `Expired` (dated at the expiration date, whenever this runs). Expiry
+    /// is lazy: it runs on a site when something looks at its invites, so
+    /// a request costs the same however many sites there are.
+    pub fn sweep_expired(&mut self, now: OffsetDateTime) {
+        for inv in &mut self.invites {
+            if inv.status == InviteStatus::Pending && inv.expires <= now {
+                inv.status = InviteStatus::Expired;
+                inv.updated = inv.expires;
+            }
+        }
+    }
+
     /// Seats in use: non-owner contributors plus pending invites.
     pub fn seats_used(&self) -> usize {
         self.contributors.len()
@@ -157,13 +170,16 @@ pub enum Settle {
 }
 
 pub struct State {
-    pub clock: Clock,
+    clock: Clock,
     pub predefined: Vec<Role>,
     /// accountId → that account's custom roles.
     pub accounts: BTreeMap<String, Vec<Role>>,
     /// API key → accountId. Never printed.
     keys: HashMap<String, String>,
     pub sites: BTreeMap<String, Site>,
+    /// Invite id → the site holding it, so finding an invite by id does
+    /// not walk every site. Ids are unique across sites.
+    invite_sites: HashMap<String, String>,
     /// What Bulk Invite does for an email with a pending invite.
     pub duplicate_invites: DuplicateInvites,
     invite_counter: u64,
@@ -183,6 +199,7 @@ impl State {
             accounts,
             keys,
             sites: BTreeMap::new(),
+            invite_sites: HashMap::new(),
             duplicate_invites: DuplicateInvites::default(),
             invite_counter: 0,
             assignment_counter: 0,
@@ -204,22 +221,31 @@ impl State {
         self.keys.get(key).map(String::as_str)
     }
 
-    /// Ids look like GUIDs (as Wix's do) but come from a counter, so runs
-    /// are reproducible.
-    pub fn next_invite_id(&mut self) -> String {
-        self.invite_counter += 1;
-        format!("1a7e0000-0000-4000-8000-{:012}", self.invite_counter)
+    /// A new invite id for an invite of `site_id`, recorded as taken. Ids
+    /// look like GUIDs (as Wix's do) but come from a counter, so runs are
+    /// reproducible; one a seed already used is skipped.
+    pub fn next_invite_id(&mut self, site_id: &str) -> String {
+        loop {
+            self.invite_counter += 1;
+            let id = format!("1a7e0000-0000-4000-8000-{:012}", self.invite_counter);
+            if self.claim_invite_id(&id, site_id) {
+                return id;
+            }
+        }
+    }
+
+    /// Record `id` as an invite of `site_id`; false if some invite has it.
+    pub fn claim_invite_id(&mut self, id: &str, site_id: &str) -> bool {
+        if self.invite_sites.contains_key(id) {
+            return false;
+        }
+        self.invite_sites.insert(id.to_owned(), site_id.to_owned());
+        true
     }
 
     fn next_assignment_id(&mut self) -> String {
         self.assignment_counter += 1;
         format!("a5517000-0000-4000-8000-{:012}", self.assignment_counter)
-    }
-
-    pub fn invite_id_taken(&self, id: &str) -> bool {
-        self.sites
-            .values()
-            .any(|s| s.invites.iter().any(|i| i.id == id))
     }
 
     /// Assignments for `roles`; a role kept from `previous` keeps its
@@ -287,18 +313,31 @@ impl State {
         }
     }
 
-    /// Turn pending invites past their expiration date into `Expired`.
-    /// Called before every operation, so a moved clock takes effect.
-    pub fn sweep_expired(&mut self) {
+    /// Expire what is due on every site. Only views of every site (the
+    /// `/_emulator/state` and `/_emulator/invites` controls) and a clock
+    /// moved backwards need this; requests sweep the one site they touch
+    /// ([`State::site_now`]).
+    pub fn sweep_all_expired(&mut self) {
         let now = self.now();
         for site in self.sites.values_mut() {
-            for inv in &mut site.invites {
-                if inv.status == InviteStatus::Pending && inv.expires <= now {
-                    inv.status = InviteStatus::Expired;
-                    inv.updated = inv.expires;
-                }
-            }
+            site.sweep_expired(now);
         }
+    }
+
+    /// Set the clock. Expiry is lazy, so before the clock goes back, what
+    /// the later time already expired is expired everywhere: an invite
+    /// seen expired stays expired, as if every site had been looked at.
+    /// Moving it forward costs nothing; sites catch up when looked at.
+    pub fn set_clock(&mut self, clock: Clock) {
+        let before = self.now();
+        let after = match clock {
+            Clock::Fixed(t) => t,
+            Clock::System => OffsetDateTime::now_utc(),
+        };
+        if after < before {
+            self.sweep_all_expired();
+        }
+        self.clock = clock;
     }
 
     pub fn site(&self, site_id: &str) -> Result<&Site, ApiError> {
@@ -311,6 +350,15 @@ impl State {
         self.sites
             .get_mut(site_id)
             .ok_or_else(|| ApiError::not_found(format!("site {site_id:?} not found")))
+    }
+
+    /// The site with its expiry brought up to now: what every operation
+    /// that looks at a site's invites starts with.
+    pub fn site_now(&mut self, site_id: &str) -> Result<&mut Site, ApiError> {
+        let now = self.now();
+        let site = self.site_mut(site_id)?;
+        site.sweep_expired(now);
+        Ok(site)
     }
 
     // ------------------------------------------------------------ Wix API
@@ -385,7 +433,7 @@ impl State {
         site_id: &str,
         req: BulkInviteRequest,
     ) -> Result<BulkInviteResponse, ApiError> {
-        let owner = self.site(site_id)?.owner.clone();
+        let owner = self.site_now(site_id)?.owner.clone();
         let mut violations = Vec::new();
         let mut violate = |field: String, description: String| {
             violations.push(FieldViolation { field, description })
@@ -452,7 +500,7 @@ impl State {
                 failed_emails.push(email);
                 continue;
             }
-            let id = self.next_invite_id();
+            let id = self.next_invite_id(site_id);
             let site = self.site_mut(site_id)?;
             if let Some(idx) = previous {
                 site.invites[idx].status = InviteStatus::Deleted;
@@ -484,7 +532,7 @@ impl State {
     /// left alone (whether Wix extends it is unconfirmed).
     pub fn resend(&mut self, site_id: &str, invite_id: &str) -> Result<SiteInvite, ApiError> {
         let now = self.now();
-        let site = self.site_mut(site_id)?;
+        let site = self.site_now(site_id)?;
         let idx = pending_index(site, invite_id)?;
         site.invites[idx].updated = now;
         Ok(invite_wire(site, &site.invites[idx]))
@@ -493,7 +541,7 @@ impl State {
     /// Revoke: a pending invite of this site becomes `Deleted`.
     pub fn revoke(&mut self, site_id: &str, invite_id: &str) -> Result<(), ApiError> {
         let now = self.now();
-        let site = self.site_mut(site_id)?;
+        let site = self.site_now(site_id)?;
         let idx = pending_index(site, invite_id)?;
         site.invites[idx].status = InviteStatus::Deleted;
         site.invites[idx].updated = now;
@@ -595,25 +643,28 @@ impl State {
     /// Locate the invite a control means: by id, or the pending invite for
     /// an email on a site. 404 when there is none at all, 409 when the only
     /// matching invites are no longer pending.
-    fn find_pending(&self, sel: &InviteSelector) -> Result<(String, usize), ApiError> {
+    fn find_pending(&mut self, sel: &InviteSelector) -> Result<(String, usize), ApiError> {
         match sel {
             InviteSelector::ById(id) => {
-                for site in self.sites.values() {
-                    if let Some(idx) = site.invites.iter().position(|i| &i.id == id) {
-                        let status = site.invites[idx].status;
-                        if status != InviteStatus::Pending {
-                            return Err(ApiError::conflict(format!(
-                                "invite {id:?} is {}, not Pending",
-                                status.as_wire()
-                            )));
-                        }
-                        return Ok((site.id.clone(), idx));
-                    }
+                let not_found = || ApiError::not_found(format!("no invite with id {id:?}"));
+                let site_id = self.invite_sites.get(id).cloned().ok_or_else(not_found)?;
+                let site = self.site_now(&site_id)?;
+                let idx = site
+                    .invites
+                    .iter()
+                    .position(|i| &i.id == id)
+                    .ok_or_else(not_found)?;
+                let status = site.invites[idx].status;
+                if status != InviteStatus::Pending {
+                    return Err(ApiError::conflict(format!(
+                        "invite {id:?} is {}, not Pending",
+                        status.as_wire()
+                    )));
                 }
-                Err(ApiError::not_found(format!("no invite with id {id:?}")))
+                Ok((site_id, idx))
             }
             InviteSelector::BySiteEmail { site_id, email } => {
-                let site = self.site(site_id)?;
+                let site = self.site_now(site_id)?;
                 let matching = |i: &&Invite| i.email.eq_ignore_ascii_case(email.trim());
                 if let Some(idx) = site
                     .invites
@@ -697,7 +748,7 @@ impl State {
         let Some(site_id) = site_id else {
             return Err(ApiError::invalid_argument("give inviteId or siteId"));
         };
-        let site = self.site_mut(site_id)?;
+        let site = self.site_now(site_id)?;
         let mut expired = Vec::new();
         for inv in &mut site.invites {
             let email_ok = email.is_none_or(|e| inv.email.eq_ignore_ascii_case(e.trim()));
