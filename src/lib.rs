@@ -3,6 +3,7 @@
 //! The crate is split so that only `providers` and `emulator` do network I/O;
 //! `config`, `plan` and `render` are synchronous and pure. See ARCHITECTURE.md.
 
+pub mod access;
 pub mod apply;
 pub mod cli;
 pub mod config;
