@@ -57,6 +57,11 @@ pub struct Entry {
     pub config: &'static str,
     /// The roles the config gives here, as written.
     pub wanted: Vec<String>,
+    /// GA4/GTM: the email (or the platform's id) holding it; empty for Wix,
+    /// where `account_id` says.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub holder: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -226,6 +231,7 @@ pub fn wix_entries(
         invite_expires,
         config: "",
         wanted: Vec::new(),
+        holder: String::new(),
     };
     let wanted = wanted_on_wix(config, site, subject, now);
     let ledger = match (&o.observation, &o.ledger) {
@@ -505,6 +511,7 @@ pub fn target_entry(
         invite_expires: None,
         config,
         wanted: wanted.as_ref().map(roles).unwrap_or_default(),
+        holder: email.to_string(),
     }
 }
 

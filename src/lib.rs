@@ -21,6 +21,7 @@ pub mod plan;
 pub mod platform;
 pub mod providers;
 pub mod render;
+pub mod report;
 pub mod request;
 pub mod scope;
 pub mod secret;

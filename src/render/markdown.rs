@@ -469,7 +469,7 @@ fn fenced(info: &str, body: &str, out: &mut String) {
 
 /// Text for a table cell: every Markdown and HTML character escaped, pipes
 /// included, on one line.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     inline_plain(&text.replace(['\n', '\r'], " "))
 }
 

@@ -30,6 +30,7 @@ use crate::plan::{Action, Change, Plan, Role, SitePlan};
 use crate::platform::{ChangeKind, Platform};
 
 pub use json::{render_json, write_json};
+pub(crate) use markdown::cell as markdown_cell;
 pub use markdown::{COMMENT_LIMIT, PART_SEPARATOR, render_markdown, render_markdown_limited};
 pub use text::{render_text, write_text};
 
