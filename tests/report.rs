@@ -342,3 +342,43 @@ fn a_managed_grant_ending_within_the_warning_days_is_expiring() {
     let doc: Value = serde_json::from_str(&report(&h, "json")).expect("JSON");
     assert_eq!(doc["summary"]["by_status"]["expiring"], 0, "{doc:#}");
 }
+
+#[test]
+fn the_access_review_workflow_is_valid_and_runs_report_from_one_snapshot() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text =
+        std::fs::read_to_string(root.join("examples/github/access-review.yml")).expect("workflow");
+    let wf: Value = serde_saphyr::from_str(&text).expect("valid YAML");
+    assert!(wf["on"]["schedule"][0]["cron"].is_string(), "{wf}");
+    assert!(wf["on"]["workflow_dispatch"].is_null() || wf["on"]["workflow_dispatch"].is_object());
+    let job = &wf["jobs"]["review"];
+    assert_eq!(job["permissions"]["issues"], "write");
+    assert_eq!(job["permissions"]["contents"], "read");
+    let steps = job["steps"].as_array().expect("steps");
+    let runs: String = steps
+        .iter()
+        .map(|s| format!("{}\n", s["run"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(runs.contains("accessctl snapshot -c access.yaml --out snapshot.json"));
+    assert!(runs.contains("accessctl report -c access.yaml --observed snapshot.json"));
+    assert!(runs.contains("GITHUB_STEP_SUMMARY"));
+    assert!(
+        steps.iter().any(|s| s["uses"] == "actions/github-script@v7"
+            && s["with"]["script"]
+                .as_str()
+                .is_some_and(|t| t.contains("issues.create"))),
+        "the review is opened as an issue"
+    );
+    // The flags it uses are the binary's.
+    let help = common::accessctl()
+        .args(["report", "--help"])
+        .output()
+        .expect("runs");
+    let help = stdout(&help);
+    for flag in ["--observed", "--format", "--out", "--site"] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+    for format in ["markdown", "csv", "json"] {
+        assert!(runs.contains(format) && help.contains(format), "{format}");
+    }
+}
