@@ -259,41 +259,37 @@ pub fn wix_entries(
         Observation::Failed(_) => {}
         Observation::RequestMode => {
             let Some(email) = &subject.email else { return };
-            for g in ledger.granted_by_owner.iter().filter(|g| &g.email == email) {
-                let held: BTreeSet<String> = g
-                    .roles
-                    .iter()
-                    .map(|r| crate::plan::roles::slug(r))
-                    .collect();
-                let e = wix(
+            // What the owner confirmed granting, then what is asked of them.
+            let confirmed = ledger.granted_by_owner.iter().map(|g| {
+                (
+                    &g.email,
+                    &g.roles,
                     "granted-by-owner",
-                    g.roles.clone(),
+                    g.marked_at,
+                    "owner-confirmed",
+                )
+            });
+            let asked = ledger.open_request().into_iter().flat_map(|r| {
+                r.grants
+                    .iter()
+                    .map(move |g| (&g.email, &g.roles, "requested", r.sent_at, "request"))
+            });
+            for (who, roles, state, at, source) in confirmed.chain(asked) {
+                if who != email {
+                    continue;
+                }
+                let held: BTreeSet<String> =
+                    roles.iter().map(|r| crate::plan::roles::slug(r)).collect();
+                let e = wix(
+                    state,
+                    roles.clone(),
                     None,
                     None,
-                    Some(time_text(g.marked_at)),
-                    Some("owner-confirmed"),
+                    Some(time_text(at)),
+                    Some(source),
                     None,
                 );
                 report.access.push(finish(e, &held, None));
-            }
-            if let Some(r) = ledger.open_request() {
-                for g in r.grants.iter().filter(|g| &g.email == email) {
-                    let held: BTreeSet<String> = g
-                        .roles
-                        .iter()
-                        .map(|r| crate::plan::roles::slug(r))
-                        .collect();
-                    let e = wix(
-                        "requested",
-                        g.roles.clone(),
-                        None,
-                        None,
-                        Some(time_text(r.sent_at)),
-                        Some("request"),
-                        None,
-                    );
-                    report.access.push(finish(e, &held, None));
-                }
             }
         }
         Observation::Live(live) => {

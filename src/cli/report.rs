@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{Exit, RemoteArgs, fail, load_config, runtime};
+use super::{Exit, RemoteArgs, fail, load_config};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -42,28 +42,11 @@ pub fn run(path: &Path, args: &ReportArgs) -> Exit {
         return Exit::Error;
     };
     let config = &loaded.config;
-    let auth = match super::ledger_auth() {
-        Ok(auth) => auth,
-        Err(exit) => return exit,
-    };
-    let observed = match &args.observed {
-        Some(file) => super::snapshot::observe_snapshot(config, file, &args.remote, &auth),
-        None => {
-            let rt = match runtime() {
-                Ok(rt) => rt,
-                Err(exit) => return exit,
-            };
-            super::snapshot::observe_live(config, &args.remote, &auth, &rt)
-        }
-    };
-    let observed = match observed {
-        Ok(o) => o,
-        Err(exit) => return exit,
-    };
-    let source = args
-        .observed
-        .as_ref()
-        .map_or_else(|| "live".to_string(), |p| p.display().to_string());
+    let (observed, source) =
+        match super::snapshot::observe_either(config, args.observed.as_deref(), &args.remote) {
+            Ok(read) => read,
+            Err(exit) => return exit,
+        };
     let report = crate::report::build(config, &observed, super::now(), source);
     let text = match args.format {
         ReportFormat::Markdown => crate::report::render_comment(&report),

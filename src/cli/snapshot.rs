@@ -133,6 +133,26 @@ pub(crate) fn observe_snapshot(
     Ok(restored.observed)
 }
 
+/// What `who` and `report` read: the snapshot `observed` names, else the
+/// live sites; with the source to print (`live` or the snapshot's path).
+pub(crate) fn observe_either(
+    config: &Config,
+    observed: Option<&Path>,
+    remote: &RemoteArgs,
+) -> Result<(BTreeMap<String, Observed>, String), Exit> {
+    let auth = super::ledger_auth()?;
+    match observed {
+        Some(file) => Ok((
+            observe_snapshot(config, file, remote, &auth)?,
+            file.display().to_string(),
+        )),
+        None => {
+            let rt = super::runtime()?;
+            Ok((observe_live(config, remote, &auth, &rt)?, "live".into()))
+        }
+    }
+}
+
 /// `plan --observed FILE`: the plan from a snapshot (as `compute_plan`
 /// makes it from live reads).
 pub(crate) fn compute_plan_observed(

@@ -15,7 +15,7 @@ use clap::Args;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Exit, RemoteArgs, fail, load_config, runtime};
+use super::{Exit, RemoteArgs, fail, load_config};
 use crate::access::{Entry, Found, Unreadable, resolve, target_entries, wix_entries};
 use crate::model::Config;
 use crate::observe::Observed;
@@ -77,28 +77,11 @@ pub fn run(path: &Path, args: &WhoArgs) -> Exit {
         return Exit::Error;
     };
     let config = &loaded.config;
-    let auth = match super::ledger_auth() {
-        Ok(auth) => auth,
-        Err(exit) => return exit,
-    };
-    let observed = match &args.observed {
-        Some(file) => super::snapshot::observe_snapshot(config, file, &args.remote, &auth),
-        None => {
-            let rt = match runtime() {
-                Ok(rt) => rt,
-                Err(exit) => return exit,
-            };
-            super::snapshot::observe_live(config, &args.remote, &auth, &rt)
-        }
-    };
-    let observed = match observed {
-        Ok(o) => o,
-        Err(exit) => return exit,
-    };
-    let source = args
-        .observed
-        .as_ref()
-        .map_or_else(|| "live".to_string(), |p| p.display().to_string());
+    let (observed, source) =
+        match super::snapshot::observe_either(config, args.observed.as_deref(), &args.remote) {
+            Ok(read) => read,
+            Err(exit) => return exit,
+        };
     let report = who(config, &args.principal, &observed, super::now(), source);
     let printed = match args.format {
         WhoFormat::Json => serde_json::to_string_pretty(&report)
