@@ -382,3 +382,37 @@ fn the_access_review_workflow_is_valid_and_runs_report_from_one_snapshot() {
         assert!(runs.contains(format) && help.contains(format), "{format}");
     }
 }
+
+#[test]
+fn an_unreadable_site_is_listed_and_fails_the_run_after_printing() {
+    let h = agency_with(|_| {});
+    let run = |format: &str| {
+        h.cmd(&["report", "--format", format])
+            .env("CEDAR_WIX_API_KEY", "not-the-key")
+            .output()
+            .expect("runs")
+    };
+    let out = run("markdown");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 site or target could not be read; the report is incomplete"));
+    let markdown = stdout(&out);
+    assert!(
+        markdown.contains("> [!WARNING]\n> **1 site or target could not be read**"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("### cedar\\-yoga (unreadable)")
+            || markdown.contains("### cedar-yoga (unreadable)"),
+        "{markdown}"
+    );
+    assert!(!format!("{markdown}{}", stderr(&out)).contains("not-the-key"));
+    let csv = stdout(&run("csv"));
+    let records = parse_csv(&csv);
+    let cedar: Vec<&Vec<String>> = records.iter().filter(|r| r[0] == "cedar-yoga").collect();
+    assert_eq!(cedar.len(), 1, "{csv}");
+    assert_eq!(cedar[0][9], "unreadable");
+    assert!(!cedar[0][13].is_empty());
+    let doc: Value = serde_json::from_str(&stdout(&run("json"))).expect("JSON");
+    assert_eq!(doc["summary"]["unreadable"], 1);
+    assert_eq!(doc["unreadable"][0]["site"], "cedar-yoga");
+}

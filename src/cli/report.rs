@@ -81,17 +81,5 @@ pub fn run(path: &Path, args: &ReportArgs) -> Exit {
             file.display()
         );
     }
-    if report.unreadable.is_empty() {
-        Exit::Ok
-    } else {
-        eprintln!(
-            "error: {} could not be read; the report is incomplete",
-            crate::render::count(
-                report.unreadable.len(),
-                "site or target",
-                "sites or targets"
-            )
-        );
-        Exit::Error
-    }
+    super::snapshot::exit_unless_all_read(report.unreadable.len(), "the report is incomplete")
 }

@@ -153,6 +153,20 @@ pub(crate) fn observe_either(
     }
 }
 
+/// `who`'s and `report`'s exit: 1, with an error naming how many sites or
+/// targets could not be read, when any could not (`what`: what may be
+/// incomplete).
+pub(crate) fn exit_unless_all_read(unreadable: usize, what: &str) -> Exit {
+    if unreadable == 0 {
+        return Exit::Ok;
+    }
+    eprintln!(
+        "error: {} could not be read; {what}",
+        crate::render::count(unreadable, "site or target", "sites or targets")
+    );
+    Exit::Error
+}
+
 /// `plan --observed FILE`: the plan from a snapshot (as `compute_plan`
 /// makes it from live reads).
 pub(crate) fn compute_plan_observed(

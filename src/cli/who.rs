@@ -102,19 +102,7 @@ pub fn run(path: &Path, args: &WhoArgs) -> Exit {
         }
         Err(e) => return fail(format!("cannot print the answer: {e}"), None),
     }
-    if report.unreadable.is_empty() {
-        Exit::Ok
-    } else {
-        eprintln!(
-            "error: {} could not be read; the answer may be incomplete",
-            crate::render::count(
-                report.unreadable.len(),
-                "site or target",
-                "sites or targets"
-            )
-        );
-        Exit::Error
-    }
+    super::snapshot::exit_unless_all_read(report.unreadable.len(), "the answer may be incomplete")
 }
 
 /// The answer, from what was observed. Pure.
