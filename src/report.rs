@@ -440,10 +440,20 @@ fn expires_soon(until: Option<&str>, now: OffsetDateTime, days: u32) -> bool {
 /// while they fit and says how many were left out.
 pub fn render_markdown(report: &Report, limit: usize) -> String {
     let head = markdown_head(report);
+    // Rows are sorted by site: each site's rows in one pass.
+    let mut by_site: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in &report.rows {
+        by_site.entry(&r.site).or_default().push(r);
+    }
     let sections: Vec<String> = report
         .sites
         .iter()
-        .map(|s| markdown_site(report, s))
+        .map(|s| {
+            markdown_site(
+                s,
+                by_site.get(s.site.as_str()).map_or(&[][..], Vec::as_slice),
+            )
+        })
         .collect();
     let foot = format!(
         "<sub>access review of {} on {} · report format {}</sub>\n",
@@ -538,7 +548,7 @@ fn markdown_head(report: &Report) -> String {
     out
 }
 
-fn markdown_site(report: &Report, info: &SiteInfo) -> String {
+fn markdown_site(info: &SiteInfo, rows: &[&Row]) -> String {
     let mut out = format!(
         "### {}{}\n\n",
         cell(&info.site),
@@ -548,7 +558,6 @@ fn markdown_site(report: &Report, info: &SiteInfo) -> String {
             _ => "",
         }
     );
-    let rows: Vec<&Row> = report.rows.iter().filter(|r| r.site == info.site).collect();
     if rows.is_empty() {
         out.push_str("No access found.\n\n");
         return out;

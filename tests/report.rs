@@ -401,8 +401,7 @@ fn an_unreadable_site_is_listed_and_fails_the_run_after_printing() {
         "{markdown}"
     );
     assert!(
-        markdown.contains("### cedar\\-yoga (unreadable)")
-            || markdown.contains("### cedar-yoga (unreadable)"),
+        markdown.contains("### cedar-yoga (unreadable)"),
         "{markdown}"
     );
     assert!(!format!("{markdown}{}", stderr(&out)).contains("not-the-key"));
