@@ -10,45 +10,17 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use accessctl::ledger::SiteLedger;
-use accessctl::observe::Observed;
-use accessctl::plan::Observation;
 use accessctl::plan::safety::Overrides;
-use common::{Agency, Shape, env_or, machine, mib, ms, peak_rss, thousands};
+use common::{env_or, machine, mib, ms, peak_rss, thousands};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 fn main() {
     let sites: usize = env_or("ACCESSCTL_BENCH_REPORT_SITES", 10_000);
-    let shape = Shape {
-        sites,
-        staff: env_or("ACCESSCTL_BENCH_STAFF", 200),
-        teams_per_site: 2,
-        staff_grants: (14, 14),
-        client_grants: (2, 2),
-        email_grants: 2,
-        shared_accounts: true,
-        drift: true,
-    };
-    let mut yaml = String::new();
-    let mut observed: BTreeMap<String, Observed> = BTreeMap::new();
-    let agency = Agency::generate_each(&shape, |agency, site| {
-        if yaml.is_empty() {
-            yaml = agency.header_yaml();
-        }
-        agency.site_yaml(&site, &mut yaml);
-        let o = Observed {
-            targets: Vec::new(),
-            observation: Observation::Live(agency.live_site(&site)),
-            ledger: Some(SiteLedger::new(&site.key, &site.id)),
-        };
-        observed.insert(site.key, o);
-    });
-    drop(agency);
+    let (yaml, observed) = common::in_memory(&common::engine_shape(sites));
     let now = OffsetDateTime::parse(common::NOW, &Rfc3339).expect("NOW");
     let config = accessctl::config::load_str(Path::new("access.yaml"), yaml.as_bytes())
         .unwrap_or_else(|r| panic!("config invalid:\n{}", r.render()))

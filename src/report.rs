@@ -472,14 +472,7 @@ pub fn render_markdown(report: &Report, limit: usize) -> String {
     const RESERVE: usize = 600;
     let budget = limit.saturating_sub(RESERVE);
     let mut out = head;
-    let mut shown = 0;
-    for section in &sections {
-        if out.len() + section.len() + foot.len() > budget {
-            break;
-        }
-        out.push_str(section);
-        shown += 1;
-    }
+    let shown = crate::render::append_while_fits(&mut out, &sections, foot.len(), budget);
     let _ = write!(
         out,
         "> [!NOTE]\n> **Report cut to fit one comment** ({full} characters in full): {shown} of {} sites are shown. `accessctl report --format csv` or `--format json` has the whole matrix.\n\n",

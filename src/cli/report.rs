@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{Exit, RemoteArgs, fail, load_config};
+use super::{Exit, RemoteArgs, fail};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -38,15 +38,12 @@ pub struct ReportArgs {
 }
 
 pub fn run(path: &Path, args: &ReportArgs) -> Exit {
-    let Some(loaded) = load_config(path) else {
-        return Exit::Error;
-    };
-    let config = &loaded.config;
-    let (observed, source) =
-        match super::snapshot::observe_either(config, args.observed.as_deref(), &args.remote) {
+    let (loaded, observed, source) =
+        match super::snapshot::load_and_observe(path, args.observed.as_deref(), &args.remote) {
             Ok(read) => read,
             Err(exit) => return exit,
         };
+    let config = &loaded.config;
     let report = crate::report::build(config, &observed, super::now(), source);
     let text = match args.format {
         ReportFormat::Markdown => crate::report::render_comment(&report),

@@ -133,9 +133,20 @@ pub(crate) fn observe_snapshot(
     Ok(restored.observed)
 }
 
-/// What `who` and `report` read: the snapshot `observed` names, else the
-/// live sites; with the source to print (`live` or the snapshot's path).
-pub(crate) fn observe_either(
+/// What `who` and `report` read: the config at `path`, and the snapshot
+/// `observed` names, else the live sites; with the source to print (`live`
+/// or the snapshot's path).
+pub(crate) fn load_and_observe(
+    path: &Path,
+    observed: Option<&Path>,
+    remote: &RemoteArgs,
+) -> Result<(super::Loaded, BTreeMap<String, Observed>, String), Exit> {
+    let loaded = super::load_config(path).ok_or(Exit::Error)?;
+    let (observed, source) = observe_either(&loaded.config, observed, remote)?;
+    Ok((loaded, observed, source))
+}
+
+fn observe_either(
     config: &Config,
     observed: Option<&Path>,
     remote: &RemoteArgs,

@@ -15,7 +15,7 @@ use clap::Args;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{Exit, RemoteArgs, fail, load_config};
+use super::{Exit, RemoteArgs, fail};
 use crate::access::{Entry, Found, Unreadable, resolve, target_entries, wix_entries};
 use crate::model::Config;
 use crate::observe::Observed;
@@ -73,15 +73,12 @@ pub struct WhoReport {
 }
 
 pub fn run(path: &Path, args: &WhoArgs) -> Exit {
-    let Some(loaded) = load_config(path) else {
-        return Exit::Error;
-    };
-    let config = &loaded.config;
-    let (observed, source) =
-        match super::snapshot::observe_either(config, args.observed.as_deref(), &args.remote) {
+    let (loaded, observed, source) =
+        match super::snapshot::load_and_observe(path, args.observed.as_deref(), &args.remote) {
             Ok(read) => read,
             Err(exit) => return exit,
         };
+    let config = &loaded.config;
     let report = who(config, &args.principal, &observed, super::now(), source);
     let printed = match args.format {
         WhoFormat::Json => serde_json::to_string_pretty(&report)
