@@ -9,18 +9,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use accessctl::ledger::SiteLedger;
-use accessctl::observe::Observed;
-use accessctl::plan::Observation;
 use accessctl::plan::safety::Overrides;
 use accessctl::render::{TextOptions, write_json, write_text};
-use common::{
-    Agency, Shape, env_or, machine, mib, ms, peak_rss, reset_peak_rss, rss, thousands, verdict,
-};
+use common::{env_or, machine, mib, ms, peak_rss, reset_peak_rss, rss, thousands, verdict};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -44,34 +38,9 @@ const MAX_VALIDATE: Duration = Duration::from_millis(20);
 
 fn main() {
     let sites: usize = env_or("ACCESSCTL_BENCH_ENGINE_SITES", 10_000);
-    let shape = Shape {
-        sites,
-        staff: env_or("ACCESSCTL_BENCH_STAFF", 200),
-        teams_per_site: 2,
-        staff_grants: (14, 14),
-        client_grants: (2, 2),
-        email_grants: 2,
-        shared_accounts: true,
-        drift: true,
-    };
     // Sites are made one at a time straight into the two inputs: the
     // config text and the observed state.
-    let mut yaml = String::new();
-    let mut observed: BTreeMap<String, Observed> = BTreeMap::new();
-    let agency = Agency::generate_each(&shape, |agency, site| {
-        if yaml.is_empty() {
-            yaml = agency.header_yaml();
-        }
-        agency.site_yaml(&site, &mut yaml);
-        let o = Observed {
-            targets: Vec::new(),
-            observation: Observation::Live(agency.live_site(&site)),
-            ledger: Some(SiteLedger::new(&site.key, &site.id)),
-        };
-        observed.insert(site.key, o);
-    });
-    drop(agency);
-    yaml.shrink_to_fit();
+    let (yaml, observed) = common::in_memory(&common::engine_shape(sites));
     let now = OffsetDateTime::parse(common::NOW, &Rfc3339).expect("NOW");
     let grants: usize = yaml.matches("\n      - ").count();
     let inputs_rss = rss();

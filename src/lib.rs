@@ -3,6 +3,7 @@
 //! The crate is split so that only `providers` and `emulator` do network I/O;
 //! `config`, `plan` and `render` are synchronous and pure. See ARCHITECTURE.md.
 
+pub mod access;
 pub mod apply;
 pub mod cli;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod platform;
 pub mod providers;
 pub mod render;
+pub mod report;
 pub mod request;
 pub mod scope;
 pub mod secret;

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-const REGENERATE: &str = "regenerate with: cargo run -- schema > schemas/accessctl.schema.json && cargo run -- schema --plan > schemas/plan.schema.json && cargo run -- schema --snapshot > schemas/snapshot.schema.json";
+const REGENERATE: &str = "regenerate with: cargo run -- schema > schemas/accessctl.schema.json && cargo run -- schema --plan > schemas/plan.schema.json && cargo run -- schema --snapshot > schemas/snapshot.schema.json && cargo run -- schema --report > schemas/report.schema.json";
 
 fn committed(name: &str) -> String {
     std::fs::read_to_string(
@@ -37,6 +37,23 @@ fn snapshot_schema_is_fresh() {
     assert!(
         committed("snapshot.schema.json") == accessctl::snapshot::schema_json(),
         "schemas/snapshot.schema.json is stale; {REGENERATE}"
+    );
+}
+
+#[test]
+fn report_schema_is_fresh() {
+    assert!(
+        committed("report.schema.json") == accessctl::report::schema_json(),
+        "schemas/report.schema.json is stale; {REGENERATE}"
+    );
+    let out = common::accessctl()
+        .args(["schema", "--report"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        committed("report.schema.json")
     );
 }
 

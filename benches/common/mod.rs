@@ -776,3 +776,41 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".to_string());
     format!("{cores} cores, {cpu}")
 }
+
+/// The engine benchmark's agency shape: `sites` sites × 20 grants, with
+/// shared accounts and drift (`ACCESSCTL_BENCH_STAFF` staff, 200).
+pub fn engine_shape(sites: usize) -> Shape {
+    Shape {
+        sites,
+        staff: env_or("ACCESSCTL_BENCH_STAFF", 200),
+        teams_per_site: 2,
+        staff_grants: (14, 14),
+        client_grants: (2, 2),
+        email_grants: 2,
+        shared_accounts: true,
+        drift: true,
+    }
+}
+
+/// The agency of `shape`, made one site at a time straight into the two
+/// inputs of a run: the config text and the observed state (Wix only,
+/// empty ledgers).
+pub fn in_memory(shape: &Shape) -> (String, BTreeMap<String, accessctl::observe::Observed>) {
+    let mut yaml = String::new();
+    let mut observed = BTreeMap::new();
+    let agency = Agency::generate_each(shape, |agency, site| {
+        if yaml.is_empty() {
+            yaml = agency.header_yaml();
+        }
+        agency.site_yaml(&site, &mut yaml);
+        let o = accessctl::observe::Observed {
+            targets: Vec::new(),
+            observation: accessctl::plan::Observation::Live(agency.live_site(&site)),
+            ledger: Some(accessctl::ledger::SiteLedger::new(&site.key, &site.id)),
+        };
+        observed.insert(site.key, o);
+    });
+    drop(agency);
+    yaml.shrink_to_fit();
+    (yaml, observed)
+}

@@ -19,6 +19,7 @@ mod merge;
 mod migrate;
 mod offboard;
 mod plan;
+mod report;
 mod request;
 mod snapshot;
 mod validate;
@@ -177,6 +178,14 @@ pub enum Command {
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
     )]
     Offboard(offboard::OffboardArgs),
+    /// Print the access review: every principal on every selected site and
+    /// platform, each grant marked managed, expiring, drifted, unmanaged,
+    /// ended or owner, as Markdown (one GitHub comment), CSV or JSON.
+    #[command(
+        mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+    )]
+    Report(report::ReportArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff): `accessctl man > accessctl.1`; with
@@ -191,8 +200,12 @@ pub struct SchemaArgs {
     pub plan: bool,
 
     /// Print the JSON schema of snapshots (`accessctl snapshot`) instead.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "report")]
     pub snapshot: bool,
+
+    /// Print the JSON schema of `report --format json` instead.
+    #[arg(long, conflicts_with = "plan")]
+    pub report: bool,
 }
 
 /// `--parallelism` unless given: with a site's reads taking about 16
@@ -360,6 +373,8 @@ pub fn run(cli: Cli) -> Exit {
                 print!("{}", crate::plan::schema_json());
             } else if args.snapshot {
                 print!("{}", crate::snapshot::schema_json());
+            } else if args.report {
+                print!("{}", crate::report::schema_json());
             } else {
                 print!("{}", config::schema_json());
             }
@@ -377,6 +392,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Snapshot(args) => snapshot::run(&cli.config, &args),
         Command::Who(args) => who::run(&cli.config, &args),
         Command::Offboard(args) => offboard::run(&cli.config, &args),
+        Command::Report(args) => report::run(&cli.config, &args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }

@@ -133,6 +133,51 @@ pub(crate) fn observe_snapshot(
     Ok(restored.observed)
 }
 
+/// What `who` and `report` read: the config at `path`, and the snapshot
+/// `observed` names, else the live sites; with the source to print (`live`
+/// or the snapshot's path).
+pub(crate) fn load_and_observe(
+    path: &Path,
+    observed: Option<&Path>,
+    remote: &RemoteArgs,
+) -> Result<(super::Loaded, BTreeMap<String, Observed>, String), Exit> {
+    let loaded = super::load_config(path).ok_or(Exit::Error)?;
+    let (observed, source) = observe_either(&loaded.config, observed, remote)?;
+    Ok((loaded, observed, source))
+}
+
+fn observe_either(
+    config: &Config,
+    observed: Option<&Path>,
+    remote: &RemoteArgs,
+) -> Result<(BTreeMap<String, Observed>, String), Exit> {
+    let auth = super::ledger_auth()?;
+    match observed {
+        Some(file) => Ok((
+            observe_snapshot(config, file, remote, &auth)?,
+            file.display().to_string(),
+        )),
+        None => {
+            let rt = super::runtime()?;
+            Ok((observe_live(config, remote, &auth, &rt)?, "live".into()))
+        }
+    }
+}
+
+/// `who`'s and `report`'s exit: 1, with an error naming how many sites or
+/// targets could not be read, when any could not (`what`: what may be
+/// incomplete).
+pub(crate) fn exit_unless_all_read(unreadable: usize, what: &str) -> Exit {
+    if unreadable == 0 {
+        return Exit::Ok;
+    }
+    eprintln!(
+        "error: {} could not be read; {what}",
+        crate::render::count(unreadable, "site or target", "sites or targets")
+    );
+    Exit::Error
+}
+
 /// `plan --observed FILE`: the plan from a snapshot (as `compute_plan`
 /// makes it from live reads).
 pub(crate) fn compute_plan_observed(

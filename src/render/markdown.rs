@@ -50,14 +50,7 @@ pub fn render_markdown_limited(plan: &Plan, limit: usize, split: bool) -> Vec<St
     let sections: Vec<String> = sections.iter().map(|s| cut(s, budget)).collect();
     if !split {
         let mut out = head;
-        let mut shown = 0;
-        for section in &sections {
-            if out.len() + section.len() + foot.len() > budget {
-                break;
-            }
-            out.push_str(section);
-            shown += 1;
-        }
+        let shown = append_while_fits(&mut out, &sections, foot.len(), budget);
         let with_changes = sections.len();
         out.push_str(&format!(
             "> [!NOTE]\n> **Plan cut to fit one comment** ({} characters in full): details of {} of {} sites with changes are shown. Run `accessctl plan` for the whole plan, or `accessctl plan --format markdown --split` for numbered parts.\n\n",
@@ -83,6 +76,25 @@ pub fn render_markdown_limited(plan: &Plan, limit: usize, split: bool) -> Vec<St
         .enumerate()
         .map(|(i, body)| format!("**accessctl plan, part {} of {n}**\n\n{body}{foot}", i + 1))
         .collect()
+}
+
+/// Append whole sections to `out`, in order, while it stays within
+/// `budget` bytes with `tail` more after it; how many were appended.
+pub(crate) fn append_while_fits(
+    out: &mut String,
+    sections: &[String],
+    tail: usize,
+    budget: usize,
+) -> usize {
+    let mut shown = 0;
+    for section in sections {
+        if out.len() + section.len() + tail > budget {
+            break;
+        }
+        out.push_str(section);
+        shown += 1;
+    }
+    shown
 }
 
 /// Head (title, alerts, table), one section per site with changes, footer.
@@ -469,7 +481,7 @@ fn fenced(info: &str, body: &str, out: &mut String) {
 
 /// Text for a table cell: every Markdown and HTML character escaped, pipes
 /// included, on one line.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     inline_plain(&text.replace(['\n', '\r'], " "))
 }
 

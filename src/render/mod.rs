@@ -31,6 +31,7 @@ use crate::platform::{ChangeKind, Platform};
 
 pub use json::{render_json, write_json};
 pub use markdown::{COMMENT_LIMIT, PART_SEPARATOR, render_markdown, render_markdown_limited};
+pub(crate) use markdown::{append_while_fits, cell as markdown_cell};
 pub use text::{render_text, write_text};
 
 /// The output formats `plan` can print.
