@@ -114,7 +114,7 @@ pub enum Command {
     #[command(
         args_conflicts_with_subcommands = true,
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
-        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))
     )]
     Plan(plan::PlanArgs),
     /// Make the changes a plan shows: invites, role changes, removals, and
@@ -144,14 +144,14 @@ pub enum Command {
     /// collaborators, and one grant per email with GA4/GTM access.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
-        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))
     )]
     Import(import::ImportArgs),
     /// Check every site (read-only unless --probe-writes): key accepted,
     /// and which reading of each unconfirmed Wix API detail it gets.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
-        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))
     )]
     Doctor(doctor::DoctorArgs),
     /// Read every selected site (Wix, GA4, GTM) and save what was seen, with
@@ -159,14 +159,14 @@ pub enum Command {
     /// a JSON snapshot for `plan --observed` and `who --observed`.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
-        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))
     )]
     Snapshot(snapshot::SnapshotArgs),
     /// List every site and platform where a person, email or Wix account
     /// holds access or a pending invite, and whether the config wants it.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
-        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))
     )]
     Who(who::WhoArgs),
     /// Show everything removing a person would revoke across all clients
@@ -175,7 +175,7 @@ pub enum Command {
     /// memberships and their direct grants, touching only those lines.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
-        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))
     )]
     Offboard(offboard::OffboardArgs),
     /// Print the access review: every principal on every selected site and
@@ -183,7 +183,7 @@ pub enum Command {
     /// ended or owner, as Markdown (one GitHub comment), CSV or JSON.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
-        mut_arg("timeout", |a| a.help("Seconds before a request to Wix is abandoned"))
+        mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))
     )]
     Report(report::ReportArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -251,8 +251,8 @@ pub struct RemoteArgs {
     #[arg(long, default_value_t = DEFAULT_PARALLELISM, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 
-    /// Seconds before a request to Wix (or a step of delivering an access
-    /// request by SMTP or webhook) is abandoned.
+    /// Seconds before a request to Wix or Google (or a step of delivering
+    /// an access request by SMTP or webhook) is abandoned.
     #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
 
