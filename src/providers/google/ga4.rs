@@ -645,7 +645,7 @@ impl Ga4Provider {
         };
 
         self.apply_adds(parent, &adds, &mut run).await;
-        self.apply_updates(parent, &updates, &name_of, &mut run)
+        self.apply_batched(parent, ChangeKind::Update, &updates, &name_of, &mut run)
             .await;
 
         // The daily cap: removals past it are left for the next run.
@@ -656,7 +656,7 @@ impl Ga4Provider {
             }
             removes.truncate(cap);
         }
-        self.apply_removes(parent, &removes, &name_of, &mut run)
+        self.apply_batched(parent, ChangeKind::Remove, &removes, &name_of, &mut run)
             .await;
         run.finish()
     }
@@ -713,75 +713,23 @@ impl Ga4Provider {
         }
     }
 
-    async fn apply_updates(
+    /// Updates (`batchUpdate`, full role sets) or removals (`batchDelete`) in
+    /// chunks of [`BATCH_MAX`]; a failed chunk is settled by reading the
+    /// parent again (neither call is documented as transactional), and after
+    /// a quota answer the rest is skipped.
+    async fn apply_batched(
         &self,
         parent: &str,
-        updates: &[usize],
+        kind: ChangeKind,
+        indices: &[usize],
         name_of: &(dyn Fn(usize) -> Option<String> + Sync),
         run: &mut Run<'_>,
     ) {
-        let pending: Vec<usize> = updates
-            .iter()
-            .copied()
-            .filter(|&i| run.outcomes[i].is_none())
-            .collect();
-        let mut quota: Option<String> = None;
-        for chunk in pending.chunks(BATCH_MAX) {
-            if let Some(why) = &quota {
-                for &i in chunk {
-                    run.settle(i, Outcome::Skipped(why.clone()));
-                }
-                continue;
-            }
-            let mut sendable = Vec::new();
-            for &i in chunk {
-                match name_of(i) {
-                    Some(_) => sendable.push(i),
-                    None => run.settle(
-                        i,
-                        Outcome::Failed(format!(
-                            "{} has no binding on {parent} any more",
-                            run.changes[i].email
-                        )),
-                    ),
-                }
-            }
-            let requests = sendable
-                .iter()
-                .map(|&i| {
-                    json!({ "accessBinding": {
-                        "name": name_of(i),
-                        "roles": wire_roles(run.changes[i].to.as_ref()),
-                    }})
-                })
-                .collect();
-            if sendable.is_empty() {
-                continue;
-            }
-            match self.batch(parent, "batchUpdate", requests, true).await {
-                Ok(()) => {
-                    for &i in &sendable {
-                        run.settle(i, Outcome::Done);
-                    }
-                }
-                Err(e) => {
-                    if e.is_quota() {
-                        quota = Some(quota_message(&e));
-                    }
-                    self.reconcile(parent, &sendable, &e, name_of, run).await;
-                }
-            }
-        }
-    }
-
-    async fn apply_removes(
-        &self,
-        parent: &str,
-        removes: &[usize],
-        name_of: &(dyn Fn(usize) -> Option<String> + Sync),
-        run: &mut Run<'_>,
-    ) {
-        let pending: Vec<usize> = removes
+        let (verb, idempotent) = match kind {
+            ChangeKind::Remove => ("batchDelete", false),
+            _ => ("batchUpdate", true),
+        };
+        let pending: Vec<usize> = indices
             .iter()
             .copied()
             .filter(|&i| run.outcomes[i].is_none())
@@ -799,7 +747,14 @@ impl Ga4Provider {
                 match name_of(i) {
                     Some(_) => sendable.push(i),
                     // Not there: nothing to remove.
-                    None => run.settle(i, Outcome::Done),
+                    None if kind == ChangeKind::Remove => run.settle(i, Outcome::Done),
+                    None => run.settle(
+                        i,
+                        Outcome::Failed(format!(
+                            "{} has no binding on {parent} any more",
+                            run.changes[i].email
+                        )),
+                    ),
                 }
             }
             if sendable.is_empty() {
@@ -807,9 +762,15 @@ impl Ga4Provider {
             }
             let requests = sendable
                 .iter()
-                .map(|&i| json!({ "name": name_of(i) }))
+                .map(|&i| match kind {
+                    ChangeKind::Remove => json!({ "name": name_of(i) }),
+                    _ => json!({ "accessBinding": {
+                        "name": name_of(i),
+                        "roles": wire_roles(run.changes[i].to.as_ref()),
+                    }}),
+                })
                 .collect();
-            match self.batch(parent, "batchDelete", requests, false).await {
+            match self.batch(parent, verb, requests, idempotent).await {
                 Ok(()) => {
                     for &i in &sendable {
                         run.settle(i, Outcome::Done);
