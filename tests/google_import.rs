@@ -9,7 +9,6 @@ mod common;
 use common::{Harness, stderr, stdout};
 use serde_json::Value;
 
-const PUBLIC_KEY: &str = include_str!("../examples/google/emulator-service-account.pub.pem");
 const SA: &str = "accessctl@agency-project.iam.gserviceaccount.com";
 
 /// An email the emulator's seed and the config accept that YAML would
@@ -28,11 +27,6 @@ fn quoted(text: &str) -> String {
 
 /// The seed; `spaced` adds a binding for [`SPACED`].
 fn seed(spaced: bool) -> String {
-    let pem: String = PUBLIC_KEY
-        .trim()
-        .lines()
-        .map(|l| format!("        {l}\n"))
-        .collect();
     let hostile = quoted(HOSTILE);
     let spaced = if spaced {
         format!(
@@ -42,17 +36,9 @@ fn seed(spaced: bool) -> String {
     } else {
         String::new()
     };
+    let head = common::google::seed_head();
     format!(
-        "accounts:
-  - {{ id: acc-1, api_keys: [emu-key-1] }}
-sites:
-  - {{ id: site-1, account: acc-1 }}
-google:
-  service_accounts:
-    - client_email: {SA}
-      project_id: agency-project
-      public_key_pem: |
-{pem}  ga4:
+        "{head}  ga4:
     accounts:
       - {{ id: \"100\", properties: [\"200\"] }}
     bindings:

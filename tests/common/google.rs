@@ -108,3 +108,26 @@ pub fn assertion_clock() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// The start of a three-platform seed: one Wix site (`site-1`, account
+/// `acc-1`, key `emu-key-1`) and the `google:` block's service account;
+/// a test appends its `ga4:` and `gtm:` parts (indented two spaces).
+pub fn seed_head() -> String {
+    let pem: String = EMULATOR_PUBLIC_KEY
+        .trim()
+        .lines()
+        .map(|l| format!("        {l}\n"))
+        .collect();
+    format!(
+        "accounts:
+  - {{ id: acc-1, api_keys: [emu-key-1] }}
+sites:
+  - {{ id: site-1, account: acc-1 }}
+google:
+  service_accounts:
+    - client_email: {EMULATOR_CLIENT_EMAIL}
+      project_id: {EMULATOR_PROJECT_ID}
+      public_key_pem: |
+{pem}"
+    )
+}
