@@ -444,3 +444,27 @@ fn doctor_checks_each_google_target() {
         stderr(&out)
     );
 }
+
+/// Under GitHub Actions a target that could not be read is an annotation,
+/// its title percent-encoded as a workflow-command property.
+#[test]
+fn a_target_error_is_an_annotation_under_github_actions() {
+    let h = harness();
+    let out = h
+        .cmd(&["plan"])
+        .env("GITHUB_ACTIONS", "true")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .output()
+        .expect("runs");
+    let err = stderr(&out);
+    let line = err
+        .lines()
+        .find(|l| {
+            l.starts_with(
+                "::error title=accessctl%3A site shop%2C Google Analytics 4 properties/200::",
+            )
+        })
+        .unwrap_or_else(|| panic!("no annotation for the GA4 property in:\n{err}"));
+    assert!(line.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{line}");
+}

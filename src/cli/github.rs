@@ -57,6 +57,20 @@ pub fn report_plan(plan: &Plan) {
                 escape_data(e)
             );
         }
+        for t in &site.targets {
+            for e in &t.errors {
+                eprintln!(
+                    "::error title={}::{}",
+                    escape_property(&format!(
+                        "accessctl: site {}, {} {}",
+                        site.site,
+                        t.platform.title(),
+                        t.target
+                    )),
+                    escape_data(e)
+                );
+            }
+        }
     }
     for r in &plan.refusals {
         eprintln!(
