@@ -1031,7 +1031,10 @@ impl Resolver<'_> {
         // Google keys access by email: each principal's, with why it is
         // granted.
         let mut google: Vec<(Arc<str>, String)> = Vec::new();
-        for (principal, via_team) in &principals {
+        // Only grants that give Google roles need them (a Wix-only config
+        // of 200,000 grants builds none).
+        let gives_google = platform_roles.ga4.is_some() || platform_roles.gtm.is_some();
+        for (principal, via_team) in principals.iter().filter(|_| gives_google) {
             let (email, who) = match principal {
                 Principal::Person(key) => (
                     self.people
