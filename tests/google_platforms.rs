@@ -400,7 +400,10 @@ fn a_protected_person_keeps_their_google_roles() {
     ));
     let out = h.cmd(&["plan"]).output().expect("runs");
     let text = stdout(&out);
-    assert!(text.contains("refused: site `shop`, Google Tag Manager accounts/6000: the plan takes access from `bob`"), "{text}");
+    assert!(text.contains("refused: site `shop`, Google Analytics 4 properties/200: the plan takes access from `bob`"), "{text}");
+    // On GTM bob holds only what the config does not manage (account user,
+    // an unnamed container): nothing is planned for him there.
+    assert!(!text.contains("- bob@agency.example: user"), "{text}");
     let out = h.cmd(&["apply", "--auto-approve"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
@@ -540,10 +543,14 @@ fn a_person_the_config_drops_loses_google_access_even_under_unmanaged_warn() {
         "{:?}",
         ga4_bindings(&h)
     );
+    // On GTM bob keeps only what he held on the container the config does
+    // not manage.
     assert!(
-        !gtm_documents(&h)
-            .iter()
-            .any(|(e, _, _)| e == "bob@agency.example"),
+        gtm_documents(&h).contains(&(
+            s("bob@agency.example"),
+            s("user"),
+            vec![(s("GTM-CCCC333"), s("publish"))]
+        )),
         "{:?}",
         gtm_documents(&h)
     );

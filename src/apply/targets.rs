@@ -244,8 +244,9 @@ pub fn record_managed(
                     .find(|(c, _)| c.email == email)
                     .map(|(_, o)| matches!(o, Outcome::Done))
             };
+            // Removed, or left with only what the config does not manage.
             for c in &t.changes {
-                if c.kind == ChangeKind::Remove && done(&c.email) == Some(true) {
+                if !t.managed.contains(&c.email) && done(&c.email) == Some(true) {
                     changed |= l.forget_target_granted(t.platform, &t.target, &c.email);
                 }
             }

@@ -367,11 +367,28 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
                     note: format!("{}: held back: {}", t.target, r.reason),
                 });
             }
+            let before = report.not_revoked.len();
             for w in t.warnings.iter().filter(|w| mentions(w)) {
                 report.not_revoked.push(Note {
                     site: site.site.clone(),
                     platform: t.platform,
                     note: format!("{}: {w}", t.target),
+                });
+            }
+            // Whatever the plan leaves them that no warning or guard
+            // explained (GTM containers the config does not manage).
+            let prefix = format!("{}: ", email.to_lowercase());
+            if report.not_revoked.len() == before
+                && !t.refused.iter().any(|r| r.change.email == email)
+                && let Some(kept) = t.after.lines().find_map(|l| l.strip_prefix(&prefix))
+            {
+                report.not_revoked.push(Note {
+                    site: site.site.clone(),
+                    platform: t.platform,
+                    note: format!(
+                        "{}: {email} keeps {kept}: the config does not manage it",
+                        t.target
+                    ),
                 });
             }
         }

@@ -241,6 +241,7 @@ mod tests {
             admin_role: Some("admin"),
             roles: &["viewer", "analyst", "editor", "admin"],
             child_roles: &[],
+            child_holder_role: None,
         }
     }
 

@@ -534,6 +534,7 @@ sites:
                 admin_role: None,
                 roles: &[],
                 child_roles: &[],
+                child_holder_role: None,
             },
             self_email: Some(SA.into()),
         })

@@ -70,6 +70,7 @@ pub(crate) fn capabilities() -> Capabilities {
         admin_role: Some("admin"),
         roles: ROLES,
         child_roles: &[],
+        child_holder_role: None,
     }
 }
 

@@ -440,6 +440,7 @@ pub(crate) fn capabilities(rate: RateWindow) -> Capabilities {
         admin_role: Some("admin"),
         roles: ACCOUNT_ROLES,
         child_roles: CONTAINER_ROLES,
+        child_holder_role: Some("user"),
     }
 }
 
