@@ -14,7 +14,9 @@
 //! - in `config`: `validate` uses `requests`, both use `values`, and all
 //!   three use `raw`; never the reverse;
 //! - in `plan`: `diff` hands request-mode sites to `request`; `request`
-//!   never names `diff`, and what both need (`rfc3339`) is in `plan/mod.rs`.
+//!   never names `diff`, and what both need (`rfc3339`) is in `plan/mod.rs`;
+//!   `plan` never names `render`;
+//! - in the emulator: `seed` builds `state`, never the reverse.
 
 use std::path::{Path, PathBuf};
 
@@ -118,6 +120,16 @@ const RULES: &[Rule] = &[
         to: "plan::Observation",
         why: "`plan::diff` may use `plan::request`, never the reverse (`plan::Observation` is `diff`'s)",
     },
+    Rule {
+        from: "plan",
+        to: "render",
+        why: "`render` shows plans; the plan never names `render` (its notes are worded where they are made)",
+    },
+    Rule {
+        from: "emulator::state",
+        to: "emulator::seed",
+        why: "`emulator::seed` builds the state; what both need (`DuplicateInvites`) lives in `state`",
+    },
 ];
 
 /// Dependencies that must be found, so that a scanner that stopped seeing
@@ -134,6 +146,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("model::requests", "template"),
     ("template", "diag"),
     ("model", "diag::Pos"),
+    ("emulator::seed", "emulator::state"),
 ];
 
 /// One named path, where it was named.

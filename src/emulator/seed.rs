@@ -90,7 +90,7 @@ pub use super::quirks::Quirks;
 use super::state::{Clock, Invite, Role, Site, State};
 use crate::config::values::email_problem;
 // Re-exported because seed fields use them and `state` is private.
-pub use super::state::{InviteStatus, RestrictFromLevel};
+pub use super::state::{DuplicateInvites, InviteStatus, RestrictFromLevel};
 
 /// Default seats per site when the seed gives none.
 pub const DEFAULT_SEAT_LIMIT: u32 = 10;
@@ -132,18 +132,6 @@ pub enum RemoveMethod {
     Post,
     #[serde(rename = "DELETE", alias = "delete")]
     Delete,
-}
-
-/// What Bulk Invite does for an email that already has a pending invite on
-/// the site (Wix's behaviour is unconfirmed).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DuplicateInvites {
-    /// A second, separate pending invite.
-    #[default]
-    Keep,
-    /// The earlier one is deleted and a new one sent in its seat.
-    Replace,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -287,9 +287,13 @@ impl Plan {
     pub fn unverified_note(&self) -> Option<String> {
         let n = self.unverified_changes();
         (n > 0).then(|| {
+            let (what, verb) = if n == 1 {
+                ("change", "rests")
+            } else {
+                ("changes", "rest")
+            };
             format!(
-                "{} rest on ledger records that were not verified: no ledger key in this job (README, \"Security model\")",
-                crate::render::count(n, "change", "changes")
+                "{n} {what} {verb} on ledger records that were not verified: no ledger key in this job (README, \"Security model\")"
             )
         })
     }
