@@ -834,7 +834,8 @@ fn request_done_stops_asking_and_new_grants_are_asked_for() {
     );
     assert_eq!(ledger_of(&h).requests[0].state, RequestState::Done);
 
-    // The config gives bob another role: only that is asked for, anew.
+    // The config gives bob another role: the owner is asked to change
+    // bob's roles (bob is on the site already), not to invite him again.
     let changed = webhook_config().replace(
         "role: Marketing Manager",
         "roles: [Marketing Manager, Blog Writer]",
@@ -847,16 +848,28 @@ fn request_done_stops_asking_and_new_grants_are_asked_for() {
     assert_eq!(
         site.changes
             .iter()
-            .map(|c| c.who.as_str())
+            .map(|c| (c.action, c.who.as_str()))
             .collect::<Vec<_>>(),
-        ["bob"]
+        [(Action::RequestChange, "bob")]
+    );
+    assert!(request.grants.is_empty());
+    assert_eq!(request.changes[0].from, ["Marketing Manager"]);
+    assert_eq!(
+        request.changes[0].roles,
+        ["Blog Writer", "Marketing Manager"]
     );
     let body = request.message.expect("message").body;
-    assert!(body.contains("- bob@agency.example: Blog Writer and Marketing Manager"));
     assert!(
-        body.contains("Enter the email address bob@agency.example."),
+        body.contains(
+            "Please change the roles of:\n\n- bob@agency.example: from Marketing Manager to Blog Writer and Marketing Manager"
+        ),
         "{body}"
     );
+    assert!(
+        body.contains("Find bob@agency.example in the list of collaborators"),
+        "{body}"
+    );
+    assert!(!body.contains("Invite People"), "{body}");
     assert!(!body.contains("alice@"), "{body}");
     assert!(apply_at(&h, &at(10, 0)).status.success());
     assert_eq!(hook.posts().len(), 2);
@@ -1188,6 +1201,8 @@ fn sent_ledger(to: &str, grants: &[(&str, &[&str])]) -> SiteLedger {
                 roles: roles.iter().map(|r| r.to_string()).collect(),
             })
             .collect(),
+        changes: Vec::new(),
+        removals: Vec::new(),
         digest: "d".to_string(),
         message_id: None,
         reminders: Vec::new(),

@@ -35,7 +35,9 @@ use crate::model::Pos;
 
 pub use auth::{Auth, PUBLIC_KEY_ENV, SIGNING_KEY_ENV, Trust, Untrusted};
 pub use lock::{LOCK_FILE, Lock, LockError, acquire as lock};
-pub use requests::{OwnerGrant, ReminderRecord, RequestRecord, RequestState, RequestedGrant};
+pub use requests::{
+    OwnerGrant, ReminderRecord, RequestRecord, RequestState, RequestedChange, RequestedGrant,
+};
 
 /// Wix invites expire 30 days after they are sent.
 pub const INVITE_LIFETIME_DAYS: i64 = 30;
@@ -396,6 +398,10 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
             ),
         ));
     }
+    problems.extend(requests::problems(
+        &ledger.requests,
+        &ledger.granted_by_owner,
+    ));
     if ledger.site != site {
         problems.push((
             "site",
