@@ -236,6 +236,13 @@ impl SiteLedger {
         self.granted.iter().any(|g| g.account_id == account_id)
     }
 
+    /// What in the request-mode records cannot be put in a message to an
+    /// owner (an email that is not one, a role title with a line break), as
+    /// (top-level key, what is wrong).
+    pub fn request_problems(&self) -> Vec<(&'static str, String)> {
+        requests::problems(&self.requests, &self.granted_by_owner)
+    }
+
     /// The request still waiting for the owner, if any.
     pub fn open_request(&self) -> Option<&RequestRecord> {
         self.requests
@@ -398,10 +405,7 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
             ),
         ));
     }
-    problems.extend(requests::problems(
-        &ledger.requests,
-        &ledger.granted_by_owner,
-    ));
+    problems.extend(ledger.request_problems());
     if ledger.site != site {
         problems.push((
             "site",
