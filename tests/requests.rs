@@ -1380,6 +1380,27 @@ fn a_person_removed_from_the_config_is_asked_to_be_removed_until_confirmed() {
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
 
+    // Offboarding bob shows the removal the owner will be asked for, and
+    // that the offboarding is not complete until they confirm it.
+    let out = h
+        .cmd(&["offboard", "bob", "--format", "json"])
+        .env("ACCESSCTL_NOW", at(1, 0))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let offboarding: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(offboarding["revokes"][0]["site"], "shop");
+    assert_eq!(offboarding["revokes"][0]["action"], "request-removal");
+    assert_eq!(offboarding["revokes"][0]["before"], "Marketing Manager");
+    assert_eq!(
+        offboarding["awaiting_owners"],
+        serde_json::json!([{
+            "site": "shop",
+            "platform": "wix",
+            "note": "apply asks the owner to remove them; not complete until `accessctl request done shop --email bob@agency.example` records that they did"
+        }])
+    );
+
     // bob leaves the site's access list: the owner is asked to remove him.
     h.write_config(&without_bob(port));
     let day2 = at(2, 0);
@@ -1843,4 +1864,44 @@ fn hostile_ledger_records_never_reach_an_owner() {
         }
     }
     assert!(!fenced, "every code block is closed");
+}
+
+#[test]
+fn a_protected_person_is_not_asked_back_without_the_override() {
+    let h = harness(&webhook_config());
+    let dir = h.ledger_dir();
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("shop.yaml"),
+        "version: 1\nsite: shop\nsite_id: site-shop\ngranted_by_owner:\n  - { email: alice@agency.example, roles: [Blog Editor, Website Manager], marked_at: 2026-10-01T09:00:00Z }\n  - { email: bob@agency.example, roles: [Marketing Manager], marked_at: 2026-10-01T09:00:00Z }\n",
+    )
+    .expect("write");
+    h.write_config(
+        &webhook_config()
+            .replace("      - person: bob\n        role: Marketing Manager\n", "")
+            .replace("requests:\n", "safety:\n  protect: [bob]\nrequests:\n"),
+    );
+    let out = h
+        .cmd(&["plan", "--format", "json"])
+        .env("ACCESSCTL_NOW", T0)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "refused: {}", stderr(&out));
+    let plan: Plan = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    assert_eq!(
+        shop(&plan)
+            .changes
+            .iter()
+            .map(|c| c.action)
+            .collect::<Vec<_>>(),
+        [Action::RequestRemoval]
+    );
+    assert_eq!(
+        plan.refusals,
+        [
+            "site `shop`: would ask the owner to remove `bob`, who is protected (`safety.protect`); pass --allow-protected-changes to apply anyway"
+        ]
+    );
+    let out = apply_at(&h, T0);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
