@@ -1477,7 +1477,7 @@ fn a_person_removed_from_the_config_is_asked_to_be_removed_until_confirmed() {
         ),
         "{text}"
     );
-    assert!(text.contains("1 removals to request"), "{text}");
+    assert!(text.contains("1 to ask to remove"), "{text}");
 
     // apply sends exactly that, and the ledger records it as open.
     let out = apply_at(&h, &day2);
@@ -1904,4 +1904,41 @@ fn a_protected_person_is_not_asked_back_without_the_override() {
     );
     let out = apply_at(&h, T0);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
+#[test]
+fn plans_show_grants_role_changes_and_removals_apart() {
+    let h = harness(&webhook_config());
+    let dir = h.ledger_dir();
+    std::fs::create_dir_all(&dir).expect("dir");
+    // alice was given one role of two; carol left the config; bob is new.
+    std::fs::write(
+        dir.join("shop.yaml"),
+        "version: 1\nsite: shop\nsite_id: site-shop\ngranted_by_owner:\n  - { email: alice@agency.example, roles: [Blog Editor], marked_at: 2026-10-01T09:00:00Z }\n  - { email: carol@agency.example, roles: [Website Manager], marked_at: 2026-10-01T09:00:00Z }\n",
+    )
+    .expect("write");
+    let run = |format: &str| {
+        let out = h
+            .cmd(&["plan", "--format", format])
+            .env("ACCESSCTL_NOW", at(1, 0))
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let plan: Plan = serde_json::from_str(&run("json")).expect("plan JSON");
+    assert_eq!(
+        shop(&plan)
+            .changes
+            .iter()
+            .map(|c| (c.action.name(), c.who.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("request", "bob"),
+            ("request-change", "alice"),
+            ("request-removal", "carol@agency.example")
+        ]
+    );
+    insta::assert_snapshot!("request_changes_plan_text", run("text"));
+    insta::assert_snapshot!("request_changes_plan_markdown", run("markdown"));
 }

@@ -110,8 +110,8 @@ const TOTALS: [(Action, &str); 8] = [
     (Action::Remove, "to remove"),
     (Action::RevokeInvite, "to revoke"),
     (Action::Request, "to request"),
-    (Action::RequestChange, "role changes to request"),
-    (Action::RequestRemoval, "removals to request"),
+    (Action::RequestChange, "to ask to change"),
+    (Action::RequestRemoval, "to ask to remove"),
     (Action::Link, "to link"),
 ];
 
