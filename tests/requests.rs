@@ -1752,6 +1752,13 @@ fn an_until_that_passes_asks_the_owner_to_remove_the_access() {
             .expect("t0"),
         });
     }
+    // The owner's own access, whatever the ledger says, is never asked back.
+    l.granted_by_owner.push(ledger::OwnerGrant {
+        email: "jane@shop.example".to_string(),
+        roles: vec!["Admin".to_string()],
+        marked_at: time::OffsetDateTime::parse(T0, &time::format_description::well_known::Rfc3339)
+            .expect("t0"),
+    });
     // The last day of access: nothing to ask.
     let site = engine_plan(&config_text, &l, "2026-10-05T23:00:00Z");
     assert_eq!(site.request, None);

@@ -276,7 +276,13 @@ pub fn plan_requests(
     // passed.
     let mut removals: Vec<(String, Grant)> = Vec::new();
     for g in &ledger.granted_by_owner {
-        if wanted_emails.iter().any(|e| *e == g.email) {
+        // The owner's own access is never asked back.
+        if wanted_emails.iter().any(|e| *e == g.email)
+            || site
+                .owner
+                .as_ref()
+                .is_some_and(|o| o.email.eq_ignore_ascii_case(&g.email))
+        {
             continue;
         }
         before.push(format!(
