@@ -1785,6 +1785,39 @@ fn an_until_that_passes_asks_the_owner_to_remove_the_access() {
             .body
             .contains("- bob@agency.example (now: Marketing Manager)")
     );
+
+    // Asked, then the config gives bob access again before the owner acts:
+    // nothing more is sent, and the plan says the open request must be
+    // called off.
+    l.requests.push(ledger::RequestRecord {
+        sent_at: time::OffsetDateTime::parse(
+            "2026-10-06T00:00:00Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("sent"),
+        channel: accessctl::model::requests::Channel::Webhook,
+        to: "jane@shop.example".to_string(),
+        grants: Vec::new(),
+        changes: Vec::new(),
+        removals: vec![ledger::RequestedGrant {
+            email: "bob@agency.example".to_string(),
+            roles: vec!["Marketing Manager".to_string()],
+        }],
+        digest: "d".to_string(),
+        message_id: None,
+        reminders: Vec::new(),
+        state: RequestState::Open,
+    });
+    let extended = config_text.replace("until: 2026-10-05", "until: 2026-12-31");
+    let site = engine_plan(&extended, &l, "2026-10-07T00:00:00Z");
+    assert_eq!(site.request, None);
+    assert!(site.changes.is_empty());
+    assert!(
+        site.warnings.iter().any(|w| w
+            == "the request sent to jane@shop.example on 2026-10-06 asks the owner to remove bob@agency.example, whom the config gives access again: tell the owner not to, then run `accessctl request resend shop` to close it"),
+        "{:?}",
+        site.warnings
+    );
 }
 
 #[test]

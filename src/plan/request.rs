@@ -307,6 +307,24 @@ pub fn plan_requests(
 
     let open = ledger.open_request();
     if let Some(open) = open {
+        // A removal asked for, not yet confirmed, of someone the config
+        // gives access again: the owner may still act on it.
+        let moot: Vec<&str> = open
+            .removals
+            .iter()
+            .map(|r| r.email.as_str())
+            .filter(|e| wanted_emails.contains(e))
+            .filter(|e| ledger.granted_by_owner.iter().any(|g| g.email == *e))
+            .collect();
+        if !moot.is_empty() {
+            plan.warnings.push(format!(
+                "the request sent to {} on {} asks the owner to remove {}, whom the config gives access again: tell the owner not to, then run `accessctl request resend {}` to close it",
+                open.to,
+                open.sent_at.date(),
+                moot.join(", "),
+                site.key
+            ));
+        }
         for g in &open.grants {
             before.push(format!("{} (requested): {}", g.email, g.roles.join(", ")));
         }
