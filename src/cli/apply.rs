@@ -554,6 +554,27 @@ fn describe(change: &Change) -> String {
         _ => escape::text(&change.who).into_owned(),
     };
     match change.action {
+        Action::RequestChange => format!(
+            "{} {target}: {} → {}",
+            change.action.name(),
+            change
+                .roles_before
+                .iter()
+                .map(|r| escape::text(&r.title))
+                .collect::<Vec<_>>()
+                .join(", "),
+            titles.join(", ")
+        ),
+        Action::RequestRemoval => format!(
+            "{} {target}: {}",
+            change.action.name(),
+            change
+                .roles_before
+                .iter()
+                .map(|r| escape::text(&r.title))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Action::Invite | Action::ChangeRole | Action::Request | Action::Link => {
             format!("{} {target}: {}", change.action.name(), titles.join(", "))
         }

@@ -37,7 +37,9 @@ use crate::platform::Platform;
 
 pub use auth::{Auth, PUBLIC_KEY_ENV, SIGNING_KEY_ENV, Trust, Untrusted};
 pub use lock::{LOCK_FILE, Lock, LockError, acquire as lock};
-pub use requests::{OwnerGrant, ReminderRecord, RequestRecord, RequestState, RequestedGrant};
+pub use requests::{
+    OwnerGrant, ReminderRecord, RequestRecord, RequestState, RequestedChange, RequestedGrant,
+};
 
 /// Wix invites expire 30 days after they are sent.
 pub const INVITE_LIFETIME_DAYS: i64 = 30;
@@ -257,6 +259,13 @@ impl SiteLedger {
         self.granted.iter().any(|g| g.account_id == account_id)
     }
 
+    /// What in the request-mode records cannot be put in a message to an
+    /// owner (an email that is not one, a role title with a line break), as
+    /// (top-level key, what is wrong).
+    pub fn request_problems(&self) -> Vec<(&'static str, String)> {
+        requests::problems(&self.requests, &self.granted_by_owner)
+    }
+
     /// The request still waiting for the owner, if any.
     pub fn open_request(&self) -> Option<&RequestRecord> {
         self.requests
@@ -462,6 +471,7 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
             ),
         ));
     }
+    problems.extend(ledger.request_problems());
     if ledger.site != site {
         problems.push((
             "site",
