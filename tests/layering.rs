@@ -16,7 +16,9 @@
 //! - in `plan`: `diff` hands request-mode sites to `request`; `request`
 //!   never names `diff`, and what both need (`rfc3339`) is in `plan/mod.rs`;
 //!   `plan` never names `render`;
-//! - in the emulator: `seed` builds `state`, never the reverse.
+//! - in the emulator: `seed` builds `state`, never the reverse;
+//! - neither the ledger nor the emulator names `config` (the email check
+//!   they share with it is the leaf `email`).
 
 use std::path::{Path, PathBuf};
 
@@ -126,6 +128,16 @@ const RULES: &[Rule] = &[
         why: "`render` shows plans; the plan never names `render` (its notes are worded where they are made)",
     },
     Rule {
+        from: "ledger",
+        to: "config",
+        why: "`config` may read ledger settings, the ledger never names `config`: the email check both need is the leaf `email`",
+    },
+    Rule {
+        from: "emulator",
+        to: "config",
+        why: "the emulator stands in for Wix and Google and knows nothing of the config; the email check is the leaf `email`",
+    },
+    Rule {
         from: "emulator::state",
         to: "emulator::seed",
         why: "`emulator::seed` builds the state; what both need (`DuplicateInvites`) lives in `state`",
@@ -147,6 +159,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("template", "diag"),
     ("model", "diag::Pos"),
     ("emulator::seed", "emulator::state"),
+    ("ledger::requests", "email::problem"),
 ];
 
 /// One named path, where it was named.

@@ -88,7 +88,6 @@ use super::error::EmulatorError;
 use super::faults::FaultConfig;
 pub use super::quirks::Quirks;
 use super::state::{Clock, Invite, Role, Site, State};
-use crate::config::values::email_problem;
 // Re-exported because seed fields use them and `state` is private.
 pub use super::state::{DuplicateInvites, InviteStatus, RestrictFromLevel};
 
@@ -475,7 +474,7 @@ pub(super) fn build_state(seed: &Seed) -> Result<State, EmulatorError> {
         }
         for (k, inv) in s.invites.iter().enumerate() {
             let what = format!("site {:?} invites[{k}]", s.id);
-            if email_problem(&inv.email).is_some() {
+            if crate::email::problem(&inv.email).is_some() {
                 problems.push(format!(
                     "{what}: {:?} is not a valid email address",
                     inv.email

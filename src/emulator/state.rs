@@ -19,7 +19,6 @@ use super::wire::{
     ContributorRef, FieldViolation, GetRolesInfoResponse, QuerySiteContributorsResponse, RoleInfo,
     SiteInvite,
 };
-use crate::config::values::email_problem;
 
 /// What Bulk Invite does for an email that already has a pending invite on
 /// the site (Wix's behaviour is unconfirmed).
@@ -482,7 +481,7 @@ impl State {
                     let email = email.trim().to_owned();
                     // The config's check: the emulator refuses what the
                     // config refuses.
-                    if email_problem(&email).is_some() {
+                    if crate::email::problem(&email).is_some() {
                         violate(
                             format!("emails[{i}]"),
                             format!("{email:?} is not a valid email address"),

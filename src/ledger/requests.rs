@@ -138,10 +138,7 @@ pub(super) fn problems(
     let mut problems = Vec::new();
     for (i, r) in requests.iter().enumerate() {
         let named = std::iter::once(r.to.as_str()).chain(r.emails());
-        if let Some(p) = named
-            .filter_map(crate::config::values::email_problem)
-            .next()
-        {
+        if let Some(p) = named.filter_map(crate::email::problem).next() {
             problems.push((
                 "requests",
                 format!("request {} names an email that is not one: {p}", i + 1),
@@ -164,7 +161,7 @@ pub(super) fn problems(
         }
     }
     for (i, g) in granted.iter().enumerate() {
-        if let Some(p) = crate::config::values::email_problem(&g.email) {
+        if let Some(p) = crate::email::problem(&g.email) {
             problems.push((
                 "granted_by_owner",
                 format!(
