@@ -15,6 +15,7 @@ pub mod escape;
 pub mod failpoint;
 pub mod hex;
 pub mod ledger;
+pub mod message;
 pub mod model;
 pub mod observe;
 pub mod parallel;

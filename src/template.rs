@@ -8,7 +8,7 @@
 //! placeholder always has a value.
 //!
 //! This module knows nothing of sites or grants; the request message
-//! (`request::message`) supplies the values.
+//! (`message`) supplies the values.
 
 use std::collections::BTreeMap;
 

@@ -15,7 +15,8 @@
 //!   three use `raw`; never the reverse;
 //! - in `plan`: `diff` hands request-mode sites to `request`; `request`
 //!   never names `diff`, and what both need (`rfc3339`) is in `plan/mod.rs`;
-//!   `plan` never names `render`;
+//!   `plan` never names `render` nor `request` (`request` delivers what the
+//!   plan composed with the `message` module);
 //! - in the emulator: `seed` builds `state`, never the reverse;
 //! - neither the ledger nor the emulator names `config` (the email check
 //!   they share with it is the leaf `email`).
@@ -64,7 +65,7 @@ const RULES: &[Rule] = &[
     Rule {
         from: "template",
         to: "request",
-        why: "`template` is a leaf (it may use `diag` only); `request::message` renders it",
+        why: "`template` is a leaf (it may use `diag` only); `message` renders it",
     },
     Rule {
         from: "template",
@@ -124,6 +125,11 @@ const RULES: &[Rule] = &[
     },
     Rule {
         from: "plan",
+        to: "request",
+        why: "`request` delivers what the plan composed and uses `plan`; the plan never names it (the message it composes is the leaf-ward `message`)",
+    },
+    Rule {
+        from: "plan",
         to: "render",
         why: "`render` shows plans; the plan never names `render` (its notes are worded where they are made)",
     },
@@ -160,6 +166,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("model", "diag::Pos"),
     ("emulator::seed", "emulator::state"),
     ("ledger::requests", "email::problem"),
+    ("plan::request", "message"),
+    ("request::deliver", "plan"),
 ];
 
 /// One named path, where it was named.

@@ -18,11 +18,11 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::message::Message;
 use super::{smtp, webhook};
 use crate::ledger::{
     ReminderRecord, RequestRecord, RequestState, RequestedChange, RequestedGrant, SiteLedger,
 };
+use crate::message::Message;
 use crate::model::Contact;
 use crate::model::requests::{Channel, Settings};
 use crate::plan::{RequestPreview, RequestStatus, SitePlan};
@@ -158,7 +158,7 @@ fn payload(
         .as_ref()
         .ok_or("the plan holds no message to send")?;
     let to = preview.to.as_ref().ok_or("the request has no recipient")?;
-    let dashboard_url = super::message::dashboard_url(&plan.site_id);
+    let dashboard_url = crate::message::dashboard_url(&plan.site_id);
     let body = webhook::Payload {
         kind_of: webhook::PAYLOAD_TYPE,
         version: 1,

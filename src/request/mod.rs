@@ -11,7 +11,7 @@
 //! after the last reminder the request is reported as stalled.
 //!
 //! The validated settings are model types ([`crate::model::requests`]).
-//! Composing the message is pure ([`message`], from a
+//! Composing the message is pure ([`crate::message`], from a
 //! [`crate::template::Template`]) and is called by the plan engine; deciding
 //! what is due is `plan::request`'s job. Only [`smtp`], [`webhook`] and
 //! [`deliver`] do I/O, and only when `apply` runs. Credentials and the
@@ -20,7 +20,6 @@
 //! cannot be printed.
 
 pub mod deliver;
-pub mod message;
 pub mod smtp;
 pub mod webhook;
 
