@@ -415,6 +415,23 @@ pub(crate) fn load_config(path: &std::path::Path) -> Option<Loaded> {
     }
 }
 
+/// The config's own breaches of its policy rules (`policies:`), printed as
+/// located diagnostics; whether any is an error.
+pub(crate) fn print_policy(config: &crate::model::Config) -> bool {
+    let violations = crate::policy::check_config(config, now().date());
+    if violations.is_empty() {
+        return false;
+    }
+    let report = Report {
+        diagnostics: crate::policy::diagnostics(config, &violations),
+        // For the source lines the diagnostics point at.
+        source: std::fs::read_to_string(&config.path).ok(),
+    };
+    eprint!("{}", report.render_diagnostics());
+    github::annotate_report(&report);
+    crate::policy::has_errors(&violations)
+}
+
 pub(crate) fn print_report(report: &Report) {
     if !report.diagnostics.is_empty() {
         eprint!("{}", report.render());

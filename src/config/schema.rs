@@ -490,6 +490,11 @@ fn explain(
                     "an ISO-639 language code such as `de`, or with a region, `pt-BR`; leave it out to let Wix use the site owner's language",
                 );
             }
+            if path.name().starts_with("agency_domains[") {
+                d = d.with_hint(
+                    "an email domain in lower case, such as `example-agency.com`: the part after `@` (no wildcards; subdomains are listed one by one)",
+                );
+            }
             out.push(d);
         }
         ValidationErrorKind::PropertyNames { error: inner } => {
