@@ -246,7 +246,7 @@ fn hostile_rules_are_refused_where_they_are_written() {
     // Huge numbers, unknown keys, two kinds in one rule, bounds that
     // contradict, a domain with a line break, the owner's role, an empty
     // domain list: each refused at its place, none panics.
-    let cases: [(&str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str); 9] = [
         (
             "    - outside_max_days: 99999999999999999999\n",
             "99999",
@@ -265,7 +265,12 @@ fn hostile_rules_are_refused_where_they_are_written() {
         (
             "    - { forbid_outside: [Admin (Co-Owner)], team_only: [Billing Manager] }\n",
             "team_only",
-            "exactly one of",
+            "rule 1 of `policies` has both `forbid_outside` and `team_only`: a rule is exactly one of them",
+        ),
+        (
+            "    - severity: warn\n",
+            "severity",
+            "rule 1 of `policies` says no rule: expected `forbid_outside`, `outside_max_days`, `agency_admins` or `team_only`",
         ),
         (
             "    - agency_admins: { min: 3, max: 2 }\n",
@@ -568,4 +573,42 @@ fn hostile_names_from_a_platform_are_escaped_in_plan_output() {
     let text = stdout(&h.cmd(&["plan"]).output().expect("runs"));
     assert!(!text.contains('\u{1b}'), "{text}");
     assert!(text.contains("\\u{1b}[31m"), "{text}");
+}
+
+/// The README's example block, appended to the agency example, loads; its
+/// rules find what the example's grants break.
+#[test]
+fn the_readme_example_loads_and_is_checked() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let section = readme
+        .split("### Policy rules\n")
+        .nth(1)
+        .expect("a Policy rules section");
+    let block = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a yaml block");
+    let config = std::fs::read_to_string(root.join("examples/agency.yaml")).expect("config");
+    let text = config + "\n" + block;
+    let loaded = config::load_str(Path::new("access.yaml"), text.as_bytes())
+        .unwrap_or_else(|r| panic!("does not load:\n{}", r.render()));
+    assert_eq!(loaded.config.policies.rules.len(), 5);
+    let found = accessctl::policy::check_config(&loaded.config, TODAY);
+    let kinds: std::collections::BTreeSet<&str> = found.iter().map(|v| v.rule.as_str()).collect();
+    // erin's Billing Manager is hers alone; the freelance writer's access
+    // has no end; most sites have no agency admin.
+    assert_eq!(
+        kinds,
+        ["agency_admins", "outside_max_days", "team_only"]
+            .into_iter()
+            .collect()
+    );
+    assert!(
+        found
+            .iter()
+            .any(|v| v.rule == "team_only" && v.who.as_deref() == Some("erin")),
+        "{found:#?}"
+    );
 }

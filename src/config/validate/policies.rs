@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::super::locate::YamlPath;
-use super::super::raw::{RawPlatform, RawPolicies, RawSeverity};
+use super::super::raw::{RawPlatform, RawRule, RawSeverity};
 use super::{Resolver, is_owner_role};
 use crate::diag::did_you_mean;
 use crate::model::policy::{Policies, PolicyRole, Rule, RuleKind, Severity};
@@ -28,19 +28,27 @@ impl Resolver<'_> {
             return Policies::default();
         };
         let path = YamlPath::root().key("policies");
-        let Some(raw) = self.gate::<RawPolicies>(v, &path) else {
-            return Policies::default();
-        };
+        // Each part on its own, so a broken rule hides nothing in the others.
+        let domains = v
+            .get("agency_domains")
+            .and_then(|d| self.gate::<Vec<String>>(d, &path.key("agency_domains")))
+            .unwrap_or_default();
         let mut policies = Policies {
-            agency_domains: raw
-                .agency_domains
-                .iter()
-                .map(|d| d.trim().to_lowercase())
-                .collect(),
+            agency_domains: domains.iter().map(|d| d.trim().to_lowercase()).collect(),
             rules: Vec::new(),
         };
         let rpath = path.key("rules");
-        for (i, rule) in raw.rules.iter().enumerate() {
+        let written: &[Value] = v
+            .get("rules")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice);
+        let rules: Vec<(usize, RawRule)> = written
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, self.gate::<RawRule>(r, &rpath.index(i))?)))
+            .collect();
+        for (i, rule) in &rules {
+            let i = *i;
             let at = rpath.index(i);
             let context = format!("rule {} of `policies`", i + 1);
             let written = [
