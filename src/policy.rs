@@ -233,9 +233,11 @@ pub fn evaluate(policies: &Policies, view: &SiteView, today: Date) -> Vec<Violat
 }
 
 /// A name for a `code span` of a message: what a platform or the ledger
-/// says may hold a backtick, which would end the span early in Markdown.
+/// says may hold a backtick, which would end the span early in Markdown,
+/// or a line break, which would split the message; control characters are
+/// shown escaped (the `who` field keeps the name as read).
 fn tick(name: &str) -> String {
-    name.replace('`', "'")
+    crate::escape::text(name).replace('`', "'")
 }
 
 fn domains(policies: &Policies) -> String {

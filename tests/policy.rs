@@ -535,7 +535,7 @@ policies:
 fn hostile_names_from_a_platform_are_escaped_in_plan_output() {
     // A collaborator whose account id carries Markdown, HTML, a mention
     // and a terminal escape.
-    let hostile = "acct-x`</details><img src=x>[click](https://evil.example) @org/team \u{1b}[31m";
+    let hostile = "acct-x`</details><img src=x>[click](https://evil.example) @org/team \u{1b}[31m\n::warning::forged";
     let h = agency_with_policies(AGENCY_POLICIES, |seed| {
         *seed = seed.replace(
             "{ account_id: acct-old-agency, roles: [Website Manager] }",
@@ -564,7 +564,7 @@ fn hostile_names_from_a_platform_are_escaped_in_plan_output() {
     // is a look-alike, and the escape character is shown, not sent.
     assert!(
         item.contains(
-            "error: `account acct-x'</details><img src=x>[click](https://evil.example) @org/team \\u{1b}[31m` holds Wix"
+            "error: `account acct-x'</details><img src=x>[click](https://evil.example) @org/team \\u{1b}[31m\\n::warning::forged` holds Wix"
         ),
         "{item}"
     );
@@ -572,7 +572,30 @@ fn hostile_names_from_a_platform_are_escaped_in_plan_output() {
     assert!(!item.contains('\u{1b}'), "{item}");
     let text = stdout(&h.cmd(&["plan"]).output().expect("runs"));
     assert!(!text.contains('\u{1b}'), "{text}");
-    assert!(text.contains("\\u{1b}[31m"), "{text}");
+    assert!(text.contains("\\u{1b}[31m\\n::warning::forged"), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("::")), "{text}");
+
+    // Under GitHub Actions each violation is one annotation; the name
+    // cannot end it early or start another.
+    let out = h
+        .cmd(&["plan"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect("runs");
+    let err = stderr(&out);
+    let annotations: Vec<&str> = err.lines().filter(|l| l.starts_with("::")).collect();
+    assert!(
+        annotations.iter().any(|l| l.starts_with(
+            "::error title=accessctl%3A policy forbid_outside on site acme-bakery (wix)::`account acct-x"
+        ) && l.contains("\\n::warning::forged` holds Wix")),
+        "{err}"
+    );
+    assert!(
+        !annotations
+            .iter()
+            .any(|l| l.starts_with("::warning::forged")),
+        "{err}"
+    );
 }
 
 /// The README's example block, appended to the agency example, loads; its

@@ -106,6 +106,10 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the config file and report every problem in it; no network.
+    ///
+    /// Also checks the config against its own policy rules (`policies:`):
+    /// each broken rule is reported where the config breaks it, and one of
+    /// severity `error` fails the check (as it refuses `apply`).
     Validate,
     /// Upgrade the config file to the current format version, in place
     /// (only its `version:` line changes).

@@ -89,3 +89,27 @@ pub enum Severity {
     /// Reported only.
     Warn,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agency_is_its_domains_exactly() {
+        let p = Policies {
+            agency_domains: vec!["agency.example".into()],
+            rules: Vec::new(),
+        };
+        assert!(p.is_agency(Some("alice@agency.example")));
+        assert!(p.is_agency(Some("alice@AGENCY.example")));
+        // Not a subdomain, a look-alike or a suffix; the last `@` decides.
+        assert!(!p.is_agency(Some("x@sub.agency.example")));
+        assert!(!p.is_agency(Some("x@agency.example.evil.example")));
+        assert!(!p.is_agency(Some("x@evilagency.example")));
+        assert!(!p.is_agency(Some("agency.example@evil.example")));
+        assert!(!p.is_agency(Some("x@agency.example@evil.example")));
+        assert!(!p.is_agency(Some("no-at-sign")));
+        // Unknown is outside.
+        assert!(!p.is_agency(None));
+    }
+}
