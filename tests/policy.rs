@@ -635,3 +635,51 @@ fn the_readme_example_loads_and_is_checked() {
         "{found:#?}"
     );
 }
+
+/// Shard plans carry their sites' violations; merged, they are the whole
+/// plan's.
+#[test]
+fn merged_shard_plans_carry_the_whole_plans_violations() {
+    let policies = format!(
+        "{AGENCY_POLICIES}    - forbid_outside: [Website Designer, Content Manager]\n      severity: warn\n"
+    );
+    let h = agency_with_policies(&policies, |_| {});
+    let whole = h.cmd(&["plan", "--format", "json"]).output().expect("runs");
+    let whole_plan: Value = serde_json::from_slice(&whole.stdout).expect("plan JSON");
+    let sites: std::collections::BTreeSet<&str> = whole_plan["policy"]
+        .as_array()
+        .expect("policy")
+        .iter()
+        .filter_map(|v| v["site"].as_str())
+        .collect();
+    // The old agency (acme-bakery), the former intern (blue-harbor-dental),
+    // the owner's nephew (harbor-cafe).
+    assert_eq!(
+        sites,
+        ["acme-bakery", "blue-harbor-dental", "harbor-cafe"]
+            .into_iter()
+            .collect()
+    );
+    let mut files = Vec::new();
+    for k in 1..=2 {
+        let file = h.dir.path().join(format!("shard-{k}.json"));
+        let out = h
+            .cmd(&["plan", "--shard", &format!("{k}/2"), "--format", "json"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let shard: Value = serde_json::from_slice(&out.stdout).expect("shard JSON");
+        // Each shard has some of them.
+        assert!(
+            shard["policy"].as_array().is_some_and(|p| !p.is_empty()),
+            "{shard:#}"
+        );
+        std::fs::write(&file, &out.stdout).expect("write");
+        files.push(file.display().to_string());
+    }
+    let merged = h
+        .cmd(&["plan", "merge", "--format", "json", &files[1], &files[0]])
+        .output()
+        .expect("runs");
+    assert_eq!(stdout(&merged), stdout(&whole), "{}", stderr(&merged));
+}
