@@ -126,7 +126,7 @@ pub fn evaluate(policies: &Policies, view: &SiteView, today: Date) -> Vec<Violat
                                 h.platform.title(),
                                 tick(&h.title),
                                 view.site,
-                                domains(policies)
+                                policies.agency_domains.join(", ")
                             ),
                             "no one outside the agency may hold this role: give it to someone from the agency, or a lower role to this person",
                         ));
@@ -238,11 +238,6 @@ pub fn evaluate(policies: &Policies, view: &SiteView, today: Date) -> Vec<Violat
 /// shown escaped (the `who` field keeps the name as read).
 fn tick(name: &str) -> String {
     crate::escape::text(name).replace('`', "'")
-}
-
-fn domains(policies: &Policies) -> String {
-    let list: Vec<&str> = policies.agency_domains.iter().map(String::as_str).collect();
-    list.join(", ")
 }
 
 /// The config's own view of every site, checked. Empty without rules.
