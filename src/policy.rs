@@ -387,6 +387,21 @@ pub fn live_view(config: &Config, site: &Site, o: &Observed, today: Date) -> Sit
     let mut platforms = BTreeSet::new();
     if let (Observation::Live(live), Some(ledger)) = (&o.observation, &o.ledger) {
         platforms.insert(Platform::Wix);
+        // The grants in force, each with its person and its roles' slugs,
+        // worked out once for every collaborator.
+        let grants_in_force: Vec<_> = site
+            .grants
+            .iter()
+            .filter(|g| in_force(g.until, today))
+            .map(|g| {
+                let person = match &g.principal {
+                    Principal::Person(key) => config.people.get(&**key),
+                    _ => None,
+                };
+                let slugs: Vec<String> = g.roles.iter().map(|r| slug(&r.name)).collect();
+                (g, person, slugs)
+            })
+            .collect();
         for (account, role_ids) in &live.contributors {
             let email = index
                 .emails_of_account(account)
@@ -406,12 +421,10 @@ pub fn live_view(config: &Config, site: &Site, o: &Observed, today: Date) -> Sit
                 .map(str::to_string)
                 .or_else(|| email.map(str::to_string))
                 .unwrap_or_else(|| format!("account {account}"));
-            let grants: Vec<_> = site
-                .grants
+            let grants: Vec<_> = grants_in_force
                 .iter()
-                .filter(|g| in_force(g.until, today))
-                .filter(|g| match &g.principal {
-                    Principal::Person(key) => config.people.get(&**key).is_some_and(|p| {
+                .filter(|(g, person, _)| match &g.principal {
+                    Principal::Person(_) => person.is_some_and(|p| {
                         Some(p.email.as_str()) == email
                             || p.wix_account_id.as_deref() == Some(account.as_str())
                     }),
@@ -423,8 +436,8 @@ pub fn live_view(config: &Config, site: &Site, o: &Observed, today: Date) -> Sit
                 let title = live.role(id).map_or(id.as_str(), |r| r.title.as_str());
                 let role = slug(title);
                 let mut granted = Granted::new();
-                for g in &grants {
-                    if g.roles.iter().any(|r| slug(&r.name) == role) {
+                for (g, _, slugs) in &grants {
+                    if slugs.contains(&role) {
                         granted.add(g.until, g.via_team.is_some());
                     }
                 }
