@@ -5,6 +5,10 @@
 //! the report (every principal on every site classified), render it as
 //! Markdown (one comment), CSV and JSON.
 //!
+//! Then the policy rules (`policies:`, one rule of each kind) over the
+//! same agency, timed apart: against the config (`validate`) and against
+//! the observed state (`plan`, `report`).
+//!
 //! `cargo bench --bench report_at_scale`; `ACCESSCTL_BENCH_REPORT_SITES`
 //! (10000).
 
@@ -25,7 +29,6 @@ fn main() {
     let config = accessctl::config::load_str(Path::new("access.yaml"), yaml.as_bytes())
         .unwrap_or_else(|r| panic!("config invalid:\n{}", r.render()))
         .config;
-    drop(yaml);
     let plan = accessctl::observe::build_plan(
         &config,
         &observed,
@@ -98,5 +101,31 @@ fn main() {
         "    total            {}   peak memory {}",
         ms(t_load + t_build + t_markdown + t_csv + t_json),
         mib(peak_rss())
+    );
+    drop((report, markdown, csv, json));
+
+    // The same agency under one rule of each kind.
+    let with_rules = yaml
+        + "\npolicies:\n  agency_domains: [agency.example]\n  rules:\n"
+        + "    - forbid_outside: [Admin (Co-Owner)]\n"
+        + "    - { outside_max_days: 90, severity: warn }\n"
+        + "    - { agency_admins: { min: 1, max: 5 }, severity: warn }\n"
+        + "    - { team_only: [Billing Manager], severity: warn }\n";
+    let config = accessctl::config::load_str(Path::new("access.yaml"), with_rules.as_bytes())
+        .unwrap_or_else(|r| panic!("config with rules invalid:\n{}", r.render()))
+        .config;
+    drop(with_rules);
+    let start = Instant::now();
+    let in_config = accessctl::policy::check_config(&config, now.date());
+    let t_config = start.elapsed();
+    let start = Instant::now();
+    let live = accessctl::policy::check_live(&config, &restored.observed, now.date());
+    let t_live = start.elapsed();
+    println!(
+        "  policy rules (4): config {}   ({} violations), live {}   ({} violations)",
+        ms(t_config),
+        thousands(in_config.len() as u64),
+        ms(t_live),
+        thousands(live.len() as u64)
     );
 }

@@ -167,11 +167,7 @@ impl Report {
 
     /// Everything, one diagnostic after another, then a count line.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        for d in &self.diagnostics {
-            out.push_str(&d.render(self.source.as_deref()));
-            out.push('\n');
-        }
+        let mut out = self.render_diagnostics();
         let errors = self.errors();
         if errors > 0 {
             let file = self
@@ -181,6 +177,19 @@ impl Report {
                 .unwrap_or_default();
             let noun = if errors == 1 { "error" } else { "errors" };
             let _ = writeln!(out, "error: could not load {file}: {errors} {noun}");
+        }
+        out
+    }
+}
+
+impl Report {
+    /// One diagnostic after another, without the count line (for problems
+    /// found in a file that loaded, such as policy violations).
+    pub fn render_diagnostics(&self) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&d.render(self.source.as_deref()));
+            out.push('\n');
         }
         out
     }

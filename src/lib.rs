@@ -21,6 +21,7 @@ pub mod observe;
 pub mod parallel;
 pub mod plan;
 pub mod platform;
+pub mod policy;
 pub mod providers;
 pub mod render;
 pub mod report;

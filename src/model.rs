@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+pub mod policy;
 pub mod requests;
 
 pub use crate::diag::Pos;
@@ -34,6 +35,8 @@ pub struct Config {
     /// How access requests reach owners of request-mode sites; `None` when
     /// the config has no `requests:` block.
     pub requests: Option<requests::Settings>,
+    /// The `policies:` block (empty without one).
+    pub policies: policy::Policies,
     /// `people` by email and by account id, built on first use (see
     /// [`Config::people_index`]), so planning a site does not scan every
     /// person.
@@ -216,6 +219,10 @@ pub struct TargetGrant {
     pub until: Option<Date>,
     /// `person alice`, `team seo, level analytics`.
     pub reason: String,
+    /// Whether it comes from a `team:` grant.
+    pub via_team: bool,
+    /// Where the grant is in the file.
+    pub pos: Pos,
 }
 
 /// Guards checked before anything is applied (see `plan::safety`).

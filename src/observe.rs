@@ -337,6 +337,7 @@ pub fn build_plan(
         ledger: ledger_check(observed),
         skipped: Vec::new(),
         shard: None,
+        policy: crate::policy::check_live(config, observed, now.date()),
     };
     plan.refusals = safety::check(&plan, config, recorded, overrides);
     plan

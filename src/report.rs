@@ -49,6 +49,10 @@ pub struct Report {
     /// Sites and targets that could not be read: the report may miss their
     /// access.
     pub unreadable: Vec<Unreadable>,
+    /// The config's policy rules (`policies:`) that live access breaks;
+    /// absent when none is broken.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<crate::policy::Violation>,
 }
 
 /// Counts at the top of the report.
@@ -241,6 +245,7 @@ pub fn build(
         sites,
         rows,
         unreadable,
+        policy: crate::policy::check_live(config, observed, now.date()),
     }
 }
 
@@ -485,6 +490,44 @@ pub fn render_markdown(report: &Report, limit: usize) -> String {
     out
 }
 
+/// Policy violations shown in the head of the comment; the JSON has all.
+const POLICY_SHOWN: usize = 50;
+
+/// The rules live access breaks, as an alert above the matrix.
+fn markdown_policy(report: &Report, out: &mut String) {
+    if report.policy.is_empty() {
+        return;
+    }
+    let errors = crate::policy::has_errors(&report.policy);
+    let _ = writeln!(
+        out,
+        "> [!{}]\n> **{} broken by live access** (`policies:` in the config):",
+        if errors { "CAUTION" } else { "WARNING" },
+        crate::render::count(report.policy.len(), "policy rule is", "policy rules are")
+    );
+    for v in report.policy.iter().take(POLICY_SHOWN) {
+        let severity = match v.severity {
+            crate::model::policy::Severity::Error => "error",
+            crate::model::policy::Severity::Warn => "warning",
+        };
+        let _ = writeln!(
+            out,
+            "> - **{severity}** · {} ({}): {}",
+            cell(&v.site),
+            platform_name(v.platform),
+            cell(&v.message)
+        );
+    }
+    if report.policy.len() > POLICY_SHOWN {
+        let _ = writeln!(
+            out,
+            "> - … {} more (`--format json` lists them all)",
+            report.policy.len() - POLICY_SHOWN
+        );
+    }
+    out.push('\n');
+}
+
 fn markdown_head(report: &Report) -> String {
     let s = &report.summary;
     let mut out = format!(
@@ -519,6 +562,7 @@ fn markdown_head(report: &Report) -> String {
         }
     }
     out.push('\n');
+    markdown_policy(report, &mut out);
     if !report.unreadable.is_empty() {
         let _ = writeln!(
             out,
@@ -741,6 +785,7 @@ mod tests {
                 .collect(),
             rows,
             unreadable: vec![],
+            policy: vec![],
         }
     }
 

@@ -163,6 +163,31 @@ const REASONS: &[(&str, &[&str])] = &[
     ("config/missing-wix", &["missing `wix` in site `shop`"]),
     ("config/null-document", &["the file is empty", "1 | ~"]),
     (
+        "config/policy-huge-numbers",
+        &[
+            "`outside_max_days` is too large: expected at most 3650",
+            "`min` is too large: expected at most 1000, found 5000000000",
+            "`max` is too small: expected at least 1, found -1",
+        ],
+    ),
+    (
+        "config/policy-unknown-keys-and-code",
+        &[
+            "unknown key `when` in rule 1 of `policies`",
+            "wrong type for `outside_max_days`: expected a whole number, found a string",
+        ],
+    ),
+    (
+        "config/policy-unknown-roles",
+        &[
+            "unknown Wix role `Admn (Co-Owner)` in rule 1 of `policies`",
+            "did you mean `Admin (Co-Owner)`?",
+            "unknown Wix role `Blog Editor\\u{1b}[2J`",
+            "unknown Google Tag Manager role `publish` in rule 2 of `policies`",
+            "unknown value `facebook` for `platform`",
+        ],
+    ),
+    (
         "config/scalar-document",
         &["wrong type for the file", "found a string"],
     ),

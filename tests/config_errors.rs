@@ -389,6 +389,7 @@ fn schema_lists_the_top_level_keys_and_refuses_others() {
             "ledger_dir",
             "levels",
             "people",
+            "policies",
             "requests",
             "safety",
             "sites",

@@ -228,6 +228,7 @@ fn plan(sites: Vec<SitePlan>) -> Plan {
         sites,
         skipped: Vec::new(),
         shard: None,
+        policy: Vec::new(),
     }
 }
 

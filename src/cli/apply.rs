@@ -52,6 +52,15 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
         return Exit::Error;
     };
     let config = loaded.config;
+    // Before anything is read or changed: a config that breaks its own
+    // error rules is not carried out.
+    if super::print_policy(&config) {
+        return refuse(
+            "the config breaks policy rules of severity `error` (above); nothing was changed"
+                .into(),
+            "change the grants the errors point at (`accessctl validate` lists them), or mark a rule `severity: warn`",
+        );
+    }
     // Held from before the ledger is read until the last write: a second
     // apply on this ledger is refused, naming this one.
     let _lock = match super::lock_ledger(&config, "apply") {

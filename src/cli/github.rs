@@ -44,7 +44,8 @@ pub fn annotate_report(report: &Report) {
     }
 }
 
-/// Site errors and refusals as annotations, and the plan in the job summary.
+/// Site errors, live policy violations and refusals as annotations, and
+/// the plan in the job summary.
 pub fn report_plan(plan: &Plan) {
     if !active() {
         return;
@@ -71,6 +72,20 @@ pub fn report_plan(plan: &Plan) {
                 );
             }
         }
+    }
+    for v in &plan.policy {
+        let level = match v.severity {
+            crate::model::policy::Severity::Error => "error",
+            crate::model::policy::Severity::Warn => "warning",
+        };
+        eprintln!(
+            "::{level} title={}::{}",
+            escape_property(&format!(
+                "accessctl: policy {} on site {} ({})",
+                v.rule, v.site, v.platform
+            )),
+            escape_data(&format!("{}\nhint: {}", v.message, v.hint))
+        );
     }
     for r in &plan.refusals {
         eprintln!(

@@ -146,6 +146,7 @@ pub fn merge(config: &crate::model::Config, shards: Vec<(&Path, Plan)>) -> Resul
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut sites = Vec::new();
     let mut skipped = Vec::new();
+    let mut policy = Vec::new();
     let mut verified = 0usize;
     let mut unverified = 0usize;
     for (file, plan) in shards {
@@ -184,9 +185,12 @@ pub fn merge(config: &crate::model::Config, shards: Vec<(&Path, Plan)>) -> Resul
         }
         sites.extend(plan.sites);
         skipped.extend(plan.skipped);
+        policy.extend(plan.policy);
     }
     sites.sort_by(|a, b| a.site.cmp(&b.site));
     skipped.sort();
+    // Each shard's violations are its sites'; in site order, as one run.
+    policy.sort_by(|a, b| a.site.cmp(&b.site));
     // As one run: verified when every shard that read a ledger verified it.
     let ledger = if verified > 0 && unverified == 0 {
         LedgerCheck::Verified
@@ -202,5 +206,6 @@ pub fn merge(config: &crate::model::Config, shards: Vec<(&Path, Plan)>) -> Resul
         ledger,
         skipped,
         shard: None,
+        policy,
     })
 }

@@ -106,6 +106,10 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the config file and report every problem in it; no network.
+    ///
+    /// Also checks the config against its own policy rules (`policies:`):
+    /// each broken rule is reported where the config breaks it, and one of
+    /// severity `error` fails the check (as it refuses `apply`).
     Validate,
     /// Upgrade the config file to the current format version, in place
     /// (only its `version:` line changes).
@@ -417,6 +421,23 @@ pub(crate) fn load_config(path: &std::path::Path) -> Option<Loaded> {
             None
         }
     }
+}
+
+/// The config's own breaches of its policy rules (`policies:`), printed as
+/// located diagnostics; whether any is an error.
+pub(crate) fn print_policy(config: &crate::model::Config) -> bool {
+    let violations = crate::policy::check_config(config, now().date());
+    if violations.is_empty() {
+        return false;
+    }
+    let report = Report {
+        diagnostics: crate::policy::diagnostics(config, &violations),
+        // For the source lines the diagnostics point at.
+        source: std::fs::read_to_string(&config.path).ok(),
+    };
+    eprint!("{}", report.render_diagnostics());
+    github::annotate_report(&report);
+    crate::policy::has_errors(&violations)
 }
 
 pub(crate) fn print_report(report: &Report) {

@@ -116,6 +116,9 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
     let Some(loaded) = load_config(path) else {
         return Exit::Error;
     };
+    // Reported, not fatal: the plan shows what the sites hold; `validate`
+    // and `apply` fail on these.
+    super::print_policy(&loaded.config);
     let changed = match &args.changed_from {
         Some(base) => match changed_from(base, path, &loaded.config) {
             Ok(changed) => Some(changed),

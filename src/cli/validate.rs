@@ -8,6 +8,16 @@ pub fn run(path: &Path) -> Exit {
     match load_config(path) {
         Some(loaded) => {
             let c = &loaded.config;
+            if super::print_policy(c) {
+                eprintln!(
+                    "error: {} breaks its policy rules (above)",
+                    crate::escape::line(&path.display().to_string())
+                );
+                eprintln!(
+                    "  = hint: change the grants they point at, or mark a rule `severity: warn` to only report it"
+                );
+                return Exit::Error;
+            }
             let grants: usize = c.sites.values().map(|s| s.grants.len()).sum();
             let targets: usize = c.sites.values().map(|s| s.targets.len()).sum();
             use crate::render::count;
@@ -16,8 +26,14 @@ pub fn run(path: &Path) -> Exit {
             } else {
                 String::new()
             };
+            let rules = c.policies.rules.len();
+            let policies = if rules > 0 {
+                format!(", {}", count(rules, "policy rule", "policy rules"))
+            } else {
+                String::new()
+            };
             println!(
-                "{} is valid: {}, {}, {}, {}{google}",
+                "{} is valid: {}, {}, {}, {}{google}{policies}",
                 path.display(),
                 count(c.people.len(), "person", "people"),
                 count(c.teams.len(), "team", "teams"),

@@ -84,6 +84,14 @@ pub struct RawConfig {
     #[serde(default)]
     #[schemars(with = "RawRequests")]
     pub requests: Option<RawRequests>,
+
+    /// Rules every site's access must follow: who outside the agency may
+    /// hold what, for how long, how many agency admins a site has, which
+    /// roles only teams may be given. Checked by `validate` against this
+    /// file and by `plan`/`report` against what the sites hold.
+    #[serde(default)]
+    #[schemars(with = "RawPolicies")]
+    pub policies: Option<RawPolicies>,
 }
 
 /// A person who can be granted access.
@@ -587,4 +595,113 @@ pub struct RawSiteRequest {
     #[serde(default)]
     #[schemars(with = "String", length(min = 1))]
     pub purpose: Option<String>,
+}
+
+/// The `policies:` block: the agency's email domains and the rules.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicies {
+    /// Email domains of the agency's people (`example-agency.com`). Anyone
+    /// else — and a Wix account whose email nothing tells — is outside the
+    /// agency. A domain matches exactly, not its subdomains.
+    #[schemars(length(min = 1, max = 100), extend("items" = { "type": "string", "pattern": DOMAIN_PATTERN }))]
+    pub agency_domains: Vec<String>,
+
+    /// The rules, checked in order; every violation is reported.
+    #[serde(default)]
+    #[schemars(length(max = 1000))]
+    pub rules: Vec<RawRule>,
+}
+
+/// Pattern of an agency email domain: lower-case labels of letters,
+/// digits and `-`, separated by dots.
+pub const DOMAIN_PATTERN: &str =
+    "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$";
+
+/// One policy rule: exactly one of `forbid_outside`, `outside_max_days`,
+/// `agency_admins` or `team_only`, optionally with the `platform` its roles
+/// are on and its `severity`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    { "required": ["forbid_outside"] },
+    { "required": ["outside_max_days"] },
+    { "required": ["agency_admins"] },
+    { "required": ["team_only"] },
+]))]
+pub struct RawRule {
+    /// No one outside the agency may hold these roles.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", length(min = 1, max = 100))]
+    pub forbid_outside: Option<Vec<String>>,
+
+    /// Access for someone outside the agency must end (`until`) within this
+    /// many days from today.
+    #[serde(default)]
+    #[schemars(with = "u32", range(max = 3650))]
+    pub outside_max_days: Option<u32>,
+
+    /// How many people from the agency must hold the admin role on each
+    /// site.
+    #[serde(default)]
+    #[schemars(with = "RawAdminCount")]
+    pub agency_admins: Option<RawAdminCount>,
+
+    /// These roles may be granted only through a team (`team:` grants).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>", length(min = 1, max = 100))]
+    pub team_only: Option<Vec<String>>,
+
+    /// The platform whose roles the rule names: `wix` (default), `ga4` or
+    /// `gtm` (the account permission). For `outside_max_days`, the
+    /// platform it is limited to; default: every platform.
+    #[serde(default)]
+    #[schemars(with = "RawPlatform")]
+    pub platform: Option<RawPlatform>,
+
+    /// `error` (default: fails `validate` and refuses `apply`) or `warn`.
+    #[serde(default)]
+    #[schemars(extend("default" = "error"))]
+    pub severity: RawSeverity,
+}
+
+/// The bounds of `agency_admins`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdminCount {
+    /// At least this many. Default: 1.
+    #[serde(default)]
+    #[schemars(with = "u32", range(max = 1000))]
+    pub min: Option<u32>,
+
+    /// At most this many. Default: no limit.
+    #[serde(default)]
+    #[schemars(with = "u32", range(min = 1, max = 1000))]
+    pub max: Option<u32>,
+
+    /// The role that counts as admin. Default: `Admin (Co-Owner)` on Wix,
+    /// `admin` on GA4 and GTM.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub role: Option<String>,
+}
+
+/// A platform a policy rule concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawPlatform {
+    Wix,
+    Ga4,
+    Gtm,
+}
+
+/// How serious a policy violation is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawSeverity {
+    /// Fails `validate` and refuses `apply`.
+    #[default]
+    Error,
+    /// Reported only.
+    Warn,
 }

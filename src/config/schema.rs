@@ -292,6 +292,9 @@ fn describe_mapping(path: &YamlPath) -> String {
             format!("grant {} of site `{k}`", i + 1)
         }
         [Seg::Key(c), Seg::Key(k), Seg::Key(f)] if c == "sites" => format!("`{f}` of site `{k}`"),
+        [Seg::Key(c), Seg::Key(r), Seg::Index(i)] if c == "policies" && r == "rules" => {
+            format!("rule {} of `policies`", i + 1)
+        }
         _ => format!("`{}`", path.name()),
     }
 }
@@ -490,6 +493,11 @@ fn explain(
                     "an ISO-639 language code such as `de`, or with a region, `pt-BR`; leave it out to let Wix use the site owner's language",
                 );
             }
+            if path.name().starts_with("agency_domains[") {
+                d = d.with_hint(
+                    "an email domain in lower case, such as `example-agency.com`: the part after `@` (no wildcards; subdomains are listed one by one)",
+                );
+            }
             out.push(d);
         }
         ValidationErrorKind::PropertyNames { error: inner } => {
@@ -591,6 +599,7 @@ fn exactly_one(
     multiple: bool,
 ) -> Diagnostic {
     let is_role = keys.contains(&"role");
+    let is_rule = keys.contains(&"forbid_outside");
     let what = describe_mapping(path);
     if multiple {
         let present: Vec<&str> = keys
@@ -616,6 +625,13 @@ fn exactly_one(
         if is_role {
             Diagnostic::error(file, Some(pos), format!("{what} has {both}{listed}"))
                 .with_hint("use `role: A` for one role or `roles: [A, B]` for several, not both")
+        } else if is_rule {
+            Diagnostic::error(
+                file,
+                Some(pos),
+                format!("{what} has {both}{listed}: a rule is exactly one of them"),
+            )
+            .with_hint("write one rule per kind, each its own list item")
         } else {
             Diagnostic::error(
                 file,
@@ -629,6 +645,13 @@ fn exactly_one(
         if is_role {
             Diagnostic::error(file, pos, format!("{what} has no role"))
                 .with_hint("add `role: <role name>` or `roles: [<role name>, ...]`")
+        } else if is_rule {
+            Diagnostic::error(
+                file,
+                pos,
+                format!("{what} says no rule: expected {}", either(keys, "or")),
+            )
+            .with_hint("README, \"Policy rules\", shows each kind with an example")
         } else {
             Diagnostic::error(
                 file,

@@ -15,6 +15,7 @@
 //! ([`super::schema`]); this module does not repeat them.
 
 mod platforms;
+mod policies;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -208,6 +209,26 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     if root.get("requests").is_none() {
         diagnostics.extend(unrequestable(file, &order, &sites));
     }
+    // Rules name custom Wix roles only as the grants and levels do.
+    let custom: BTreeSet<String> = warned
+        .iter()
+        .map(|name| crate::plan::roles::slug(name))
+        .collect();
+    let mut r = Resolver {
+        file,
+        tree,
+        diagnostics: Vec::new(),
+        fallback: Vec::new(),
+        person_keys: &person_keys,
+        team_keys: &team_keys,
+        people: &people,
+        levels: &levels,
+        names: HashSet::new(),
+        custom_roles: Vec::new(),
+    };
+    let policies = r.policies(root.get("policies"), &custom);
+    diagnostics.extend(r.diagnostics);
+    fallback.extend(r.fallback);
     // The file's `invite_language` holds for every site that sets none.
     if let Some(language) = root.get("invite_language").and_then(Value::as_str) {
         for site in sites.values_mut() {
@@ -225,6 +246,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         safety,
         ledger_dir,
         requests: requests.value,
+        policies,
         people_index: Default::default(),
     };
     Some(Outcome {
@@ -1030,7 +1052,7 @@ impl Resolver<'_> {
         }
         // Google keys access by email: each principal's, with why it is
         // granted.
-        let mut google: Vec<(Arc<str>, String)> = Vec::new();
+        let mut google: Vec<(Arc<str>, String, bool)> = Vec::new();
         // Only grants that give Google roles need them (a Wix-only config
         // of 200,000 grants builds none).
         let gives_google = platform_roles.ga4.is_some() || platform_roles.gtm.is_some();
@@ -1053,7 +1075,7 @@ impl Resolver<'_> {
             if let Some(level) = from_level {
                 reason.push_str(&format!(", level {level}"));
             }
-            google.push((email, reason));
+            google.push((email, reason, via_team.is_some()));
         }
         if !self.target_grants(
             targets,

@@ -53,6 +53,12 @@ pub struct Plan {
     /// plans into a whole one; `apply` refuses a shard plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::scope::Shard>,
+    /// The config's policy rules (`policies:`) that the sites' live access
+    /// breaks, by site. Reported only: `apply` refuses a config that breaks
+    /// an error rule itself, but live access that breaks one may be what
+    /// the plan fixes. Absent when none is broken.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<crate::policy::Violation>,
 }
 
 /// How far the ledger's records could be checked in the job that planned.

@@ -251,6 +251,8 @@ mod tests {
             access: Access::roles([role]),
             until,
             reason: reason.into(),
+            via_team: false,
+            pos: Default::default(),
         }
     }
 

@@ -211,6 +211,27 @@ fn alerts(plan: &Plan, out: &mut String) {
         }
         out.push('\n');
     }
+    if !plan.policy.is_empty() {
+        let errors = crate::policy::has_errors(&plan.policy);
+        out.push_str(if errors {
+            "> [!CAUTION]\n"
+        } else {
+            "> [!WARNING]\n"
+        });
+        out.push_str("> **Policy rules broken by live access** (`policies:` in the config):\n");
+        for v in &plan.policy {
+            let severity = match v.severity {
+                crate::model::policy::Severity::Error => "error",
+                crate::model::policy::Severity::Warn => "warning",
+            };
+            alert_item(
+                &format!("{} ({})", v.site, v.platform),
+                &format!("{severity}: {}\nhint: {}", v.message, v.hint),
+                out,
+            );
+        }
+        out.push('\n');
+    }
     let errors: Vec<(String, &String)> = plan
         .sites
         .iter()

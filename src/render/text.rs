@@ -64,6 +64,24 @@ pub fn write_text(plan: &Plan, opts: &TextOptions, out: impl Write) -> std::io::
             painter.paint(RED, &format!("refused: {}", continued(refusal)))
         )?;
     }
+    for v in &plan.policy {
+        let (style, label) = match v.severity {
+            crate::model::policy::Severity::Error => (RED, "policy error"),
+            crate::model::policy::Severity::Warn => (YELLOW, "policy warning"),
+        };
+        writeln!(
+            out,
+            "{}",
+            painter.paint(style, &format!("{label}: {}", escape::line(&v.message)))
+        )?;
+        writeln!(
+            out,
+            "  = rule `{}` (config line {}); hint: {}",
+            v.rule,
+            v.rule_line,
+            escape::line(&v.hint)
+        )?;
+    }
     if let Some(note) = plan.unverified_note() {
         writeln!(out, "{}", painter.paint(RED, &format!("warning: {note}")))?;
     }

@@ -182,7 +182,7 @@ impl Resolver<'_> {
 
     /// One role name, lower-cased (GA4's `predefinedRoles/` prefix is
     /// accepted), or a located error with the closest known name.
-    fn platform_role(
+    pub(super) fn platform_role(
         &mut self,
         platform: Platform,
         known: &[&'static str],
@@ -387,7 +387,7 @@ impl Resolver<'_> {
         &mut self,
         targets: &mut Targets,
         roles: &PlatformRoles,
-        emails: &[(Arc<str>, String)],
+        emails: &[(Arc<str>, String, bool)],
         until: Option<Date>,
         path: &YamlPath,
         context: &str,
@@ -513,13 +513,16 @@ impl Resolver<'_> {
         if !ok {
             return false;
         }
+        let pos = self.tree.value_pos(path);
         for (i, access) in wanted {
-            for (email, reason) in emails {
+            for (email, reason, via_team) in emails {
                 targets.list[i].grants.push(TargetGrant {
                     email: email.clone(),
                     access: access.clone(),
                     until,
                     reason: reason.clone(),
+                    via_team: *via_team,
+                    pos,
                 });
             }
         }
