@@ -119,7 +119,7 @@ fn main() {
     let in_config = accessctl::policy::check_config(&config, now.date());
     let t_config = start.elapsed();
     let start = Instant::now();
-    let live = accessctl::policy::check_live(&config, &restored.observed, now.date());
+    let live = accessctl::observe::policy::check_live(&config, &restored.observed, now.date());
     let t_live = start.elapsed();
     println!(
         "  policy rules (4): config {}   ({} violations), live {}   ({} violations)",

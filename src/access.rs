@@ -188,19 +188,13 @@ fn verdict(wanted: &Wanted, held: &BTreeSet<String>, live: Option<&LiveSite>) ->
             .roles
             .iter()
             .map(|n| {
-                crate::plan::roles::resolve(n, &live.roles)
+                crate::roles::resolve(n, &live.roles)
                     .ok()
                     .map(|r| r.id.clone())
             })
             .collect(),
         // Request mode: titles against names, by slug.
-        None => Some(
-            wanted
-                .roles
-                .iter()
-                .map(|n| crate::plan::roles::slug(n))
-                .collect(),
-        ),
+        None => Some(wanted.roles.iter().map(|n| crate::roles::slug(n)).collect()),
     };
     if want.as_ref() == Some(held) {
         "managed"
@@ -283,8 +277,7 @@ pub fn wix_entries(
                 if who != email {
                     continue;
                 }
-                let held: BTreeSet<String> =
-                    roles.iter().map(|r| crate::plan::roles::slug(r)).collect();
+                let held: BTreeSet<String> = roles.iter().map(|r| crate::roles::slug(r)).collect();
                 let e = wix(
                     state,
                     roles.clone(),

@@ -26,6 +26,7 @@ pub mod providers;
 pub mod render;
 pub mod report;
 pub mod request;
+pub mod roles;
 pub mod scope;
 pub mod secret;
 pub mod snapshot;

@@ -4,7 +4,7 @@
 //! parsed and checked a file. Their invariants hold by construction: every
 //! grant names a known principal, every email is lower-cased and well formed,
 //! every site names its Wix ids. Roles are still names here; they are resolved
-//! to Wix role ids against the live role list at plan time (`plan::roles`).
+//! to Wix role ids against the live role list at plan time (`roles`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

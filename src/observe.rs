@@ -5,6 +5,8 @@
 //! the client keeps at most `parallelism` requests in flight), then calls
 //! [`plan::plan_site`] for each.
 
+pub mod policy;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -337,7 +339,7 @@ pub fn build_plan(
         ledger: ledger_check(observed),
         skipped: Vec::new(),
         shard: None,
-        policy: crate::policy::check_live(config, observed, now.date()),
+        policy: policy::check_live(config, observed, now.date()),
     };
     plan.refusals = safety::check(&plan, config, recorded, overrides);
     plan

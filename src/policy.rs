@@ -5,7 +5,8 @@
 //! Both sources are first reduced to the same neutral view, a [`Holding`]
 //! per principal, platform and role, with what the config says of it
 //! (`until`, whether a team gives it); [`evaluate`] then knows nothing of
-//! where the view came from. The rules are data checked when the config
+//! where the view came from. The live view is built where observations
+//! are (`observe::policy`): this module names neither `observe` nor `plan`. The rules are data checked when the config
 //! loads (`config::validate`); nothing here runs code from the file.
 //!
 //! Who is "outside the agency": an email whose domain is not one of
@@ -16,7 +17,7 @@
 //! Request-mode sites have no live Wix state, so only the config's view
 //! of them is checked.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -24,11 +25,9 @@ use time::{Date, Duration};
 
 use crate::diag::{Diagnostic, Pos};
 use crate::model::policy::{Policies, PolicyRole, Rule, RuleKind, Severity};
-use crate::model::{Config, Principal, Site};
-use crate::observe::Observed;
-use crate::plan::Observation;
-use crate::plan::roles::slug;
+use crate::model::{Config, Site};
 use crate::platform::Platform;
+use crate::roles::slug;
 
 /// One principal holding one role on one platform of a site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,12 +268,12 @@ pub fn diagnostics(config: &Config, violations: &[Violation]) -> Vec<Diagnostic>
     out
 }
 
-fn in_force(until: Option<Date>, today: Date) -> bool {
+pub(crate) fn in_force(until: Option<Date>, today: Date) -> bool {
     until.is_none_or(|u| u >= today)
 }
 
 /// Who an email is, as shown: the person's key, else the email.
-fn who_of_email(config: &Config, email: &str) -> String {
+pub(crate) fn who_of_email(config: &Config, email: &str) -> String {
     config
         .people_index()
         .person_with_email(email)
@@ -331,7 +330,7 @@ pub fn config_view(config: &Config, site: &Site, today: Date) -> SiteView {
 /// What the config says of a role a live holder has: whether any grant in
 /// force gives it, the last `until` (none if one is open-ended), and
 /// whether a team gives it.
-struct Granted {
+pub(crate) struct Granted {
     any: bool,
     until: Option<Date>,
     open: bool,
@@ -339,7 +338,7 @@ struct Granted {
 }
 
 impl Granted {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Granted {
             any: false,
             until: None,
@@ -348,7 +347,7 @@ impl Granted {
         }
     }
 
-    fn add(&mut self, until: Option<Date>, via_team: bool) {
+    pub(crate) fn add(&mut self, until: Option<Date>, via_team: bool) {
         self.any = true;
         self.via_team |= via_team;
         match until {
@@ -357,7 +356,7 @@ impl Granted {
         }
     }
 
-    fn holding(
+    pub(crate) fn holding(
         self,
         platform: Platform,
         who: &str,
@@ -377,130 +376,6 @@ impl Granted {
             pos: None,
         }
     }
-}
-
-/// What was observed on a site, as holdings, with the config's word on
-/// each.
-pub fn live_view(config: &Config, site: &Site, o: &Observed, today: Date) -> SiteView {
-    let index = config.people_index();
-    let mut holdings = Vec::new();
-    let mut platforms = BTreeSet::new();
-    if let (Observation::Live(live), Some(ledger)) = (&o.observation, &o.ledger) {
-        platforms.insert(Platform::Wix);
-        // The grants in force, each with its person and its roles' slugs,
-        // worked out once for every collaborator.
-        let grants_in_force: Vec<_> = site
-            .grants
-            .iter()
-            .filter(|g| in_force(g.until, today))
-            .map(|g| {
-                let person = match &g.principal {
-                    Principal::Person(key) => config.people.get(&**key),
-                    _ => None,
-                };
-                let slugs: Vec<String> = g.roles.iter().map(|r| slug(&r.name)).collect();
-                (g, person, slugs)
-            })
-            .collect();
-        for (account, role_ids) in &live.contributors {
-            let email = index
-                .emails_of_account(account)
-                .first()
-                .map(String::as_str)
-                .or_else(|| ledger.email_for(account))
-                .or_else(|| {
-                    ledger
-                        .invites
-                        .iter()
-                        .find(|i| i.account_id.as_deref() == Some(account.as_str()))
-                        .map(|i| i.email.as_str())
-                });
-            let who = index
-                .person_with_account(account)
-                .or_else(|| email.and_then(|e| index.person_with_email(e)))
-                .map(str::to_string)
-                .or_else(|| email.map(str::to_string))
-                .unwrap_or_else(|| format!("account {account}"));
-            let grants: Vec<_> = grants_in_force
-                .iter()
-                .filter(|(g, person, _)| match &g.principal {
-                    Principal::Person(_) => person.is_some_and(|p| {
-                        Some(p.email.as_str()) == email
-                            || p.wix_account_id.as_deref() == Some(account.as_str())
-                    }),
-                    Principal::Email(e) => Some(&**e) == email,
-                    Principal::Account(a) => **a == **account,
-                })
-                .collect();
-            for id in role_ids {
-                let title = live.role(id).map_or(id.as_str(), |r| r.title.as_str());
-                let role = slug(title);
-                let mut granted = Granted::new();
-                for (g, _, slugs) in &grants {
-                    if slugs.contains(&role) {
-                        granted.add(g.until, g.via_team.is_some());
-                    }
-                }
-                holdings.push(granted.holding(Platform::Wix, &who, email, &role, title));
-            }
-        }
-    }
-    let mut unread = BTreeSet::new();
-    for (t, seen) in site.targets.iter().zip(&o.targets) {
-        let Ok(seen) = seen else {
-            unread.insert(t.target.platform);
-            continue;
-        };
-        platforms.insert(t.target.platform);
-        for b in &seen.state.bindings {
-            let email = b.email.as_deref().map(str::to_lowercase);
-            let who = match &email {
-                Some(e) => who_of_email(config, e),
-                None => b.platform_id.clone().unwrap_or_default(),
-            };
-            for role in &b.access.roles {
-                let mut granted = Granted::new();
-                for g in t.grants.iter().filter(|g| in_force(g.until, today)) {
-                    if Some(&*g.email) == email.as_deref() && g.access.roles.contains(role) {
-                        granted.add(g.until, g.via_team);
-                    }
-                }
-                holdings.push(granted.holding(
-                    t.target.platform,
-                    &who,
-                    email.as_deref(),
-                    role,
-                    role,
-                ));
-            }
-        }
-    }
-    for p in unread {
-        platforms.remove(&p);
-    }
-    SiteView {
-        site: site.key.clone(),
-        owner_email: site.owner.as_ref().map(|o| o.email.clone()),
-        pos: site.pos,
-        platforms,
-        holdings,
-    }
-}
-
-/// Every observed site's live state, checked. Empty without rules.
-pub fn check_live(
-    config: &Config,
-    observed: &BTreeMap<String, Observed>,
-    today: Date,
-) -> Vec<Violation> {
-    if config.policies.rules.is_empty() {
-        return Vec::new();
-    }
-    observed
-        .iter()
-        .filter_map(|(key, o)| Some((config.sites.get(key)?, o)))
-        .flat_map(|(site, o)| evaluate(&config.policies, &live_view(config, site, o, today), today))
-        .collect()
 }
 
 /// Whether any violation is an error.

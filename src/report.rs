@@ -245,7 +245,7 @@ pub fn build(
         sites,
         rows,
         unreadable,
-        policy: crate::policy::check_live(config, observed, now.date()),
+        policy: crate::observe::policy::check_live(config, observed, now.date()),
     }
 }
 

@@ -124,6 +124,26 @@ const RULES: &[Rule] = &[
         why: "`plan::diff` may use `plan::request`, never the reverse (`plan::Observation` is `diff`'s)",
     },
     Rule {
+        from: "policy",
+        to: "observe",
+        why: "`policy` evaluates a neutral view; the live view is built in `observe::policy`, which uses `policy`",
+    },
+    Rule {
+        from: "policy",
+        to: "plan",
+        why: "`plan` holds `policy::Violation`s; `policy` never names `plan`",
+    },
+    Rule {
+        from: "config",
+        to: "plan",
+        why: "`plan` reads the config's model; the config never names `plan` (the Wix role names both check are the leaf-ward `roles`)",
+    },
+    Rule {
+        from: "scope",
+        to: "plan",
+        why: "`plan` uses `scope` (a shard); `scope` never names `plan`",
+    },
+    Rule {
         from: "plan",
         to: "request",
         why: "`request` delivers what the plan composed and uses `plan`; the plan never names it (the message it composes is the leaf-ward `message`)",
@@ -167,6 +187,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("emulator::seed", "emulator::state"),
     ("ledger::requests", "email::problem"),
     ("plan::request", "message"),
+    ("config::validate", "roles"),
+    ("plan::diff", "roles"),
+    ("observe::policy", "policy::evaluate"),
     ("request::deliver", "plan"),
 ];
 

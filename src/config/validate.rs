@@ -34,7 +34,7 @@ use crate::diag::{Diagnostic, did_you_mean};
 use crate::model::{
     Config, Contact, Grant, Person, Pos, Principal, RoleName, Safety, Site, Unmanaged, WixSite,
 };
-use crate::plan::roles::Offline;
+use crate::roles::Offline;
 
 /// Whether a role name means the owner-side role, which Wix never grants:
 /// the title `Owner`/`Site Owner` (any case) or an id naming the owner.
@@ -210,10 +210,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         diagnostics.extend(unrequestable(file, &order, &sites));
     }
     // Rules name custom Wix roles only as the grants and levels do.
-    let custom: BTreeSet<String> = warned
-        .iter()
-        .map(|name| crate::plan::roles::slug(name))
-        .collect();
+    let custom: BTreeSet<String> = warned.iter().map(|name| crate::roles::slug(name)).collect();
     let mut r = Resolver {
         file,
         tree,
@@ -806,7 +803,7 @@ impl Resolver<'_> {
             );
             return None;
         }
-        match crate::plan::roles::check_offline(name) {
+        match crate::roles::check_offline(name) {
             Offline::Predefined => {}
             Offline::Typo(title) => {
                 self.error(

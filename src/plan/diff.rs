@@ -14,8 +14,9 @@ use time::OffsetDateTime;
 use crate::hex::encode as hex;
 use crate::ledger::{InviteRecord, InviteState, SiteLedger, Trust};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
+use crate::plan::request;
 use crate::plan::{Action, Change, Mode, Pending, Provenance, Role, SitePlan, rfc3339};
-use crate::plan::{request, roles};
+use crate::roles;
 use crate::state::{LiveSite, RoleSet};
 
 /// What the provider could tell about a site.

@@ -9,7 +9,6 @@
 
 pub mod diff;
 pub mod request;
-pub mod roles;
 pub mod safety;
 pub mod targets;
 

@@ -35,7 +35,8 @@ use crate::ledger::SiteLedger;
 use crate::message::{self, Grant, Kind, RoleChange};
 use crate::model::requests::{Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS};
 use crate::model::{Config, Contact, RoleName, Site};
-use crate::plan::{Action, Change, Role, SitePlan, rfc3339, roles};
+use crate::plan::{Action, Change, Role, SitePlan, rfc3339};
+use crate::roles;
 
 /// The access request of a request-mode site, as `apply` would send it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -13,8 +13,8 @@ use super::super::raw::{RawPlatform, RawRule, RawSeverity};
 use super::{Resolver, is_owner_role};
 use crate::diag::did_you_mean;
 use crate::model::policy::{Policies, PolicyRole, Rule, RuleKind, Severity};
-use crate::plan::roles::{Offline, PREDEFINED, check_offline, slug};
 use crate::platform::Platform;
+use crate::roles::{Offline, PREDEFINED, check_offline, slug};
 
 impl Resolver<'_> {
     /// The `policies:` block; `custom` holds the slugs of the custom Wix
