@@ -457,25 +457,31 @@ fn explain(
         }
         ValidationErrorKind::Minimum { limit }
         | ValidationErrorKind::ExclusiveMinimum { limit } => {
-            out.push(Diagnostic::error(
-                file,
-                at_value,
-                format!(
-                    "`{name}` is too small: expected at least {limit}{}",
-                    number_suffix(instance)
-                ),
-            ));
+            out.push(
+                Diagnostic::error(
+                    file,
+                    at_value,
+                    format!(
+                        "`{name}` is too small: expected at least {limit}{}",
+                        number_suffix(instance)
+                    ),
+                )
+                .with_hint(format!("set `{name}` to {limit} or more")),
+            );
         }
         ValidationErrorKind::Maximum { limit }
         | ValidationErrorKind::ExclusiveMaximum { limit } => {
-            out.push(Diagnostic::error(
-                file,
-                at_value,
-                format!(
-                    "`{name}` is too large: expected at most {limit}{}",
-                    number_suffix(instance)
-                ),
-            ));
+            out.push(
+                Diagnostic::error(
+                    file,
+                    at_value,
+                    format!(
+                        "`{name}` is too large: expected at most {limit}{}",
+                        number_suffix(instance)
+                    ),
+                )
+                .with_hint(format!("set `{name}` to {limit} or less")),
+            );
         }
         ValidationErrorKind::Pattern { .. }
             if path.last_key().is_some_and(|k| k.ends_with("_env")) =>
