@@ -28,7 +28,10 @@ pub struct Entry {
     /// Wix: the site id; GA4/GTM: `properties/200`, `accounts/6000`.
     pub scope: String,
     /// `active`, `invited` (an open Wix invite), `granted-by-owner`
-    /// (request mode, marked done) or `requested` (request mode, open).
+    /// (request mode, marked done), `removal-requested` or
+    /// `change-requested` (request mode: marked done, and the open request
+    /// asks the owner to remove it or change its roles) or `requested`
+    /// (request mode, open).
     pub state: &'static str,
     /// Roles held (Wix titles; GA4/GTM roles, GTM containers as
     /// `GTM-XXXX: role`).
@@ -259,15 +262,17 @@ pub fn wix_entries(
         Observation::Failed(_) => {}
         Observation::RequestMode => {
             let Some(email) = &subject.email else { return };
-            // What the owner confirmed granting, then what is asked of them.
+            // What the owner confirmed granting (marked while the open
+            // request asks to remove or change it), then what is asked of
+            // them.
+            let open = ledger.open_request();
             let confirmed = ledger.granted_by_owner.iter().map(|g| {
-                (
-                    &g.email,
-                    &g.roles,
-                    "granted-by-owner",
-                    g.marked_at,
-                    "owner-confirmed",
-                )
+                let state = match open {
+                    Some(r) if r.removal_of(&g.email).is_some() => "removal-requested",
+                    Some(r) if r.change_of(&g.email).is_some() => "change-requested",
+                    _ => "granted-by-owner",
+                };
+                (&g.email, &g.roles, state, g.marked_at, "owner-confirmed")
             });
             let asked = ledger.open_request().into_iter().flat_map(|r| {
                 r.grants

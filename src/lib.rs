@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod confine;
 pub mod diag;
+pub mod email;
 pub mod emulator;
 pub mod escape;
 pub mod failpoint;

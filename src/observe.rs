@@ -316,6 +316,7 @@ pub fn build_plan(
                     t,
                     seen,
                     site.owner.as_ref().map(|o| o.email.as_str()),
+                    &ledger.target_granted(t.target.platform, &t.target.id),
                     now.date(),
                     config.safety.expiry_warning_days,
                 )

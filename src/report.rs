@@ -92,7 +92,10 @@ pub struct Row {
     /// `GTM-XXXX: role`); `Owner` for owners.
     pub roles: Vec<String>,
     /// `active`, `invited`, `owner`, `requested` (request mode, open),
-    /// `granted-by-owner` (request mode, marked done) or `unknown`.
+    /// `granted-by-owner` (request mode, marked done), `removal-requested`
+    /// or `change-requested` (request mode: marked done, and the open
+    /// request asks the owner to remove it or change its roles) or
+    /// `unknown`.
     pub state: &'static str,
     pub status: Status,
     /// Since when (RFC 3339), from the ledger; absent when it has no record.
@@ -534,6 +537,28 @@ fn markdown_head(report: &Report) -> String {
                 short_title(u.platform),
                 cell(&u.scope),
                 cell(&u.error)
+            );
+        }
+        out.push('\n');
+    }
+    let removals: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| r.state == "removal-requested")
+        .collect();
+    if !removals.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!IMPORTANT]\n> **{} asked of site owners and not confirmed yet** (request mode): the access may still be in place, and offboarding is not complete until the owner has removed it and `accessctl request done SITE` records it:",
+            crate::render::count(removals.len(), "removal", "removals")
+        );
+        for r in removals {
+            let _ = writeln!(
+                out,
+                "> - {}: {} ({})",
+                cell(&r.site),
+                cell(&r.principal),
+                cell(&r.roles.join(", "))
             );
         }
         out.push('\n');

@@ -409,6 +409,7 @@ fn restore_site(
             if l.version != ledger::LEDGER_VERSION {
                 problems.push(format!("unsupported ledger version {}", l.version));
             }
+            problems.extend(l.request_problems().into_iter().map(|(_, p)| p));
             if l.site != site.key || l.site_id != site.wix.site_id {
                 problems.push(format!(
                     "its ledger is of site `{}` (id `{}`)",

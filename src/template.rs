@@ -67,6 +67,31 @@ Thank you,
 {{agency}}
 ";
 
+/// The built-in template of a request that also changes or removes access
+/// the owner gave earlier; see README.md ("Request mode"). Its `{{grants}}`
+/// is the whole list in sections (add, change, remove). A custom template
+/// words grant requests only; requests that change or remove use this one.
+pub const BUILTIN_CHANGES: &str = "\
+Subject: Access changes from {{agency}} for your Wix site {{site}}
+
+Hello {{owner_name}},
+
+{{reminder}}{{agency}} looks after your Wix site {{site}}. The access our
+people need there has changed, and only you, as its owner, can make the
+changes below. It takes a few minutes.
+
+{{grants}}
+
+How to do it in your Wix dashboard:
+
+{{steps}}
+
+If anything is unclear, just reply to this message.
+
+Thank you,
+{{agency}}
+";
+
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -97,6 +122,14 @@ impl Template {
         parse(BUILTIN).unwrap_or_else(|_| Template {
             subject: vec![Piece::Text("Access request".to_string())],
             body: vec![Piece::Text(BUILTIN.to_string())],
+        })
+    }
+
+    /// The built-in template of requests that change or remove access.
+    pub fn builtin_changes() -> Template {
+        parse(BUILTIN_CHANGES).unwrap_or_else(|_| Template {
+            subject: vec![Piece::Text("Access changes".to_string())],
+            body: vec![Piece::Text(BUILTIN_CHANGES.to_string())],
         })
     }
 
@@ -320,6 +353,7 @@ mod tests {
     #[test]
     fn the_builtin_template_parses() {
         assert!(parse(BUILTIN).is_ok());
+        assert!(parse(BUILTIN_CHANGES).is_ok());
         let (subject, body) = Template::builtin().render(&values());
         assert_eq!(
             subject,

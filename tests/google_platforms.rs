@@ -400,7 +400,10 @@ fn a_protected_person_keeps_their_google_roles() {
     ));
     let out = h.cmd(&["plan"]).output().expect("runs");
     let text = stdout(&out);
-    assert!(text.contains("refused: site `shop`, Google Tag Manager accounts/6000: the plan takes access from `bob`"), "{text}");
+    assert!(text.contains("refused: site `shop`, Google Analytics 4 properties/200: the plan takes access from `bob`"), "{text}");
+    // On GTM bob holds only what the config does not manage (account user,
+    // an unnamed container): nothing is planned for him there.
+    assert!(!text.contains("- bob@agency.example: user"), "{text}");
     let out = h.cmd(&["apply", "--auto-approve"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
@@ -467,4 +470,159 @@ fn a_target_error_is_an_annotation_under_github_actions() {
         })
         .unwrap_or_else(|| panic!("no annotation for the GA4 property in:\n{err}"));
     assert!(line.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{line}");
+}
+
+/// The config of [`CONFIG`] with `unmanaged: warn`: people not in the
+/// config are only warned about.
+fn warn_config() -> String {
+    CONFIG.replace("unmanaged: remove", "unmanaged: warn")
+}
+
+/// `warn_config` without bob.
+fn warn_config_without_bob() -> String {
+    warn_config()
+        .replace("  bob: { email: bob@agency.example }\n", "")
+        .replace("seo: [alice, bob]", "seo: [alice]")
+}
+
+/// The ledger's `target_granted:` section (the Wix records above it name
+/// the same people).
+fn target_granted(h: &Harness) -> String {
+    let ledger =
+        std::fs::read_to_string(h.ledger_dir().join("shop.yaml")).expect("the ledger exists");
+    let at = ledger
+        .find("target_granted:")
+        .unwrap_or_else(|| panic!("no target_granted section:\n{ledger}"));
+    ledger[at..]
+        .lines()
+        .take_while(|l| {
+            !l.is_empty()
+                && (l.starts_with(' ') || l.starts_with('-') || l.starts_with("target_granted"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_person_the_config_drops_loses_google_access_even_under_unmanaged_warn() {
+    let h = harness();
+    h.write_config(&warn_config());
+    let out = h.apply();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ledger = target_granted(&h);
+    assert!(
+        ledger.contains("email: bob@agency.example")
+            && ledger.contains("email: alice@agency.example"),
+        "apply records whom it manages:\n{ledger}"
+    );
+    assert!(
+        !ledger.contains("stray@elsewhere.example"),
+        "a principal the config does not name is not recorded:\n{ledger}"
+    );
+
+    h.write_config(&warn_config_without_bob());
+    let plan = h.cmd(&["plan"]).output().expect("runs");
+    let text = stdout(&plan);
+    assert!(
+        text.contains("bob@agency.example")
+            && text.contains("granted through accessctl; no grant in the config any more"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "stray@elsewhere.example holds editor and is not in the config (unmanaged: warn)"
+        ),
+        "the stray binding is still only warned about: {text}"
+    );
+    let out = h.apply();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        !ga4_bindings(&h)
+            .iter()
+            .any(|(_, user, _)| user == "bob@agency.example"),
+        "{:?}",
+        ga4_bindings(&h)
+    );
+    // On GTM bob keeps only what he held on the container the config does
+    // not manage.
+    assert!(
+        gtm_documents(&h).contains(&(
+            s("bob@agency.example"),
+            s("user"),
+            vec![(s("GTM-CCCC333"), s("publish"))]
+        )),
+        "{:?}",
+        gtm_documents(&h)
+    );
+    assert!(
+        ga4_bindings(&h)
+            .iter()
+            .any(|(_, user, _)| user == "stray@elsewhere.example"),
+        "unmanaged: warn keeps the stray binding"
+    );
+    assert!(
+        !target_granted(&h).contains("bob@agency.example"),
+        "a removal is forgotten:\n{}",
+        target_granted(&h)
+    );
+    let plan = h.plan();
+    assert_eq!(plan.change_count(), 0, "{plan:?}");
+}
+
+#[test]
+fn access_held_before_the_config_named_it_is_recorded_by_an_apply_with_nothing_to_change() {
+    let h = harness();
+    h.write_config(&warn_config());
+    assert_eq!(h.apply().status.code(), Some(0));
+    // A fresh ledger, as after an upgrade: every binding already matches.
+    std::fs::remove_file(h.ledger_dir().join("shop.yaml")).expect("remove the ledger");
+    let out = h.apply();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        target_granted(&h).contains("email: bob@agency.example"),
+        "{}",
+        target_granted(&h)
+    );
+}
+
+#[test]
+fn a_forged_ledger_record_cannot_make_apply_remove_someone() {
+    // The attacker's pull request adds a record naming a principal the
+    // agency does not manage, hoping the next apply removes them.
+    let mut h = harness();
+    h.env.push((
+        "ACCESSCTL_LEDGER_KEY".into(),
+        "0707070707070707070707070707070707070707070707070707070707070707".into(),
+    ));
+    h.write_config(&warn_config());
+    assert_eq!(h.apply().status.code(), Some(0));
+    let path = h.ledger_dir().join("shop.yaml");
+    let ledger = std::fs::read_to_string(&path).expect("ledger");
+    assert!(ledger.contains("sig:"), "records are signed:\n{ledger}");
+    let forged = ledger.replacen(
+        "target_granted:\n",
+        "target_granted:\n- platform: ga4\n  target: properties/200\n  email: stray@elsewhere.example\n",
+        1,
+    );
+    assert_ne!(forged, ledger, "the record was added");
+    std::fs::write(&path, forged).expect("write");
+    let out = h.cmd(&["plan"]).output().expect("runs");
+    let text = stdout(&out);
+    assert!(
+        !text.contains("- stray@elsewhere.example"),
+        "an unsigned record removes no one:\n{text}"
+    );
+    assert!(
+        format!("{text}{}", stderr(&out))
+            .contains("granted stray@elsewhere.example on Google Analytics 4 properties/200"),
+        "the plan names the record it set aside:\n{text}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(h.apply().status.code(), Some(0));
+    assert!(
+        ga4_bindings(&h)
+            .iter()
+            .any(|(_, user, _)| user == "stray@elsewhere.example"),
+        "still there"
+    );
 }

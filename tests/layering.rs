@@ -14,7 +14,11 @@
 //! - in `config`: `validate` uses `requests`, both use `values`, and all
 //!   three use `raw`; never the reverse;
 //! - in `plan`: `diff` hands request-mode sites to `request`; `request`
-//!   never names `diff`, and what both need (`rfc3339`) is in `plan/mod.rs`.
+//!   never names `diff`, and what both need (`rfc3339`) is in `plan/mod.rs`;
+//!   `plan` never names `render`;
+//! - in the emulator: `seed` builds `state`, never the reverse;
+//! - neither the ledger nor the emulator names `config` (the email check
+//!   they share with it is the leaf `email`).
 
 use std::path::{Path, PathBuf};
 
@@ -118,6 +122,26 @@ const RULES: &[Rule] = &[
         to: "plan::Observation",
         why: "`plan::diff` may use `plan::request`, never the reverse (`plan::Observation` is `diff`'s)",
     },
+    Rule {
+        from: "plan",
+        to: "render",
+        why: "`render` shows plans; the plan never names `render` (its notes are worded where they are made)",
+    },
+    Rule {
+        from: "ledger",
+        to: "config",
+        why: "`config` may read ledger settings, the ledger never names `config`: the email check both need is the leaf `email`",
+    },
+    Rule {
+        from: "emulator",
+        to: "config",
+        why: "the emulator stands in for Wix and Google and knows nothing of the config; the email check is the leaf `email`",
+    },
+    Rule {
+        from: "emulator::state",
+        to: "emulator::seed",
+        why: "`emulator::seed` builds the state; what both need (`DuplicateInvites`) lives in `state`",
+    },
 ];
 
 /// Dependencies that must be found, so that a scanner that stopped seeing
@@ -134,6 +158,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("model::requests", "template"),
     ("template", "diag"),
     ("model", "diag::Pos"),
+    ("emulator::seed", "emulator::state"),
+    ("ledger::requests", "email::problem"),
 ];
 
 /// One named path, where it was named.

@@ -146,7 +146,7 @@ fn invariants(plan: &SitePlan, observation: &Observation, request_mode: bool) {
             Action::Invite | Action::RevokeInvite => {
                 assert!(change.email.is_some(), "{change:?}");
             }
-            Action::Request => {}
+            Action::Request | Action::RequestChange | Action::RequestRemoval => {}
         }
         if change.action == Action::RevokeInvite {
             assert!(change.invite_id.is_some(), "{change:?}");
@@ -234,6 +234,15 @@ fn render_change(c: &Change) -> String {
         }
         Action::Remove => format!("remove {} ({account}): {}", c.who, c.reason),
         Action::Request => format!("request {}: {}", c.who, titles(&c.roles_after)),
+        Action::RequestChange => format!(
+            "request-change {}: {} -> {}",
+            c.who,
+            titles(&c.roles_before),
+            titles(&c.roles_after)
+        ),
+        Action::RequestRemoval => {
+            format!("request-removal {}: {}", c.who, titles(&c.roles_before))
+        }
     }
 }
 

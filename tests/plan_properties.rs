@@ -416,7 +416,9 @@ fn carry_out(plan: &SitePlan, live: &mut LiveSite, ledger: &mut SiteLedger) {
                 );
                 ledger.forget_granted(&account);
             }
-            Action::Request => panic!("a managed site planned a request"),
+            Action::Request | Action::RequestChange | Action::RequestRemoval => {
+                panic!("a managed site planned a request")
+            }
         }
     }
 }

@@ -834,7 +834,8 @@ fn request_done_stops_asking_and_new_grants_are_asked_for() {
     );
     assert_eq!(ledger_of(&h).requests[0].state, RequestState::Done);
 
-    // The config gives bob another role: only that is asked for, anew.
+    // The config gives bob another role: the owner is asked to change
+    // bob's roles (bob is on the site already), not to invite him again.
     let changed = webhook_config().replace(
         "role: Marketing Manager",
         "roles: [Marketing Manager, Blog Writer]",
@@ -847,16 +848,28 @@ fn request_done_stops_asking_and_new_grants_are_asked_for() {
     assert_eq!(
         site.changes
             .iter()
-            .map(|c| c.who.as_str())
+            .map(|c| (c.action, c.who.as_str()))
             .collect::<Vec<_>>(),
-        ["bob"]
+        [(Action::RequestChange, "bob")]
+    );
+    assert!(request.grants.is_empty());
+    assert_eq!(request.changes[0].from, ["Marketing Manager"]);
+    assert_eq!(
+        request.changes[0].roles,
+        ["Blog Writer", "Marketing Manager"]
     );
     let body = request.message.expect("message").body;
-    assert!(body.contains("- bob@agency.example: Blog Writer and Marketing Manager"));
     assert!(
-        body.contains("Enter the email address bob@agency.example."),
+        body.contains(
+            "Please change the roles of:\n\n- bob@agency.example: from Marketing Manager to Blog Writer and Marketing Manager"
+        ),
         "{body}"
     );
+    assert!(
+        body.contains("Find bob@agency.example in the list of collaborators"),
+        "{body}"
+    );
+    assert!(!body.contains("Invite People"), "{body}");
     assert!(!body.contains("alice@"), "{body}");
     assert!(apply_at(&h, &at(10, 0)).status.success());
     assert_eq!(hook.posts().len(), 2);
@@ -1188,6 +1201,8 @@ fn sent_ledger(to: &str, grants: &[(&str, &[&str])]) -> SiteLedger {
                 roles: roles.iter().map(|r| r.to_string()).collect(),
             })
             .collect(),
+        changes: Vec::new(),
+        removals: Vec::new(),
         digest: "d".to_string(),
         message_id: None,
         reminders: Vec::new(),
@@ -1302,4 +1317,668 @@ fn request_commands_need_a_request_mode_site() {
         "{}",
         stderr(&out)
     );
+}
+
+// ---------------------------------------------------------------------------
+// Removals and role changes: access the owner gave that the config no longer
+// gives (a person removed, an `until` passed) or gives differently.
+
+/// `email_config` without bob's grant.
+fn without_bob(port: u16) -> String {
+    email_config(port).replace("      - person: bob\n        role: Marketing Manager\n", "")
+}
+
+fn who_json(h: &Harness, who: &str, now: &str) -> Value {
+    let out = h
+        .cmd(&["who", who, "--format", "json"])
+        .env("ACCESSCTL_NOW", now)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("who JSON")
+}
+
+fn report_out(h: &Harness, format: &str, now: &str) -> String {
+    let out = h
+        .cmd(&["report", "--format", format])
+        .env("ACCESSCTL_NOW", now)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// The `(site, principal, state)` of every report row for `email`.
+fn report_states(h: &Harness, email: &str, now: &str) -> Vec<(String, String)> {
+    let report: Value = serde_json::from_str(&report_out(h, "json", now)).expect("report JSON");
+    report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["email"] == email)
+        .map(|r| {
+            (
+                r["state"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_person_removed_from_the_config_is_asked_to_be_removed_until_confirmed() {
+    let h = harness(&config(
+        "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
+    ));
+    let (smtp, port) = Smtp::start(&h);
+    h.write_config(&email_config(port));
+    assert!(apply_at(&h, T0).status.success());
+    let out = h
+        .cmd(&["request", "done", "shop"])
+        .env("ACCESSCTL_NOW", at(1, 0))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Offboarding bob shows the removal the owner will be asked for, and
+    // that the offboarding is not complete until they confirm it.
+    let out = h
+        .cmd(&["offboard", "bob", "--format", "json"])
+        .env("ACCESSCTL_NOW", at(1, 0))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let offboarding: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(offboarding["revokes"][0]["site"], "shop");
+    assert_eq!(offboarding["revokes"][0]["action"], "request-removal");
+    assert_eq!(offboarding["revokes"][0]["before"], "Marketing Manager");
+    assert_eq!(
+        offboarding["awaiting_owners"],
+        serde_json::json!([{
+            "site": "shop",
+            "platform": "wix",
+            "note": "apply asks the owner to remove them; not complete until `accessctl request done shop --email bob@agency.example` records that they did"
+        }])
+    );
+
+    // bob leaves the site's access list: the owner is asked to remove him.
+    h.write_config(&without_bob(port));
+    let day2 = at(2, 0);
+    let plan = plan_at(&h, &day2);
+    let site = shop(&plan);
+    assert_eq!(
+        site.changes
+            .iter()
+            .map(|c| (c.action, c.who.as_str()))
+            .collect::<Vec<_>>(),
+        [(Action::RequestRemoval, "bob")]
+    );
+    assert_eq!(
+        site.changes[0].reason,
+        "the config no longer gives this access: the owner is asked to remove the access they gave"
+    );
+    let request = site.request.clone().expect("a removal request");
+    assert_eq!(request.status, RequestStatus::New);
+    assert!(request.grants.is_empty() && request.changes.is_empty());
+    assert_eq!(
+        request
+            .removals
+            .iter()
+            .map(|r| (r.email.as_str(), r.roles.join(",")))
+            .collect::<Vec<_>>(),
+        [("bob@agency.example", "Marketing Manager".to_string())]
+    );
+    assert!(
+        site.before
+            .lines()
+            .any(|l| l == "bob@agency.example (granted by the owner): Marketing Manager")
+    );
+    assert!(
+        site.after
+            .lines()
+            .any(|l| l == "bob@agency.example (removal requested): Marketing Manager"),
+        "{:?}",
+        site.after
+    );
+    let planned = request.message.expect("the message apply sends");
+    assert_eq!(
+        planned.subject,
+        "Access changes from Test Agency for your Wix site shop"
+    );
+    for expected in [
+        "Please remove from the site:\n\n- bob@agency.example (now: Marketing Manager)",
+        "1. Open your site's dashboard: https://manage.wix.com/dashboard/site-shop",
+        "2. Go to Settings → Roles & Permissions.",
+        "3. Find bob@agency.example in the list of collaborators, click the \"⋯\" (More Actions)\n   button on that row, choose \"Remove\", and confirm.",
+    ] {
+        assert!(
+            planned.body.contains(expected),
+            "missing {expected:?} in:\n{}",
+            planned.body
+        );
+    }
+    assert!(!planned.body.contains("Invite People"), "{}", planned.body);
+    assert!(!planned.body.contains("alice@"), "{}", planned.body);
+
+    // The text plan names it as a removal request, apart from grants.
+    let out = h
+        .cmd(&["plan"])
+        .env("ACCESSCTL_NOW", &day2)
+        .output()
+        .expect("runs");
+    let text = stdout(&out);
+    assert!(
+        text.contains("? request-removal bob (bob@agency.example): Marketing Manager"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "access change request (new): apply sends it to Jane Shop <jane@shop.example> by email"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("1 to ask to remove"), "{text}");
+
+    // apply sends exactly that, and the ledger records it as open.
+    let out = apply_at(&h, &day2);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("access change request sent to jane@shop.example by email"),
+        "{}",
+        stdout(&out)
+    );
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2);
+    assert_eq!(
+        mails[1].header("Subject").as_deref(),
+        Some(planned.subject.as_str())
+    );
+    assert_eq!(mails[1].body(), planned.body);
+    let l = ledger_of(&h);
+    let open = l.open_request().expect("an open request");
+    assert_eq!(open.digest, planned.digest);
+    assert!(open.grants.is_empty());
+    assert_eq!(
+        open.removal_of("bob@agency.example")
+            .map(|r| r.roles.clone()),
+        Some(vec!["Marketing Manager".to_string()])
+    );
+    assert_eq!(l.requests[0].state, RequestState::Done);
+
+    // Planned again: pending, nothing to send; a second apply sends nothing.
+    let day3 = at(3, 0);
+    let plan = plan_at(&h, &day3);
+    let site = shop(&plan);
+    assert!(site.changes.is_empty(), "{:?}", site.changes);
+    let request = site.request.clone().expect("pending");
+    assert_eq!(request.status, RequestStatus::Sent);
+    assert_eq!(request.removals.len(), 1);
+    assert!(apply_at(&h, &day3).status.success());
+    assert_eq!(smtp.mails().len(), 2, "no duplicate");
+
+    // who and report show the access as removal requested.
+    let who = who_json(&h, "bob@agency.example", &day3);
+    let states: Vec<&str> = who["access"]
+        .as_array()
+        .expect("access")
+        .iter()
+        .map(|e| e["state"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(states, ["removal-requested"], "{who}");
+    assert_eq!(
+        report_states(&h, "bob@agency.example", &day3),
+        [("removal-requested".to_string(), "unmanaged".to_string())]
+    );
+    let markdown = report_out(&h, "markdown", &day3);
+    assert!(
+        markdown.contains("**1 removal asked of site owners and not confirmed yet**"),
+        "{markdown}"
+    );
+    // Offboarding bob is not complete while the owner has not removed him.
+    let offboard = |now: &str| {
+        let out = h
+            .cmd(&["offboard", "bob"])
+            .env("ACCESSCTL_NOW", now)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let text = offboard(&day3);
+    assert!(
+        text.contains("Offboarding is not complete: site owners must remove the access by hand (request mode):\n  shop: the owner was asked on 2026-10-03 (sent) to remove them; not complete until `accessctl request done shop --email bob@agency.example` records that they did"),
+        "{text}"
+    );
+
+    // The interval passes: a reminder of the same request.
+    let day5 = at(5, 0);
+    let plan = plan_at(&h, &day5);
+    let site = shop(&plan);
+    assert_eq!(
+        site.request.as_ref().map(|r| r.status),
+        Some(RequestStatus::Reminder)
+    );
+    assert_eq!(
+        site.changes.iter().map(|c| c.action).collect::<Vec<_>>(),
+        [Action::RequestRemoval]
+    );
+    assert!(apply_at(&h, &day5).status.success());
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 3);
+    assert_eq!(
+        mails[2].header("Subject").as_deref(),
+        Some("Reminder: Access changes from Test Agency for your Wix site shop")
+    );
+    assert_eq!(
+        mails[2].header("In-Reply-To"),
+        mails[1].header("Message-ID")
+    );
+    // After the last reminder's interval: stalled, and the warning says so.
+    let plan = plan_at(&h, &at(8, 1));
+    let site = shop(&plan);
+    assert_eq!(
+        site.request.as_ref().map(|r| r.status),
+        Some(RequestStatus::Stalled)
+    );
+    assert!(
+        site.warnings.iter().any(|w| w.starts_with(
+            "the access change request sent to jane@shop.example on 2026-10-03 is stalled"
+        )),
+        "{:?}",
+        site.warnings
+    );
+
+    // The owner confirms: the access leaves the ledger and every listing.
+    let out = h
+        .cmd(&["request", "done", "shop", "--email", "bob@agency.example"])
+        .env("ACCESSCTL_NOW", at(9, 0))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "marked bob@agency.example (Marketing Manager) as removed by the owner on site `shop`"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let l = ledger_of(&h);
+    assert!(
+        l.granted_by_owner
+            .iter()
+            .all(|g| g.email != "bob@agency.example")
+    );
+    assert!(l.open_request().is_none());
+    assert_eq!(l.requests[1].state, RequestState::Done);
+    let plan = plan_at(&h, &at(10, 0));
+    let site = shop(&plan);
+    assert_eq!(site.request, None);
+    assert!(site.changes.is_empty());
+    assert!(
+        !site.after.lines().any(|l| l.contains("bob@")),
+        "{:?}",
+        site.after
+    );
+    let who = who_json(&h, "bob@agency.example", &at(10, 0));
+    assert_eq!(who["access"], serde_json::json!([]), "{who}");
+    assert!(report_states(&h, "bob@agency.example", &at(10, 0)).is_empty());
+    assert!(!report_out(&h, "markdown", &at(10, 0)).contains("not confirmed yet"));
+    assert!(!offboard(&at(10, 0)).contains("not complete"));
+}
+
+#[test]
+fn a_role_change_goes_to_the_webhook_with_its_roles_before_and_after() {
+    let mut h = harness(&webhook_config());
+    let (hook, url) = Hook::start(&h);
+    h.env.push(("TEST_HOOK_URL".into(), url));
+    h.env.push(("TEST_HOOK_SECRET".into(), SECRET.into()));
+    assert!(apply_at(&h, T0).status.success());
+    assert!(
+        h.cmd(&["request", "done", "shop"])
+            .output()
+            .expect("runs")
+            .status
+            .success()
+    );
+    // alice's roles are lowered.
+    h.write_config(
+        &webhook_config().replace("roles: [Website Manager, Blog Editor]", "role: Blog Editor"),
+    );
+    let plan = plan_at(&h, &at(1, 0));
+    let site = shop(&plan);
+    assert_eq!(
+        site.changes
+            .iter()
+            .map(|c| (c.action, c.who.as_str()))
+            .collect::<Vec<_>>(),
+        [(Action::RequestChange, "alice")]
+    );
+    let change = &site.changes[0];
+    assert_eq!(
+        change
+            .roles_before
+            .iter()
+            .map(|r| r.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Blog Editor", "Website Manager"]
+    );
+    assert_eq!(
+        change
+            .roles_after
+            .iter()
+            .map(|r| r.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Blog Editor"]
+    );
+    let body = site
+        .request
+        .clone()
+        .and_then(|r| r.message)
+        .expect("message")
+        .body;
+    assert!(
+        body.contains(
+            "- alice@agency.example: from Blog Editor and Website Manager to Blog Editor"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("choose \"Change Role\". Select the role Blog Editor,\n   clear every other role, and click \"Save\"."),
+        "{body}"
+    );
+
+    let out = apply_at(&h, &at(1, 0));
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let posts = hook.posts();
+    assert_eq!(posts.len(), 2);
+    let payload: Value = serde_json::from_slice(&posts[1].body).expect("JSON");
+    assert_eq!(payload["grants"], serde_json::json!([]));
+    assert_eq!(
+        payload["changes"],
+        serde_json::json!([{
+            "who": "alice",
+            "email": "alice@agency.example",
+            "from": ["Blog Editor", "Website Manager"],
+            "roles": ["Blog Editor"]
+        }])
+    );
+    assert_eq!(payload["text"], body);
+    assert_eq!(
+        posts[1].headers.get("x-accessctl-signature"),
+        Some(&format!("sha256={}", hmac_hex(SECRET, &posts[1].body)))
+    );
+    // Pending: who shows the change asked for; done records the new roles.
+    let who = who_json(&h, "alice", &at(2, 0));
+    assert_eq!(who["access"][0]["state"], "change-requested", "{who}");
+    assert!(
+        h.cmd(&["request", "done", "shop"])
+            .output()
+            .expect("runs")
+            .status
+            .success()
+    );
+    let l = ledger_of(&h);
+    let alice = l
+        .granted_by_owner
+        .iter()
+        .find(|g| g.email == "alice@agency.example")
+        .expect("alice");
+    assert_eq!(alice.roles, ["Blog Editor"]);
+    let plan = plan_at(&h, &at(2, 0));
+    assert_eq!(shop(&plan).request, None);
+}
+
+#[test]
+fn an_until_that_passes_asks_the_owner_to_remove_the_access() {
+    let config_text = webhook_config().replace(
+        "        role: Marketing Manager\n",
+        "        role: Marketing Manager\n        until: 2026-10-05\n",
+    );
+    let mut l = SiteLedger::new("shop", "site-shop");
+    for (email, roles) in [
+        (
+            "alice@agency.example",
+            vec!["Blog Editor", "Website Manager"],
+        ),
+        ("bob@agency.example", vec!["Marketing Manager"]),
+    ] {
+        l.granted_by_owner.push(ledger::OwnerGrant {
+            email: email.to_string(),
+            roles: roles.into_iter().map(String::from).collect(),
+            marked_at: time::OffsetDateTime::parse(
+                T0,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .expect("t0"),
+        });
+    }
+    // The owner's own access, whatever the ledger says, is never asked back.
+    l.granted_by_owner.push(ledger::OwnerGrant {
+        email: "jane@shop.example".to_string(),
+        roles: vec!["Admin".to_string()],
+        marked_at: time::OffsetDateTime::parse(T0, &time::format_description::well_known::Rfc3339)
+            .expect("t0"),
+    });
+    // The last day of access: nothing to ask.
+    let site = engine_plan(&config_text, &l, "2026-10-05T23:00:00Z");
+    assert_eq!(site.request, None);
+    assert!(site.changes.is_empty());
+    // The day after: the owner is asked to remove bob, and why.
+    let site = engine_plan(&config_text, &l, "2026-10-06T00:00:00Z");
+    assert_eq!(
+        site.changes
+            .iter()
+            .map(|c| (c.action, c.who.as_str(), c.reason.as_str()))
+            .collect::<Vec<_>>(),
+        [(
+            Action::RequestRemoval,
+            "bob",
+            "the grant ended on 2026-10-05 (`until`): the owner is asked to remove the access they gave"
+        )]
+    );
+    let request = site.request.expect("request");
+    assert_eq!(request.status, RequestStatus::New);
+    assert!(
+        request
+            .message
+            .expect("message")
+            .body
+            .contains("- bob@agency.example (now: Marketing Manager)")
+    );
+
+    // Asked, then the config gives bob access again before the owner acts:
+    // nothing more is sent, and the plan says the open request must be
+    // called off.
+    l.requests.push(ledger::RequestRecord {
+        sent_at: time::OffsetDateTime::parse(
+            "2026-10-06T00:00:00Z",
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("sent"),
+        channel: accessctl::model::requests::Channel::Webhook,
+        to: "jane@shop.example".to_string(),
+        grants: Vec::new(),
+        changes: Vec::new(),
+        removals: vec![ledger::RequestedGrant {
+            email: "bob@agency.example".to_string(),
+            roles: vec!["Marketing Manager".to_string()],
+        }],
+        digest: "d".to_string(),
+        message_id: None,
+        reminders: Vec::new(),
+        state: RequestState::Open,
+    });
+    let extended = config_text.replace("until: 2026-10-05", "until: 2026-12-31");
+    let site = engine_plan(&extended, &l, "2026-10-07T00:00:00Z");
+    assert_eq!(site.request, None);
+    assert!(site.changes.is_empty());
+    assert!(
+        site.warnings.iter().any(|w| w
+            == "the request sent to jane@shop.example on 2026-10-06 asks the owner to remove bob@agency.example, whom the config gives access again: tell the owner not to, then run `accessctl request resend shop` to close it"),
+        "{:?}",
+        site.warnings
+    );
+}
+
+#[test]
+fn hostile_ledger_records_never_reach_an_owner() {
+    let h = harness(&webhook_config());
+    let dir = h.ledger_dir();
+    std::fs::create_dir_all(&dir).expect("dir");
+    // A line break in an email or a role title would write lines of the
+    // attacker's choosing into the message (a forged step, a fake link).
+    for (record, expected) in [
+        (
+            "granted_by_owner:\n  - email: \"carol@agency.example\\n4. Also invite mallory@evil.example as Owner\"\n    roles: [Admin]\n    marked_at: 2026-10-01T09:00:00Z\n",
+            "entry 1 of `granted_by_owner` has an email that is not one: it contains a control character",
+        ),
+        (
+            "granted_by_owner:\n  - email: carol@agency.example\n    roles: [\"Admin\\nSubject: pwned\"]\n    marked_at: 2026-10-01T09:00:00Z\n",
+            "entry 1 of `granted_by_owner` has a role title that is empty or holds a line break or control character",
+        ),
+        (
+            "requests:\n  - sent_at: 2026-10-01T09:00:00Z\n    channel: email\n    to: jane@shop.example\n    grants: []\n    removals:\n      - { email: \"x@y.example\\r\\nBcc: all@evil.example\", roles: [Admin] }\n    digest: d\n    state: open\n",
+            "request 1 names an email that is not one",
+        ),
+    ] {
+        std::fs::write(
+            dir.join("shop.yaml"),
+            format!("version: 1\nsite: shop\nsite_id: site-shop\n{record}"),
+        )
+        .expect("write");
+        let out = h
+            .cmd(&["plan", "--format", "json"])
+            .env("ACCESSCTL_NOW", T0)
+            .output()
+            .expect("runs");
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(all.contains(expected), "{all}");
+        assert!(all.contains("shop.yaml:"), "located: {all}");
+        assert!(!all.contains("mallory@evil.example as Owner\n"), "{all}");
+        assert!(!all.contains("\nBcc: all@evil.example"), "{all}");
+        assert!(!all.contains("\nSubject: pwned"), "{all}");
+        let out = apply_at(&h, T0);
+        assert_ne!(out.status.code(), Some(0), "nothing is sent");
+    }
+
+    // An email that is one, but written as Markdown and HTML: sent as plain
+    // text, shown escaped in the Markdown plan.
+    std::fs::write(
+        dir.join("shop.yaml"),
+        "version: 1\nsite: shop\nsite_id: site-shop\ngranted_by_owner:\n  - email: \"[click](https://evil.example)<img/src=x>@agency.example\"\n    roles: [\"**Admin**\"]\n    marked_at: 2026-10-01T09:00:00Z\n",
+    )
+    .expect("write");
+    let plan = plan_at(&h, T0);
+    let site = shop(&plan);
+    let removal = site
+        .changes
+        .iter()
+        .find(|c| c.action == Action::RequestRemoval)
+        .expect("asked to remove");
+    assert_eq!(
+        removal.email.as_deref(),
+        Some("[click](https://evil.example)<img/src=x>@agency.example")
+    );
+    let out = h
+        .cmd(&["plan", "--format", "markdown"])
+        .env("ACCESSCTL_NOW", T0)
+        .output()
+        .expect("runs");
+    let markdown = stdout(&out);
+    assert!(markdown.contains("? request-removal [click]"), "{markdown}");
+    // The hostile text is shown only inside code blocks, where GitHub
+    // renders no link, image or emphasis.
+    let mut fenced = false;
+    for line in markdown.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced {
+            for markup in ["](https://evil.example)", "<img", "**Admin**"] {
+                assert!(
+                    !line.contains(markup),
+                    "{markup} outside a code block: {line}"
+                );
+            }
+        }
+    }
+    assert!(!fenced, "every code block is closed");
+}
+
+#[test]
+fn a_protected_person_is_not_asked_back_without_the_override() {
+    let h = harness(&webhook_config());
+    let dir = h.ledger_dir();
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("shop.yaml"),
+        "version: 1\nsite: shop\nsite_id: site-shop\ngranted_by_owner:\n  - { email: alice@agency.example, roles: [Blog Editor, Website Manager], marked_at: 2026-10-01T09:00:00Z }\n  - { email: bob@agency.example, roles: [Marketing Manager], marked_at: 2026-10-01T09:00:00Z }\n",
+    )
+    .expect("write");
+    h.write_config(
+        &webhook_config()
+            .replace("      - person: bob\n        role: Marketing Manager\n", "")
+            .replace("requests:\n", "safety:\n  protect: [bob]\nrequests:\n"),
+    );
+    let out = h
+        .cmd(&["plan", "--format", "json"])
+        .env("ACCESSCTL_NOW", T0)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "refused: {}", stderr(&out));
+    let plan: Plan = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    assert_eq!(
+        shop(&plan)
+            .changes
+            .iter()
+            .map(|c| c.action)
+            .collect::<Vec<_>>(),
+        [Action::RequestRemoval]
+    );
+    assert_eq!(
+        plan.refusals,
+        [
+            "site `shop`: would ask the owner to remove `bob`, who is protected (`safety.protect`); pass --allow-protected-changes to apply anyway"
+        ]
+    );
+    let out = apply_at(&h, T0);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
+#[test]
+fn plans_show_grants_role_changes_and_removals_apart() {
+    let h = harness(&webhook_config());
+    let dir = h.ledger_dir();
+    std::fs::create_dir_all(&dir).expect("dir");
+    // alice was given one role of two; carol left the config; bob is new.
+    std::fs::write(
+        dir.join("shop.yaml"),
+        "version: 1\nsite: shop\nsite_id: site-shop\ngranted_by_owner:\n  - { email: alice@agency.example, roles: [Blog Editor], marked_at: 2026-10-01T09:00:00Z }\n  - { email: carol@agency.example, roles: [Website Manager], marked_at: 2026-10-01T09:00:00Z }\n",
+    )
+    .expect("write");
+    let run = |format: &str| {
+        let out = h
+            .cmd(&["plan", "--format", format])
+            .env("ACCESSCTL_NOW", at(1, 0))
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let plan: Plan = serde_json::from_str(&run("json")).expect("plan JSON");
+    assert_eq!(
+        shop(&plan)
+            .changes
+            .iter()
+            .map(|c| (c.action.name(), c.who.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("request", "bob"),
+            ("request-change", "alice"),
+            ("request-removal", "carol@agency.example")
+        ]
+    );
+    insta::assert_snapshot!("request_changes_plan_text", run("text"));
+    insta::assert_snapshot!("request_changes_plan_markdown", run("markdown"));
 }

@@ -505,6 +505,28 @@ fn an_attackers_snapshot_is_refused_with_a_located_error_never_a_panic() {
         v.to_string().as_bytes(),
         &["`acme-bakery` is in the snapshot twice"],
     );
+    // A request-mode site's ledger whose records would write lines of the
+    // attacker's choosing into a message to the owner: not used.
+    let mut v = doc.clone();
+    let delta = v["sites"]
+        .as_array_mut()
+        .expect("sites")
+        .iter_mut()
+        .find(|s| s["site"] == "delta-plumbing")
+        .expect("delta-plumbing");
+    delta["ledger"]["granted_by_owner"] = serde_json::json!([{
+        "email": "bob@northwind.example\n4. Also invite mallory@evil.example as Owner",
+        "roles": ["Website Manager"],
+        "marked_at": "2026-10-01T09:00:00Z"
+    }]);
+    let out = plan_from(&h, "hostile-ledger.json", v.to_string().as_bytes());
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("the snapshot's ledger cannot be used: entry 1 of `granted_by_owner` has an email that is not one: it contains a control character"),
+        "{all}"
+    );
+    assert!(!all.contains("\n4. Also invite mallory"), "{all}");
     // Deep nesting: serde_json's recursion limit, not a stack overflow.
     let deep = format!(
         "{{\"snapshot_version\": 1, \"x\": {}{}}}",

@@ -315,7 +315,7 @@ fn without_a_key_the_plan_states_an_unverified_provenance() {
     );
     let out = run(&h, &["plan"]);
     assert!(
-        stdout(&out).contains("rest on ledger records that were not verified"),
+        stdout(&out).contains("on ledger records that were not verified"),
         "{}",
         stdout(&out)
     );

@@ -507,7 +507,7 @@ async fn an_oversized_answer_is_refused_and_not_retried() {
     assert_eq!(s.requests(), 1);
     assert_eq!(
         err.to_string(),
-        "Get Roles Info on site `acme` failed: response larger than 8388608 bytes"
+        "Get Roles Info on site `acme` failed: response larger than 8 MiB"
     );
 }
 

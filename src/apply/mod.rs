@@ -364,12 +364,12 @@ impl SiteRun {
                 i += 1;
                 continue;
             }
-            if change.action == Action::Request {
-                // All requests of the site form the last block of the plan
-                // and go out as one message.
+            if change.action.is_request() {
+                // All requests of the site (grants, role changes, removals)
+                // form the last block of the plan and go out as one message.
                 let end = changes[i..]
                     .iter()
-                    .position(|c| c.action != Action::Request)
+                    .position(|c| !c.action.is_request())
                     .map_or(changes.len(), |p| i + p);
                 let outcome = self.request(&plan, &mut ledger, &mut report).await;
                 for c in &changes[i..end] {
@@ -494,7 +494,11 @@ impl SiteRun {
             }
             // A role change writes nothing to the ledger; requests and
             // invites are settled where they are sent.
-            Action::ChangeRole | Action::Invite | Action::Request => return None,
+            Action::ChangeRole
+            | Action::Invite
+            | Action::Request
+            | Action::RequestChange
+            | Action::RequestRemoval => return None,
         };
         Some(Unrecorded {
             state,
@@ -593,7 +597,7 @@ impl SiteRun {
                     Err(e) => failure(e),
                 }
             }
-            Action::Invite | Action::Request => {
+            Action::Invite | Action::Request | Action::RequestChange | Action::RequestRemoval => {
                 Outcome::Failed("internal: handled elsewhere".to_string())
             }
         }

@@ -1,12 +1,15 @@
 //! Applying the changes of targets on platforms other than Wix, through
-//! their providers. These platforms list every binding, so nothing is
-//! recorded in the ledger: the next plan reads what happened.
+//! their providers. These platforms list every binding, so the next plan
+//! reads what happened; the ledger records only which emails accessctl
+//! manages on each target ([`record_managed`]), so that a person the
+//! config drops loses access whatever the target's `unmanaged` says.
 
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
 use crate::escape;
+use crate::ledger::{self, Auth};
 use crate::model::Config;
 use crate::plan::Plan;
 use crate::platform::{Change, ChangeKind, Outcome, Platform};
@@ -183,4 +186,85 @@ pub fn report_text(reports: &[TargetReport]) -> String {
         }
     }
     out
+}
+
+/// Record in each site's ledger the emails accessctl now manages on its
+/// targets (the plan's `managed` whose changes, if any, were made) and
+/// forget those it removed. Targets with errors are left as they were.
+/// Returns what could not be recorded.
+pub fn record_managed(
+    plan: &Plan,
+    config: &Config,
+    reports: &[TargetReport],
+    auth: &Auth,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for site_plan in &plan.sites {
+        let Some(site) = config.sites.get(&site_plan.site) else {
+            continue;
+        };
+        // Only what the config grants is recorded, whatever a saved plan
+        // file says.
+        let planned: Vec<_> = site_plan
+            .targets
+            .iter()
+            .filter(|t| t.errors.is_empty() && (!t.managed.is_empty() || !t.changes.is_empty()))
+            .filter_map(|t| {
+                let st = site
+                    .targets
+                    .iter()
+                    .find(|st| st.target.platform == t.platform && st.target.id == t.target)?;
+                Some((t, st))
+            })
+            .collect();
+        if planned.is_empty() {
+            continue;
+        }
+        let mut l = match ledger::load(&config.ledger_dir, &site.key, &site.wix.site_id, auth) {
+            Ok(l) => l,
+            Err(report) => {
+                problems.push(report.render().trim_end().to_string());
+                continue;
+            }
+        };
+        let mut changed = false;
+        for (t, st) in planned {
+            let granted_here = |email: &str| {
+                st.grants
+                    .iter()
+                    .any(|g| g.email.eq_ignore_ascii_case(email))
+            };
+            let outcomes = reports
+                .iter()
+                .find(|r| r.site == site.key && r.platform == t.platform && r.target == t.target)
+                .map_or(&[][..], |r| r.outcomes.as_slice());
+            let done = |email: &str| -> Option<bool> {
+                outcomes
+                    .iter()
+                    .find(|(c, _)| c.email == email)
+                    .map(|(_, o)| matches!(o, Outcome::Done))
+            };
+            // Removed, or left with only what the config does not manage.
+            for c in &t.changes {
+                if !t.managed.contains(&c.email) && done(&c.email) == Some(true) {
+                    changed |= l.forget_target_granted(t.platform, &t.target, &c.email);
+                }
+            }
+            for email in &t.managed {
+                // A change planned for it that did not happen: the next
+                // plan decides again.
+                let planned_change = t.changes.iter().any(|c| &c.email == email);
+                if granted_here(email) && (!planned_change || done(email) == Some(true)) {
+                    changed |= l.mark_target_granted(t.platform, &t.target, email);
+                }
+            }
+        }
+        if changed && let Err(e) = ledger::save(&config.ledger_dir, &l, auth) {
+            problems.push(format!(
+                "cannot write the ledger {}: {e}",
+                ledger::path_for(&config.ledger_dir, &site.key).display()
+            ));
+        }
+    }
+    problems
 }

@@ -89,7 +89,12 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
     let broken = plan.sites_with_errors();
     let total = plan.change_count();
     if total == 0 {
-        return if broken > 0 {
+        // Nothing to change; what the config now manages is still recorded.
+        let unrecorded = crate::apply::targets::record_managed(&plan, &config, &[], &auth);
+        for problem in &unrecorded {
+            eprintln!("error: {problem}");
+        }
+        return if broken > 0 || !unrecorded.is_empty() {
             Exit::Error
         } else {
             record_guards(&config, &auth)
@@ -143,9 +148,14 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
     let target_reports = rt.block_on(crate::apply::targets::apply_targets(
         &plan, &config, &registry,
     ));
+    let unrecorded = crate::apply::targets::record_managed(&plan, &config, &target_reports, &auth);
     print!("{}", report_text(&reports, broken));
     print!("{}", crate::apply::targets::report_text(&target_reports));
+    for problem in &unrecorded {
+        eprintln!("error: {problem}");
+    }
     if broken > 0
+        || !unrecorded.is_empty()
         || reports.iter().any(SiteReport::failed)
         || target_reports
             .iter()
@@ -544,6 +554,27 @@ fn describe(change: &Change) -> String {
         _ => escape::text(&change.who).into_owned(),
     };
     match change.action {
+        Action::RequestChange => format!(
+            "{} {target}: {} → {}",
+            change.action.name(),
+            change
+                .roles_before
+                .iter()
+                .map(|r| escape::text(&r.title))
+                .collect::<Vec<_>>()
+                .join(", "),
+            titles.join(", ")
+        ),
+        Action::RequestRemoval => format!(
+            "{} {target}: {}",
+            change.action.name(),
+            change
+                .roles_before
+                .iter()
+                .map(|r| escape::text(&r.title))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Action::Invite | Action::ChangeRole | Action::Request | Action::Link => {
             format!("{} {target}: {}", change.action.name(), titles.join(", "))
         }

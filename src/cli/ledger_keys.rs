@@ -121,7 +121,7 @@ pub fn sign(path: &Path, args: &SignArgs) -> Exit {
             file.display()
         );
         for record in newly {
-            eprintln!("  signed: {record}");
+            eprintln!("  signed: {}", crate::escape::text(&record));
         }
     }
     if failed {

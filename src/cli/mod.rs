@@ -131,8 +131,9 @@ pub enum Command {
     Link(ledger_cmds::LinkArgs),
     /// Settle an invite whose outcome is unknown.
     InviteStatus(ledger_cmds::InviteStatusArgs),
-    /// Settle an access request (request mode): `done` when the owner
-    /// granted it, `resend` to start over.
+    /// Settle an access request (request mode): `done` when the owner made
+    /// the requested changes (grants, role changes, removals), `resend` to
+    /// start over.
     Request(request::RequestArgs),
     /// Make the key pair that authenticates the ledger: private key into a
     /// file, public key on stdout.
@@ -172,7 +173,8 @@ pub enum Command {
     /// Show everything removing a person would revoke across all clients
     /// (the plan of the config without them, restricted to them); with
     /// `--write`, edit the config in place to remove the person, their team
-    /// memberships and their direct grants, touching only those lines.
+    /// memberships and their direct grants, touching only those lines. On
+    /// request-mode sites, says while the owner's removal is still awaited.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))
@@ -180,7 +182,9 @@ pub enum Command {
     Offboard(offboard::OffboardArgs),
     /// Print the access review: every principal on every selected site and
     /// platform, each grant marked managed, expiring, drifted, unmanaged,
-    /// ended or owner, as Markdown (one GitHub comment), CSV or JSON.
+    /// ended or owner, as Markdown (one GitHub comment), CSV or JSON;
+    /// request-mode access the owner was asked to remove or change and has
+    /// not been confirmed to shows as removal-requested or change-requested.
     #[command(
         mut_arg("parallelism", |a| a.help("How many requests to Wix may be in flight at once (see README, \"Performance\")")),
         mut_arg("timeout", |a| a.help("Seconds before a request to Wix or Google is abandoned"))

@@ -86,6 +86,11 @@ pub struct OffboardReport {
     pub refusals: Vec<String>,
     /// Sites and targets that could not be read: the answer may miss them.
     pub unreadable: Vec<Note>,
+    /// Request-mode sites whose owner is (or, once applied, will be) asked
+    /// to remove the person or change their roles, not yet confirmed: the
+    /// offboarding is not complete until `accessctl request done SITE`
+    /// records each.
+    pub awaiting_owners: Vec<Note>,
 }
 
 #[derive(Debug, Serialize)]
@@ -299,6 +304,7 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
         still_named: done.still_named.clone(),
         refusals: Vec::new(),
         unreadable: Vec::new(),
+        awaiting_owners: Vec::new(),
     };
     for site in &plan.sites {
         for e in &site.errors {
@@ -324,6 +330,33 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
                     before: titles(&c.roles_before),
                     after: titles(&c.roles_after),
                     reason: c.reason.clone(),
+                });
+            }
+        }
+        if let Some(r) = &site.request {
+            let asked = r
+                .removals
+                .iter()
+                .map(|g| (&g.email, "remove them"))
+                .chain(r.changes.iter().map(|c| (&c.email, "change their roles")));
+            for (_, what) in asked.filter(|(e, _)| e.eq_ignore_ascii_case(email)) {
+                let when = match (r.status, r.sent_at.as_deref()) {
+                    (crate::plan::RequestStatus::New, _) | (_, None) => {
+                        "apply asks the owner to".to_string()
+                    }
+                    (status, Some(sent)) => format!(
+                        "the owner was asked on {} ({}) to",
+                        sent.split('T').next().unwrap_or(sent),
+                        status.name()
+                    ),
+                };
+                report.awaiting_owners.push(Note {
+                    site: site.site.clone(),
+                    platform: Platform::Wix,
+                    note: format!(
+                        "{when} {what}; not complete until `accessctl request done {} --email {email}` records that they did",
+                        site.site
+                    ),
                 });
             }
         }
@@ -367,11 +400,28 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
                     note: format!("{}: held back: {}", t.target, r.reason),
                 });
             }
+            let before = report.not_revoked.len();
             for w in t.warnings.iter().filter(|w| mentions(w)) {
                 report.not_revoked.push(Note {
                     site: site.site.clone(),
                     platform: t.platform,
                     note: format!("{}: {w}", t.target),
+                });
+            }
+            // Whatever the plan leaves them that no warning or guard
+            // explained (GTM containers the config does not manage).
+            let prefix = format!("{}: ", email.to_lowercase());
+            if report.not_revoked.len() == before
+                && !t.refused.iter().any(|r| r.change.email == email)
+                && let Some(kept) = t.after.lines().find_map(|l| l.strip_prefix(&prefix))
+            {
+                report.not_revoked.push(Note {
+                    site: site.site.clone(),
+                    platform: t.platform,
+                    note: format!(
+                        "{}: {email} keeps {kept}: the config does not manage it",
+                        t.target
+                    ),
                 });
             }
         }
@@ -469,6 +519,15 @@ fn render_text(report: &OffboardReport, path: &Path) -> String {
                 r.who,
                 r.before
             );
+        }
+    }
+    if !report.awaiting_owners.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nOffboarding is not complete: site owners must remove the access by hand (request mode):"
+        );
+        for n in &report.awaiting_owners {
+            let _ = writeln!(out, "  {}: {}", n.site, crate::escape::text(&n.note));
         }
     }
     if !report.still_named.is_empty() {

@@ -2,9 +2,10 @@
 //! request by a person's word. Both change only the site's ledger.
 //!
 //! Without a key nothing can tell accessctl that the owner acted on a
-//! request, so a person says so: `done` records the grants as made by the
-//! owner (later plans stop asking for them), `resend` closes the open
-//! request so the next `apply` sends a fresh one.
+//! request, so a person says so: `done` records the grants and role
+//! changes as made and the removals as removed by the owner (later plans
+//! stop asking for them), `resend` closes the open request so the next
+//! `apply` sends a fresh one.
 
 use std::path::Path;
 
@@ -23,10 +24,10 @@ pub struct RequestArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RequestCommand {
-    /// Record that the site's owner granted the requested access, so later
-    /// plans stop asking for it.
+    /// Record that the site's owner made the requested changes (grants, role
+    /// changes, removals), so later plans stop asking for them.
     #[command(
-        after_help = "Marks the grants `accessctl plan` lists as requested for the site (all of them, or those of the given emails) as granted by the owner. Run it once the owner has sent the invites."
+        after_help = "Marks what `accessctl plan` lists as requested for the site (all of it, or what concerns the given emails) as done by the owner: grants as granted, role changes as made, removals as removed (they then leave the ledger). Run it once the owner has sent the invites, changed the roles or removed the people."
     )]
     Done(DoneArgs),
     /// Close the site's open request, so the next apply sends a new one
@@ -38,8 +39,8 @@ pub enum RequestCommand {
 pub struct DoneArgs {
     /// Site key in the config.
     pub site: String,
-    /// Only this person's grants (repeatable); all outstanding grants when
-    /// absent.
+    /// Only what concerns this email (repeatable); everything outstanding
+    /// when absent.
     #[arg(long = "email", value_name = "EMAIL")]
     pub emails: Vec<String>,
 }
@@ -106,22 +107,21 @@ fn done(config: &Config, args: &DoneArgs) -> Exit {
     };
     let now = now();
     let plan = plan_site(config, site, &Observation::RequestMode, &l, now);
-    let outstanding = plan.request.map(|r| r.grants).unwrap_or_default();
-    if outstanding.is_empty() {
+    let Some(request) = plan.request else {
         eprintln!(
-            "nothing to mark on site `{}`: every grant the config gives there is already marked as granted by the owner",
+            "nothing to mark on site `{}`: the access the config gives there is what the owner was confirmed to have granted",
             site.key
         );
         return Exit::Ok;
-    }
+    };
     let wanted: Vec<String> = args
         .emails
         .iter()
         .map(|e| e.trim().to_lowercase())
         .collect();
     for email in &wanted {
-        if !outstanding.iter().any(|g| &g.email == email) {
-            let list: Vec<&str> = outstanding.iter().map(|g| g.email.as_str()).collect();
+        if !request.emails().any(|e| e == email) {
+            let list: Vec<&str> = request.emails().collect();
             return fail(
                 format!(
                     "`{email}` has no outstanding request on site `{}`",
@@ -131,40 +131,72 @@ fn done(config: &Config, args: &DoneArgs) -> Exit {
             );
         }
     }
-    let chosen: Vec<_> = outstanding
-        .into_iter()
-        .filter(|g| wanted.is_empty() || wanted.contains(&g.email))
-        .collect();
-    for g in &chosen {
-        l.granted_by_owner.retain(|o| o.email != g.email);
+    let chosen = |email: &String| wanted.is_empty() || wanted.contains(email);
+    let mut said = Vec::new();
+    // Grants and role changes: the owner gave these roles.
+    let given = request
+        .grants
+        .iter()
+        .map(|g| (&g.email, &g.roles, None))
+        .chain(
+            request
+                .changes
+                .iter()
+                .map(|c| (&c.email, &c.roles, Some(&c.from))),
+        );
+    for (email, roles, from) in given.filter(|(e, _, _)| chosen(e)) {
+        l.granted_by_owner.retain(|o| &o.email != email);
         l.granted_by_owner.push(OwnerGrant {
-            email: g.email.clone(),
-            roles: g.roles.clone(),
+            email: email.clone(),
+            roles: roles.clone(),
             marked_at: now,
         });
+        said.push(match from {
+            None => format!(
+                "marked {email} ({}) as granted by the owner on site `{}`",
+                roles.join(", "),
+                site.key
+            ),
+            Some(from) => format!(
+                "marked the role change of {email} ({} → {}) as made by the owner on site `{}`",
+                from.join(", "),
+                roles.join(", "),
+                site.key
+            ),
+        });
+    }
+    for r in request.removals.iter().filter(|r| chosen(&r.email)) {
+        l.granted_by_owner.retain(|o| o.email != r.email);
+        said.push(format!(
+            "marked {} ({}) as removed by the owner on site `{}`",
+            r.email,
+            r.roles.join(", "),
+            site.key
+        ));
     }
     l.granted_by_owner.sort_by(|a, b| a.email.cmp(&b.email));
     let granted = l.granted_by_owner.clone();
-    if let Some(request) = l.open_request_mut() {
-        let all_done = request.grants.iter().all(|g| {
-            granted
+    let holds = |email: &str, roles: &[String]| {
+        granted
+            .iter()
+            .any(|o| o.email == email && crate::plan::request::same_roles(&o.roles, roles))
+    };
+    if let Some(open) = l.open_request_mut() {
+        let all_done = open.grants.iter().all(|g| holds(&g.email, &g.roles))
+            && open.changes.iter().all(|c| holds(&c.email, &c.roles))
+            && open
+                .removals
                 .iter()
-                .any(|o| o.email == g.email && crate::plan::request::same_roles(&o.roles, &g.roles))
-        });
+                .all(|r| !granted.iter().any(|o| o.email == r.email));
         if all_done {
-            request.state = RequestState::Done;
+            open.state = RequestState::Done;
         }
     }
     if let Err(exit) = save(config, &l) {
         return exit;
     }
-    for g in &chosen {
-        eprintln!(
-            "marked {} ({}) as granted by the owner on site `{}`",
-            g.email,
-            g.roles.join(", "),
-            site.key
-        );
+    for line in said {
+        eprintln!("{}", crate::escape::text(&line));
     }
     Exit::Ok
 }

@@ -18,7 +18,7 @@ pub(crate) fn checked_email(
     path: &YamlPath,
     whose: &str,
 ) -> Result<String, Diagnostic> {
-    match email_problem(email) {
+    match crate::email::problem(email) {
         None => Ok(email.to_lowercase()),
         Some(problem) => Err(Diagnostic::error(
             file,
@@ -60,47 +60,6 @@ pub(crate) fn checked_name(
     )
 }
 
-/// What is wrong with an email, if anything. A sound, simple check: one
-/// `@`, something before it, a domain with a dot after it, no spaces.
-pub(crate) fn email_problem(email: &str) -> Option<&'static str> {
-    if email.is_empty() {
-        return Some("it is empty");
-    }
-    if email.chars().any(char::is_control) {
-        return Some("it contains a control character");
-    }
-    if email.chars().any(char::is_whitespace) {
-        return Some("it contains a space");
-    }
-    let mut parts = email.split('@');
-    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Some(if email.contains('@') {
-            "it has more than one `@`"
-        } else {
-            "it has no `@`"
-        });
-    };
-    if local.is_empty() {
-        return Some("nothing before the `@`");
-    }
-    if domain.is_empty() {
-        return Some("nothing after the `@`");
-    }
-    if !domain.contains('.') {
-        return Some("the domain after the `@` has no dot");
-    }
-    if domain.split('.').any(str::is_empty) {
-        return Some("the domain after the `@` has an empty part");
-    }
-    if domain
-        .chars()
-        .any(|c| !(c.is_alphanumeric() || c == '-' || c == '.'))
-    {
-        return Some("the domain after the `@` has a character domains cannot have");
-    }
-    None
-}
-
 /// Whether `name` is a plausible environment variable name.
 pub(crate) fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -134,15 +93,15 @@ mod tests {
 
     #[test]
     fn checks_emails() {
-        assert_eq!(email_problem("a@b.example"), None);
-        assert_eq!(email_problem("Alice.Smith+x@mail.b.example"), None);
-        assert!(email_problem("a.b.example").is_some());
-        assert!(email_problem("a@@b.example").is_some());
-        assert!(email_problem("@b.example").is_some());
-        assert!(email_problem("a@localhost").is_some());
-        assert!(email_problem("a b@c.example").is_some());
-        assert!(email_problem("a@b..example").is_some());
-        assert!(email_problem("").is_some());
+        assert_eq!(crate::email::problem("a@b.example"), None);
+        assert_eq!(crate::email::problem("Alice.Smith+x@mail.b.example"), None);
+        assert!(crate::email::problem("a.b.example").is_some());
+        assert!(crate::email::problem("a@@b.example").is_some());
+        assert!(crate::email::problem("@b.example").is_some());
+        assert!(crate::email::problem("a@localhost").is_some());
+        assert!(crate::email::problem("a b@c.example").is_some());
+        assert!(crate::email::problem("a@b..example").is_some());
+        assert!(crate::email::problem("").is_some());
     }
 
     #[test]

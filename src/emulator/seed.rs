@@ -88,9 +88,8 @@ use super::error::EmulatorError;
 use super::faults::FaultConfig;
 pub use super::quirks::Quirks;
 use super::state::{Clock, Invite, Role, Site, State};
-use crate::config::values::email_problem;
 // Re-exported because seed fields use them and `state` is private.
-pub use super::state::{InviteStatus, RestrictFromLevel};
+pub use super::state::{DuplicateInvites, InviteStatus, RestrictFromLevel};
 
 /// Default seats per site when the seed gives none.
 pub const DEFAULT_SEAT_LIMIT: u32 = 10;
@@ -132,18 +131,6 @@ pub enum RemoveMethod {
     Post,
     #[serde(rename = "DELETE", alias = "delete")]
     Delete,
-}
-
-/// What Bulk Invite does for an email that already has a pending invite on
-/// the site (Wix's behaviour is unconfirmed).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DuplicateInvites {
-    /// A second, separate pending invite.
-    #[default]
-    Keep,
-    /// The earlier one is deleted and a new one sent in its seat.
-    Replace,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -487,7 +474,7 @@ pub(super) fn build_state(seed: &Seed) -> Result<State, EmulatorError> {
         }
         for (k, inv) in s.invites.iter().enumerate() {
             let what = format!("site {:?} invites[{k}]", s.id);
-            if email_problem(&inv.email).is_some() {
+            if crate::email::problem(&inv.email).is_some() {
                 problems.push(format!(
                     "{what}: {:?} is not a valid email address",
                     inv.email

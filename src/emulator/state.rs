@@ -14,13 +14,23 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::error::ApiError;
-use super::seed::DuplicateInvites;
 use super::wire::{
     AssignedRole, BulkInviteRequest, BulkInviteResponse, ChangeRoleRequest, ChangeRoleResponse,
     ContributorRef, FieldViolation, GetRolesInfoResponse, QuerySiteContributorsResponse, RoleInfo,
     SiteInvite,
 };
-use crate::config::values::email_problem;
+
+/// What Bulk Invite does for an email that already has a pending invite on
+/// the site (Wix's behaviour is unconfirmed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicateInvites {
+    /// A second, separate pending invite.
+    #[default]
+    Keep,
+    /// The earlier one is deleted and a new one sent in its seat.
+    Replace,
+}
 
 /// Invitation emails are valid for 30 days (Wix support article).
 pub const INVITE_VALIDITY: Duration = Duration::days(30);
@@ -471,7 +481,7 @@ impl State {
                     let email = email.trim().to_owned();
                     // The config's check: the emulator refuses what the
                     // config refuses.
-                    if email_problem(&email).is_some() {
+                    if crate::email::problem(&email).is_some() {
                         violate(
                             format!("emails[{i}]"),
                             format!("{email:?} is not a valid email address"),

@@ -6,7 +6,7 @@
 //! (this email is that account: its roles follow the config), invites (a new
 //! collaborator holding an invite's roles is linked to its email) and
 //! grants (this account was granted by accessctl: removed when no longer
-//! wanted). Each is signed over its content, its kind and the site id, with
+//! wanted; on GA4 and GTM the same, by email and target). Each is signed over its content, its kind and the site id, with
 //! a key from the environment — never from the config, which the pull
 //! request controls. A record whose signature does not verify is set aside
 //! ([`SiteLedger::untrusted`]) and never used; the plan reports it.
@@ -27,7 +27,7 @@ use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use serde::Serialize;
 
 use super::guards::GuardRecord;
-use super::{Granted, Identity, InviteRecord, SiteLedger};
+use super::{Granted, Identity, InviteRecord, SiteLedger, TargetGranted};
 use crate::hex::encode as hex;
 
 /// Holds the private key (64 hex digits, the Ed25519 seed): in the apply job only.
@@ -173,6 +173,11 @@ impl Auth {
         });
         ledger.granted = good;
         ledger.untrusted.granted = bad;
+        let (good, bad) = split(std::mem::take(&mut ledger.target_granted), |r| {
+            ok(TARGET_GRANTED, &content(r, |r| r.sig = None), &r.sig)
+        });
+        ledger.target_granted = good;
+        ledger.untrusted.target_granted = bad;
         ledger.trust = Trust::Verified;
     }
 
@@ -194,6 +199,9 @@ impl Auth {
         }
         for r in &mut ledger.granted {
             r.sig = sign(GRANTED, r.account_id.as_bytes());
+        }
+        for r in &mut ledger.target_granted {
+            r.sig = sign(TARGET_GRANTED, &content(r, |r| r.sig = None));
         }
     }
 }
@@ -229,6 +237,7 @@ const GUARDS: &str = "guards";
 const INVITE: &str = "invite";
 const IDENTITY: &str = "identity";
 const GRANTED: &str = "granted";
+const TARGET_GRANTED: &str = "target-granted";
 
 /// What is signed: a domain tag, the record's kind, the site id and the
 /// record (JSON, its signature left out). The site id binds a record to its
@@ -255,11 +264,15 @@ pub struct Untrusted {
     pub invites: Vec<InviteRecord>,
     pub identities: Vec<Identity>,
     pub granted: Vec<Granted>,
+    pub target_granted: Vec<TargetGranted>,
 }
 
 impl Untrusted {
     pub fn is_empty(&self) -> bool {
-        self.invites.is_empty() && self.identities.is_empty() && self.granted.is_empty()
+        self.invites.is_empty()
+            && self.identities.is_empty()
+            && self.granted.is_empty()
+            && self.target_granted.is_empty()
     }
 
     /// One line per record, for the plan.
@@ -278,6 +291,14 @@ impl Untrusted {
         }
         for g in &self.granted {
             lines.push(format!("granted account {}", g.account_id));
+        }
+        for g in &self.target_granted {
+            lines.push(format!(
+                "granted {} on {} {}",
+                g.email,
+                g.platform.title(),
+                g.target
+            ));
         }
         lines
     }

@@ -21,6 +21,7 @@ pub mod guards;
 mod lock;
 mod requests;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -32,10 +33,13 @@ use time::OffsetDateTime;
 use crate::confine::{FollowLinks, Refusal};
 use crate::diag::{Diagnostic, Report};
 use crate::model::Pos;
+use crate::platform::Platform;
 
 pub use auth::{Auth, PUBLIC_KEY_ENV, SIGNING_KEY_ENV, Trust, Untrusted};
 pub use lock::{LOCK_FILE, Lock, LockError, acquire as lock};
-pub use requests::{OwnerGrant, ReminderRecord, RequestRecord, RequestState, RequestedGrant};
+pub use requests::{
+    OwnerGrant, ReminderRecord, RequestRecord, RequestState, RequestedChange, RequestedGrant,
+};
 
 /// Wix invites expire 30 days after they are sent.
 pub const INVITE_LIFETIME_DAYS: i64 = 30;
@@ -56,6 +60,12 @@ pub struct SiteLedger {
     /// Accounts this tool granted access to; removed when no longer desired.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub granted: Vec<Granted>,
+    /// Principals this tool granted on the site's other targets (GA4,
+    /// GTM), or found holding what the config gave them when it applied:
+    /// removed when the config no longer names them, whatever the target's
+    /// `unmanaged` says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_granted: Vec<TargetGranted>,
     /// Access requests sent to the site's owner (request mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<RequestRecord>,
@@ -124,6 +134,20 @@ impl From<Granted> for GrantedWire {
             },
         }
     }
+}
+
+/// A principal accessctl manages on a target of another platform: its
+/// email (lower-cased) on one GA4 account or property, or GTM account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGranted {
+    pub platform: Platform,
+    /// The platform's name for the scope: `properties/200`, `accounts/6000`.
+    pub target: String,
+    pub email: String,
+    /// Ed25519 signature by `apply` (see [`Auth`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -222,6 +246,7 @@ impl SiteLedger {
             invites: Vec::new(),
             identities: Vec::new(),
             granted: Vec::new(),
+            target_granted: Vec::new(),
             requests: Vec::new(),
             granted_by_owner: Vec::new(),
             untrusted: Untrusted::default(),
@@ -232,6 +257,13 @@ impl SiteLedger {
     /// Whether accessctl granted this account (a record in use).
     pub fn is_granted(&self, account_id: &str) -> bool {
         self.granted.iter().any(|g| g.account_id == account_id)
+    }
+
+    /// What in the request-mode records cannot be put in a message to an
+    /// owner (an email that is not one, a role title with a line break), as
+    /// (top-level key, what is wrong).
+    pub fn request_problems(&self) -> Vec<(&'static str, String)> {
+        requests::problems(&self.requests, &self.granted_by_owner)
     }
 
     /// The request still waiting for the owner, if any.
@@ -296,6 +328,48 @@ impl SiteLedger {
         self.granted.retain(|a| a.account_id != account_id);
     }
 
+    /// The emails accessctl manages on a target (records in use).
+    pub fn target_granted(&self, platform: Platform, target: &str) -> BTreeSet<String> {
+        self.target_granted
+            .iter()
+            .filter(|g| g.platform == platform && g.target == target)
+            .map(|g| g.email.to_lowercase())
+            .collect()
+    }
+
+    /// Record that accessctl manages `email` on a target; whether the
+    /// ledger changed.
+    pub fn mark_target_granted(&mut self, platform: Platform, target: &str, email: &str) -> bool {
+        let email = email.to_lowercase();
+        if self
+            .target_granted
+            .iter()
+            .any(|g| g.platform == platform && g.target == target && g.email == email)
+        {
+            return false;
+        }
+        self.target_granted.push(TargetGranted {
+            platform,
+            target: target.to_string(),
+            email,
+            sig: None,
+        });
+        self.target_granted.sort_by(|a, b| {
+            (a.platform, &a.target, &a.email).cmp(&(b.platform, &b.target, &b.email))
+        });
+        true
+    }
+
+    /// Forget `email` on a target (its access was removed); whether the
+    /// ledger changed.
+    pub fn forget_target_granted(&mut self, platform: Platform, target: &str, email: &str) -> bool {
+        let before = self.target_granted.len();
+        self.target_granted.retain(|g| {
+            !(g.platform == platform && g.target == target && g.email.eq_ignore_ascii_case(email))
+        });
+        self.target_granted.len() != before
+    }
+
     /// The records as the file holds them, none checked: those set aside
     /// put back after those in use (where `save` writes them). What a
     /// snapshot keeps, so the job that reads it checks them with its own
@@ -306,6 +380,7 @@ impl SiteLedger {
         out.invites.extend(untrusted.invites);
         out.identities.extend(untrusted.identities);
         out.granted.extend(untrusted.granted);
+        out.target_granted.extend(untrusted.target_granted);
         out.trust = Trust::default();
         out
     }
@@ -396,6 +471,7 @@ pub fn parse(path: &Path, bytes: &[u8], site: &str, site_id: &str) -> Result<Sit
             ),
         ));
     }
+    problems.extend(ledger.request_problems());
     if ledger.site != site {
         problems.push((
             "site",
@@ -540,6 +616,7 @@ pub fn to_yaml(ledger: &SiteLedger, auth: &Auth) -> Result<String, String> {
     out.invites.extend(untrusted.invites);
     out.identities.extend(untrusted.identities);
     out.granted.extend(untrusted.granted);
+    out.target_granted.extend(untrusted.target_granted);
     let body = serde_saphyr::to_string(&out).map_err(|e| e.to_string())?;
     Ok(format!(
         "# accessctl ledger for site `{}`: written by `accessctl apply`, commit it with the config.\n{body}",

@@ -869,7 +869,7 @@ impl<'a> Planner<'a> {
                         access.remove(&self.access_label(account));
                     }
                 }
-                Action::Request => {}
+                Action::Request | Action::RequestChange | Action::RequestRemoval => {}
             }
         }
         plan.after = access

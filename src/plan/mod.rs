@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 pub use diff::{Observation, plan_site};
-pub use request::{RequestPreview, RequestStatus};
+pub use request::{RequestChange, RequestPreview, RequestStatus};
 
 /// Bumped when the JSON shape changes incompatibly.
 pub const FORMAT_VERSION: u32 = 2;
@@ -155,6 +155,12 @@ pub enum Action {
     Remove,
     /// Ask the site owner to grant access (request mode).
     Request,
+    /// Ask the site owner to change the roles of someone they granted
+    /// access to (request mode).
+    RequestChange,
+    /// Ask the site owner to remove someone they granted access to
+    /// (request mode).
+    RequestRemoval,
 }
 
 impl Action {
@@ -166,7 +172,7 @@ impl Action {
             Action::Invite => "+",
             Action::ChangeRole => "~",
             Action::Remove => "-",
-            Action::Request => "?",
+            Action::Request | Action::RequestChange | Action::RequestRemoval => "?",
         }
     }
 
@@ -178,7 +184,17 @@ impl Action {
             Action::ChangeRole => "change-role",
             Action::Remove => "remove",
             Action::Request => "request",
+            Action::RequestChange => "request-change",
+            Action::RequestRemoval => "request-removal",
         }
+    }
+
+    /// Whether it is something a request-mode site's owner is asked to do.
+    pub fn is_request(self) -> bool {
+        matches!(
+            self,
+            Action::Request | Action::RequestChange | Action::RequestRemoval
+        )
     }
 }
 
@@ -287,9 +303,13 @@ impl Plan {
     pub fn unverified_note(&self) -> Option<String> {
         let n = self.unverified_changes();
         (n > 0).then(|| {
+            let (what, verb) = if n == 1 {
+                ("change", "rests")
+            } else {
+                ("changes", "rest")
+            };
             format!(
-                "{} rest on ledger records that were not verified: no ledger key in this job (README, \"Security model\")",
-                crate::render::count(n, "change", "changes")
+                "{n} {what} {verb} on ledger records that were not verified: no ledger key in this job (README, \"Security model\")"
             )
         })
     }

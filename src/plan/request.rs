@@ -2,12 +2,18 @@
 //! request is due.
 //!
 //! Pure, like the rest of the plan engine: the ledger's request records and
-//! the clock (`now`) are inputs. For the grants the config gives and the
-//! owner has not been confirmed to have made, the plan is one of:
+//! the clock (`now`) are inputs. What the owner was confirmed to have
+//! granted (`granted_by_owner`, marked by `accessctl request done`) is what
+//! accessctl believes the site holds. Against it, the config asks for
+//! grants (people it gives access the owner has not been confirmed to
+//! give), role changes (confirmed people it gives other roles) and removals
+//! (confirmed people it no longer gives access: removed, or their `until`
+//! passed). For those, the plan is one of:
 //!
 //! - **new**: nothing was asked yet, or the open request does not cover what
-//!   the config now asks (more people or other roles, or another
-//!   recipient): one message goes out, replacing any open request;
+//!   the config now asks (more people, other roles, another change or
+//!   removal, or another recipient): one message goes out, replacing any
+//!   open request;
 //! - **sent**: the open request covers it and no reminder is due yet;
 //! - **reminder**: the open request covers it, `reminder_after_days` have
 //!   passed since it (or its last reminder) went out, and fewer than
@@ -15,8 +21,10 @@
 //! - **stalled**: as for a reminder, but every reminder has been sent:
 //!   nothing more is sent and the plan warns.
 //!
-//! New and reminder plans carry one `request` change per person and the
-//! exact message `apply` sends ([`RequestPreview::message`]).
+//! New and reminder plans carry one change per person (`request`,
+//! `request-change` or `request-removal`) and the exact message `apply`
+//! sends ([`RequestPreview::message`]): one message per site, whatever it
+//! asks for.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -27,7 +35,7 @@ use crate::ledger::SiteLedger;
 use crate::model::requests::{Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS};
 use crate::model::{Config, Contact, RoleName, Site};
 use crate::plan::{Action, Change, Role, SitePlan, rfc3339, roles};
-use crate::request::message::{self, Grant, Kind};
+use crate::request::message::{self, Grant, Kind, RoleChange};
 
 /// The access request of a request-mode site, as `apply` would send it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -42,6 +50,14 @@ pub struct RequestPreview {
     pub to: Option<Recipient>,
     /// The people asked for and their roles, sorted by email.
     pub grants: Vec<RequestGrant>,
+    /// People the owner granted access to whose roles the config now gives
+    /// differently: the owner is asked to change them. Sorted by email.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<RequestChange>,
+    /// People the owner granted access to whom the config no longer gives
+    /// any: the owner is asked to remove them. Sorted by email.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removals: Vec<RequestGrant>,
     /// When the open request was first sent (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<String>,
@@ -116,6 +132,46 @@ pub struct RequestGrant {
     pub roles: Vec<String>,
 }
 
+impl RequestPreview {
+    /// Whether it asks the owner to change or remove access, not only to
+    /// add it.
+    pub fn changes_access(&self) -> bool {
+        !self.changes.is_empty() || !self.removals.is_empty()
+    }
+
+    /// `access request`, or `access change request` when it changes or
+    /// removes access.
+    pub fn noun(&self) -> &'static str {
+        if self.changes_access() {
+            "access change request"
+        } else {
+            "access request"
+        }
+    }
+
+    /// Every email it asks something for.
+    pub fn emails(&self) -> impl Iterator<Item = &str> + '_ {
+        self.grants
+            .iter()
+            .chain(&self.removals)
+            .map(|g| g.email.as_str())
+            .chain(self.changes.iter().map(|c| c.email.as_str()))
+    }
+}
+
+/// A role change asked of the owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestChange {
+    /// A person's key, or the email.
+    pub who: String,
+    pub email: String,
+    /// Role titles the owner was confirmed to have given, sorted.
+    pub from: Vec<String>,
+    /// Role titles to give instead, as the config writes them, sorted.
+    pub roles: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessagePreview {
@@ -160,8 +216,11 @@ pub fn plan_requests(
     // The access listings, built here and sorted at the end.
     let mut before: Vec<String> = plan.before.lines().map(String::from).collect();
     let mut after: Vec<String> = plan.after.lines().map(String::from).collect();
-    // Which grants still need asking for.
+    // What still needs asking for: grants, role changes, removals.
     let mut outstanding: Vec<(Wanted<'_>, Grant)> = Vec::new();
+    let mut changes: Vec<(Wanted<'_>, RoleChange)> = Vec::new();
+    // Every email the config gives access to here, the owner's included.
+    let mut wanted_emails: Vec<&str> = Vec::new();
     for want in wants {
         let titles = titles(want.roles);
         let Some(email) = want.email else {
@@ -171,6 +230,7 @@ pub fn plan_requests(
             ));
             continue;
         };
+        wanted_emails.push(email);
         if let Some(owner) = &site.owner
             && owner.email.eq_ignore_ascii_case(email)
         {
@@ -180,34 +240,125 @@ pub fn plan_requests(
             ));
             continue;
         }
-        if ledger
-            .granted_by_owner
-            .iter()
-            .any(|g| g.email == email && same_roles(&g.roles, &titles))
+        match ledger.granted_by_owner.iter().find(|g| g.email == email) {
+            Some(g) if same_roles(&g.roles, &titles) => {
+                let line = format!("{email} (granted by the owner): {}", titles.join(", "));
+                before.push(line.clone());
+                after.push(line);
+            }
+            Some(g) => {
+                before.push(format!(
+                    "{email} (granted by the owner): {}",
+                    g.roles.join(", ")
+                ));
+                changes.push((
+                    *want,
+                    RoleChange {
+                        email: email.to_string(),
+                        from: g.roles.clone(),
+                        roles: titles,
+                    },
+                ));
+            }
+            None => outstanding.push((
+                *want,
+                Grant {
+                    email: email.to_string(),
+                    roles: titles,
+                },
+            )),
+        }
+    }
+    outstanding.sort_by(|a, b| a.1.email.cmp(&b.1.email));
+    changes.sort_by(|a, b| a.1.email.cmp(&b.1.email));
+    // Access the owner gave that the config no longer gives: a person
+    // removed from the config or from the site, or a grant whose `until`
+    // passed.
+    let mut removals: Vec<(String, Grant)> = Vec::new();
+    for g in &ledger.granted_by_owner {
+        // The owner's own access is never asked back.
+        if wanted_emails.iter().any(|e| *e == g.email)
+            || site
+                .owner
+                .as_ref()
+                .is_some_and(|o| o.email.eq_ignore_ascii_case(&g.email))
         {
-            let line = format!("{email} (granted by the owner): {}", titles.join(", "));
-            before.push(line.clone());
-            after.push(line);
             continue;
         }
-        outstanding.push((
-            *want,
+        before.push(format!(
+            "{} (granted by the owner): {}",
+            g.email,
+            g.roles.join(", ")
+        ));
+        let who = config
+            .people_index()
+            .person_with_email(&g.email)
+            .unwrap_or(&g.email)
+            .to_string();
+        removals.push((
+            who,
             Grant {
-                email: email.to_string(),
-                roles: titles,
+                email: g.email.clone(),
+                roles: g.roles.clone(),
             },
         ));
     }
-    outstanding.sort_by(|a, b| a.1.email.cmp(&b.1.email));
+    removals.sort_by(|a, b| a.1.email.cmp(&b.1.email));
 
     let open = ledger.open_request();
     if let Some(open) = open {
+        // A removal asked for, not yet confirmed, of someone the config
+        // gives access again: the owner may still act on it.
+        let moot: Vec<&str> = open
+            .removals
+            .iter()
+            .map(|r| r.email.as_str())
+            .filter(|e| wanted_emails.contains(e))
+            .filter(|e| ledger.granted_by_owner.iter().any(|g| g.email == *e))
+            .collect();
+        if !moot.is_empty() {
+            plan.warnings.push(format!(
+                "the request sent to {} on {} asks the owner to remove {}, whom the config gives access again: tell the owner not to, then run `accessctl request resend {}` to close it",
+                open.to,
+                open.sent_at.date(),
+                moot.join(", "),
+                site.key
+            ));
+        }
         for g in &open.grants {
             before.push(format!("{} (requested): {}", g.email, g.roles.join(", ")));
+        }
+        for c in &open.changes {
+            before.push(format!(
+                "{} (change requested): {}",
+                c.email,
+                c.roles.join(", ")
+            ));
+        }
+        for r in &open.removals {
+            before.push(format!(
+                "{} (removal requested): {}",
+                r.email,
+                r.roles.join(", ")
+            ));
         }
     }
     for (_, g) in &outstanding {
         after.push(format!("{} (requested): {}", g.email, g.roles.join(", ")));
+    }
+    for (_, c) in &changes {
+        after.push(format!(
+            "{} (change requested): {}",
+            c.email,
+            c.roles.join(", ")
+        ));
+    }
+    for (_, r) in &removals {
+        after.push(format!(
+            "{} (removal requested): {}",
+            r.email,
+            r.roles.join(", ")
+        ));
     }
     before.sort();
     before.dedup();
@@ -215,7 +366,7 @@ pub fn plan_requests(
     after.dedup();
     plan.before = before.into();
     plan.after = after.into();
-    if outstanding.is_empty() {
+    if outstanding.is_empty() && changes.is_empty() && removals.is_empty() {
         return;
     }
 
@@ -227,6 +378,13 @@ pub fn plan_requests(
                     .iter()
                     .any(|rg| rg.email == g.email && same_roles(&rg.roles, &g.roles))
             })
+            && changes.iter().all(|(_, c)| {
+                r.change_of(&c.email)
+                    .is_some_and(|rc| same_roles(&rc.roles, &c.roles))
+            })
+            && removals
+                .iter()
+                .all(|(_, g)| r.removal_of(&g.email).is_some())
     };
     let mut preview = RequestPreview {
         status: RequestStatus::New,
@@ -243,6 +401,23 @@ pub fn plan_requests(
                 roles: g.roles.clone(),
             })
             .collect(),
+        changes: changes
+            .iter()
+            .map(|(w, c)| RequestChange {
+                who: w.label.to_string(),
+                email: c.email.clone(),
+                from: c.from.clone(),
+                roles: c.roles.clone(),
+            })
+            .collect(),
+        removals: removals
+            .iter()
+            .map(|(who, g)| RequestGrant {
+                who: who.clone(),
+                email: g.email.clone(),
+                roles: g.roles.clone(),
+            })
+            .collect(),
         sent_at: None,
         last_sent_at: None,
         reminders_sent: 0,
@@ -253,14 +428,19 @@ pub fn plan_requests(
         problem: None,
     };
     let grants: Vec<Grant> = outstanding.iter().map(|(_, g)| g.clone()).collect();
+    let role_changes: Vec<RoleChange> = changes.iter().map(|(_, c)| c.clone()).collect();
+    let removed: Vec<Grant> = removals.iter().map(|(_, g)| g.clone()).collect();
     let mut ctx = message::Context {
         settings,
         site,
         site_request: &site.request,
         to: recipient,
         grants: &grants,
+        changes: &role_changes,
+        removals: &removed,
         kind: Kind::Request,
     };
+    let noun = preview.noun();
     let reason = match open {
         Some(r) if covers(r) => {
             let reminders = u32::try_from(r.reminders.len()).unwrap_or(u32::MAX);
@@ -293,7 +473,7 @@ pub fn plan_requests(
             } else {
                 preview.status = RequestStatus::Stalled;
                 plan.warnings.push(format!(
-                    "the access request sent to {} on {} is stalled: no answer after {reminders} reminder(s), so nothing more is sent; contact the owner, then run `accessctl request done {}` once access is granted (or `accessctl request resend {}` to start again)",
+                    "the {noun} sent to {} on {} is stalled: no answer after {reminders} reminder(s), so nothing more is sent; contact the owner, then run `accessctl request done {}` once they have done it (or `accessctl request resend {}` to start again)",
                     r.to,
                     r.sent_at.date(),
                     site.key,
@@ -311,7 +491,8 @@ pub fn plan_requests(
             "the config asks for more than the request sent {}: a new request replaces it",
             r.sent_at.date()
         )),
-        None => Some("no API key for this site: the owner is asked to grant it".to_string()),
+        // Each change says why by itself.
+        None => Some(String::new()),
     };
     let Some(reason) = reason else {
         plan.request = Some(preview);
@@ -335,6 +516,17 @@ pub fn plan_requests(
     } else {
         None
     };
+    let why = |own: String| {
+        if reason.is_empty() {
+            own
+        } else {
+            reason.clone()
+        }
+    };
+    let role = |t: &String| Role {
+        id: None,
+        title: t.clone(),
+    };
     for (want, grant) in &outstanding {
         plan.changes.push(Change {
             action: Action::Request,
@@ -344,18 +536,58 @@ pub fn plan_requests(
             invite_id: None,
             identity: None,
             roles_before: Vec::new(),
-            roles_after: grant
-                .roles
-                .iter()
-                .map(|t| Role {
-                    id: None,
-                    title: t.clone(),
-                })
-                .collect(),
-            reason: reason.clone(),
+            roles_after: grant.roles.iter().map(role).collect(),
+            reason: why("no API key for this site: the owner is asked to grant it".to_string()),
+        });
+    }
+    for (want, change) in &changes {
+        plan.changes.push(Change {
+            action: Action::RequestChange,
+            who: want.label.to_string(),
+            email: Some(change.email.clone()),
+            account_id: want.account.map(str::to_string),
+            invite_id: None,
+            identity: None,
+            roles_before: change.from.iter().map(role).collect(),
+            roles_after: change.roles.iter().map(role).collect(),
+            reason: why(
+                "the config gives other roles than the owner granted: the owner is asked to change them"
+                    .to_string(),
+            ),
+        });
+    }
+    for (who, grant) in &removals {
+        plan.changes.push(Change {
+            action: Action::RequestRemoval,
+            who: who.clone(),
+            email: Some(grant.email.clone()),
+            account_id: None,
+            invite_id: None,
+            identity: None,
+            roles_before: grant.roles.iter().map(role).collect(),
+            roles_after: Vec::new(),
+            reason: why(removal_reason(config, site, &grant.email, now)),
         });
     }
     plan.request = Some(preview);
+}
+
+/// Why the config no longer gives `email` access on the site: a grant
+/// whose `until` passed, or none at all.
+fn removal_reason(config: &Config, site: &Site, email: &str, now: OffsetDateTime) -> String {
+    let ended = site
+        .grants
+        .iter()
+        .filter(|g| g.until.is_some_and(|until| until < now.date()))
+        .filter(|g| config.identity_of(&g.principal).0.as_deref() == Some(email))
+        .filter_map(|g| g.until)
+        .max();
+    match ended {
+        Some(until) => format!(
+            "the grant ended on {until} (`until`): the owner is asked to remove the access they gave"
+        ),
+        None => "the config no longer gives this access: the owner is asked to remove the access they gave".to_string(),
+    }
 }
 
 /// Role titles as written, one per role: spellings of one role (title,
@@ -397,6 +629,17 @@ fn fingerprint(ledger: &SiteLedger) -> String {
         ));
         for g in &r.grants {
             hasher.update(format!("  grant {} {}\n", g.email, g.roles.join(",")));
+        }
+        for c in &r.changes {
+            hasher.update(format!(
+                "  change {} {} {}\n",
+                c.email,
+                c.from.join(","),
+                c.roles.join(",")
+            ));
+        }
+        for g in &r.removals {
+            hasher.update(format!("  removal {} {}\n", g.email, g.roles.join(",")));
         }
     }
     for g in &ledger.granted_by_owner {

@@ -295,7 +295,9 @@ pub fn record(config: &Config, now: time::OffsetDateTime) -> GuardRecord {
 fn harm(change: &Change) -> Option<&'static str> {
     match change.action {
         Action::Remove => Some("remove"),
-        Action::ChangeRole => {
+        // On a request-mode site the owner does it, at accessctl's request.
+        Action::RequestRemoval => Some("ask the owner to remove"),
+        Action::ChangeRole | Action::RequestChange => {
             let after: BTreeSet<&str> = change
                 .roles_after
                 .iter()
@@ -305,7 +307,10 @@ fn harm(change: &Change) -> Option<&'static str> {
                 .roles_before
                 .iter()
                 .any(|r| !after.contains(r.title.as_str()));
-            lost.then_some("downgrade")
+            match change.action {
+                Action::ChangeRole => lost.then_some("downgrade"),
+                _ => lost.then_some("ask the owner to downgrade"),
+            }
         }
         _ => None,
     }

@@ -3,7 +3,7 @@
 //! through the platform-neutral [`crate::platform::diff`]. Pure: the same
 //! grants, observation and day give the same [`TargetPlan`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,11 @@ pub struct TargetPlan {
     /// changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// The emails the config gives access here and that hold it once the
+    /// changes are made: `apply` records them in the ledger, so that they
+    /// are removed when the config drops them, whatever `unmanaged` says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed: Vec<String>,
     /// Bindings as observed, one line per email, sorted.
     #[schemars(with = "Vec<String>")]
     pub before: Listing,
@@ -57,11 +62,13 @@ pub struct Seen {
 
 /// Plan one target. `seen` is the provider's reading, or why there is none.
 /// `owner` is the client's contact: like the provider's own account, it is
-/// never changed or removed.
+/// never changed or removed. `granted` are the emails the ledger says
+/// accessctl manages here: those the config no longer names are removed.
 pub fn plan_target(
     target: &SiteTarget,
     seen: &Result<Seen, String>,
     owner: Option<&str>,
+    granted: &BTreeSet<String>,
     today: Date,
     expiry_warning_days: u32,
 ) -> TargetPlan {
@@ -73,10 +80,18 @@ pub fn plan_target(
         refused: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
+        managed: Vec::new(),
         before: Listing::default(),
         after: Listing::default(),
     };
-    let (desired, ended) = desired(target, today, expiry_warning_days, &mut plan.warnings);
+    let (desired, mut ended) = desired(target, today, expiry_warning_days, &mut plan.warnings);
+    for email in granted {
+        if !desired.contains_key(email) {
+            ended.entry(email.clone()).or_insert_with(|| {
+                "granted through accessctl; no grant in the config any more".to_string()
+            });
+        }
+    }
     let seen = match seen {
         Ok(seen) => seen,
         Err(message) => {
@@ -119,6 +134,13 @@ pub fn plan_target(
             }
         }
     }
+    plan.managed = desired
+        .keys()
+        .filter(|email| {
+            after.contains_key(*email) && !untouchable.iter().any(|u| u.eq_ignore_ascii_case(email))
+        })
+        .cloned()
+        .collect();
     plan.before = lines(&before);
     plan.after = lines(&after);
     plan.changes = changes;
@@ -205,8 +227,6 @@ fn fingerprint(before: &BTreeMap<String, Access>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-
     use super::*;
     use crate::model::{TargetGrant, Unmanaged};
     use crate::platform::{Binding, GrantEffect, Lifecycle, PrincipalKey, Target};
@@ -221,6 +241,7 @@ mod tests {
             admin_role: Some("admin"),
             roles: &["viewer", "analyst", "editor", "admin"],
             child_roles: &[],
+            child_holder_role: None,
         }
     }
 
@@ -292,6 +313,7 @@ mod tests {
                 ("boss@x.test", "admin"),
             ]),
             None,
+            &BTreeSet::new(),
             TODAY,
             14,
         );
@@ -325,7 +347,14 @@ mod tests {
             vec![grant("a@x.test", "viewer", None, "person a")],
             Unmanaged::Warn,
         );
-        let plan = plan_target(&target, &Err("403: no access".into()), None, TODAY, 14);
+        let plan = plan_target(
+            &target,
+            &Err("403: no access".into()),
+            None,
+            &BTreeSet::new(),
+            TODAY,
+            14,
+        );
         assert!(plan.changes.is_empty());
         assert_eq!(plan.errors, ["403: no access"]);
         assert_eq!(plan.fingerprint, None);
@@ -342,7 +371,14 @@ mod tests {
             )],
             Unmanaged::Warn,
         );
-        let plan = plan_target(&target, &seen(&[("a@x.test", "viewer")]), None, TODAY, 14);
+        let plan = plan_target(
+            &target,
+            &seen(&[("a@x.test", "viewer")]),
+            None,
+            &BTreeSet::new(),
+            TODAY,
+            14,
+        );
         assert!(plan.changes.is_empty());
         assert!(plan.warnings[0].contains("ends on 2026-11-20"), "{plan:?}");
     }

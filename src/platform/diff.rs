@@ -151,14 +151,7 @@ pub fn diff_ending(
             continue;
         }
         if let Some(reason) = ended.get(email.as_str()) {
-            out.changes.push(Change {
-                kind: ChangeKind::Remove,
-                email: email.clone(),
-                from: Some(binding.access.clone()),
-                to: None,
-                handle: binding.handle.clone(),
-                reason: reason.clone(),
-            });
+            removal(target, caps, email, binding, reason, true, &mut out);
             continue;
         }
         match unmanaged {
@@ -167,14 +160,15 @@ pub fn diff_ending(
                 "{email} holds {} and is not in the config (unmanaged: warn)",
                 binding.access.describe()
             )),
-            Unmanaged::Remove => out.changes.push(Change {
-                kind: ChangeKind::Remove,
-                email: email.clone(),
-                from: Some(binding.access.clone()),
-                to: None,
-                handle: binding.handle.clone(),
-                reason: "not in the config (unmanaged: remove)".to_string(),
-            }),
+            Unmanaged::Remove => removal(
+                target,
+                caps,
+                email,
+                binding,
+                "not in the config (unmanaged: remove)",
+                false,
+                &mut out,
+            ),
         }
     }
 
@@ -182,6 +176,65 @@ pub fn diff_ending(
         guard_last_admin(admin, &live, &mut out);
     }
     out
+}
+
+/// Take from `binding` what the config manages: remove it, or, when it
+/// holds roles on children the config does not manage and the platform
+/// keeps those under a least role (GTM: account `user`), keep just those.
+/// `managed`: the binding goes because the config managed it (ended or
+/// dropped grants), not because of `unmanaged: remove`.
+fn removal(
+    target: &Target,
+    caps: &Capabilities,
+    email: &str,
+    binding: &super::Binding,
+    reason: &str,
+    managed: bool,
+    out: &mut TargetDiff,
+) {
+    let kept: BTreeMap<String, BTreeSet<String>> = binding
+        .access
+        .children
+        .iter()
+        .filter(|(child, roles)| !target.managed_children.contains(*child) && !roles.is_empty())
+        .map(|(c, r)| (c.clone(), r.clone()))
+        .collect();
+    let change = |kind, to: Option<Access>, reason: String| Change {
+        kind,
+        email: email.to_string(),
+        from: Some(binding.access.clone()),
+        to,
+        handle: binding.handle.clone(),
+        reason,
+    };
+    match caps.child_holder_role {
+        Some(least) if !kept.is_empty() => {
+            let to = Access {
+                roles: BTreeSet::from([least.to_string()]),
+                children: kept,
+            };
+            // Said when something changes, or when the config managed the
+            // binding (an offboarding wants to know what stays).
+            if managed || to != binding.access {
+                out.warnings.push(format!(
+                    "{email} keeps {} ({reason}, but the config does not manage those containers)",
+                    to.describe()
+                ));
+            }
+            if to != binding.access {
+                out.changes.push(change(
+                    ChangeKind::Update,
+                    Some(to),
+                    format!(
+                        "{reason}; what it holds on containers the config does not manage is kept"
+                    ),
+                ));
+            }
+        }
+        _ => out
+            .changes
+            .push(change(ChangeKind::Remove, None, reason.to_string())),
+    }
 }
 
 /// Refuse the changes that would take the admin role from its last holders.
@@ -232,6 +285,7 @@ mod tests {
         admin_role: Some("admin"),
         roles: &["viewer", "admin"],
         child_roles: &["read", "edit"],
+        child_holder_role: None,
     };
 
     fn target(managed: &[&str]) -> Target {
@@ -275,6 +329,63 @@ mod tests {
             bindings,
             children: children.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn a_binding_that_goes_keeps_what_it_holds_on_unmanaged_containers() {
+        let caps = Capabilities {
+            child_holder_role: Some("user"),
+            ..CAPS
+        };
+        let live = state(
+            vec![
+                binding("boss@a.test", access(&["admin"], &[])),
+                binding(
+                    "gone@a.test",
+                    access(&["admin"], &[("GTM-A", "read"), ("GTM-B", "publish")]),
+                ),
+                binding("only-a@a.test", access(&["user"], &[("GTM-A", "edit")])),
+                binding("kept@a.test", access(&["user"], &[("GTM-B", "read")])),
+            ],
+            &["GTM-A", "GTM-B"],
+        );
+        let desired = BTreeMap::from([("boss@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let d = diff(
+            &target(&["GTM-A"]),
+            &caps,
+            &desired,
+            &live,
+            Unmanaged::Remove,
+            None,
+        );
+        let got: Vec<(&str, ChangeKind, Option<&Access>)> = d
+            .changes
+            .iter()
+            .map(|c| (c.email.as_str(), c.kind, c.to.as_ref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "gone@a.test",
+                    ChangeKind::Update,
+                    Some(&access(&["user"], &[("GTM-B", "publish")]))
+                ),
+                ("only-a@a.test", ChangeKind::Remove, None),
+            ],
+            "kept@a.test holds only what the config does not manage: no change"
+        );
+        // Without a least role to keep them under, a binding goes whole.
+        let d = diff(
+            &target(&["GTM-A"]),
+            &CAPS,
+            &desired,
+            &live,
+            Unmanaged::Remove,
+            None,
+        );
+        assert_eq!(d.changes.len(), 3);
+        assert!(d.changes.iter().all(|c| c.kind == ChangeKind::Remove));
     }
 
     #[test]

@@ -264,6 +264,11 @@ pub struct Capabilities {
     pub roles: &'static [&'static str],
     /// Every role a binding may hold on a child scope.
     pub child_roles: &'static [&'static str],
+    /// The least role on the target that holding a child role needs (GTM:
+    /// account `user`). When a binding goes but holds roles on children the
+    /// config does not manage, it keeps those with this role instead of
+    /// being removed; `None`: removed whole.
+    pub child_holder_role: Option<&'static str>,
 }
 
 /// What a change does.

@@ -299,7 +299,16 @@ fn table(plan: &Plan, out: &mut String) {
         for site in &shown {
             out.push_str(&format!("| {} | {} |", cell(&site.site), mode_name(site)));
             for (action, _) in COLUMNS {
-                let n = site.changes.iter().filter(|c| c.action == action).count();
+                // The request column counts everything asked of the owner
+                // (grants, role changes, removals); the lines below tell
+                // them apart.
+                let n = site
+                    .changes
+                    .iter()
+                    .filter(|c| {
+                        c.action == action || (action == Action::Request && c.action.is_request())
+                    })
+                    .count();
                 // Blank rather than 0, so the numbers that matter stand out.
                 if n == 0 {
                     out.push_str(" |");

@@ -104,12 +104,14 @@ pub fn scope_note(plan: &Plan) -> Option<String> {
 }
 
 /// The order in which totals are listed, with the verb each one reads as.
-const TOTALS: [(Action, &str); 6] = [
+const TOTALS: [(Action, &str); 8] = [
     (Action::Invite, "to invite"),
     (Action::ChangeRole, "to change"),
     (Action::Remove, "to remove"),
     (Action::RevokeInvite, "to revoke"),
     (Action::Request, "to request"),
+    (Action::RequestChange, "to ask to change"),
+    (Action::RequestRemoval, "to ask to remove"),
     (Action::Link, "to link"),
 ];
 
@@ -269,12 +271,12 @@ fn describe(change: &Change) -> String {
     let name = change.action.name();
     let who = subject(&change.who, change.email.as_deref());
     match change.action {
-        Action::ChangeRole => format!(
+        Action::ChangeRole | Action::RequestChange => format!(
             "{name} {who}: {} → {}",
             titles(&change.roles_before),
             titles(&change.roles_after)
         ),
-        Action::Remove | Action::RevokeInvite => {
+        Action::Remove | Action::RevokeInvite | Action::RequestRemoval => {
             format!("{name} {who}: {}", titles(&change.roles_before))
         }
         Action::Link => {

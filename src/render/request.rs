@@ -16,8 +16,9 @@ pub(super) fn headline(r: &RequestPreview) -> String {
         |c| format!("by {}", c.name()),
     );
     let sent = r.sent_at.as_deref().map_or("?".into(), super::day);
+    let noun = r.noun();
     match r.status {
-        RequestStatus::New => format!("access request (new): apply sends it to {to} {by}"),
+        RequestStatus::New => format!("{noun} (new): apply sends it to {to} {by}"),
         RequestStatus::Reminder => format!(
             "reminder {} of {} (request first sent {sent}): apply sends it to {to} {by}",
             r.reminders_sent + 1,
@@ -34,10 +35,10 @@ pub(super) fn headline(r: &RequestPreview) -> String {
                 1 => ", 1 reminder".to_string(),
                 n => format!(", {n} reminders"),
             };
-            format!("access request sent {sent} to {to} {by}{reminded}; no answer yet; {next}")
+            format!("{noun} sent {sent} to {to} {by}{reminded}; no answer yet; {next}")
         }
         RequestStatus::Stalled => format!(
-            "access request stalled: sent {sent} to {to}, {} reminder(s), no answer; nothing more is sent",
+            "{noun} stalled: sent {sent} to {to}, {} reminder(s), no answer; nothing more is sent",
             r.reminders_sent
         ),
     }

@@ -252,7 +252,7 @@ fn action_style(action: Action) -> Style {
         Action::Invite => GREEN,
         Action::ChangeRole => YELLOW,
         Action::Remove | Action::RevokeInvite => RED,
-        Action::Request => CYAN,
+        Action::Request | Action::RequestChange | Action::RequestRemoval => CYAN,
         Action::Link => BLUE,
     }
 }

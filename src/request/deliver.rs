@@ -20,7 +20,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::message::Message;
 use super::{smtp, webhook};
-use crate::ledger::{ReminderRecord, RequestRecord, RequestState, RequestedGrant, SiteLedger};
+use crate::ledger::{
+    ReminderRecord, RequestRecord, RequestState, RequestedChange, RequestedGrant, SiteLedger,
+};
 use crate::model::Contact;
 use crate::model::requests::{Channel, Settings};
 use crate::plan::{RequestPreview, RequestStatus, SitePlan};
@@ -134,7 +136,7 @@ impl Courier {
         }
         record(ledger, preview, channel, &to, message_id, reminder, now);
         let what = if reminder == 0 {
-            "access request".to_string()
+            preview.noun().to_string()
         } else {
             format!("reminder {reminder}")
         };
@@ -174,6 +176,25 @@ fn payload(
         },
         grants: preview
             .grants
+            .iter()
+            .map(|g| webhook::PayloadGrant {
+                who: &g.who,
+                email: &g.email,
+                roles: &g.roles,
+            })
+            .collect(),
+        changes: preview
+            .changes
+            .iter()
+            .map(|c| webhook::PayloadChange {
+                who: &c.who,
+                email: &c.email,
+                from: &c.from,
+                roles: &c.roles,
+            })
+            .collect(),
+        removals: preview
+            .removals
             .iter()
             .map(|g| webhook::PayloadGrant {
                 who: &g.who,
@@ -223,6 +244,23 @@ fn record(
         to: to.email.clone(),
         grants: preview
             .grants
+            .iter()
+            .map(|g| RequestedGrant {
+                email: g.email.clone(),
+                roles: g.roles.clone(),
+            })
+            .collect(),
+        changes: preview
+            .changes
+            .iter()
+            .map(|c| RequestedChange {
+                email: c.email.clone(),
+                from: c.from.clone(),
+                roles: c.roles.clone(),
+            })
+            .collect(),
+        removals: preview
+            .removals
             .iter()
             .map(|g| RequestedGrant {
                 email: g.email.clone(),

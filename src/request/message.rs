@@ -26,6 +26,15 @@ pub struct Grant {
     pub roles: Vec<String>,
 }
 
+/// A person whose roles the owner is asked to change: from the roles the
+/// owner gave (`from`) to `roles` (both sorted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleChange {
+    pub email: String,
+    pub from: Vec<String>,
+    pub roles: Vec<String>,
+}
+
 /// A first request, or a reminder of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -62,7 +71,19 @@ pub struct Context<'a> {
     pub site_request: &'a SiteRequest,
     pub to: Option<&'a Contact>,
     pub grants: &'a [Grant],
+    /// People whose roles to change (access the owner gave earlier).
+    pub changes: &'a [RoleChange],
+    /// People to remove, with the roles the owner gave them.
+    pub removals: &'a [Grant],
     pub kind: Kind,
+}
+
+impl Context<'_> {
+    /// Whether the message asks to change or remove access, not only to
+    /// add it: then it is worded by [`Template::builtin_changes`].
+    pub fn changes_access(&self) -> bool {
+        !self.changes.is_empty() || !self.removals.is_empty()
+    }
 }
 
 /// The agency's name when the config gives none.
@@ -90,7 +111,15 @@ pub fn compose(ctx: &Context<'_>) -> Message {
     let mut values: BTreeMap<&str, String> = BTreeMap::new();
     values.insert("agency", agency);
     values.insert("dashboard_url", dashboard_url(&ctx.site.wix.site_id));
-    values.insert("grants", grant_list(ctx.grants));
+    let changing = ctx.changes_access();
+    values.insert(
+        "grants",
+        if changing {
+            sections(ctx)
+        } else {
+            grant_list(ctx.grants)
+        },
+    );
     values.insert(
         "owner_email",
         ctx.to.map(|c| c.email.clone()).unwrap_or_default(),
@@ -106,12 +135,26 @@ pub fn compose(ctx: &Context<'_>) -> Message {
     values.insert("reminder", reminder);
     values.insert("site", ctx.site.key.clone());
     values.insert("site_id", ctx.site.wix.site_id.clone());
-    values.insert("steps", steps(&ctx.site.wix.site_id, ctx.grants));
+    values.insert(
+        "steps",
+        if changing {
+            change_steps(ctx)
+        } else {
+            steps(&ctx.site.wix.site_id, ctx.grants)
+        },
+    );
     let builtin;
+    // A custom template words grant requests; one that changes or removes
+    // access is always worded by the built-in text, whose list and steps
+    // cover every kind of change.
     let template = match ctx.settings.and_then(|s| s.template.as_ref()) {
-        Some(t) => t,
-        None => {
-            builtin = Template::builtin();
+        Some(t) if !changing => t,
+        _ => {
+            builtin = if changing {
+                Template::builtin_changes()
+            } else {
+                Template::builtin()
+            };
             &builtin
         }
     };
@@ -175,6 +218,111 @@ fn steps(site_id: &str, grants: &[Grant]) -> String {
     text.push(String::new());
     text.push(
         "Wix then emails each person an invitation to accept. If someone on the\nlist is already a collaborator, change their role to the one listed\ninstead of inviting them again."
+            .to_string(),
+    );
+    text.join("\n")
+}
+
+/// The list of a message that changes access: a headed section for each
+/// kind of change there is.
+fn sections(ctx: &Context<'_>) -> String {
+    let mut parts = Vec::new();
+    if !ctx.grants.is_empty() {
+        parts.push(format!("Please add:\n\n{}", grant_list(ctx.grants)));
+    }
+    if !ctx.changes.is_empty() {
+        let list: Vec<String> = ctx
+            .changes
+            .iter()
+            .map(|c| {
+                format!(
+                    "- {}: from {} to {}",
+                    c.email,
+                    join_and(&c.from),
+                    join_and(&c.roles)
+                )
+            })
+            .collect();
+        parts.push(format!(
+            "Please change the roles of:\n\n{}",
+            list.join("\n")
+        ));
+    }
+    if !ctx.removals.is_empty() {
+        let list: Vec<String> = ctx
+            .removals
+            .iter()
+            .map(|r| format!("- {} (now: {})", r.email, join_and(&r.roles)))
+            .collect();
+        parts.push(format!(
+            "Please remove from the site:\n\n{}",
+            list.join("\n")
+        ));
+    }
+    parts.join("\n\n")
+}
+
+/// The clicks in the Wix dashboard for a message that changes access:
+/// removals, then role changes, one step per person, then the invites.
+fn change_steps(ctx: &Context<'_>) -> String {
+    let mut steps = vec![
+        format!(
+            "Open your site's dashboard: {}\n   (sign in with the Wix account that owns the site).",
+            dashboard_url(&ctx.site.wix.site_id)
+        ),
+        "Go to Settings → Roles & Permissions.".to_string(),
+    ];
+    for r in ctx.removals {
+        steps.push(format!(
+            "Find {} in the list of collaborators, click the \"⋯\" (More Actions)\n   button on that row, choose \"Remove\", and confirm.",
+            r.email
+        ));
+    }
+    for c in ctx.changes {
+        let noun = if c.roles.len() == 1 { "role" } else { "roles" };
+        steps.push(format!(
+            "Find {} in the list of collaborators, click the \"⋯\" (More Actions)\n   button on that row and choose \"Change Role\". Select the {noun} {},\n   clear every other role, and click \"Save\".",
+            c.email,
+            join_and(&c.roles)
+        ));
+    }
+    match ctx.grants {
+        [] => {}
+        [only] => {
+            steps.push(
+                "Click \"Invite People\" (in some dashboards: \"Add Collaborators\").".to_string(),
+            );
+            steps.push(format!("Enter the email address {}.", only.email));
+            let noun = if only.roles.len() == 1 {
+                "role"
+            } else {
+                "roles"
+            };
+            steps.push(format!("Choose the {noun} {}.", join_and(&only.roles)));
+            steps.push("Click \"Send Invite\".".to_string());
+        }
+        _ => {
+            let first = steps.len() + 1;
+            steps.push(
+                "Click \"Invite People\" (in some dashboards: \"Add Collaborators\").".to_string(),
+            );
+            steps.push("Enter the email address of one person to add.".to_string());
+            steps.push("Choose the role or roles listed for that person.".to_string());
+            steps.push("Click \"Send Invite\".".to_string());
+            steps.push(format!(
+                "Repeat steps {first} to {} for each person to add.",
+                first + 3
+            ));
+        }
+    }
+    let mut text: Vec<String> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}. {s}", i + 1))
+        .collect();
+    text.push(String::new());
+    text.push(
+        "Removing someone takes away their access to this site only; their Wix\naccount and other sites are not affected. If someone to change or\nremove is not on the list any more, there is nothing to do for them."
             .to_string(),
     );
     text.join("\n")

@@ -100,6 +100,13 @@ pub struct Payload<'a> {
     pub dashboard_url: &'a str,
     pub to: PayloadContact<'a>,
     pub grants: Vec<PayloadGrant<'a>>,
+    /// Role changes asked for (access the owner gave earlier); absent when
+    /// none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<PayloadChange<'a>>,
+    /// People to remove, with the roles they hold; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removals: Vec<PayloadGrant<'a>>,
     pub subject: &'a str,
     /// The message body, plain text.
     pub text: &'a str,
@@ -118,6 +125,16 @@ pub struct PayloadContact<'a> {
 pub struct PayloadGrant<'a> {
     pub who: &'a str,
     pub email: &'a str,
+    pub roles: &'a [String],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PayloadChange<'a> {
+    pub who: &'a str,
+    pub email: &'a str,
+    /// The roles held now.
+    pub from: &'a [String],
+    /// The roles to hold instead.
     pub roles: &'a [String],
 }
 

@@ -213,7 +213,7 @@ pub(super) fn section(
             Some(p) => (format!("person: {}", scalar(&p.key)), None),
             None => (
                 format!("email: {}", scalar(email)),
-                crate::config::values::email_problem(email),
+                crate::email::problem(email),
             ),
         };
         let entry = format!("- {{ {principal}, {} }}", parts.join(", "));
@@ -534,6 +534,7 @@ sites:
                 admin_role: None,
                 roles: &[],
                 child_roles: &[],
+                child_holder_role: None,
             },
             self_email: Some(SA.into()),
         })

@@ -637,22 +637,12 @@ fn check_token_uri(uri: &str, origin: &str) -> Result<reqwest::Url, ProviderErro
 }
 
 /// Read at most `cap` bytes of the body.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
-    if response.content_length().is_some_and(|n| n > cap as u64) {
-        return Err(format!("the answer is larger than {} KiB", cap / 1024));
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|_| "the answer was cut off".to_string())?
-    {
-        if bytes.len() + chunk.len() > cap {
-            return Err(format!("the answer is larger than {} KiB", cap / 1024));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
+async fn read_capped(response: reqwest::Response, cap: usize) -> Result<Vec<u8>, String> {
+    use crate::providers::body::{self, BodyError};
+    body::read_capped(response, cap).await.map_err(|e| match e {
+        BodyError::TooLarge { cap } => format!("the answer is {}", BodyError::too_large(cap)),
+        BodyError::Cut(_) => "the answer was cut off".to_string(),
+    })
 }
 
 /// The token endpoint's refusal: its `error` and `error_description` only,

@@ -36,6 +36,7 @@ use crate::platform::{
     Access, Binding, BoxFuture, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Outcome,
     Platform, PrincipalKey, Progress, Provider, ProviderError, Target, TargetState,
 };
+use crate::providers::body::BodyError;
 use crate::providers::wix::limiter::RateLimiter;
 use crate::providers::wix::retry::{RetryPolicy, parse_retry_after};
 use crate::secret::ApiKey;
@@ -70,6 +71,7 @@ pub(crate) fn capabilities() -> Capabilities {
         admin_role: Some("admin"),
         roles: ROLES,
         child_roles: &[],
+        child_holder_role: None,
     }
 }
 
@@ -414,7 +416,7 @@ impl Ga4Provider {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        let mut response = request.send().await.map_err(|e| {
+        let response = request.send().await.map_err(|e| {
             fail(CallError::Transport {
                 detail: format!("{method} {path}: {}", without_url(&e)),
                 connected: !e.is_connect(),
@@ -426,34 +428,21 @@ impl Ga4Provider {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-        {
-            return Err(fail(CallError::Decode(format!(
-                "{method} {path}: answer larger than {MAX_BODY_BYTES} bytes"
-            ))));
-        }
-        let mut bytes = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(fail(CallError::Decode(format!(
-                            "{method} {path}: answer larger than {MAX_BODY_BYTES} bytes"
-                        ))));
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(fail(CallError::Transport {
-                        detail: format!("{method} {path}: answer cut short: {}", without_url(&e)),
-                        connected: true,
-                    }));
-                }
+        let bytes = match crate::providers::body::read_capped(response, MAX_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::TooLarge { cap }) => {
+                return Err(fail(CallError::Decode(format!(
+                    "{method} {path}: answer {}",
+                    BodyError::too_large(cap)
+                ))));
             }
-        }
+            Err(BodyError::Cut(e)) => {
+                return Err(fail(CallError::Transport {
+                    detail: format!("{method} {path}: answer cut short: {}", without_url(&e)),
+                    connected: true,
+                }));
+            }
+        };
         if status.is_success() {
             return Ok(bytes);
         }

@@ -45,6 +45,7 @@ use crate::platform::{
     Access, Binding, BoxFuture, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Outcome,
     Platform, PrincipalKey, Progress, Provider, ProviderError, Target, TargetState,
 };
+use crate::providers::body::BodyError;
 use crate::providers::wix::retry::RetryPolicy;
 
 /// Largest answer read (a list page of an account with many users is a few
@@ -440,6 +441,7 @@ pub(crate) fn capabilities(rate: RateWindow) -> Capabilities {
         admin_role: Some("admin"),
         roles: ACCOUNT_ROLES,
         child_roles: CONTAINER_ROLES,
+        child_holder_role: Some("user"),
     }
 }
 
@@ -509,31 +511,26 @@ impl GtmProvider {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|e| Failure::Lost(transport(&e)))?;
         let status = response.status();
-        let mut bytes = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(Failure::Answer(format!(
-                            "the answer is larger than {MAX_BODY_BYTES} bytes"
-                        )));
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(Failure::Lost(format!(
-                        "reading the answer failed: {}",
-                        transport(&e)
-                    )));
-                }
+        let bytes = match crate::providers::body::read_capped(response, MAX_BODY_BYTES).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::TooLarge { cap }) => {
+                return Err(Failure::Answer(format!(
+                    "the answer is {}",
+                    BodyError::too_large(cap)
+                )));
             }
-        }
+            Err(BodyError::Cut(e)) => {
+                return Err(Failure::Lost(format!(
+                    "reading the answer failed: {}",
+                    transport(&e)
+                )));
+            }
+        };
         drop(permit);
         if status.is_success() {
             return Ok(bytes);

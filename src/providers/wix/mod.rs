@@ -1293,23 +1293,19 @@ fn parse_time(text: &str) -> Option<OffsetDateTime> {
 
 /// The body, refused beyond [`MAX_BODY_BYTES`]; the error says whether
 /// trying again may help.
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, (String, bool)> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| {
-        (
-            format!("reading the response failed: {}", transport_detail(&e)),
-            true,
-        )
-    })? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err((
-                format!("response larger than {MAX_BODY_BYTES} bytes"),
-                false,
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, (String, bool)> {
+    use crate::providers::body::{self, BodyError};
+    body::read_capped(response, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { cap } => {
+                (format!("response {}", BodyError::too_large(cap)), false)
+            }
+            BodyError::Cut(e) => (
+                format!("reading the response failed: {}", transport_detail(&e)),
+                true,
+            ),
+        })
 }
 
 fn error_detail(status: StatusCode, bytes: &[u8]) -> String {
