@@ -61,10 +61,7 @@ fn main() {
     let mut missed = false;
     for scope in scopes.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         emulator.clear();
-        emulator.set_faults(serde_json::json!({
-            "rules": [{ "endpoint": "*", "latencyMs": latency_ms }],
-            "rateLimit": { "perMinute": per_minute, "scope": scope },
-        }));
+        emulator.set_wix(latency_ms, per_minute, scope);
         let cpu_before = common::cpu_times();
         let run = harness::accessctl(&config, &emulator.base, &env, &args);
         let cpu_after = common::cpu_times();

@@ -17,7 +17,6 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
-use accessctl::plan::safety::Overrides;
 use common::{env_or, machine, mib, ms, peak_rss, thousands};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -29,24 +28,10 @@ fn main() {
     let config = accessctl::config::load_str(Path::new("access.yaml"), yaml.as_bytes())
         .unwrap_or_else(|r| panic!("config invalid:\n{}", r.render()))
         .config;
-    let plan = accessctl::observe::build_plan(
-        &config,
-        &observed,
-        now,
-        &accessctl::ledger::guards::Recorded::None,
-        Overrides::default(),
-    );
-    let snapshot = accessctl::snapshot::take(&config, &observed, &plan, now);
-    drop((plan, observed));
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("snapshot.json");
-    accessctl::snapshot::write(
-        &snapshot,
-        std::fs::File::create(&file).expect("create the snapshot"),
-    )
-    .expect("write the snapshot");
-    drop(snapshot);
-    let size = std::fs::metadata(&file).expect("snapshot").len();
+    let size = common::save_snapshot(&config, &observed, &file);
+    drop(observed);
 
     println!("report — {}", machine());
     println!(

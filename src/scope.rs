@@ -143,7 +143,7 @@ pub fn changed_sites(
     head_path: &Path,
 ) -> BTreeSet<String> {
     let everything = base.safety != head.safety
-        || ledger_setting(base, base_path) != ledger_setting(head, head_path);
+        || ledger_setting(base, base_path, head_path) != ledger_setting(head, head_path, head_path);
     if everything {
         return head.sites.keys().cloned().collect();
     }
@@ -225,21 +225,23 @@ fn resolved(site: &Site) -> Site {
     s
 }
 
-/// The ledger directory as the config sets it: `None` for the default
-/// beside the file, else the path relative to the file's directory, so a
-/// base written to `base.yaml` compares with `access.yaml`.
-fn ledger_setting(config: &Config, path: &Path) -> Option<PathBuf> {
-    if config.ledger_dir == crate::config::validate::ledger_dir(path, None) {
-        return None;
+/// The ledger directory as the config sets it, relative to the file's
+/// directory, so a base written to `base.yaml` compares with `access.yaml`.
+/// A config that leaves it unset gets the default of the file it stands for
+/// (`named_as`, the head config): the base is the head as it was, and
+/// `access.ledger` written out is the same directory as the default of
+/// `access.yaml`. (A base that writes out the default of its own temporary
+/// name is taken as unset.)
+fn ledger_setting(config: &Config, path: &Path, named_as: &Path) -> PathBuf {
+    use crate::config::validate::ledger_dir;
+    let relative = |dir: &Path, file: &Path| {
+        let parent = file.parent().unwrap_or(Path::new(""));
+        dir.strip_prefix(parent).unwrap_or(dir).to_path_buf()
+    };
+    if config.ledger_dir == ledger_dir(path, None) {
+        return relative(&ledger_dir(named_as, None), named_as);
     }
-    let dir = path.parent().unwrap_or(Path::new(""));
-    Some(
-        config
-            .ledger_dir
-            .strip_prefix(dir)
-            .unwrap_or(&config.ledger_dir)
-            .to_path_buf(),
-    )
+    relative(&config.ledger_dir, path)
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Plans of part of the sites, through the binary over loopback:
 //! `plan --changed-from BASE` plans exactly the sites a change affects and
 //! names the others; `--shard K/N` slices the sites (disjoint, covering,
-//! key groups together); `plan merge` joins shard plans into exactly the
-//! unsharded plan.
+//! key groups together), for `plan` and `snapshot` alike; `plan merge`
+//! joins shard plans into exactly the unsharded plan.
 
 mod common;
 
@@ -155,7 +155,12 @@ fn strings(keys: &[&str]) -> Vec<String> {
 /// `plan --changed-from base.yaml` after the config is edited to `head`:
 /// the sites planned and the sites skipped.
 fn changed(h: &Harness, head: &str) -> (Vec<String>, Vec<String>, String) {
-    std::fs::write(h.dir.path().join("base.yaml"), CONFIG).expect("write base");
+    changed_between(h, CONFIG, head)
+}
+
+/// [`changed`] from another base than `CONFIG`.
+fn changed_between(h: &Harness, base: &str, head: &str) -> (Vec<String>, Vec<String>, String) {
+    std::fs::write(h.dir.path().join("base.yaml"), base).expect("write base");
     h.write_config(head);
     let out = run(
         h,
@@ -204,12 +209,31 @@ fn changed_from_plans_exactly_the_sites_a_change_affects() {
     assert!(text.contains("Skipped 8 sites"), "{text}");
     assert!(!text.contains("site s02"), "{text}");
 
+    // `ledger_dir: access.ledger` written out is the default of access.yaml
+    // (the base is saved under another name, with another default): no
+    // change, in the base, the head or both.
+    let explicit = CONFIG.replace("version: 2\n", "version: 2\nledger_dir: access.ledger\n");
+    let edit = |c: &str| c.replace("role: Website Manager\n  s02:", "role: Blog Editor\n  s02:");
+    for (base, head) in [
+        (explicit.clone(), edit(&explicit)),
+        (CONFIG.to_string(), edit(&explicit)),
+        (explicit.clone(), edit(CONFIG)),
+    ] {
+        assert_eq!(changed_between(&h, &base, &head).0, ["s01"]);
+    }
+    // Another ledger directory is a change for every site.
+    let moved = CONFIG.replace("version: 2\n", "version: 2\nledger_dir: ledgers\n");
+    assert_eq!(changed(&h, &moved).0, strings(&ALL));
+
     // A person: only the sites granting them (bob is granted on s03 only,
     // though he is a collaborator on site-01's Wix site).
     let head = CONFIG.replace("bob@agency.example", "robert@agency.example");
     let (planned, skipped, _) = changed(&h, &head);
     assert_eq!(planned, ["s03"]);
     assert_eq!(skipped, except(&["s03"]));
+    // Their Wix account id too.
+    let head = CONFIG.replace("wix_account_id: acct-bob", "wix_account_id: acct-robert");
+    assert_eq!(changed(&h, &head).0, ["s03"]);
 
     // A person in a team: the team's sites and their own.
     let head = CONFIG.replace("carol@agency.example", "caroline@agency.example");
@@ -344,6 +368,107 @@ fn shards_are_disjoint_cover_every_site_and_keep_key_groups_together() {
         let out = run(&h, &["plan", "--shard", bad], &[1, 2]);
         assert!(stderr(&out).contains("--shard"), "{bad}: {}", stderr(&out));
     }
+}
+
+/// The site keys a snapshot file holds, in its order.
+fn snapshot_sites(path: &std::path::Path) -> Vec<String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("snapshot")).expect("JSON");
+    doc["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| s["site"].as_str().expect("site key").to_string())
+        .collect()
+}
+
+#[test]
+fn shard_snapshots_are_the_plan_shards_disjoint_and_covering() {
+    let h = harness();
+    let site_id = |key: &str| format!("site-{}", &key[1..]);
+    for n in [1u32, 3, 4] {
+        let mut seen: Vec<String> = Vec::new();
+        for k in 1..=n {
+            let shard = format!("{k}/{n}");
+            let file = h.dir.path().join(format!("snap-{k}-of-{n}.json"));
+            let before = h.log().len();
+            let out = run(
+                &h,
+                &[
+                    "snapshot",
+                    "--shard",
+                    &shard,
+                    "--out",
+                    file.to_str().expect("utf-8"),
+                ],
+                &[0],
+            );
+            let sites = snapshot_sites(&file);
+            assert!(
+                stderr(&out).contains(&format!("(shard {shard})")),
+                "{}",
+                stderr(&out)
+            );
+            // Its own Wix sites were read, and no other (s08 and s09 are in
+            // request mode: nothing to read).
+            let read: BTreeSet<String> = h.log()[before..]
+                .iter()
+                .filter_map(|e| e["siteId"].as_str().map(str::to_string))
+                .collect();
+            let own: BTreeSet<String> = sites
+                .iter()
+                .filter(|k| !["s08", "s09"].contains(&k.as_str()))
+                .map(|k| site_id(k))
+                .collect();
+            assert_eq!(read, own, "shard {shard}");
+            // The same slice `plan --shard` takes.
+            let plan = json(&run(
+                &h,
+                &["plan", "--shard", &shard, "--format", "json"],
+                &[0, 3],
+            ));
+            assert_eq!(sites, site_keys(&plan), "shard {shard}");
+            seen.extend(sites);
+        }
+        let unique: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "disjoint: {seen:?}");
+        assert_eq!(
+            unique.into_iter().cloned().collect::<Vec<_>>(),
+            strings(&ALL),
+            "cover"
+        );
+    }
+
+    // A shard with no site saves an empty snapshot: it reads nothing (an
+    // empty selection must not become "every site").
+    let file = h.dir.path().join("snap-empty.json");
+    let before = h.log().len();
+    let out = run(
+        &h,
+        &[
+            "snapshot",
+            "--shard",
+            "20/20",
+            "--out",
+            file.to_str().expect("utf-8"),
+        ],
+        &[0],
+    );
+    assert!(snapshot_sites(&file).is_empty());
+    assert_eq!(h.log().len(), before, "no site was read");
+    assert!(
+        stderr(&out).contains("saved a snapshot of 0 sites (shard 20/20)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A bad shard is a usage error naming the flag.
+    let out = run(
+        &h,
+        &["snapshot", "--shard", "5/4", "--out", "x.json"],
+        &[1, 2],
+    );
+    assert!(stderr(&out).contains("--shard"), "{}", stderr(&out));
 }
 
 #[test]

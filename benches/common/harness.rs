@@ -144,6 +144,16 @@ impl Emulator {
         self.control(reqwest::Method::PUT, "faults", Some(faults));
     }
 
+    /// Wix as the plan benchmarks see it: `latency_ms` added to every call
+    /// and at most `per_minute` requests per minute per `scope` (`site` or
+    /// `key`).
+    pub fn set_wix(&self, latency_ms: u64, per_minute: u32, scope: &str) {
+        self.set_faults(serde_json::json!({
+            "rules": [{ "endpoint": "*", "latencyMs": latency_ms }],
+            "rateLimit": { "perMinute": per_minute, "scope": scope },
+        }));
+    }
+
     pub fn stats(&self) -> Stats {
         let v = self.control(reqwest::Method::GET, "stats", None);
         let count = |name: &str| v["requests"][name].as_u64().unwrap_or(0);
@@ -205,6 +215,69 @@ pub struct Run {
 /// Run `accessctl -c CONFIG ARGS…` against `base`, with the keys in `env`,
 /// the clock pinned and no color.
 pub fn accessctl(config: &Path, base: &str, env: &[(String, String)], args: &[&str]) -> Run {
+    let mut cmd = command(config, base, env, args);
+    let start = Instant::now();
+    let out = cmd.output().expect("run accessctl");
+    let wall = start.elapsed();
+    Run {
+        wall,
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// An accessctl process started by [`spawn`], running.
+pub struct Running {
+    child: std::process::Child,
+    start: Instant,
+}
+
+/// Start `accessctl -c CONFIG ARGS…` as [`accessctl`] runs it, without
+/// waiting: several can run at once (the shards of a CI matrix).
+pub fn spawn(config: &Path, base: &str, env: &[(String, String)], args: &[&str]) -> Running {
+    let mut cmd = command(config, base, env, args);
+    let start = Instant::now();
+    let child = cmd.spawn().expect("start accessctl");
+    Running { child, start }
+}
+
+impl Running {
+    /// Wait for the process to end: the run, and its peak resident memory
+    /// (`VmHWM` of `/proc/PID/status`, as [`super::peak_rss`] reads this
+    /// process's) in bytes. The peak is sampled every millisecond while the
+    /// process runs, so it can miss at most what the process grew in its
+    /// last millisecond. The wall time is exact (start to exit).
+    pub fn wait(self) -> (Run, u64) {
+        let Running { child, start } = self;
+        let status = format!("/proc/{}/status", child.id());
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let sampler = scope.spawn(|| {
+                let mut peak = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    peak = peak.max(super::status_kib(&status, "VmHWM:") * 1024);
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                peak
+            });
+            let out = child.wait_with_output().expect("wait for accessctl");
+            let wall = start.elapsed();
+            done.store(true, std::sync::atomic::Ordering::Release);
+            let peak = sampler.join().expect("sampler");
+            let run = Run {
+                wall,
+                code: out.status.code(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            };
+            (run, peak)
+        })
+    }
+}
+
+/// The command [`accessctl`] and [`spawn`] run.
+fn command(config: &Path, base: &str, env: &[(String, String)], args: &[&str]) -> Command {
     // ACCESSCTL_BENCH_WRAP runs accessctl under another command, e.g.
     // `perf record -g -o /tmp/perf.data` or `valgrind --tool=callgrind`.
     let wrap: Vec<String> = std::env::var("ACCESSCTL_BENCH_WRAP")
@@ -231,15 +304,7 @@ pub fn accessctl(config: &Path, base: &str, env: &[(String, String)], args: &[&s
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let start = Instant::now();
-    let out = cmd.output().expect("run accessctl");
-    let wall = start.elapsed();
-    Run {
-        wall,
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    cmd
 }
 
 /// Extra accessctl arguments from `ACCESSCTL_BENCH_ARGS` (e.g.

@@ -702,7 +702,12 @@ pub fn rss() -> u64 {
 }
 
 fn proc_status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_kib("/proc/self/status", field)
+}
+
+/// A `kB` field of a `/proc/…/status` file; 0 when it cannot be read.
+pub fn status_kib(path: &str, field: &str) -> u64 {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             s.lines()
@@ -813,4 +818,30 @@ pub fn in_memory(shape: &Shape) -> (String, BTreeMap<String, accessctl::observe:
     drop(agency);
     yaml.shrink_to_fit();
     (yaml, observed)
+}
+
+/// Saves `observed` to `file` as `accessctl snapshot` saves it (with the
+/// plan's fingerprints); the file's size.
+pub fn save_snapshot(
+    config: &accessctl::model::Config,
+    observed: &BTreeMap<String, accessctl::observe::Observed>,
+    file: &std::path::Path,
+) -> u64 {
+    use time::format_description::well_known::Rfc3339;
+    let now = time::OffsetDateTime::parse(NOW, &Rfc3339).expect("NOW");
+    let plan = accessctl::observe::build_plan(
+        config,
+        observed,
+        now,
+        &accessctl::ledger::guards::Recorded::None,
+        accessctl::plan::safety::Overrides::default(),
+    );
+    let snapshot = accessctl::snapshot::take(config, observed, &plan, now);
+    drop(plan);
+    accessctl::snapshot::write(
+        &snapshot,
+        std::fs::File::create(file).expect("create the snapshot"),
+    )
+    .expect("write the snapshot");
+    std::fs::metadata(file).expect("snapshot").len()
 }

@@ -621,6 +621,24 @@ pub(crate) fn compute_plan_scoped(
         plan.shard = scope.shard;
         return Ok((plan, std::collections::BTreeMap::new()));
     }
+    let observed = observe_live(config, remote, &selection, auth, rt)?;
+    let recorded = recorded_guards(config, auth)?;
+    let mut plan =
+        crate::observe::build_plan(config, &observed, now(), &recorded, guards.overrides());
+    plan.skipped = skipped;
+    plan.shard = scope.shard;
+    Ok((plan, observed))
+}
+
+/// Read the sites of `selection` (every site when it is empty) live, Wix
+/// and the other platforms.
+pub(crate) fn observe_live(
+    config: &crate::model::Config,
+    remote: &RemoteArgs,
+    selection: &[String],
+    auth: &crate::ledger::Auth,
+    rt: &tokio::runtime::Runtime,
+) -> Result<std::collections::BTreeMap<String, crate::observe::Observed>, Exit> {
     let client = remote.client().map_err(|e| {
         fail(
             e,
@@ -628,24 +646,18 @@ pub(crate) fn compute_plan_scoped(
         )
     })?;
     let registry = remote.registry();
-    let observed = rt.block_on(async {
+    Ok(rt.block_on(async {
         let mut observed = crate::observe::observe(
             config,
-            &selection,
+            selection,
             &client,
             usize::from(remote.parallelism),
             auth,
         )
         .await;
-        crate::observe::observe_targets(config, &selection, &registry, &mut observed).await;
+        crate::observe::observe_targets(config, selection, &registry, &mut observed).await;
         observed
-    });
-    let recorded = recorded_guards(config, auth)?;
-    let mut plan =
-        crate::observe::build_plan(config, &observed, now(), &recorded, guards.overrides());
-    plan.skipped = skipped;
-    plan.shard = scope.shard;
-    Ok((plan, observed))
+    }))
 }
 
 /// The guards the last successful apply recorded (`ledger::guards`).

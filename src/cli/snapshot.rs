@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{Exit, RemoteArgs, check_selection, fail, load_config, runtime};
+use super::{Exit, RemoteArgs, Scope, check_selection, fail, load_config, runtime};
 use crate::model::Config;
 use crate::observe::Observed;
 
@@ -15,6 +15,13 @@ use crate::observe::Observed;
 pub struct SnapshotArgs {
     #[command(flatten)]
     pub remote: RemoteArgs,
+
+    /// Snapshot one slice of the sites: shard K of N, the same slice
+    /// `plan --shard K/N` plans (sites sharing an API key together,
+    /// balanced by expected requests); narrowed further by --site. The N
+    /// snapshots are disjoint and together hold every site.
+    #[arg(long, value_name = "K/N", value_parser = crate::scope::Shard::parse)]
+    pub shard: Option<crate::scope::Shard>,
 
     /// Where to write the snapshot (JSON, `schemas/snapshot.schema.json`);
     /// written atomically, replacing the file.
@@ -35,7 +42,7 @@ pub fn run(path: &Path, args: &SnapshotArgs) -> Exit {
         Ok(auth) => auth,
         Err(exit) => return exit,
     };
-    let observed = match observe_live(config, &args.remote, &auth, &rt) {
+    let observed = match observe_scoped(config, args, &auth, &rt) {
         Ok(o) => o,
         Err(exit) => return exit,
     };
@@ -59,8 +66,11 @@ pub fn run(path: &Path, args: &SnapshotArgs) -> Exit {
     }
     let unreadable = plan.sites_with_errors();
     eprintln!(
-        "saved a snapshot of {} to {}{}",
+        "saved a snapshot of {}{} to {}{}",
         crate::render::count(snapshot.sites.len(), "site", "sites"),
+        args.shard
+            .map(|s| format!(" (shard {s})"))
+            .unwrap_or_default(),
         args.out.display(),
         if unreadable > 0 {
             format!(
@@ -78,33 +88,35 @@ pub fn run(path: &Path, args: &SnapshotArgs) -> Exit {
     }
 }
 
+/// Read the sites a snapshot covers: the `--site` selection, narrowed to
+/// `--shard` as `plan` narrows it (a shard with no site reads none).
+fn observe_scoped(
+    config: &Config,
+    args: &SnapshotArgs,
+    auth: &crate::ledger::Auth,
+    rt: &tokio::runtime::Runtime,
+) -> Result<BTreeMap<String, Observed>, Exit> {
+    check_selection(config, &args.remote.sites)?;
+    let scope = Scope {
+        shard: args.shard,
+        changed: None,
+    };
+    match scope.resolve(config, &args.remote.sites) {
+        None => super::observe_live(config, &args.remote, &args.remote.sites, auth, rt),
+        Some((sites, _)) if sites.is_empty() => Ok(BTreeMap::new()),
+        Some((sites, _)) => super::observe_live(config, &args.remote, &sites, auth, rt),
+    }
+}
+
 /// Read the selected sites live, Wix and the other platforms, as `plan` does.
-pub(crate) fn observe_live(
+pub(crate) fn observe_selected(
     config: &Config,
     remote: &RemoteArgs,
     auth: &crate::ledger::Auth,
     rt: &tokio::runtime::Runtime,
 ) -> Result<BTreeMap<String, Observed>, Exit> {
     check_selection(config, &remote.sites)?;
-    let client = remote.client().map_err(|e| {
-        fail(
-            e,
-            Some("pass --wix-api-base https://… or set ACCESSCTL_WIX_API_BASE"),
-        )
-    })?;
-    let registry = remote.registry();
-    Ok(rt.block_on(async {
-        let mut observed = crate::observe::observe(
-            config,
-            &remote.sites,
-            &client,
-            usize::from(remote.parallelism),
-            auth,
-        )
-        .await;
-        crate::observe::observe_targets(config, &remote.sites, &registry, &mut observed).await;
-        observed
-    }))
+    super::observe_live(config, remote, &remote.sites, auth, rt)
 }
 
 /// The selected sites as a snapshot file has them: no network, no API key,
@@ -159,7 +171,7 @@ fn observe_either(
         )),
         None => {
             let rt = super::runtime()?;
-            Ok((observe_live(config, remote, &auth, &rt)?, "live".into()))
+            Ok((observe_selected(config, remote, &auth, &rt)?, "live".into()))
         }
     }
 }
