@@ -22,7 +22,7 @@ use crate::model::{Config, Site};
 use crate::observe::Observed;
 use crate::plan::Observation;
 use crate::platform::Platform;
-use crate::render::{COMMENT_LIMIT, markdown_cell as cell, short_title};
+use crate::render::{COMMENT_LIMIT, markdown_cell as cell};
 
 /// The version of the JSON document; raised when a field changes meaning.
 pub const REPORT_VERSION: u32 = 1;
@@ -216,12 +216,12 @@ pub fn build(
         unreadable: unreadable.len(),
         ..Summary::default()
     };
-    for p in [Platform::Wix, Platform::Ga4, Platform::Gtm] {
+    for p in Platform::ALL {
         let counts = Status::ALL
             .iter()
             .map(|s| (s.name().to_string(), 0))
             .collect();
-        summary.by_platform.insert(platform_name(p), counts);
+        summary.by_platform.insert(p.name().to_string(), counts);
     }
     summary.by_status = Status::ALL
         .iter()
@@ -231,7 +231,7 @@ pub fn build(
         *summary.by_status.entry(r.status.name().into()).or_default() += 1;
         *summary
             .by_platform
-            .entry(platform_name(r.platform))
+            .entry(r.platform.name().to_string())
             .or_default()
             .entry(r.status.name().into())
             .or_default() += 1;
@@ -247,13 +247,6 @@ pub fn build(
         unreadable,
         policy: crate::observe::policy::check_live(config, observed, now.date()),
     }
-}
-
-fn platform_name(p: Platform) -> String {
-    serde_json::to_value(p)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 /// Who an email (or a platform id) is: a person of the config, or the
@@ -514,7 +507,7 @@ fn markdown_policy(report: &Report, out: &mut String) {
             out,
             "> - **{severity}** · {} ({}): {}",
             cell(&v.site),
-            platform_name(v.platform),
+            v.platform.name(),
             cell(&v.message)
         );
     }
@@ -556,9 +549,9 @@ fn markdown_head(report: &Report) -> String {
         let _ = writeln!(out, "{} |", counts.values().sum::<usize>());
     };
     line("**all**", &s.by_status, &mut out);
-    for p in [Platform::Wix, Platform::Ga4, Platform::Gtm] {
-        if let Some(counts) = s.by_platform.get(&platform_name(p)) {
-            line(short_title(p), counts, &mut out);
+    for p in Platform::ALL {
+        if let Some(counts) = s.by_platform.get(p.name()) {
+            line(p.short_title(), counts, &mut out);
         }
     }
     out.push('\n');
@@ -578,7 +571,7 @@ fn markdown_head(report: &Report) -> String {
                 out,
                 "> - {} {} {}: {}",
                 cell(&u.site),
-                short_title(u.platform),
+                u.platform.short_title(),
                 cell(&u.scope),
                 cell(&u.error)
             );
@@ -638,7 +631,7 @@ fn markdown_site(info: &SiteInfo, rows: &[&Row]) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            short_title(r.platform),
+            r.platform.short_title(),
             cell(&r.scope),
             cell(&r.principal),
             cell(&r.roles.join(", ")),
@@ -691,7 +684,7 @@ pub fn render_csv(report: &Report) -> String {
         csv_line(
             &[
                 r.site.clone(),
-                platform_name(r.platform),
+                r.platform.name().to_string(),
                 r.scope.clone(),
                 r.principal.clone(),
                 opt(&r.person),
@@ -711,7 +704,7 @@ pub fn render_csv(report: &Report) -> String {
     for u in &report.unreadable {
         let mut cells: [String; 14] = Default::default();
         cells[0] = u.site.clone();
-        cells[1] = platform_name(u.platform);
+        cells[1] = u.platform.name().to_string();
         cells[2] = u.scope.clone();
         cells[9] = "unreadable".into();
         cells[13] = u.error.clone();

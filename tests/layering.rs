@@ -20,6 +20,9 @@
 //! - in the emulator: `seed` builds `state`, never the reverse;
 //! - neither the ledger nor the emulator names `config` (the email check
 //!   they share with it is the leaf `email`).
+//!
+//! And only a platform's own modules name it (`PLATFORM_HOMES`): the engine
+//! goes through `Platform` and `Capabilities`.
 
 use std::path::{Path, PathBuf};
 
@@ -502,6 +505,73 @@ fn lower_modules_never_name_higher_ones() {
         broken.is_empty(),
         "the module layering is broken:\n{}",
         broken.join("\n")
+    );
+}
+
+/// Where a platform other than Wix may be named by its variant: the
+/// places adding one touches (issue 15), each with why.
+const PLATFORM_HOMES: &[(&str, &str)] = &[
+    (
+        "platform",
+        "the `Platform` enum, its names and each platform's `Vocabulary`",
+    ),
+    (
+        "providers",
+        "each provider module, and the registry that builds them",
+    ),
+    ("emulator", "each platform's emulator module"),
+    ("config", "each platform's config block and role checks"),
+    (
+        "cli::import",
+        "each platform's importer writes its own config block",
+    ),
+    (
+        "cli::doctor_google",
+        "a GA4 property inherits its account's admins, which doctor accepts",
+    ),
+];
+
+/// The engine — plan, apply, render, observe, the ledger, reports, guards —
+/// works through `Platform` and `Capabilities` alone: naming a Google
+/// platform there would mean a new platform has to touch it.
+#[test]
+fn only_a_platforms_own_modules_name_it() {
+    let src = main_src();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut named = Vec::new();
+    let mut seen_at_home = 0;
+    for file in &files {
+        let module = module_of(&src, file);
+        let text = std::fs::read_to_string(file).expect("source");
+        let code = code_of(&text);
+        let at_home = PLATFORM_HOMES.iter().any(|(m, _)| within(&module, m));
+        for (i, line) in code.lines().enumerate() {
+            for variant in ["Platform::Ga4", "Platform::Gtm"] {
+                if line.contains(variant) {
+                    if at_home {
+                        seen_at_home += 1;
+                    } else {
+                        named.push(format!(
+                            "{}:{}: names `{variant}`",
+                            file.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                                .unwrap_or(file)
+                                .display(),
+                            i + 1
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        seen_at_home > 0,
+        "the scan saw no platform variant at all, even in providers/; it no longer reads the code"
+    );
+    assert!(
+        named.is_empty(),
+        "the engine names a single platform; go through `Platform` or the provider's `Capabilities` instead (or, for a platform's own module, add it to PLATFORM_HOMES with why):\n{}",
+        named.join("\n")
     );
 }
 

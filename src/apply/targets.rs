@@ -35,7 +35,7 @@ impl TargetReport {
         format!(
             "site {}, {} {}",
             escape::text(&self.site),
-            crate::render::short_title(self.platform),
+            self.platform.short_title(),
             escape::text(&self.target)
         )
     }
@@ -74,7 +74,7 @@ pub async fn apply_targets(plan: &Plan, config: &Config, registry: &Registry) ->
                 let label = format!(
                     "{} {} {}",
                     escape::text(&site_key),
-                    crate::render::short_title(target.platform),
+                    target.platform.short_title(),
                     escape::text(&target.id)
                 );
                 let outcomes = match provider {

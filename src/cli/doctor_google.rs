@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::model::Config;
 use crate::observe::selected;
 use crate::platform::Platform;
-use crate::providers::google::{Bearer as _, scopes};
+use crate::providers::google::Bearer as _;
 use crate::providers::registry::Registry;
 
 /// One target's findings.
@@ -22,26 +22,13 @@ pub struct GoogleRow {
     pub problem: Option<String>,
 }
 
-/// The scopes a platform's calls use, narrowest first.
-fn needed(platform: Platform) -> &'static [&'static str] {
-    match platform {
-        Platform::Ga4 => &[scopes::GA4_READ, scopes::GA4_WRITE],
-        Platform::Gtm => &[scopes::GTM_USERS, scopes::GTM_READONLY],
-        Platform::Wix => &[],
-    }
-}
-
 pub async fn check(config: &Config, selection: &[String], registry: &Registry) -> Vec<GoogleRow> {
     let mut rows = Vec::new();
     for site in selected(config, selection) {
         for t in &site.targets {
             let mut row = GoogleRow {
                 site: site.key.clone(),
-                target: format!(
-                    "{} {}",
-                    crate::render::short_title(t.target.platform),
-                    t.target.id
-                ),
+                target: format!("{} {}", t.target.platform.short_title(), t.target.id),
                 credentials: "-".into(),
                 scopes: "-".into(),
                 read: "-".into(),
@@ -58,8 +45,13 @@ pub async fn check(config: &Config, selection: &[String], registry: &Registry) -
                 }
             };
             row.credentials = account.client_email().to_string();
+            let needed = crate::providers::registry::capabilities(
+                t.target.platform,
+                registry.endpoints().gtm_rate,
+            )
+            .map_or(&[][..], |c| c.scopes);
             let mut granted = Vec::new();
-            for scope in needed(t.target.platform) {
+            for scope in needed {
                 match account.token(std::slice::from_ref(scope)).await {
                     Ok(_) => granted.push(scope.rsplit('/').next().unwrap_or(scope)),
                     Err(e) => {
@@ -67,7 +59,7 @@ pub async fn check(config: &Config, selection: &[String], registry: &Registry) -
                     }
                 }
             }
-            row.scopes = if granted.len() == needed(t.target.platform).len() {
+            row.scopes = if granted.len() == needed.len() {
                 "granted".into()
             } else {
                 format!("only {}", granted.join(", "))

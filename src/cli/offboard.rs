@@ -486,7 +486,7 @@ fn render_text(report: &OffboardReport, path: &Path) -> String {
         let _ = writeln!(
             out,
             "    {:<4} {:<15} {:<13} {} ({change})",
-            crate::render::short_title(r.platform),
+            r.platform.short_title(),
             r.scope_short(),
             r.action,
             r.who
@@ -499,7 +499,7 @@ fn render_text(report: &OffboardReport, path: &Path) -> String {
                 out,
                 "  {} {}: {}",
                 n.site,
-                crate::render::short_title(n.platform),
+                n.platform.short_title(),
                 crate::escape::text(&n.note)
             );
         }
@@ -514,7 +514,7 @@ fn render_text(report: &OffboardReport, path: &Path) -> String {
                 out,
                 "  {} {} {} {} ({})",
                 r.site,
-                crate::render::short_title(r.platform),
+                r.platform.short_title(),
                 r.action,
                 r.who,
                 r.before

@@ -217,7 +217,7 @@ fn render_text(r: &WhoReport) -> String {
             .map(|e| {
                 [
                     esc(&e.site),
-                    crate::render::short_title(e.platform).to_string(),
+                    e.platform.short_title().to_string(),
                     esc(&e.scope),
                     e.state.to_string(),
                     esc(&e.roles.join(", ")),
@@ -261,7 +261,7 @@ fn render_text(r: &WhoReport) -> String {
             out,
             "unreadable: {} {} {}: {}",
             esc(&u.site),
-            crate::render::short_title(u.platform),
+            u.platform.short_title(),
             esc(&u.scope),
             esc(&u.error)
         );

@@ -242,6 +242,7 @@ mod tests {
             roles: &["viewer", "analyst", "editor", "admin"],
             child_roles: &[],
             child_holder_role: None,
+            scopes: &[],
         }
     }
 

@@ -286,6 +286,7 @@ mod tests {
         roles: &["viewer", "admin"],
         child_roles: &["read", "edit"],
         child_holder_role: None,
+        scopes: &[],
     };
 
     fn target(managed: &[&str]) -> Target {
@@ -335,6 +336,7 @@ mod tests {
     fn a_binding_that_goes_keeps_what_it_holds_on_unmanaged_containers() {
         let caps = Capabilities {
             child_holder_role: Some("user"),
+            scopes: &[],
             ..CAPS
         };
         let live = state(

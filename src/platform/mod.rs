@@ -34,6 +34,9 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Every platform, in the order output lists them.
+    pub const ALL: [Platform; 3] = [Platform::Wix, Platform::Ga4, Platform::Gtm];
+
     /// The name used in config keys, plan JSON and output.
     pub fn name(self) -> &'static str {
         match self {
@@ -49,6 +52,15 @@ impl Platform {
             Platform::Wix => "Wix",
             Platform::Ga4 => "Google Analytics 4",
             Platform::Gtm => "Google Tag Manager",
+        }
+    }
+
+    /// The short name tables and plan lines use: `Wix`, `GA4`, `GTM`.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Platform::Wix => "Wix",
+            Platform::Ga4 => "GA4",
+            Platform::Gtm => "GTM",
         }
     }
 }
@@ -269,6 +281,9 @@ pub struct Capabilities {
     /// config does not manage, it keeps those with this role instead of
     /// being removed; `None`: removed whole.
     pub child_holder_role: Option<&'static str>,
+    /// The OAuth scopes the provider's calls use, narrowest first (`doctor`
+    /// asks for each); empty when the platform takes no OAuth token.
+    pub scopes: &'static [&'static str],
 }
 
 /// What a change does.

@@ -149,20 +149,11 @@ fn total_parts(plan: &Plan) -> Vec<String> {
             .iter()
             .map(|(kind, n)| format!("{n} {}", kind_verb(*kind)))
             .collect();
-        parts.push(format!("{}: {}", short_title(platform), kinds.join(", ")));
+        parts.push(format!("{}: {}", platform.short_title(), kinds.join(", ")));
     }
     // One part: callers join parts with ", ", and platforms are told
     // apart by `; `.
     vec![parts.join("; ")]
-}
-
-/// `GA4`, `GTM`, `Wix`.
-pub fn short_title(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Wix => "Wix",
-        Platform::Ga4 => "GA4",
-        Platform::Gtm => "GTM",
-    }
 }
 
 /// `add`, `update`, `remove`.
@@ -189,7 +180,7 @@ fn sites_with_errors(plan: &Plan) -> usize {
 
 /// `GA4 properties/200`.
 fn target_label(t: &TargetPlan) -> String {
-    format!("{} {}", short_title(t.platform), escape::text(&t.target))
+    format!("{} {}", t.platform.short_title(), escape::text(&t.target))
 }
 
 /// One line per change of a target, escaped: `+ email: roles  (why)`.

@@ -74,7 +74,7 @@ pub(super) fn section(
         .map(|t| {
             format!(
                 "{} {}",
-                short(t.target.platform),
+                t.target.platform.short_title(),
                 crate::escape::text(&t.target.id)
             )
         })
@@ -93,7 +93,7 @@ pub(super) fn section(
     let mut notes: Vec<String> = Vec::new();
     for (i, t) in site.targets.iter().enumerate() {
         let target = &t.target;
-        let name = format!("{} {}", short(target.platform), target.id);
+        let name = format!("{} {}", target.platform.short_title(), target.id);
         let seen = match seen.get(i) {
             Some(Ok(seen)) => seen,
             Some(Err(e)) => {
@@ -233,14 +233,6 @@ pub(super) fn section(
         }
     }
     Some(out)
-}
-
-fn short(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Ga4 => "GA4",
-        Platform::Gtm => "GTM",
-        Platform::Wix => "Wix",
-    }
 }
 
 /// A GA4 role set as a flow list, exclusive role first; what the config
@@ -535,6 +527,7 @@ sites:
                 roles: &[],
                 child_roles: &[],
                 child_holder_role: None,
+                scopes: &[],
             },
             self_email: Some(SA.into()),
         })

@@ -72,6 +72,7 @@ pub(crate) fn capabilities() -> Capabilities {
         roles: ROLES,
         child_roles: &[],
         child_holder_role: None,
+        scopes: &[super::scopes::GA4_READ, super::scopes::GA4_WRITE],
     }
 }
 

@@ -442,6 +442,7 @@ pub(crate) fn capabilities(rate: RateWindow) -> Capabilities {
         roles: ACCOUNT_ROLES,
         child_roles: CONTAINER_ROLES,
         child_holder_role: Some("user"),
+        scopes: &[super::scopes::GTM_USERS, super::scopes::GTM_READONLY],
     }
 }
 
