@@ -1982,3 +1982,75 @@ fn plans_show_grants_role_changes_and_removals_apart() {
     insta::assert_snapshot!("request_changes_plan_text", run("text"));
     insta::assert_snapshot!("request_changes_plan_markdown", run("markdown"));
 }
+
+/// The removal caps count what a request-mode site's owner is asked to
+/// remove: a config change that drops everyone from a site without a key
+/// is refused like one that removes them itself.
+#[test]
+fn asking_an_owner_to_remove_more_than_the_cap_is_refused() {
+    let h = harness(&config(
+        "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
+    ));
+    let (_smtp, port) = Smtp::start(&h);
+    h.write_config(&email_config(port));
+    assert!(apply_at(&h, T0).status.success());
+    let out = h
+        .cmd(&["request", "done", "shop"])
+        .env("ACCESSCTL_NOW", at(1, 0))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Both people leave the site's list; the cap allows one removal.
+    let capped = email_config(port)
+        .replace(
+            "      - person: alice\n        roles: [Website Manager, Blog Editor]\n",
+            "",
+        )
+        .replace("      - person: bob\n        role: Marketing Manager\n", "")
+        .replace("    access:\n", "    access: []\n")
+        + "safety:\n  max_removals_per_site: 1\n";
+    assert!(!capped.contains("person: "), "{capped}");
+    h.write_config(&capped);
+    let day2 = at(2, 0);
+    let out = h
+        .cmd(&["plan", "--format", "json"])
+        .env("ACCESSCTL_NOW", &day2)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let plan: Plan = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    let asked: Vec<Action> = shop(&plan).changes.iter().map(|c| c.action).collect();
+    assert_eq!(asked, [Action::RequestRemoval, Action::RequestRemoval]);
+    assert_eq!(
+        plan.refusals,
+        [
+            "site `shop`: 2 removals (asked of the owner), more than `safety.max_removals_per_site` (1); pass --allow-removals to apply anyway"
+        ]
+    );
+
+    // apply refuses before asking anyone; with the flag it asks.
+    let out = h
+        .cmd(&["apply", "--auto-approve"])
+        .env("ACCESSCTL_NOW", &day2)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        ledger_of(&h).requests.iter().all(|r| r.removals.is_empty()),
+        "a refused apply asked for removals: {:?}",
+        ledger_of(&h).requests
+    );
+    let out = h
+        .cmd(&["apply", "--auto-approve", "--allow-removals"])
+        .env("ACCESSCTL_NOW", &day2)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let asked: Vec<String> = ledger_of(&h)
+        .requests
+        .iter()
+        .flat_map(|r| r.removals.iter().map(|g| g.email.clone()))
+        .collect();
+    assert_eq!(asked, ["alice@agency.example", "bob@agency.example"]);
+}

@@ -68,17 +68,24 @@ pub fn check(
     if !overrides.allow_removals {
         let mut total = 0usize;
         for site in &plan.sites {
+            // On a request-mode site the owner removes what accessctl asks
+            // them to: a removal all the same.
             let removals = site
                 .changes
                 .iter()
-                .filter(|c| c.action == Action::Remove)
+                .filter(|c| matches!(c.action, Action::Remove | Action::RequestRemoval))
                 .count();
             total += removals;
+            let asked = if site.mode == crate::plan::Mode::Request {
+                " (asked of the owner)"
+            } else {
+                ""
+            };
             if let Some(cap) = safety.max_removals_per_site
                 && removals > cap as usize
             {
                 refusals.push(format!(
-                    "site `{}`: {removals} removals, more than `safety.max_removals_per_site` ({cap}); pass {ALLOW_REMOVALS_FLAG} to apply anyway",
+                    "site `{}`: {removals} removals{asked}, more than `safety.max_removals_per_site` ({cap}); pass {ALLOW_REMOVALS_FLAG} to apply anyway",
                     site.site
                 ));
             }
