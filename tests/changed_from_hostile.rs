@@ -107,10 +107,10 @@ fn actions(site: &Value) -> Value {
                 }
                 for (key, inner) in map.iter_mut() {
                     strip(inner);
-                    if key == "changes" {
-                        if let Value::Array(items) = inner {
-                            items.sort_by_key(|c| c.to_string());
-                        }
+                    if key == "changes"
+                        && let Value::Array(items) = inner
+                    {
+                        items.sort_by_key(|c| c.to_string());
                     }
                 }
             }

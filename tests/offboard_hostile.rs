@@ -630,3 +630,57 @@ fn write_on_a_crlf_config_removes_exactly_the_persons_lines() {
     let out = h.cmd(&["validate"]).output().expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// What Wix returns is hostile too: a custom role title holding a line
+/// break, a workflow command and terminal escapes, held by the person
+/// offboarded, reaches the revocation listing only escaped: no raw ESC
+/// byte, no line of its own that the Actions runner would execute.
+#[test]
+fn a_live_role_title_is_escaped_in_the_offboard_listing() {
+    let seed = r#"
+accounts:
+  - id: acc-1
+    api_keys: [key-one]
+    custom_roles:
+      - { id: custom-evil, title: "Evil\n::stop-commands::tok\e]8;;https://evil.example\a\e[2J", description: x }
+sites:
+  - id: site-one
+    account: acc-1
+    contributors:
+      - { account_id: acct-bob, roles: [custom-evil] }
+"#;
+    let config = "version: 2
+people:
+  alice: { email: alice@agency.example }
+  bob: { email: bob@agency.example, wix_account_id: acct-bob }
+sites:
+  one:
+    wix: { site_id: site-one, account_id: acc-1, api_key_env: KEY_ONE }
+    unmanaged: remove
+    access:
+      - { person: alice, role: Blog Editor }
+      - person: bob
+        role: Blog Editor
+";
+    let h = common::Harness::new(seed, config, &[("KEY_ONE", "key-one")]);
+    for args in [
+        &["offboard", "bob"][..],
+        &["offboard", "bob", "--write"][..],
+    ] {
+        h.write_config(config);
+        let out = h.cmd(args).output().expect("runs");
+        let text = format!("{}{}", common::stdout(&out), stderr(&out));
+        assert!(out.status.success(), "{args:?}: {text}");
+        assert!(
+            !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+            "{args:?}: a raw ESC byte reached the output:\n{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("::")),
+            "{args:?}: a line reads as a workflow command:\n{text}"
+        );
+        // The revocation is listed, with the title shown escaped.
+        assert!(text.contains("account acct-bob"), "{args:?}: {text}");
+        assert!(text.contains("Evil\\n"), "{args:?}: {text}");
+    }
+}
