@@ -181,3 +181,62 @@ fn hostile_plan_files_are_located_escaped_errors() {
         assert!(out.status.success(), "{}", stderr(&out));
     }
 }
+
+/// A shard plan is another job's output, not checked beyond its shard,
+/// config and day: the strings in it (reasons, names, role titles, the
+/// access listings) reach the merged plan's text, Markdown and JSON only
+/// escaped: no raw ESC byte, no line the Actions runner would execute.
+#[test]
+fn strings_in_a_shard_plan_reach_the_merged_plan_escaped() {
+    const EVIL: &str = "\u{1b}]8;;https://evil.example\u{7}x\u{1b}[2J\n::stop-commands::tok\n";
+    fn poison(v: &mut serde_json::Value, key: Option<&str>) {
+        match v {
+            serde_json::Value::String(s)
+                if matches!(key, Some("reason" | "who" | "title" | "before" | "after")) =>
+            {
+                s.push_str(EVIL);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| poison(i, key)),
+            serde_json::Value::Object(map) => {
+                for (k, inner) in map.iter_mut() {
+                    poison(inner, Some(k));
+                }
+            }
+            _ => {}
+        }
+    }
+    let h = harness();
+    let file = h.dir.path().join("shard.json");
+    let name = file.to_str().expect("utf-8");
+    let out = h
+        .cmd(&["plan", "--shard", "1/1", "--out", name])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("json");
+    poison(&mut plan, None);
+    let poisoned = serde_json::to_string_pretty(&plan).expect("json");
+    assert!(poisoned.contains("evil.example"), "{poisoned}");
+    std::fs::write(&file, poisoned).expect("write");
+    for format in ["text", "markdown", "json"] {
+        let out = h
+            .cmd(&["plan", "merge", name, "--format", format])
+            .output()
+            .expect("runs");
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(out.status.success(), "{format}: {text}");
+        assert!(
+            text.contains("evil.example"),
+            "{format}: the strings are shown: {text}"
+        );
+        assert!(
+            !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+            "{format}: a raw ESC byte reached the output:\n{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("::")),
+            "{format}: a line reads as a workflow command:\n{text}"
+        );
+    }
+}
