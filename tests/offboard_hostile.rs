@@ -684,3 +684,16 @@ sites:
         assert!(text.contains("Evil\\n"), "{args:?}: {text}");
     }
 }
+
+/// Where the edited config still names the person's email, in another
+/// case (non-ASCII letters too, as the loader lower-cases them), it says
+/// so: a reply-to address in upper case is not missed.
+#[test]
+fn still_named_finds_the_email_in_any_case() {
+    let text = "people:\n  alice: { email: a@x.example }\n  asa: { email: \"\u{c5}sa@x.example\" }\nrequests:\n  email:\n    reply_to: \"\u{c5}SA@X.EXAMPLE\"\n    from: { email: \"\u{e5}sa@x.example\" }\n";
+    let done = offboard(text, "asa").expect("edits");
+    assert_eq!(
+        done.still_named,
+        ["requests.email.from.email", "requests.email.reply_to"]
+    );
+}

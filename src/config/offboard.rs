@@ -415,7 +415,8 @@ pub fn offboard(text: &str, person: &str) -> Result<Offboarding, Refusal> {
     })
 }
 
-/// Paths of the strings in `value` that are `email` (any case) or `account`.
+/// Paths of the strings in `value` that are `email` (lower-cased; in any
+/// case, as the loader lower-cases, non-ASCII letters too) or `account`.
 fn named_in(
     value: &Value,
     path: &YamlPath,
@@ -425,8 +426,7 @@ fn named_in(
 ) {
     match value {
         Value::String(s)
-            if (!email.is_empty() && s.eq_ignore_ascii_case(email))
-                || Some(s.as_str()) == account =>
+            if (!email.is_empty() && s.to_lowercase() == email) || Some(s.as_str()) == account =>
         {
             out.push(path.to_string());
         }
