@@ -697,3 +697,120 @@ fn still_named_finds_the_email_in_any_case() {
         ["requests.email.from.email", "requests.email.reply_to"]
     );
 }
+
+/// A config built from `choices`: people, teams and grants written in every
+/// style offboard edits (flow and block entries and lists, quoted and
+/// plain names, names in comments, tabs between flow items, grants by key,
+/// by email in another case and by Wix account with spaces), with CRLF
+/// line breaks or not and a final line break or not. Always valid; a team
+/// may have one member.
+fn generated(choices: &[u8]) -> String {
+    let mut at = 0usize;
+    let mut pick = |n: usize| {
+        let c = choices[at % choices.len()] as usize;
+        at += 1;
+        c % n
+    };
+    let people = 3 + pick(4);
+    let name = |i: usize, quoted: usize| match quoted {
+        0 => format!("p{i}"),
+        1 => format!("\"p{i}\""),
+        _ => format!("'p{i}'"),
+    };
+    let mut t = String::from("version: 2\n# p0 p1 p2: people\npeople:\n");
+    for i in 0..people {
+        match pick(3) {
+            0 => t.push_str(&format!(
+                "  p{i}: {{ email: p{i}@x.example, wix_account_id: acct-p{i} }}   # p{}\n",
+                (i + 1) % people
+            )),
+            1 => t.push_str(&format!(
+                "  p{i}:\n    email: p{i}@x.example\n    # p{i}'s account\n    wix_account_id: acct-p{i}\n"
+            )),
+            _ => t.push_str(&format!("  p{i}: {{email: p{i}@x.example}}\n")),
+        }
+    }
+    t.push_str("teams:\n");
+    let teams = 1 + pick(3);
+    for k in 0..teams {
+        let mut members: Vec<usize> = (0..people).filter(|_| pick(2) == 0).collect();
+        if members.is_empty() {
+            members = vec![k % people];
+        }
+        let names: Vec<String> = members.iter().map(|m| name(*m, pick(3))).collect();
+        match pick(3) {
+            0 => t.push_str(&format!("  t{k}: [{}]   # p0\n", names.join(", "))),
+            1 => t.push_str(&format!("  t{k}: [ {} ]\n", names.join(",\t"))),
+            _ => {
+                t.push_str(&format!("  t{k}:\n"));
+                for n in &names {
+                    t.push_str(&format!("    - {n}   # {n}\n"));
+                }
+            }
+        }
+    }
+    t.push_str("sites:\n");
+    for s in 0..1 + pick(3) {
+        t.push_str(&format!(
+            "  s{s}:\n    wix: {{ site_id: site-{s}, account_id: acc-{s}, api_key_env: KEY_{s} }}\n    access:{}\n",
+            if pick(2) == 0 { "   # p1's too" } else { "" }
+        ));
+        for _ in 0..1 + pick(4) {
+            let who = pick(people);
+            let principal = match pick(5) {
+                0 => format!("team: t{}", pick(teams)),
+                1 => format!("email: P{who}@X.example"),
+                2 => format!("wix_account_id: \" acct-p{who}\""),
+                3 => format!("person: {}", name(who, pick(3))),
+                _ => format!("person: p{who}"),
+            };
+            match pick(3) {
+                0 => t.push_str(&format!("      - {{ {principal}, role: Blog Writer }}\n")),
+                1 => t.push_str(&format!(
+                    "      # p{who}\n      - {principal}\n        role: Blog Writer   # p{who}\n"
+                )),
+                _ => t.push_str(&format!("      - {principal}\n        role: Blog Editor\n")),
+            }
+        }
+    }
+    if pick(2) == 0 {
+        t = t.replace('\n', "\r\n");
+    }
+    if pick(2) == 0 {
+        t = t.trim_end().to_string();
+    }
+    t
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// On generated configs, offboarding anyone is a correct edit, or the
+    /// one refusal the config calls for (a team left empty); never a
+    /// refusal of the way it is written, which offboard handles.
+    #[test]
+    fn generated_configs_are_edited_correctly(
+        choices in proptest::collection::vec(proptest::prelude::any::<u8>(), 64),
+        who in 0usize..6,
+    ) {
+        let text = generated(&choices);
+        let before = load(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let key = format!("p{}", who % before.people.len());
+        match offboard(&text, &key) {
+            Ok(done) => {
+                check_edit("generated", &text, &key, &done);
+            }
+            Err(e) => {
+                let lonely = before.teams.values().any(|m| m == &[key.clone()]);
+                proptest::prop_assert!(
+                    lonely && e.message.contains("would be left empty"),
+                    "{e:?}\n{text}"
+                );
+            }
+        }
+    }
+}
