@@ -805,7 +805,7 @@ proptest::proptest! {
                 check_edit("generated", &text, &key, &done);
             }
             Err(e) => {
-                let lonely = before.teams.values().any(|m| m == &[key.clone()]);
+                let lonely = before.teams.values().any(|m| m.len() == 1 && m[0] == key);
                 proptest::prop_assert!(
                     lonely && e.message.contains("would be left empty"),
                     "{e:?}\n{text}"
