@@ -470,6 +470,25 @@ fn cases() -> Vec<(&'static str, String, &'static str, Want)> {
             Want::Edit(&["    wix_account_id: acct-carol   # bob's old account was acct-bob\n"]),
         ),
         (
+            "grants as an indentless sequence, all of a site's bob's",
+            with(
+                "    access:\n      # person: bob\n      - team: bob\n        role: Blog Writer\n      - person: bob\n        role: Admin\n      - email: BOB@X.example\n        role: Blog Writer\n      - email: bob@x.example.org\n        role: Blog Editor\n",
+                "    access:\n    - person: bob\n      role: Admin\n    # bob's\n    - email: BOB@X.example\n      role: Blog Writer\n    owner: { email: owner@client.example }\n",
+            )
+            .replace("    owner: { name: \"Bob's boss\", email: owner@client.example }\n", ""),
+            "bob",
+            Want::Edit(&["    access: []\n    # bob's\n    owner: { email: owner@client.example }\n"]),
+        ),
+        (
+            "a comment at the first column inside bob's block entry",
+            with(
+                "  bob: { email: bob@x.example, wix_account_id: acct-bob }\n",
+                "  bob:\n    email: bob@x.example\n# bob's account, below\n    wix_account_id: acct-bob\n",
+            ),
+            "bob",
+            Want::Edit(&["  alice: { email: alice@x.example }   # works with bob\n  bobby:"]),
+        ),
+        (
             "a document start marker and a block scalar with `>`",
             format!("---\n{}", with("  purpose: |\n", "  purpose: >\n")),
             "bob",
