@@ -176,8 +176,6 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
     )
 }
 
-/// The sites changed since the base config at `base`, loaded like the
-/// config itself (same loader, same limits: it is as untrusted).
 /// Largest plan file `apply FILE` and `plan merge` read. A plan of 10,000
 /// sites is tens of MiB; the cap keeps a hostile file (or `/dev/zero`)
 /// from filling memory.
@@ -222,6 +220,8 @@ fn refused_because(refusal: &crate::confine::Refusal) -> String {
     }
 }
 
+/// The sites changed since the base config at `base`, loaded like the
+/// config itself (same loader, same limits: it is as untrusted).
 fn changed_from(
     base: &Path,
     head_path: &Path,
