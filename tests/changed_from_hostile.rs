@@ -177,6 +177,16 @@ fn no_site_whose_plan_an_edit_changes_is_skipped() {
             &format!("{old}  old:   {{ email: old@agency.example, wix_account_id: acct-old }}\n"),
         )
     };
+    let with_level = |c: &str| {
+        c.replace(
+            "teams:\n",
+            "levels:\n  editor:\n    wix: [Blog Editor]\nteams:\n",
+        )
+        .replace(
+            "      - person: bob\n        role: Blog Editor\n",
+            "      - person: bob\n        level: editor\n",
+        )
+    };
     // (what, base, head, sites whose plan changes)
     let cases: Vec<(&str, String, String, Vec<&str>)> = vec![
         (
@@ -202,6 +212,24 @@ fn no_site_whose_plan_an_edit_changes_is_skipped() {
             with_old(CONFIG),
             CONFIG.to_string(),
             vec![],
+        ),
+        (
+            "a person's email changed",
+            CONFIG.to_string(),
+            CONFIG.replace("bob@agency.example", "robert@agency.example"),
+            vec!["s02"],
+        ),
+        (
+            "a team's membership changed",
+            CONFIG.to_string(),
+            CONFIG.replace("design: [carol]", "design: [carol, alice]"),
+            vec!["s03"],
+        ),
+        (
+            "a level changed",
+            with_level(CONFIG),
+            with_level(CONFIG).replace("wix: [Blog Editor]", "wix: [Blog Writer]"),
+            vec!["s02"],
         ),
         (
             "an email changed in its letters' case only",
