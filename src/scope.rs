@@ -133,8 +133,11 @@ pub fn sites_of(config: &Config, shard: Shard) -> BTreeSet<String> {
 /// request overrides, GA4/GTM targets — positions in the file aside), when a
 /// person it names (as a person, or by the email or account id of a bare
 /// grant) was added, removed or changed, when it is in request mode and the
-/// `requests:` block changed, and — for every site — when `safety` or the
-/// ledger directory changed. Conservative: anything else it depends on is
+/// `requests:` block changed, and — for every site — when `safety`,
+/// `policies` (positions aside) or the ledger directory changed, or, while
+/// there are policy rules, any person changed: the rules are checked
+/// against every site's live access, whose holders the people tell inside
+/// or outside the agency. Conservative: anything else it depends on is
 /// compared as a whole.
 pub fn changed_sites(
     base: &Config,
@@ -142,7 +145,10 @@ pub fn changed_sites(
     head: &Config,
     head_path: &Path,
 ) -> BTreeSet<String> {
+    // The policy rules are checked against every site's live access: a
+    // change to them changes what any site's plan reports.
     let everything = base.safety != head.safety
+        || unpositioned(&base.policies) != unpositioned(&head.policies)
         || ledger_setting(base, base_path, head_path) != ledger_setting(head, head_path, head_path);
     if everything {
         return head.sites.keys().cloned().collect();
@@ -169,6 +175,13 @@ pub fn changed_sites(
                 changed_accounts.insert(a);
             }
         }
+    }
+    // With policy rules, every collaborator found on any site is told
+    // inside or outside the agency through the people: a person added,
+    // removed or changed, granted on a site or not, may change what any
+    // site's live access breaks.
+    if !changed_people.is_empty() && !head.policies.rules.is_empty() {
+        return head.sites.keys().cloned().collect();
     }
     let requests_changed = base.requests != head.requests;
     head.sites
@@ -201,6 +214,15 @@ pub fn changed_sites(
         })
         .map(|s| s.key.clone())
         .collect()
+}
+
+/// The policy rules with where each is written cleared.
+fn unpositioned(policies: &crate::model::policy::Policies) -> crate::model::policy::Policies {
+    let mut p = policies.clone();
+    for rule in &mut p.rules {
+        rule.pos = Pos::default();
+    }
+    p
 }
 
 /// A site as it bears on a plan: the model with every position in the file

@@ -259,13 +259,12 @@ fn saved_plan(
     auth: &crate::ledger::Auth,
     rt: &Runtime,
 ) -> Result<Planned, Exit> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        fail(
-            format!("cannot read the plan {}: {e}", file.display()),
-            None,
-        )
-    })?;
-    let mut plan: Plan = serde_json::from_str(&text).map_err(|e| {
+    let bytes = super::plan::read_plan_file(
+        file,
+        "the plan",
+        "save a plan with `accessctl plan --out FILE`",
+    )?;
+    let mut plan: Plan = serde_json::from_slice(&bytes).map_err(|e| {
         fail(
             format!(
                 "{}:{}:{}: not a saved accessctl plan: {e}",

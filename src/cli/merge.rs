@@ -59,13 +59,9 @@ pub fn run(path: &Path, args: &MergeArgs) -> Exit {
 }
 
 fn read(file: &Path) -> Result<Plan, Exit> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        fail(
-            format!("cannot read the shard plan {}: {e}", file.display()),
-            None,
-        )
-    })?;
-    serde_json::from_str(&text).map_err(|e| {
+    let hint = "save each shard's plan with `accessctl plan --shard K/N --format json > FILE` (or `--out FILE`)";
+    let bytes = super::plan::read_plan_file(file, "the shard plan", hint)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
         fail(
             format!(
                 "{}:{}:{}: not an accessctl plan: {e}",
@@ -73,7 +69,7 @@ fn read(file: &Path) -> Result<Plan, Exit> {
                 e.line(),
                 e.column()
             ),
-            Some("save each shard's plan with `accessctl plan --shard K/N --format json > FILE` (or `--out FILE`)"),
+            Some(hint),
         )
     })
 }

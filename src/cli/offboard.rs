@@ -318,7 +318,7 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
             let theirs = c.who == done.person
                 || c.email
                     .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                    .is_some_and(|e| e.to_lowercase() == email.to_lowercase())
                 || (account.is_some() && c.account_id.as_deref() == account);
             if theirs {
                 report.revokes.push(Revoke {
@@ -339,7 +339,7 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
                 .iter()
                 .map(|g| (&g.email, "remove them"))
                 .chain(r.changes.iter().map(|c| (&c.email, "change their roles")));
-            for (_, what) in asked.filter(|(e, _)| e.eq_ignore_ascii_case(email)) {
+            for (_, what) in asked.filter(|(e, _)| e.to_lowercase() == email.to_lowercase()) {
                 let when = match (r.status, r.sent_at.as_deref()) {
                     (crate::plan::RequestStatus::New, _) | (_, None) => {
                         "apply asks the owner to".to_string()
@@ -441,40 +441,58 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
     report
 }
 
+/// One line of the text answer, escaped as [`crate::escape::line`].
+fn put(out: &mut String, line: impl AsRef<str>) {
+    out.push_str(&crate::escape::line(line.as_ref()));
+    out.push('\n');
+}
+
 fn render_text(report: &OffboardReport, path: &Path) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    // Every line holds data the config, the ledger or a platform wrote (a
+    // live role title, a note quoting Wix): each is one line of text, its
+    // control characters escaped and never read as a workflow command.
     let who = match &report.wix_account_id {
         Some(a) => format!("{}, Wix account {a}", report.email),
         None => report.email.clone(),
     };
-    let _ = writeln!(out, "Offboarding {} ({who})", report.person);
-    let _ = writeln!(
-        out,
-        "\nConfig: {} {} from {}",
-        if report.written {
-            "removed"
-        } else {
-            "would remove"
-        },
-        crate::render::count(report.config.len(), "entry", "entries"),
-        path.display()
+    put(&mut out, format!("Offboarding {} ({who})", report.person));
+    put(&mut out, String::new());
+    put(
+        &mut out,
+        format!(
+            "Config: {} {} from {}",
+            if report.written {
+                "removed"
+            } else {
+                "would remove"
+            },
+            crate::render::count(report.config.len(), "entry", "entries"),
+            path.display()
+        ),
     );
     for entry in &report.config {
-        let _ = writeln!(out, "  line {:<5} {}", entry.line, entry.path);
+        put(&mut out, format!("  line {:<5} {}", entry.line, entry.path));
     }
-    let _ = writeln!(
-        out,
-        "\nRevokes across all clients (observed: {}):",
-        report.observed
+    put(&mut out, String::new());
+    put(
+        &mut out,
+        format!(
+            "Revokes across all clients (observed: {}):",
+            report.observed
+        ),
     );
     if report.revokes.is_empty() {
-        let _ = writeln!(out, "  nothing: they hold no access the config manages");
+        put(
+            &mut out,
+            "  nothing: they hold no access the config manages",
+        );
     }
     let mut last = None;
     for r in &report.revokes {
         if last != Some(&r.site) {
-            let _ = writeln!(out, "  {}", r.site);
+            put(&mut out, format!("  {}", r.site));
             last = Some(&r.site);
         }
         let change = match (r.before.is_empty(), r.after.is_empty()) {
@@ -483,76 +501,91 @@ fn render_text(report: &OffboardReport, path: &Path) -> String {
             (true, false) => format!("→ {}", r.after),
             (true, true) => String::new(),
         };
-        let _ = writeln!(
-            out,
-            "    {:<4} {:<15} {:<13} {} ({change})",
-            r.platform.short_title(),
-            r.scope_short(),
-            r.action,
-            r.who
+        put(
+            &mut out,
+            format!(
+                "    {:<4} {:<15} {:<13} {} ({change})",
+                r.platform.short_title(),
+                r.scope_short(),
+                r.action,
+                r.who
+            ),
         );
     }
     if !report.not_revoked.is_empty() {
-        let _ = writeln!(out, "\nNot revoked by apply:");
+        put(&mut out, String::new());
+        put(&mut out, "Not revoked by apply:");
         for n in &report.not_revoked {
-            let _ = writeln!(
-                out,
-                "  {} {}: {}",
-                n.site,
-                n.platform.short_title(),
-                crate::escape::text(&n.note)
+            put(
+                &mut out,
+                format!("  {} {}: {}", n.site, n.platform.short_title(), n.note),
             );
         }
     }
     if !report.lost.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nRevoked by the config as it is, but not once they are removed (apply it first, or set `unmanaged: remove` on the site):"
+        put(&mut out, String::new());
+        put(
+            &mut out,
+            "Revoked by the config as it is, but not once they are removed (apply it first, or set `unmanaged: remove` on the site):",
         );
         for r in &report.lost {
-            let _ = writeln!(
-                out,
-                "  {} {} {} {} ({})",
-                r.site,
-                r.platform.short_title(),
-                r.action,
-                r.who,
-                r.before
+            put(
+                &mut out,
+                format!(
+                    "  {} {} {} {} ({})",
+                    r.site,
+                    r.platform.short_title(),
+                    r.action,
+                    r.who,
+                    r.before
+                ),
             );
         }
     }
     if !report.awaiting_owners.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nOffboarding is not complete: site owners must remove the access by hand (request mode):"
+        put(&mut out, String::new());
+        put(
+            &mut out,
+            "Offboarding is not complete: site owners must remove the access by hand (request mode):",
         );
         for n in &report.awaiting_owners {
-            let _ = writeln!(out, "  {}: {}", n.site, crate::escape::text(&n.note));
+            put(&mut out, format!("  {}: {}", n.site, n.note));
         }
     }
     if !report.still_named.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nStill named in the config (not edited): {}",
-            report.still_named.join(", ")
+        put(&mut out, String::new());
+        put(
+            &mut out,
+            format!(
+                "Still named in the config (not edited): {}",
+                report.still_named.join(", ")
+            ),
         );
     }
     if !report.refusals.is_empty() {
-        let _ = writeln!(out, "\nSafety guards apply would stop at:");
+        put(&mut out, String::new());
+        put(&mut out, "Safety guards apply would stop at:");
         for r in &report.refusals {
+            // A guard's message may hold lines of its own: each escaped,
+            // the later ones indented under the first.
             let _ = writeln!(out, "  {}", crate::escape::lines(r, "\n    "));
         }
     }
-    let _ = writeln!(
-        out,
-        "\n{}.",
-        crate::render::count(report.revokes.len(), "change", "changes")
+    put(&mut out, String::new());
+    put(
+        &mut out,
+        format!(
+            "{}.",
+            crate::render::count(report.revokes.len(), "change", "changes")
+        ),
     );
     if !report.written {
-        let _ = writeln!(
-            out,
-            "Run `accessctl offboard {} --write` to edit the config, then review and apply it.",
-            report.person
+        put(
+            &mut out,
+            format!(
+                "Run `accessctl offboard {} --write` to edit the config, then review and apply it.",
+                report.person
+            ),
         );
     }
     out

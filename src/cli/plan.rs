@@ -176,6 +176,50 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
     )
 }
 
+/// Largest plan file `apply FILE` and `plan merge` read. A plan of 10,000
+/// sites is tens of MiB; the cap keeps a hostile file (or `/dev/zero`)
+/// from filling memory.
+pub(crate) const PLAN_CAP: u64 = 512 * 1024 * 1024;
+
+/// Largest base config `--changed-from` reads: the loader refuses configs
+/// of more than 16 MiB anyway, so nothing larger is read into memory.
+const BASE_CAP: u64 = 16 * 1024 * 1024;
+
+/// The bytes of a saved plan (`what`: "the plan", "the shard plan"): a
+/// regular file (a symlink is followed) of at most [`PLAN_CAP`] bytes. A
+/// FIFO or device is refused before it is opened, so nothing hangs.
+pub(crate) fn read_plan_file(file: &Path, what: &str, hint: &str) -> Result<Vec<u8>, Exit> {
+    crate::confine::read_regular(file, crate::confine::FollowLinks::Yes, PLAN_CAP).map_err(
+        |refusal| {
+            let hint = match &refusal {
+                crate::confine::Refusal::TooLarge(_) => {
+                    "a plan file larger than 512 MiB is refused; plan fewer sites (`--site`, `--shard K/N`)"
+                }
+                crate::confine::Refusal::NotRegular => {
+                    "name the plan file itself, not a directory, pipe or device"
+                }
+                _ => hint,
+            };
+            let why = match refusal {
+                crate::confine::Refusal::TooLarge(_) => "it is larger than 512 MiB".to_string(),
+                other => refused_because(&other),
+            };
+            fail(
+                format!("cannot read {what} {}: {why}", file.display()),
+                Some(hint),
+            )
+        },
+    )
+}
+
+/// Why a file was not read, as the end of a sentence about it.
+fn refused_because(refusal: &crate::confine::Refusal) -> String {
+    match refusal {
+        crate::confine::Refusal::Io(e) => e.clone(),
+        other => format!("it {other}"),
+    }
+}
+
 /// The sites changed since the base config at `base`, loaded like the
 /// config itself (same loader, same limits: it is as untrusted).
 fn changed_from(
@@ -184,7 +228,26 @@ fn changed_from(
     head: &crate::model::Config,
 ) -> Result<std::collections::BTreeSet<String>, Exit> {
     let hint = "--changed-from takes the config as it is on the base branch (`git show origin/main:access.yaml > base.yaml`); fix that file, or plan without --changed-from for a full plan";
-    match crate::config::load(base) {
+    // A regular file of at most what the loader accepts: a FIFO, a device
+    // or a directory is refused before it is opened (nothing hangs), and a
+    // huge file is not read into memory.
+    let bytes = crate::confine::read_regular(base, crate::confine::FollowLinks::Yes, BASE_CAP)
+        .map_err(|refusal| {
+            let why = match refusal {
+                crate::confine::Refusal::TooLarge(_) => {
+                    "it is larger than 16 MiB, the limit of a config".to_string()
+                }
+                other => refused_because(&other),
+            };
+            fail(
+                format!(
+                    "the base config {} (--changed-from) does not load: {why}",
+                    base.display()
+                ),
+                Some(hint),
+            )
+        })?;
+    match crate::config::load_str(base, &bytes) {
         Ok(loaded) => Ok(crate::scope::changed_sites(
             &loaded.config,
             base,

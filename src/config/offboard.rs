@@ -99,13 +99,21 @@ impl<'a> Lines<'a> {
         if i >= self.starts.len() {
             return None;
         }
-        let text = self.line(i);
+        let mut text = self.line(i);
+        let mut skipped = 0;
+        if i == 0 {
+            // The parser does not count a byte-order mark as a column.
+            if let Some(rest) = text.strip_prefix('\u{feff}') {
+                skipped = text.len() - rest.len();
+                text = rest;
+            }
+        }
         let within = text
             .char_indices()
             .nth(col.checked_sub(1)?)
             .map(|(b, _)| b)
             .unwrap_or(text.len());
-        Some(self.starts[i] + within)
+        Some(self.starts[i] + skipped + within)
     }
 
     /// The line holding byte offset `at`.
@@ -183,6 +191,9 @@ pub fn offboard(text: &str, person: &str) -> Result<Offboarding, Refusal> {
         .get("wix_account_id")
         .and_then(Value::as_str)
         .map(str::to_string);
+    // The loader trims a grant's `wix_account_id` (` acct-bob ` is acct-bob):
+    // compared the same way, or a grant written with spaces would stay.
+    let trimmed_account = account.as_deref().map(str::trim).filter(|a| !a.is_empty());
 
     // The guards: a protected person is removed only on purpose.
     let safety = expected.get("safety");
@@ -287,8 +298,12 @@ pub fn offboard(text: &str, person: &str) -> Result<Offboarding, Refusal> {
                     .get("email")
                     .and_then(Value::as_str)
                     .is_some_and(|e| e.to_lowercase() == email))
-            || (account.is_some()
-                && grant.get("wix_account_id").and_then(Value::as_str) == account.as_deref())
+            || (trimmed_account.is_some()
+                && grant
+                    .get("wix_account_id")
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    == trimmed_account)
     };
     for site in tree.keys(&sites_path).unwrap_or_default() {
         let access_path = sites_path.key(site).key("access");
@@ -400,7 +415,8 @@ pub fn offboard(text: &str, person: &str) -> Result<Offboarding, Refusal> {
     })
 }
 
-/// Paths of the strings in `value` that are `email` (any case) or `account`.
+/// Paths of the strings in `value` that are `email` (lower-cased; in any
+/// case, as the loader lower-cases, non-ASCII letters too) or `account`.
 fn named_in(
     value: &Value,
     path: &YamlPath,
@@ -410,8 +426,7 @@ fn named_in(
 ) {
     match value {
         Value::String(s)
-            if (!email.is_empty() && s.eq_ignore_ascii_case(email))
-                || Some(s.as_str()) == account =>
+            if (!email.is_empty() && s.to_lowercase() == email) || Some(s.as_str()) == account =>
         {
             out.push(path.to_string());
         }
@@ -475,8 +490,10 @@ fn list_item(tree: &Tree<'_>, lines: &Lines<'_>, item: &YamlPath) -> Result<Edit
             });
         }
     }
-    let prev = before.trim_end_matches(' ');
-    let next = after.trim_start_matches(' ');
+    // Spaces and tabs both separate flow items.
+    let blank = [' ', '\t'];
+    let prev = before.trim_end_matches(blank);
+    let next = after.trim_start_matches(blank);
     let unlocatable = || {
         refuse(
             format!("cannot edit {item} (line {}) in place", first + 1),
@@ -485,7 +502,7 @@ fn list_item(tree: &Tree<'_>, lines: &Lines<'_>, item: &YamlPath) -> Result<Edit
     };
     if let Some(rest) = next.strip_prefix(',') {
         // Not the last: take it, the comma and the spaces after.
-        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+        let spaces = rest.len() - rest.trim_start_matches(blank).len();
         if rest.trim_start().is_empty() {
             return Err(unlocatable());
         }
@@ -498,7 +515,7 @@ fn list_item(tree: &Tree<'_>, lines: &Lines<'_>, item: &YamlPath) -> Result<Edit
     }
     if next.starts_with(']') && prev.ends_with(',') {
         // The last: take the comma before it and what follows it.
-        let prev_item = prev[..prev.len() - 1].trim_end_matches(' ');
+        let prev_item = prev[..prev.len() - 1].trim_end_matches(blank);
         return Ok(Edit {
             start: lines.starts[first] + prev_item.len(),
             end: token_end,
