@@ -170,6 +170,27 @@ pub enum FollowLinks {
 
 /// Reads a regular file of at most `cap` bytes; `Missing` when absent.
 pub fn read_regular(path: &Path, follow: FollowLinks, cap: u64) -> Result<Vec<u8>, Refusal> {
+    let (file, len) = open_regular(path, follow)?;
+    if len > cap {
+        return Err(Refusal::TooLarge(cap));
+    }
+    let bytes = read_up_to(file, len, cap + 1)?;
+    if bytes.len() as u64 > cap {
+        return Err(Refusal::TooLarge(cap));
+    }
+    Ok(bytes)
+}
+
+/// The first `limit` bytes of the regular file at `path` (the whole file
+/// when it is shorter) and the file's length, under the checks of
+/// [`read_regular`]: for a reader that says itself where a file passes its
+/// limit (the config).
+pub fn read_head(path: &Path, follow: FollowLinks, limit: u64) -> Result<(Vec<u8>, u64), Refusal> {
+    let (file, len) = open_regular(path, follow)?;
+    Ok((read_up_to(file, len, limit)?, len))
+}
+
+fn open_regular(path: &Path, follow: FollowLinks) -> Result<(fs::File, u64), Refusal> {
     let link = fs::symlink_metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Refusal::Missing,
         _ => io(e),
@@ -188,14 +209,14 @@ pub fn read_regular(path: &Path, follow: FollowLinks, cap: u64) -> Result<Vec<u8
     if !meta.is_file() {
         return Err(Refusal::NotRegular);
     }
-    if meta.len() > cap {
-        return Err(Refusal::TooLarge(cap));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(cap + 1).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > cap {
-        return Err(Refusal::TooLarge(cap));
-    }
+    Ok((file, meta.len()))
+}
+
+/// At most `limit` bytes of `file` (of length `len` when opened): a file
+/// that grows while read cannot exhaust memory.
+fn read_up_to(file: fs::File, len: u64, limit: u64) -> Result<Vec<u8>, Refusal> {
+    let mut bytes = Vec::with_capacity(usize::try_from(len.min(limit)).unwrap_or(0));
+    file.take(limit).read_to_end(&mut bytes).map_err(io)?;
     Ok(bytes)
 }
 

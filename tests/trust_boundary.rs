@@ -175,6 +175,83 @@ fn endless_or_huge_templates_are_refused_at_once() {
     }
 }
 
+/// The config file itself is in the pull request: committed as a symlink
+/// to a secret outside the checkout, its first line came back in the parse
+/// error; as a symlink to `/dev/zero` or as a FIFO, every command read
+/// until memory ran out or hung. It is refused before a byte is read,
+/// unless it resolves to a regular file inside its own directory.
+#[cfg(unix)]
+#[test]
+fn the_config_file_itself_is_read_as_untrusted() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    let secret_file = outside.path().join("secret.yaml");
+    std::fs::write(&secret_file, format!("token: [{SECRET}\n")).expect("write");
+    let h = harness(CONFIG);
+    let config = h.config_path();
+    let replace = |make: &dyn Fn(&std::path::Path)| {
+        std::fs::remove_file(&config).expect("remove the config");
+        make(&config);
+    };
+    let symlink = |to: std::path::PathBuf| {
+        move |at: &std::path::Path| std::os::unix::fs::symlink(&to, at).expect("symlink")
+    };
+    type Make = Box<dyn Fn(&std::path::Path)>;
+    let mut cases: Vec<(&str, Make, &str)> = vec![
+        (
+            "a symlink to a secret outside",
+            Box::new(symlink(secret_file.clone())),
+            "resolves outside its own directory",
+        ),
+        (
+            "a symlink to /dev/zero",
+            Box::new(symlink("/dev/zero".into())),
+            "resolves outside its own directory",
+        ),
+        (
+            "a directory",
+            Box::new(|at: &std::path::Path| std::fs::create_dir(at).expect("mkdir")),
+            "is not a regular file",
+        ),
+    ];
+    cases.push((
+        "a FIFO",
+        Box::new(|at: &std::path::Path| {
+            let made = std::process::Command::new("mkfifo").arg(at).status();
+            assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        }),
+        "is not a regular file",
+    ));
+    for (what, make, why) in &cases {
+        replace(make.as_ref());
+        for command in [&["validate"][..], &["plan"][..]] {
+            let out = h
+                .cmd(command)
+                .timeout(std::time::Duration::from_secs(20))
+                .output()
+                .expect("runs");
+            let text = all_output(&out);
+            assert_eq!(out.status.code(), Some(1), "{what}: {text}");
+            assert!(
+                text.contains("cannot read the config file"),
+                "{what}: {text}"
+            );
+            assert!(text.contains(why), "{what}: expected `{why}` in:\n{text}");
+            assert!(text.contains("hint:"), "{what}: {text}");
+            assert_no_secret(&out);
+        }
+        if config.is_dir() {
+            std::fs::remove_dir(&config).expect("rmdir");
+            std::fs::write(&config, "").expect("placeholder");
+        }
+    }
+    // A symlink to a config in a subdirectory is the config.
+    std::fs::create_dir(h.dir.path().join("configs")).expect("mkdir");
+    std::fs::write(h.dir.path().join("configs/access.yaml"), CONFIG).expect("write");
+    replace(&symlink(h.dir.path().join("configs/access.yaml")));
+    let out = run(&h, &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+}
+
 /// Hole 1, the ledger: a ledger file that is a symlink to a secret leaked
 /// its first bytes through the parse error. It is refused before a byte is
 /// read; so is a `ledger_dir` that leads out of the repository.

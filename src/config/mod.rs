@@ -73,22 +73,56 @@ const RUNS_PER_THREAD: usize = 8;
 /// fails in well under a second.
 const MAX_BYTES: usize = 16 * 1024 * 1024;
 
-/// Reads and validates the config file at `path`.
+/// Reads and validates the config file at `path`. The file is as
+/// untrusted as its contents (a pull request can commit it as a symlink):
+/// it must be a regular file that resolves inside its own directory, and
+/// no more than [`MAX_BYTES`] and one byte of it are ever read.
 pub fn load(path: &Path) -> Result<Loaded, Report> {
-    match std::fs::read(path) {
-        Ok(bytes) => load_str(path, &bytes),
-        Err(e) => {
-            let reason = e.to_string().to_lowercase();
-            let hint = if e.kind() == std::io::ErrorKind::NotFound {
-                "to start one, copy `examples/starter.yaml` to `access.yaml` (the default path; `-c FILE` names another)"
-            } else {
-                "check the path and the file's permissions"
+    use crate::confine::{self, Refusal};
+    let read = confine::check_inside(confine::base_of(path), path)
+        .and_then(|()| confine::read_head(path, confine::FollowLinks::Yes, MAX_BYTES as u64 + 1));
+    match read {
+        Ok((text, len)) if len > MAX_BYTES as u64 || text.len() > MAX_BYTES => {
+            Err(report(vec![too_large(path, &text, len)], None))
+        }
+        Ok((text, _)) => load_str(path, &text),
+        Err(refusal) => {
+            let hint = match refusal {
+                Refusal::Missing => {
+                    "to start one, copy `examples/starter.yaml` to `access.yaml` (the default path; `-c FILE` names another)"
+                }
+                Refusal::LeadsOut | Refusal::Hidden | Refusal::NotRegular => {
+                    "the config must be a plain file, or a symlink to one in the same directory tree (not hidden)"
+                }
+                _ => "check the path and the file's permissions",
+            };
+            let reason = match refusal {
+                Refusal::LeadsOut => {
+                    "it resolves outside its own directory (through a symlink)".to_string()
+                }
+                Refusal::Io(e) => e,
+                other => format!("it {other}"),
             };
             let d = Diagnostic::error(path, None, format!("cannot read the config file: {reason}"))
                 .with_hint(hint);
             Err(report(vec![d], None))
         }
     }
+}
+
+/// A file of `len` bytes, `head` its first ones: too large to be a config,
+/// located where it passes the limit.
+fn too_large(path: &Path, head: &[u8], len: u64) -> Diagnostic {
+    Diagnostic::error(
+        path,
+        Some(pos_of_byte(head, MAX_BYTES)),
+        format!(
+            "the file is too large to be a config ({} MiB; the limit is {} MiB)",
+            len / (1024 * 1024),
+            MAX_BYTES / (1024 * 1024)
+        ),
+    )
+    .with_hint("a config for 2,000 sites takes about 3 MiB; check that this is the config file")
 }
 
 /// Validates config text. `path` is used for messages and to place the
@@ -144,20 +178,7 @@ impl Split {
 /// [`load_str`], cutting texts as `split` says into runs of sites.
 fn load_text(path: &Path, text: &[u8], split: Split) -> Result<Loaded, Report> {
     if text.len() > MAX_BYTES {
-        // Located where the file passes the limit.
-        let d = Diagnostic::error(
-            path,
-            Some(pos_of_byte(text, MAX_BYTES)),
-            format!(
-                "the file is too large to be a config ({} MiB; the limit is {} MiB)",
-                text.len() / (1024 * 1024),
-                MAX_BYTES / (1024 * 1024)
-            ),
-        )
-        .with_hint(
-            "a config for 2,000 sites takes about 3 MiB; check that this is the config file",
-        );
-        return Err(report(vec![d], None));
+        return Err(report(vec![too_large(path, text, text.len() as u64)], None));
     }
     let digest = hex_sha256(text);
     if text.iter().all(u8::is_ascii_whitespace) {
