@@ -328,7 +328,7 @@ pub fn wix_entries(
                     since_source,
                     None,
                 );
-                let held: BTreeSet<String> = held.iter().cloned().collect();
+                let held: BTreeSet<String> = held.iter().map(str::to_string).collect();
                 report.access.push(finish(e, &held, Some(live)));
             }
             let holds = accounts.keys().any(|a| live.contributors.contains_key(a));

@@ -278,8 +278,10 @@ pub fn load(path: &Path) -> Result<Snapshot, Report> {
             ));
         }
     }
+    // Contributors' role ids are read as one shared copy each.
     let snapshot: Snapshot =
-        serde_json::from_slice(&bytes).map_err(|e| located(&e, "invalid snapshot"))?;
+        crate::state::RoleIds::while_reading(|| serde_json::from_slice(&bytes))
+            .map_err(|e| located(&e, "invalid snapshot"))?;
     let mut seen = BTreeSet::new();
     for s in &snapshot.sites {
         if !seen.insert(s.site.as_str()) {

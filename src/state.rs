@@ -40,15 +40,63 @@ pub struct LiveSite {
 /// this is the bulk of the observed state.
 ///
 /// In JSON, a list of role ids; read back sorted and without repeats.
-#[derive(
-    Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+// The ids are shared (`Arc<str>`): a reader of many sites keeps one copy of
+// each role id however many contributors hold it (`RoleIds`). (A comment,
+// not documentation: the snapshot schema carries the doc text.)
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
 #[serde(from = "Vec<String>")]
-pub struct RoleSet(Vec<String>);
+pub struct RoleSet(#[schemars(with = "Vec<String>")] Vec<Arc<str>>);
+
+impl Serialize for RoleSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// One shared copy of each role id.
+#[derive(Debug, Default, Clone)]
+pub struct RoleIds(std::collections::HashSet<Arc<str>>);
+
+thread_local! {
+    /// The pool role sets read on this thread share, while
+    /// [`RoleIds::while_reading`] runs.
+    static READING: std::cell::RefCell<Option<RoleIds>> = const { std::cell::RefCell::new(None) };
+}
+
+impl RoleIds {
+    /// Runs `read` (a deserialization) with every [`RoleSet`] it reads on
+    /// this thread taking its ids from one pool: a snapshot of 10,000 sites
+    /// holds one copy of each role id, not one per contributor. (serde
+    /// gives a derived `Deserialize` no context, hence the thread-local.)
+    pub fn while_reading<T>(read: impl FnOnce() -> T) -> T {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                READING.with(|pool| *pool.borrow_mut() = None);
+            }
+        }
+        READING.with(|pool| *pool.borrow_mut() = Some(RoleIds::default()));
+        let _reset = Reset;
+        read()
+    }
+
+    /// The shared copy of `id`.
+    pub fn get(&mut self, id: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(id) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = id.into();
+        self.0.insert(shared.clone());
+        shared
+    }
+}
 
 impl From<Vec<String>> for RoleSet {
     fn from(ids: Vec<String>) -> Self {
-        ids.into_iter().collect()
+        READING.with(|pool| match pool.borrow_mut().as_mut() {
+            Some(pool) => ids.iter().map(|id| pool.get(id)).collect(),
+            None => ids.into_iter().collect(),
+        })
     }
 }
 
@@ -82,7 +130,8 @@ impl RoleSet {
     }
 
     /// Adds `id`; false when it was already there.
-    pub fn insert(&mut self, id: String) -> bool {
+    pub fn insert(&mut self, id: impl Into<Arc<str>>) -> bool {
+        let id = id.into();
         match self.0.binary_search(&id) {
             Ok(_) => false,
             Err(at) => {
@@ -93,12 +142,12 @@ impl RoleSet {
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.0.binary_search_by(|r| r.as_str().cmp(id)).is_ok()
+        self.0.binary_search_by(|r| (**r).cmp(id)).is_ok()
     }
 
     /// The ids in order.
-    pub fn iter(&self) -> std::slice::Iter<'_, String> {
-        self.0.iter()
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        self.0.iter().map(|id| &**id)
     }
 
     pub fn len(&self) -> usize {
@@ -110,9 +159,9 @@ impl RoleSet {
     }
 }
 
-impl FromIterator<String> for RoleSet {
-    fn from_iter<I: IntoIterator<Item = String>>(ids: I) -> Self {
-        let mut ids: Vec<String> = ids.into_iter().collect();
+impl<S: Into<Arc<str>>> FromIterator<S> for RoleSet {
+    fn from_iter<I: IntoIterator<Item = S>>(ids: I) -> Self {
+        let mut ids: Vec<Arc<str>> = ids.into_iter().map(Into::into).collect();
         ids.sort();
         ids.dedup();
         ids.shrink_to_fit();
@@ -121,11 +170,11 @@ impl FromIterator<String> for RoleSet {
 }
 
 impl<'a> IntoIterator for &'a RoleSet {
-    type Item = &'a String;
-    type IntoIter = std::slice::Iter<'a, String>;
+    type Item = &'a str;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, Arc<str>>, fn(&Arc<str>) -> &str>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.0.iter().map(|id| &**id)
     }
 }
 
@@ -137,7 +186,7 @@ impl From<BTreeSet<String>> for RoleSet {
 
 impl PartialEq<BTreeSet<String>> for RoleSet {
     fn eq(&self, other: &BTreeSet<String>) -> bool {
-        self.0.len() == other.len() && self.0.iter().eq(other.iter())
+        self.0.len() == other.len() && self.iter().eq(other.iter().map(String::as_str))
     }
 }
 
@@ -148,12 +197,13 @@ impl LiveSite {
 
     /// Titles for a set of role ids; an id the account no longer defines
     /// shows as the id itself.
-    pub fn titles<'a>(&self, ids: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    pub fn titles<I: AsRef<str>>(&self, ids: impl IntoIterator<Item = I>) -> Vec<String> {
         let mut titles: Vec<String> = ids
             .into_iter()
             .map(|id| {
+                let id = id.as_ref();
                 self.role(id)
-                    .map_or_else(|| id.clone(), |r| r.title.clone())
+                    .map_or_else(|| id.to_string(), |r| r.title.clone())
             })
             .collect();
         titles.sort();
@@ -168,14 +218,36 @@ mod tests {
     #[test]
     fn role_sets_are_sorted_sets() {
         let mut set = RoleSet::new();
-        assert!(set.insert("b".into()));
-        assert!(set.insert("a".into()));
-        assert!(!set.insert("b".into()));
+        assert!(set.insert("b"));
+        assert!(set.insert("a"));
+        assert!(!set.insert("b"));
         assert_eq!(set.iter().collect::<Vec<_>>(), ["a", "b"]);
         assert!(set.contains("a") && !set.contains("c"));
         let from: RoleSet = ["b", "a", "b"].map(String::from).into_iter().collect();
         assert_eq!(from, set);
         assert_eq!(set, BTreeSet::from(["a".to_string(), "b".to_string()]));
         assert_eq!(format!("{set:?}"), r#"{"a", "b"}"#);
+    }
+
+    #[test]
+    fn sets_read_together_share_one_copy_of_each_id() {
+        let read = || -> Vec<RoleSet> {
+            serde_json::from_str(r#"[["role-blog", "role-admin"], ["role-admin"]]"#).expect("reads")
+        };
+        let shared = RoleIds::while_reading(read);
+        assert!(
+            Arc::ptr_eq(&shared[0].0[0], &shared[1].0[0]),
+            "one copy of role-admin"
+        );
+        let apart = read();
+        assert!(
+            !Arc::ptr_eq(&apart[0].0[0], &apart[1].0[0]),
+            "outside, none shared"
+        );
+        assert_eq!(shared, apart, "sharing changes no id");
+        assert_eq!(
+            serde_json::to_string(&shared[0]).expect("JSON"),
+            r#"["role-admin","role-blog"]"#
+        );
     }
 }

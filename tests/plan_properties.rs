@@ -640,7 +640,7 @@ fn seed_yaml(s: &Scenario, ledger: &SiteLedger) -> String {
         .contributors
         .iter()
         .map(|(account, roles)| {
-            let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+            let roles: Vec<&str> = roles.iter().collect();
             format!("{{ account_id: {account}, roles: [{}] }}", roles.join(", "))
         })
         .collect();

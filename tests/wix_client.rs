@@ -753,7 +753,7 @@ async fn contributors_holding_every_role_are_not_taken_for_an_ignored_filter() {
         let result = client(&emu.base_url()).read_site(&emulator_site(0)).await;
         match (result, refused) {
             (Ok(live), false) => {
-                let roles: Vec<&String> = live.contributors["acct-x"].iter().collect();
+                let roles: Vec<&str> = live.contributors["acct-x"].iter().collect();
                 assert_eq!(roles, ["role-a", "role-b"]);
             }
             (Err(e), true) => assert!(e.to_string().contains("filter seems to be ignored"), "{e}"),

@@ -201,6 +201,9 @@ pub struct Agency {
     /// Each account's role list, made once and shared by its sites, as the
     /// Wix client does.
     roles: std::cell::RefCell<BTreeMap<usize, std::sync::Arc<Vec<RoleDef>>>>,
+    /// One copy of each role id for every live site, as a reader of many
+    /// sites keeps them (`accessctl::state::RoleIds`).
+    role_ids: std::cell::RefCell<accessctl::state::RoleIds>,
 }
 
 pub fn staff_key(i: usize) -> String {
@@ -247,6 +250,7 @@ impl Agency {
             sites: Vec::new(),
             predefined,
             roles: Default::default(),
+            role_ids: Default::default(),
         };
         // Accounts first: most own one site, some two or three, and sites of
         // one account sit next to each other (as "acme-bakery" and
@@ -596,13 +600,19 @@ impl Agency {
             .entry(site.account)
             .or_insert_with(|| std::sync::Arc::new(self.account_roles(site.account)))
             .clone();
+        let mut ids = self.role_ids.borrow_mut();
         LiveSite {
             roles,
             owners: BTreeSet::from([self.accounts[site.account].id.clone()]),
             contributors: site
                 .live
                 .iter()
-                .map(|(account, roles)| (account.clone(), roles.iter().cloned().collect()))
+                .map(|(account, roles)| {
+                    (
+                        account.clone(),
+                        roles.iter().map(|id| ids.get(id)).collect(),
+                    )
+                })
                 .collect(),
         }
     }

@@ -195,7 +195,12 @@ async fn check(client: &WixClient, site: &Site, probe_writes: bool) -> Row {
         l.contributors
             .iter()
             .find(|(_, roles)| !roles.is_empty())
-            .map(|(a, roles)| (a.clone(), roles.iter().cloned().collect::<Vec<_>>()))
+            .map(|(a, roles)| {
+                (
+                    a.clone(),
+                    roles.iter().map(str::to_string).collect::<Vec<_>>(),
+                )
+            })
     });
     let change = match (&live, target) {
         (None, _) => "not probed (the site's answers are refused)".to_string(),

@@ -67,7 +67,7 @@ pub fn live_view(config: &Config, site: &Site, o: &Observed, today: Date) -> Sit
                 })
                 .collect();
             for id in role_ids {
-                let title = live.role(id).map_or(id.as_str(), |r| r.title.as_str());
+                let title = live.role(id).map_or(id, |r| r.title.as_str());
                 let role = slug(title);
                 let mut granted = Granted::new();
                 for (g, _, slugs) in &grants {

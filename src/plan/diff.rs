@@ -380,7 +380,7 @@ impl<'a> Planner<'a> {
             .filter(|i| self.identity.get(&i.email).is_none())
             .collect();
         let candidates = |invite: &InviteRecord| -> Vec<&String> {
-            let roles: BTreeSet<&String> = invite.role_ids.iter().collect();
+            let roles: BTreeSet<&str> = invite.role_ids.iter().map(String::as_str).collect();
             unknown_accounts
                 .iter()
                 .filter(|(account, held)| {
@@ -707,15 +707,18 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn roles_of<'r>(&self, ids: impl IntoIterator<Item = &'r String>) -> Vec<Role> {
+    fn roles_of<I: AsRef<str>>(&self, ids: impl IntoIterator<Item = I>) -> Vec<Role> {
         let mut roles: Vec<Role> = ids
             .into_iter()
-            .map(|id| Role {
-                id: Some(id.clone()),
-                title: self
-                    .live
-                    .role(id)
-                    .map_or_else(|| id.clone(), |r| r.title.clone()),
+            .map(|id| {
+                let id = id.as_ref();
+                Role {
+                    id: Some(id.to_string()),
+                    title: self
+                        .live
+                        .role(id)
+                        .map_or_else(|| id.to_string(), |r| r.title.clone()),
+                }
             })
             .collect();
         roles.sort_by(|a, b| a.title.cmp(&b.title));

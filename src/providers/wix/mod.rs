@@ -355,6 +355,8 @@ impl RawRead {
         let mut contributors: BTreeMap<String, RoleSet> =
             others.iter().map(|a| (a.clone(), RoleSet::new())).collect();
         for (role_id, held) in &self.per_role {
+            // One copy of the id for every contributor holding the role.
+            let role_id: Arc<str> = role_id.as_str().into();
             for account in held {
                 if let Some(roles) = contributors.get_mut(account) {
                     roles.insert(role_id.clone());
