@@ -243,6 +243,9 @@ fn resolved(site: &Site) -> Site {
     }
     for t in &mut s.targets {
         t.pos = Pos::default();
+        for g in &mut t.grants {
+            g.pos = Pos::default();
+        }
     }
     s
 }
@@ -281,6 +284,29 @@ mod tests {
         crate::config::load_str(Path::new("access.yaml"), text.as_bytes())
             .expect("valid")
             .config
+    }
+
+    #[test]
+    fn a_line_added_above_changes_no_site_with_google_grants() {
+        let text = "version: 2\npeople:\n  alice: { email: alice@agency.example }\nsites:\n  acme:\n    wix: { site_id: s1, account_id: a1, api_key_env: KEY }\n    ga4: { property: \"200\" }\n    gtm: { account: \"6000\", containers: [GTM-AAAA111] }\n    access:\n      - { person: alice, ga4: [analyst], gtm: { account: user, containers: read } }\n";
+        let load = |t: &str| {
+            crate::config::load_str(Path::new("access.yaml"), t.as_bytes())
+                .expect("valid")
+                .config
+        };
+        let (base, head) = (load(text), load(&format!("# moved down a line\n{text}")));
+        assert_ne!(
+            base.sites["acme"].targets[0].grants[0].pos,
+            head.sites["acme"].targets[0].grants[0].pos
+        );
+        let path = Path::new("access.yaml");
+        assert!(changed_sites(&base, path, &head, path).is_empty());
+        // A real change to the Google grant is seen.
+        let changed = load(&text.replace("ga4: [analyst]", "ga4: [editor]"));
+        assert_eq!(
+            changed_sites(&base, path, &changed, path),
+            BTreeSet::from(["acme".to_string()])
+        );
     }
 
     #[test]
