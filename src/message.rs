@@ -182,16 +182,14 @@ fn grant_list(grants: &[Grant]) -> String {
         .join("\n")
 }
 
-/// The clicks in the Wix dashboard, numbered.
-fn steps(site_id: &str, grants: &[Grant]) -> String {
-    let mut steps = vec![
-        format!(
-            "Open your site's dashboard: {}\n   (sign in with the Wix account that owns the site).",
-            dashboard_url(site_id)
-        ),
-        "Go to Settings → Roles & Permissions.".to_string(),
-        "Click \"Invite People\" (in some dashboards: \"Add Collaborators\").".to_string(),
-    ];
+/// The steps that invite `grants` (none for none), after `steps`: one
+/// person named, or several (`one`: which of them, `each`: the repeat).
+fn invite_steps(steps: &mut Vec<String>, grants: &[Grant], one: &str, each: &str) {
+    if grants.is_empty() {
+        return;
+    }
+    let first = steps.len() + 1;
+    steps.push("Click \"Invite People\" (in some dashboards: \"Add Collaborators\").".to_string());
     match grants {
         [only] => {
             steps.push(format!("Enter the email address {}.", only.email));
@@ -204,12 +202,27 @@ fn steps(site_id: &str, grants: &[Grant]) -> String {
             steps.push("Click \"Send Invite\".".to_string());
         }
         _ => {
-            steps.push("Enter the email address of one person on the list above.".to_string());
+            steps.push(format!("Enter the email address of one person {one}."));
             steps.push("Choose the role or roles listed for that person.".to_string());
             steps.push("Click \"Send Invite\".".to_string());
-            steps.push("Repeat steps 3 to 6 for each person on the list.".to_string());
+            steps.push(format!(
+                "Repeat steps {first} to {} for each person {each}.",
+                first + 3
+            ));
         }
     }
+}
+
+/// The clicks in the Wix dashboard, numbered.
+fn steps(site_id: &str, grants: &[Grant]) -> String {
+    let mut steps = vec![
+        format!(
+            "Open your site's dashboard: {}\n   (sign in with the Wix account that owns the site).",
+            dashboard_url(site_id)
+        ),
+        "Go to Settings → Roles & Permissions.".to_string(),
+    ];
+    invite_steps(&mut steps, grants, "on the list above", "on the list");
     let mut text: Vec<String> = steps
         .iter()
         .enumerate()
@@ -286,35 +299,7 @@ fn change_steps(ctx: &Context<'_>) -> String {
             join_and(&c.roles)
         ));
     }
-    match ctx.grants {
-        [] => {}
-        [only] => {
-            steps.push(
-                "Click \"Invite People\" (in some dashboards: \"Add Collaborators\").".to_string(),
-            );
-            steps.push(format!("Enter the email address {}.", only.email));
-            let noun = if only.roles.len() == 1 {
-                "role"
-            } else {
-                "roles"
-            };
-            steps.push(format!("Choose the {noun} {}.", join_and(&only.roles)));
-            steps.push("Click \"Send Invite\".".to_string());
-        }
-        _ => {
-            let first = steps.len() + 1;
-            steps.push(
-                "Click \"Invite People\" (in some dashboards: \"Add Collaborators\").".to_string(),
-            );
-            steps.push("Enter the email address of one person to add.".to_string());
-            steps.push("Choose the role or roles listed for that person.".to_string());
-            steps.push("Click \"Send Invite\".".to_string());
-            steps.push(format!(
-                "Repeat steps {first} to {} for each person to add.",
-                first + 3
-            ));
-        }
-    }
+    invite_steps(&mut steps, ctx.grants, "to add", "to add");
     let mut text: Vec<String> = steps
         .iter()
         .enumerate()
@@ -355,6 +340,48 @@ mod tests {
         assert_eq!(join_and(&s(&["A"])), "A");
         assert_eq!(join_and(&s(&["A", "B"])), "A and B");
         assert_eq!(join_and(&s(&["A", "B", "C"])), "A, B and C");
+    }
+
+    #[test]
+    fn invite_steps_number_themselves_after_the_steps_before() {
+        let grant = |email: &str, roles: &[&str]| Grant {
+            email: email.to_string(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        };
+        let before = |n: usize| vec![String::new(); n];
+        let mut none = before(3);
+        invite_steps(&mut none, &[], "to add", "to add");
+        assert_eq!(none.len(), 3);
+        let mut one = before(3);
+        invite_steps(
+            &mut one,
+            &[grant("a@x.example", &["Blog Editor", "SEO"])],
+            "to add",
+            "to add",
+        );
+        assert_eq!(
+            &one[3..],
+            [
+                "Click \"Invite People\" (in some dashboards: \"Add Collaborators\").",
+                "Enter the email address a@x.example.",
+                "Choose the roles Blog Editor and SEO.",
+                "Click \"Send Invite\".",
+            ]
+        );
+        let two = [
+            grant("a@x.example", &["SEO"]),
+            grant("b@x.example", &["SEO"]),
+        ];
+        let mut several = before(3);
+        invite_steps(&mut several, &two, "to add", "to add");
+        assert_eq!(several[4], "Enter the email address of one person to add.");
+        assert_eq!(several[7], "Repeat steps 4 to 7 for each person to add.");
+        let mut listed = before(2);
+        invite_steps(&mut listed, &two, "on the list above", "on the list");
+        assert_eq!(
+            listed[6],
+            "Repeat steps 3 to 6 for each person on the list."
+        );
     }
 
     #[test]

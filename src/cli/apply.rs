@@ -561,28 +561,22 @@ fn describe(change: &Change) -> String {
         }
         _ => escape::text(&change.who).into_owned(),
     };
+    let before = || {
+        change
+            .roles_before
+            .iter()
+            .map(|r| escape::text(&r.title))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match change.action {
         Action::RequestChange => format!(
             "{} {target}: {} → {}",
             change.action.name(),
-            change
-                .roles_before
-                .iter()
-                .map(|r| escape::text(&r.title))
-                .collect::<Vec<_>>()
-                .join(", "),
+            before(),
             titles.join(", ")
         ),
-        Action::RequestRemoval => format!(
-            "{} {target}: {}",
-            change.action.name(),
-            change
-                .roles_before
-                .iter()
-                .map(|r| escape::text(&r.title))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Action::RequestRemoval => format!("{} {target}: {}", change.action.name(), before()),
         Action::Invite | Action::ChangeRole | Action::Request | Action::Link => {
             format!("{} {target}: {}", change.action.name(), titles.join(", "))
         }

@@ -159,6 +159,13 @@ fn payload(
         .ok_or("the plan holds no message to send")?;
     let to = preview.to.as_ref().ok_or("the request has no recipient")?;
     let dashboard_url = crate::message::dashboard_url(&plan.site_id);
+    fn grant(g: &crate::plan::request::RequestGrant) -> webhook::PayloadGrant<'_> {
+        webhook::PayloadGrant {
+            who: &g.who,
+            email: &g.email,
+            roles: &g.roles,
+        }
+    }
     let body = webhook::Payload {
         kind_of: webhook::PAYLOAD_TYPE,
         version: 1,
@@ -174,15 +181,7 @@ fn payload(
             name: to.name.as_deref(),
             email: &to.email,
         },
-        grants: preview
-            .grants
-            .iter()
-            .map(|g| webhook::PayloadGrant {
-                who: &g.who,
-                email: &g.email,
-                roles: &g.roles,
-            })
-            .collect(),
+        grants: preview.grants.iter().map(grant).collect(),
         changes: preview
             .changes
             .iter()
@@ -193,15 +192,7 @@ fn payload(
                 roles: &c.roles,
             })
             .collect(),
-        removals: preview
-            .removals
-            .iter()
-            .map(|g| webhook::PayloadGrant {
-                who: &g.who,
-                email: &g.email,
-                roles: &g.roles,
-            })
-            .collect(),
+        removals: preview.removals.iter().map(grant).collect(),
         subject: &message.subject,
         text: &message.body,
         digest: &message.digest,
