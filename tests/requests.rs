@@ -1365,8 +1365,9 @@ fn report_states(h: &Harness, email: &str, now: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn a_person_removed_from_the_config_is_asked_to_be_removed_until_confirmed() {
+/// The email site after its first request went out (day 0) and the owner
+/// was confirmed to have granted it (day 1): alice and bob hold their roles.
+fn granted_by_the_owner() -> (Harness, Smtp, u16) {
     let h = harness(&config(
         "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
     ));
@@ -1379,6 +1380,12 @@ fn a_person_removed_from_the_config_is_asked_to_be_removed_until_confirmed() {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
+    (h, smtp, port)
+}
+
+#[test]
+fn a_person_removed_from_the_config_is_asked_to_be_removed_until_confirmed() {
+    let (h, smtp, port) = granted_by_the_owner();
 
     // Offboarding bob shows the removal the owner will be asked for, and
     // that the offboarding is not complete until they confirm it.
@@ -1988,18 +1995,7 @@ fn plans_show_grants_role_changes_and_removals_apart() {
 /// is refused like one that removes them itself.
 #[test]
 fn asking_an_owner_to_remove_more_than_the_cap_is_refused() {
-    let h = harness(&config(
-        "    agency: x\n    webhook: { url_env: X, secret_env: Y }",
-    ));
-    let (_smtp, port) = Smtp::start(&h);
-    h.write_config(&email_config(port));
-    assert!(apply_at(&h, T0).status.success());
-    let out = h
-        .cmd(&["request", "done", "shop"])
-        .env("ACCESSCTL_NOW", at(1, 0))
-        .output()
-        .expect("runs");
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (h, _smtp, port) = granted_by_the_owner();
 
     // Both people leave the site's list; the cap allows one removal.
     let capped = email_config(port)
