@@ -181,10 +181,6 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
 /// from filling memory.
 pub(crate) const PLAN_CAP: u64 = 512 * 1024 * 1024;
 
-/// Largest base config `--changed-from` reads: the loader refuses configs
-/// of more than 16 MiB anyway, so nothing larger is read into memory.
-const BASE_CAP: u64 = 16 * 1024 * 1024;
-
 /// The bytes of a saved plan (`what`: "the plan", "the shard plan"): a
 /// regular file (a symlink is followed) of at most [`PLAN_CAP`] bytes. A
 /// FIFO or device is refused before it is opened, so nothing hangs.
@@ -231,22 +227,26 @@ fn changed_from(
     // A regular file of at most what the loader accepts: a FIFO, a device
     // or a directory is refused before it is opened (nothing hangs), and a
     // huge file is not read into memory.
-    let bytes = crate::confine::read_regular(base, crate::confine::FollowLinks::Yes, BASE_CAP)
-        .map_err(|refusal| {
-            let why = match refusal {
-                crate::confine::Refusal::TooLarge(_) => {
-                    "it is larger than 16 MiB, the limit of a config".to_string()
-                }
-                other => refused_because(&other),
-            };
-            fail(
-                format!(
-                    "the base config {} (--changed-from) does not load: {why}",
-                    base.display()
-                ),
-                Some(hint),
-            )
-        })?;
+    let bytes = crate::confine::read_regular(
+        base,
+        crate::confine::FollowLinks::Yes,
+        crate::config::MAX_BYTES as u64,
+    )
+    .map_err(|refusal| {
+        let why = match refusal {
+            crate::confine::Refusal::TooLarge(_) => {
+                "it is larger than 16 MiB, the limit of a config".to_string()
+            }
+            other => refused_because(&other),
+        };
+        fail(
+            format!(
+                "the base config {} (--changed-from) does not load: {why}",
+                base.display()
+            ),
+            Some(hint),
+        )
+    })?;
     match crate::config::load_str(base, &bytes) {
         Ok(loaded) => Ok(crate::scope::changed_sites(
             &loaded.config,

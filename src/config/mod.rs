@@ -71,7 +71,7 @@ const RUNS_PER_THREAD: usize = 8;
 /// Largest config file accepted. 2,000 sites with 20 grants each take
 /// about 3 MiB; a bigger file is refused before it is parsed, so a huge one
 /// fails in well under a second.
-const MAX_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// Reads and validates the config file at `path`. The file is as
 /// untrusted as its contents (a pull request can commit it as a symlink):
