@@ -181,6 +181,21 @@ pub fn read_regular(path: &Path, follow: FollowLinks, cap: u64) -> Result<Vec<u8
     Ok(bytes)
 }
 
+/// The regular file at `path`, of at most `cap` bytes, to be read as a
+/// stream under the checks of [`read_regular`]; reading stops at `cap`
+/// bytes even if the file grows meanwhile (a reader then sees it end early).
+pub fn open_capped(
+    path: &Path,
+    follow: FollowLinks,
+    cap: u64,
+) -> Result<std::io::Take<fs::File>, Refusal> {
+    let (file, len) = open_regular(path, follow)?;
+    if len > cap {
+        return Err(Refusal::TooLarge(cap));
+    }
+    Ok(file.take(cap))
+}
+
 /// The first `limit` bytes of the regular file at `path` (the whole file
 /// when it is shorter) and the file's length, under the checks of
 /// [`read_regular`]: for a reader that says itself where a file passes its

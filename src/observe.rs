@@ -298,48 +298,99 @@ pub fn build_plan(
     recorded: &crate::ledger::guards::Recorded,
     overrides: safety::Overrides,
 ) -> Plan {
-    let plan_one = |(key, o): (&String, &Observed)| {
-        let site = config.sites.get(key)?;
-        let empty;
-        let ledger = match &o.ledger {
-            Some(l) => l,
-            None => {
-                empty = SiteLedger::new(&site.key, &site.wix.site_id);
-                &empty
-            }
-        };
-        let mut planned = plan::plan_site(config, site, &o.observation, ledger, now);
-        planned.targets = site
-            .targets
-            .iter()
-            .zip(&o.targets)
-            .map(|(t, seen)| {
-                plan::targets::plan_target(
-                    t,
-                    seen,
-                    site.owner.as_ref().map(|o| o.email.as_str()),
-                    &ledger.target_granted(t.target.platform, &t.target.id),
-                    now.date(),
-                    config.safety.expiry_warning_days,
-                )
-            })
-            .collect();
-        Some(planned)
-    };
     // Sites are planned independently, so a large run is split over the
     // cores; the chunks are joined in order, so the plan is the same.
     let entries: Vec<(&String, &Observed)> = observed.iter().collect();
-    let sites = crate::parallel::ordered_flat_map(&entries, PARALLEL_PLAN_ABOVE, |e| plan_one(*e));
+    let sites = crate::parallel::ordered_flat_map(&entries, PARALLEL_PLAN_ABOVE, |(key, o)| {
+        plan_one(config, key, o, now)
+    });
+    let whole = Whole {
+        ledger: ledger_check(observed),
+        policy: policy::check_live(config, observed, now.date()),
+    };
+    assemble(config, sites, whole, now, recorded, overrides)
+}
+
+/// [`build_plan`] for a caller that needs nothing observed afterwards
+/// (`plan`): each site's reading is freed as soon as the site is planned,
+/// so the readings and the plan are never held whole at once. The same plan.
+pub fn build_plan_consuming(
+    config: &Config,
+    observed: BTreeMap<String, Observed>,
+    now: OffsetDateTime,
+    recorded: &crate::ledger::guards::Recorded,
+    overrides: safety::Overrides,
+) -> Plan {
+    let whole = Whole {
+        ledger: ledger_check(&observed),
+        policy: policy::check_live(config, &observed, now.date()),
+    };
+    let sites = crate::parallel::ordered_flat_map_owned(
+        observed.into_iter().collect(),
+        PARALLEL_PLAN_ABOVE,
+        |(key, o)| plan_one(config, &key, &o, now),
+    );
+    assemble(config, sites, whole, now, recorded, overrides)
+}
+
+/// What a plan says of all the sites read at once.
+struct Whole {
+    ledger: plan::LedgerCheck,
+    policy: Vec<crate::policy::Violation>,
+}
+
+fn plan_one(
+    config: &Config,
+    key: &str,
+    o: &Observed,
+    now: OffsetDateTime,
+) -> Option<plan::SitePlan> {
+    let site = config.sites.get(key)?;
+    let empty;
+    let ledger = match &o.ledger {
+        Some(l) => l,
+        None => {
+            empty = SiteLedger::new(&site.key, &site.wix.site_id);
+            &empty
+        }
+    };
+    let mut planned = plan::plan_site(config, site, &o.observation, ledger, now);
+    planned.targets = site
+        .targets
+        .iter()
+        .zip(&o.targets)
+        .map(|(t, seen)| {
+            plan::targets::plan_target(
+                t,
+                seen,
+                site.owner.as_ref().map(|o| o.email.as_str()),
+                &ledger.target_granted(t.target.platform, &t.target.id),
+                now.date(),
+                config.safety.expiry_warning_days,
+            )
+        })
+        .collect();
+    Some(planned)
+}
+
+fn assemble(
+    config: &Config,
+    sites: Vec<plan::SitePlan>,
+    whole: Whole,
+    now: OffsetDateTime,
+    recorded: &crate::ledger::guards::Recorded,
+    overrides: safety::Overrides,
+) -> Plan {
     let mut plan = Plan {
         format_version: plan::FORMAT_VERSION,
         config_digest: config.digest.clone(),
         today: now.date().to_string(),
         sites,
         refusals: Vec::new(),
-        ledger: ledger_check(observed),
+        ledger: whole.ledger,
         skipped: Vec::new(),
         shard: None,
-        policy: policy::check_live(config, observed, now.date()),
+        policy: whole.policy,
     };
     plan.refusals = safety::check(&plan, config, recorded, overrides);
     plan

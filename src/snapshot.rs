@@ -213,19 +213,23 @@ pub fn load(path: &Path) -> Result<Snapshot, Report> {
         source: None,
     };
     let whole = Some(Pos { line: 1, col: 1 });
-    let bytes = crate::confine::read_regular(path, crate::confine::FollowLinks::Yes, SNAPSHOT_CAP)
-        .map_err(|refusal| {
-            let hint = match refusal {
-                crate::confine::Refusal::TooLarge(_) => {
-                    "a snapshot larger than 256 MiB is refused; take one of fewer sites (`--site`)"
-                }
-                _ => HINT,
-            };
-            single(
-                Diagnostic::error(path, None, format!("the snapshot file {refusal}"))
-                    .with_hint(hint),
-            )
-        })?;
+    // Read straight from the file, never held whole as text.
+    let open = || {
+        crate::confine::open_capped(path, crate::confine::FollowLinks::Yes, SNAPSHOT_CAP)
+            .map(|file| std::io::BufReader::with_capacity(1 << 16, file))
+            .map_err(|refusal| {
+                let hint = match refusal {
+                    crate::confine::Refusal::TooLarge(_) => {
+                        "a snapshot larger than 256 MiB is refused; take one of fewer sites (`--site`)"
+                    }
+                    _ => HINT,
+                };
+                single(
+                    Diagnostic::error(path, None, format!("the snapshot file {refusal}"))
+                        .with_hint(hint),
+                )
+            })
+    };
     let located = |e: &serde_json::Error, what: &str| {
         let pos = (e.line() > 0).then(|| Pos {
             line: e.line(),
@@ -243,45 +247,58 @@ pub fn load(path: &Path) -> Result<Snapshot, Report> {
                 .redacted(),
         )
     };
-    #[derive(Deserialize)]
-    struct Probe {
-        snapshot_version: Option<serde_json::Value>,
+    let version = |found: Option<u64>| {
+        match found {
+        Some(v) if v == u64::from(SNAPSHOT_VERSION) => Ok(()),
+        Some(v) => Err(single(
+            Diagnostic::error(
+                path,
+                whole,
+                format!(
+                    "unsupported snapshot version {v} (this accessctl reads version {SNAPSHOT_VERSION})"
+                ),
+            )
+            .with_hint("read it with the accessctl version that took it, or take a new one"),
+        )),
+        None => Err(single(
+            Diagnostic::error(
+                path,
+                whole,
+                "not a snapshot: no `snapshot_version` number at the top level",
+            )
+            .with_hint(HINT),
+        )),
     }
-    let probe: Probe =
-        serde_json::from_slice(&bytes).map_err(|e| located(&e, "not a snapshot (invalid JSON)"))?;
-    match probe
-        .snapshot_version
-        .as_ref()
-        .and_then(serde_json::Value::as_u64)
-    {
-        Some(v) if v == u64::from(SNAPSHOT_VERSION) => {}
-        Some(v) => {
-            return Err(single(
-                Diagnostic::error(
-                    path,
-                    whole,
-                    format!(
-                        "unsupported snapshot version {v} (this accessctl reads version {SNAPSHOT_VERSION})"
-                    ),
-                )
-                .with_hint("read it with the accessctl version that took it, or take a new one"),
-            ));
+    };
+    // One pass when the snapshot is good (contributors' role ids read as
+    // one shared copy each). Only when it is not is the file read again for
+    // its version alone, so that another version's snapshot, or JSON that
+    // is not a snapshot at all, is named as such rather than by the first
+    // field this version does not expect.
+    let reader = open()?;
+    let snapshot: Snapshot = match crate::state::RoleIds::while_reading(|| {
+        serde_json::from_reader::<_, Snapshot>(reader)
+    }) {
+        Ok(snapshot) => {
+            version(Some(u64::from(snapshot.snapshot_version)))?;
+            snapshot
         }
-        None => {
-            return Err(single(
-                Diagnostic::error(
-                    path,
-                    whole,
-                    "not a snapshot: no `snapshot_version` number at the top level",
-                )
-                .with_hint(HINT),
-            ));
+        Err(e) => {
+            #[derive(Deserialize)]
+            struct Probe {
+                snapshot_version: Option<serde_json::Value>,
+            }
+            let probe: Probe = serde_json::from_reader(open()?)
+                .map_err(|e| located(&e, "not a snapshot (invalid JSON)"))?;
+            version(
+                probe
+                    .snapshot_version
+                    .as_ref()
+                    .and_then(serde_json::Value::as_u64),
+            )?;
+            return Err(located(&e, "invalid snapshot"));
         }
-    }
-    // Contributors' role ids are read as one shared copy each.
-    let snapshot: Snapshot =
-        crate::state::RoleIds::while_reading(|| serde_json::from_slice(&bytes))
-            .map_err(|e| located(&e, "invalid snapshot"))?;
+    };
     let mut seen = BTreeSet::new();
     for s in &snapshot.sites {
         if !seen.insert(s.site.as_str()) {

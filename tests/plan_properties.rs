@@ -623,6 +623,29 @@ proptest! {
         let shuffled = plan(&config_text(&s, true), &live, &ledger(&s, true));
         prop_assert_eq!(json(&a), json(&shuffled));
     }
+
+    /// `plan` frees each site's reading as it plans it
+    /// (`build_plan_consuming`); `apply` keeps them (`build_plan`). Both
+    /// must make the same plan.
+    #[test]
+    fn a_plan_that_frees_its_readings_is_the_plan_that_keeps_them(s in scenario()) {
+        use accessctl::observe::{Observed, build_plan, build_plan_consuming};
+        let config = config::load_str(Path::new("access.yaml"), config_text(&s, false).as_bytes())
+            .map_err(|r| TestCaseError::fail(r.render()))?
+            .config;
+        let observed = BTreeMap::from([(
+            SITE.to_string(),
+            Observed {
+                observation: Observation::Live(live_site(&s)),
+                ledger: Some(ledger(&s, false)),
+                targets: Vec::new(),
+            },
+        )]);
+        let none = accessctl::ledger::guards::Recorded::None;
+        let kept = build_plan(&config, &observed, NOW, &none, Default::default());
+        let freed = build_plan_consuming(&config, observed, NOW, &none, Default::default());
+        prop_assert_eq!(kept, freed);
+    }
 }
 
 /// The emulator's seed for a scenario: the test's roles as the predefined

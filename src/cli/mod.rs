@@ -583,6 +583,43 @@ pub(crate) type Computed = (
     std::collections::BTreeMap<String, crate::observe::Observed>,
 );
 
+/// Whether a command needs the sites' readings once they are planned.
+/// `plan` does not: each reading is freed as soon as its site is planned
+/// ([`crate::observe::build_plan_consuming`]), which lowers the peak memory
+/// of a large run, and the [`Computed`] readings come back empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Readings {
+    Keep,
+    Drop,
+}
+
+/// The plan of `observed`, with the readings when `readings` keeps them.
+pub(crate) fn plan_readings(
+    config: &crate::model::Config,
+    observed: std::collections::BTreeMap<String, crate::observe::Observed>,
+    recorded: &crate::ledger::guards::Recorded,
+    guards: &GuardArgs,
+    readings: Readings,
+) -> Computed {
+    match readings {
+        Readings::Keep => {
+            let plan =
+                crate::observe::build_plan(config, &observed, now(), recorded, guards.overrides());
+            (plan, observed)
+        }
+        Readings::Drop => {
+            let plan = crate::observe::build_plan_consuming(
+                config,
+                observed,
+                now(),
+                recorded,
+                guards.overrides(),
+            );
+            (plan, std::collections::BTreeMap::new())
+        }
+    }
+}
+
 /// Read the selected sites and plan them.
 pub(crate) fn compute_plan(
     config: &crate::model::Config,
@@ -591,7 +628,15 @@ pub(crate) fn compute_plan(
     auth: &crate::ledger::Auth,
     rt: &tokio::runtime::Runtime,
 ) -> Result<Computed, Exit> {
-    compute_plan_scoped(config, remote, guards, auth, rt, &Scope::default())
+    compute_plan_scoped(
+        config,
+        remote,
+        guards,
+        auth,
+        rt,
+        &Scope::default(),
+        Readings::Keep,
+    )
 }
 
 /// [`compute_plan`] of the sites `scope` leaves of the selection.
@@ -602,6 +647,7 @@ pub(crate) fn compute_plan_scoped(
     auth: &crate::ledger::Auth,
     rt: &tokio::runtime::Runtime,
     scope: &Scope,
+    readings: Readings,
 ) -> Result<Computed, Exit> {
     check_selection(config, &remote.sites)?;
     let resolved = scope.resolve(config, &remote.sites);
@@ -623,8 +669,7 @@ pub(crate) fn compute_plan_scoped(
     }
     let observed = observe_live(config, remote, &selection, auth, rt)?;
     let recorded = recorded_guards(config, auth)?;
-    let mut plan =
-        crate::observe::build_plan(config, &observed, now(), &recorded, guards.overrides());
+    let (mut plan, observed) = plan_readings(config, observed, &recorded, guards, readings);
     plan.skipped = skipped;
     plan.shard = scope.shard;
     Ok((plan, observed))

@@ -169,6 +169,7 @@ pub fn run(path: &Path, args: &OffboardArgs) -> Exit {
             &args.remote,
             &args.guards,
             &auth,
+            super::Readings::Keep,
         ),
         None => {
             let rt = match runtime() {

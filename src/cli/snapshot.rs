@@ -198,15 +198,11 @@ pub(crate) fn compute_plan_observed(
     remote: &RemoteArgs,
     guards: &super::GuardArgs,
     auth: &crate::ledger::Auth,
-) -> Result<(crate::plan::Plan, BTreeMap<String, Observed>), Exit> {
+    readings: super::Readings,
+) -> Result<super::Computed, Exit> {
     let observed = observe_snapshot(config, file, remote, auth)?;
     let recorded = super::recorded_guards(config, auth)?;
-    let plan = crate::observe::build_plan(
-        config,
-        &observed,
-        super::now(),
-        &recorded,
-        guards.overrides(),
-    );
-    Ok((plan, observed))
+    Ok(super::plan_readings(
+        config, observed, &recorded, guards, readings,
+    ))
 }

@@ -138,11 +138,16 @@ fn check_runs<T: Send>(
             done.push((i, (checked, tree.take_duplicates())));
         }
     };
+    // This thread takes runs too: what its trees free is then reused by
+    // whatever it allocates next (the snapshot, the plan), where another
+    // thread's freed memory would stay held by that thread's arena.
     let mut results: Vec<(usize, RunResult<T>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let own = work();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .chain(own)
             .collect()
     });
     if failed.load(Ordering::Relaxed) {

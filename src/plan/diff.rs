@@ -15,7 +15,7 @@ use crate::hex::encode as hex;
 use crate::ledger::{InviteRecord, InviteState, SiteLedger, Trust};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
 use crate::plan::request;
-use crate::plan::{Action, Change, Mode, Pending, Provenance, Role, SitePlan, rfc3339};
+use crate::plan::{Action, Change, Listing, Mode, Pending, Provenance, Role, SitePlan, rfc3339};
 use crate::roles;
 use crate::state::{LiveSite, RoleSet};
 
@@ -879,7 +879,8 @@ impl<'a> Planner<'a> {
         plan.after = access
             .into_iter()
             .map(|(who, roles)| format!("{who}: {roles}"))
-            .collect();
+            .collect::<Listing>()
+            .same_as(&plan.before);
     }
 }
 

@@ -337,11 +337,12 @@ pub fn schema_json() -> String {
     text
 }
 
-/// An access listing: one line per principal, sorted. Held as one text (one
-/// allocation, not one per line: a 10,000-site plan has 440,000 lines); in
-/// JSON it is a list of lines.
+/// An access listing: one line per principal, sorted. Held as one shared
+/// text (one allocation, not one per line: a 10,000-site plan has 440,000
+/// lines; and a site whose access does not change holds one text for both
+/// listings, see [`Listing::same_as`]); in JSON it is a list of lines.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Listing(String);
+pub struct Listing(std::sync::Arc<str>);
 
 impl Listing {
     /// The lines, in order.
@@ -354,6 +355,11 @@ impl Listing {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// `self`, sharing `other`'s text when the two are equal.
+    pub fn same_as(self, other: &Listing) -> Listing {
+        if self == *other { other.clone() } else { self }
     }
 }
 
@@ -375,7 +381,7 @@ impl<S: AsRef<str>> FromIterator<S> for Listing {
                     .map(|c| if c == '\n' { ' ' } else { c }),
             );
         }
-        Listing(text)
+        Listing(text.into())
     }
 }
 

@@ -34,13 +34,22 @@ pub fn render_text(plan: &Plan, opts: &TextOptions) -> String {
 
 /// [`render_text`] written straight to `out`, as `plan` prints it: the text
 /// of a large plan is never held in memory whole.
+/// Sites whose text is made at once.
+const TEXT_BATCH: usize = 1024;
+
 pub fn write_text(plan: &Plan, opts: &TextOptions, out: impl Write) -> std::io::Result<()> {
     let painter = Painter { color: opts.color };
     let mut out = std::io::BufWriter::new(out);
     let mut wrote_any = false;
     let mut previous_was_long = false;
-    for site in &plan.sites {
-        let block = site_block(site, painter);
+    // Blocks are made on all cores a batch at a time (bounded memory) and
+    // written in order.
+    let blocks = plan.sites.chunks(TEXT_BATCH).flat_map(|batch| {
+        crate::parallel::ordered_flat_map(batch, TEXT_BATCH / 4, |site| {
+            Some(site_block(site, painter))
+        })
+    });
+    for block in blocks {
         let long = block.len() > 1;
         // One-line blocks ("no changes") stay together so that a plan over
         // many quiet sites does not turn into a column of blank lines.
