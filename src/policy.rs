@@ -65,6 +65,19 @@ pub struct SiteView {
     pub holdings: Vec<Holding>,
 }
 
+impl SiteView {
+    /// `site`'s view holding `holdings`, those of `platforms` complete.
+    pub fn of(site: &Site, platforms: BTreeSet<Platform>, holdings: Vec<Holding>) -> Self {
+        SiteView {
+            site: site.key.clone(),
+            owner_email: site.owner.as_ref().map(|o| o.email.clone()),
+            pos: site.pos,
+            platforms,
+            holdings,
+        }
+    }
+}
+
 /// A rule broken on a site. Also the plan's JSON for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -318,13 +331,7 @@ pub fn config_view(config: &Config, site: &Site, today: Date) -> SiteView {
             }
         }
     }
-    SiteView {
-        site: site.key.clone(),
-        owner_email: site.owner.as_ref().map(|o| o.email.clone()),
-        pos: site.pos,
-        platforms,
-        holdings,
-    }
+    SiteView::of(site, platforms, holdings)
 }
 
 /// What the config says of a role a live holder has: whether any grant in

@@ -471,6 +471,16 @@ fn an_attackers_snapshot_is_refused_with_a_located_error_never_a_panic() {
         v.to_string().as_bytes(),
         &["unsupported snapshot version 99", "reads version 1"],
     );
+    // Another version's shape: named by its version, not by the first
+    // field this version does not know.
+    let mut v = doc.clone();
+    v["snapshot_version"] = Value::from(2);
+    v["clients"] = v["sites"].take();
+    refused(
+        "v2.json",
+        v.to_string().as_bytes(),
+        &["unsupported snapshot version 2", "reads version 1"],
+    );
     let mut v = doc.clone();
     v.as_object_mut()
         .expect("object")

@@ -86,19 +86,10 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     let team_keys = key_set(root.get("teams"));
     let no_people = BTreeMap::new();
     let no_levels = platforms::Levels::new();
-    let mut r = Resolver {
-        file,
-        tree,
-        // Without the sites, which are checked one by one below.
-        diagnostics: super::schema::check(&parts.root, tree, file),
-        fallback: Vec::new(),
-        person_keys: &person_keys,
-        team_keys: &team_keys,
-        people: &no_people,
-        levels: &no_levels,
-        names: HashSet::new(),
-        custom_roles: Vec::new(),
-    };
+    let keys = (&person_keys, &team_keys);
+    let mut r = Resolver::new(file, tree, keys, &no_people, &no_levels);
+    // Without the sites, which are checked one by one below.
+    r.diagnostics = super::schema::check(&parts.root, tree, file);
     let people = r.people(root.get("people"));
     let levels = r.levels(root.get("levels"));
     let level_custom_roles = std::mem::take(&mut r.custom_roles);
@@ -123,18 +114,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         .map(|p| (p.email.as_str(), p.key.as_str()))
         .collect();
     let checked = parts.check_sites(|tree, key, body| {
-        let mut r = Resolver {
-            file,
-            tree,
-            diagnostics: Vec::new(),
-            fallback: Vec::new(),
-            person_keys: &person_keys,
-            team_keys: &team_keys,
-            people: &people,
-            levels: &levels,
-            names: HashSet::new(),
-            custom_roles: Vec::new(),
-        };
+        let mut r = Resolver::new(file, tree, keys, &people, &levels);
         // The site alone, at its place in a document, against the whole
         // schema: every error path is the one it has in the file.
         let mut doc = serde_json::json!({ "version": 2, "sites": { key: body } });
@@ -211,18 +191,7 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
     }
     // Rules name custom Wix roles only as the grants and levels do.
     let custom: BTreeSet<String> = warned.iter().map(|name| crate::roles::slug(name)).collect();
-    let mut r = Resolver {
-        file,
-        tree,
-        diagnostics: Vec::new(),
-        fallback: Vec::new(),
-        person_keys: &person_keys,
-        team_keys: &team_keys,
-        people: &people,
-        levels: &levels,
-        names: HashSet::new(),
-        custom_roles: Vec::new(),
-    };
+    let mut r = Resolver::new(file, tree, keys, &people, &levels);
     let policies = r.policies(root.get("policies"), &custom);
     diagnostics.extend(r.diagnostics);
     fallback.extend(r.fallback);
@@ -403,6 +372,30 @@ struct Resolver<'a> {
     /// closest predefined title: warned about once per name across the
     /// config, after the sites are merged in order.
     custom_roles: Vec<(Arc<str>, Pos, Option<&'static str>)>,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver with nothing found yet.
+    fn new(
+        file: &'a Path,
+        tree: &'a Tree<'a>,
+        keys: (&'a BTreeSet<String>, &'a BTreeSet<String>),
+        people: &'a BTreeMap<String, Person>,
+        levels: &'a platforms::Levels,
+    ) -> Self {
+        Resolver {
+            file,
+            tree,
+            diagnostics: Vec::new(),
+            fallback: Vec::new(),
+            person_keys: keys.0,
+            team_keys: keys.1,
+            people,
+            levels,
+            names: HashSet::new(),
+            custom_roles: Vec::new(),
+        }
+    }
 }
 
 impl Resolver<'_> {

@@ -112,13 +112,7 @@ pub fn live_view(config: &Config, site: &Site, o: &Observed, today: Date) -> Sit
     for p in unread {
         platforms.remove(&p);
     }
-    SiteView {
-        site: site.key.clone(),
-        owner_email: site.owner.as_ref().map(|o| o.email.clone()),
-        pos: site.pos,
-        platforms,
-        holdings,
-    }
+    SiteView::of(site, platforms, holdings)
 }
 
 /// Every observed site's live state, checked. Empty without rules.
