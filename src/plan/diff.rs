@@ -884,34 +884,30 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// Feeds formatted text to a hasher without building strings: this runs
-/// for every site of every plan.
-struct Hashing(Sha256);
-
-impl std::fmt::Write for Hashing {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.update(s);
-        Ok(())
-    }
-}
-
 /// A digest of everything the plan was computed from on the site's side.
+/// This runs for every site of every plan (and again when a snapshot is
+/// restored), so the text it hashes is built with plain appends into one
+/// buffer, hashed once, not through `format!` machinery.
 pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
     use std::fmt::Write;
-    let mut h = Hashing(Sha256::new());
-    // Writing to a hasher cannot fail.
+    let mut text = String::with_capacity(4096);
     for owner in &live.owners {
-        let _ = writeln!(h, "owner {owner}");
+        line(&mut text, &["owner ", owner]);
     }
     for (account, roles) in &live.contributors {
-        let _ = write!(h, "contributor {account} ");
+        text.push_str("contributor ");
+        text.push_str(account);
+        text.push(' ');
         for (i, role) in roles.iter().enumerate() {
-            let _ = write!(h, "{}{role}", if i == 0 { "" } else { "," });
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(role);
         }
-        let _ = writeln!(h);
+        text.push('\n');
     }
     for role in live.roles.iter() {
-        let _ = writeln!(h, "role {} {}", role.id, role.title);
+        line(&mut text, &["role ", &role.id, " ", &role.title]);
     }
     // The ledger's order carries no meaning except among one email's
     // invites (the latest counts), so a reordered but equal ledger gives the
@@ -920,8 +916,9 @@ pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
     let mut invites: Vec<_> = ledger.invites.iter().collect();
     invites.sort_by(|a, b| a.email.cmp(&b.email));
     for invite in invites {
+        // Writing to a string cannot fail.
         let _ = writeln!(
-            h,
+            text,
             "invite {} {} {:?} {} {}",
             invite.id.as_deref().unwrap_or("-"),
             invite.email,
@@ -939,14 +936,22 @@ pub fn fingerprint(live: &LiveSite, ledger: &SiteLedger) -> String {
     // lines as sorting their text would.
     identities.sort_unstable();
     for (email, account) in identities {
-        let _ = writeln!(h, "identity {email} {account}");
+        line(&mut text, &["identity ", email, " ", account]);
     }
     let mut granted: Vec<&String> = ledger.granted.iter().map(|g| &g.account_id).collect();
     granted.sort_unstable();
     for account in granted {
-        let _ = writeln!(h, "granted {account}");
+        line(&mut text, &["granted ", account]);
     }
-    hex(&h.0.finalize())
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// `parts` appended to `text` as one line.
+fn line(text: &mut String, parts: &[&str]) {
+    for part in parts {
+        text.push_str(part);
+    }
+    text.push('\n');
 }
 
 /// A reason, with where its account comes from when that is the ledger:

@@ -375,11 +375,12 @@ impl<S: AsRef<str>> FromIterator<S> for Listing {
             if i > 0 {
                 text.push('\n');
             }
-            text.extend(
-                line.as_ref()
-                    .chars()
-                    .map(|c| if c == '\n' { ' ' } else { c }),
-            );
+            let line = line.as_ref();
+            if line.contains('\n') {
+                text.push_str(&line.replace('\n', " "));
+            } else {
+                text.push_str(line);
+            }
         }
         Listing(text.into())
     }
