@@ -13,7 +13,9 @@ use time::Date;
 use super::Listing;
 use crate::model::SiteTarget;
 use crate::platform::diff::{self, Desired, Refused};
-use crate::platform::{Access, Capabilities, Change, ChangeKind, Platform, TargetState};
+use crate::platform::{
+    Access, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Platform, TargetState,
+};
 
 /// What one target needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -99,12 +101,18 @@ pub fn plan_target(
             return plan;
         }
     };
-    let before = listing(
-        seen.state
-            .bindings
-            .iter()
-            .filter_map(|b| Some((b.email.clone()?, &b.access))),
-    );
+    let before: BTreeMap<String, Held> = seen
+        .state
+        .bindings
+        .iter()
+        .filter_map(|b| {
+            let held = Held {
+                access: b.access.clone(),
+                mark: mark(&b.lifecycle),
+            };
+            Some((b.email.as_ref()?.to_lowercase(), held))
+        })
+        .collect();
     plan.fingerprint = Some(fingerprint(&before));
     let untouchable: Vec<&str> = seen
         .self_email
@@ -123,14 +131,27 @@ pub fn plan_target(
     );
     let mut changes = d.changes;
     changes.sort_by(|a, b| (a.kind, &a.email).cmp(&(b.kind, &b.email)));
-    let mut after: BTreeMap<String, Access> = before.clone();
+    let mut after: BTreeMap<String, Held> = before.clone();
     for c in &changes {
         match (&c.kind, &c.to) {
             (ChangeKind::Remove, _) | (_, None) => {
                 after.remove(&c.email);
             }
             (_, Some(to)) => {
-                after.insert(c.email.clone(), to.clone());
+                // An invitation stays one until accepted; on an invitation
+                // platform an added principal is invited.
+                let mark = match before.get(&c.email) {
+                    Some(held) => held.mark,
+                    None if seen.capabilities.effect == GrantEffect::Invitation => INVITED,
+                    None => "",
+                };
+                after.insert(
+                    c.email.clone(),
+                    Held {
+                        access: to.clone(),
+                        mark,
+                    },
+                );
             }
         }
     }
@@ -203,20 +224,35 @@ fn desired(
     (wants, ended)
 }
 
-fn listing<'a>(bindings: impl Iterator<Item = (String, &'a Access)>) -> BTreeMap<String, Access> {
-    bindings
-        .map(|(email, access)| (email.to_lowercase(), access.clone()))
-        .collect()
+/// What a principal holds, as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Held {
+    access: Access,
+    /// After the email: `""` when active, [`INVITED`] while an invitation
+    /// is open, `" (state unknown)"` when the platform does not say.
+    mark: &'static str,
 }
 
-fn lines(by_email: &BTreeMap<String, Access>) -> Listing {
+const INVITED: &str = " (invited)";
+
+fn mark(lifecycle: &Lifecycle) -> &'static str {
+    match lifecycle {
+        Lifecycle::Active => "",
+        Lifecycle::Pending { .. } => INVITED,
+        Lifecycle::Unknown => " (state unknown)",
+    }
+}
+
+fn lines(by_email: &BTreeMap<String, Held>) -> Listing {
     by_email
         .iter()
-        .map(|(email, access)| format!("{email}: {}", access.describe()))
+        .map(|(email, held)| format!("{email}{}: {}", held.mark, held.access.describe()))
         .collect()
 }
 
-fn fingerprint(before: &BTreeMap<String, Access>) -> String {
+/// The SHA-256 of the before listing: an invitation accepted (or a state
+/// that becomes known) changes it, as a changed role does.
+fn fingerprint(before: &BTreeMap<String, Held>) -> String {
     let mut h = Sha256::new();
     for line in lines(before).lines() {
         h.update(line.as_bytes());
@@ -342,6 +378,49 @@ mod tests {
             ["a@x.test: editor", "boss@x.test: admin"]
         );
         assert!(plan.fingerprint.is_some());
+    }
+
+    #[test]
+    fn invitations_are_listed_as_such_and_their_acceptance_changes_the_fingerprint() {
+        let target = site_target(
+            vec![
+                grant("p@x.test", "viewer", None, "person p"),
+                grant("new@x.test", "viewer", None, "person new"),
+            ],
+            Unmanaged::Keep,
+        );
+        let with = |lifecycle: Lifecycle, effect: GrantEffect| {
+            let mut seen = seen(&[("p@x.test", "viewer")]).expect("seen");
+            seen.state.bindings[0].lifecycle = lifecycle;
+            seen.capabilities.effect = effect;
+            plan_target(&target, &Ok(seen), None, &BTreeSet::new(), TODAY, 14)
+        };
+        let pending = Lifecycle::Pending {
+            invitation: Some("inv-1".into()),
+            expires: None,
+        };
+        let invited = with(pending, GrantEffect::Invitation);
+        assert_eq!(
+            invited.before.lines().collect::<Vec<_>>(),
+            ["p@x.test (invited): viewer"]
+        );
+        assert_eq!(
+            invited.after.lines().collect::<Vec<_>>(),
+            ["new@x.test (invited): viewer", "p@x.test (invited): viewer"],
+            "the open invitation is not sent again; the new grant is an invitation"
+        );
+        let accepted = with(Lifecycle::Active, GrantEffect::Invitation);
+        assert_eq!(
+            accepted.before.lines().collect::<Vec<_>>(),
+            ["p@x.test: viewer"]
+        );
+        assert_ne!(invited.fingerprint, accepted.fingerprint);
+        // Where grants take effect at once, nothing is marked.
+        let immediate = with(Lifecycle::Active, GrantEffect::Immediate);
+        assert_eq!(
+            immediate.after.lines().collect::<Vec<_>>(),
+            ["new@x.test: viewer", "p@x.test: viewer"]
+        );
     }
 
     #[test]

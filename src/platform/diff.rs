@@ -8,7 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Unmanaged;
-use super::{Access, Capabilities, Change, ChangeKind, Target, TargetState};
+use super::{
+    Access, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Target, TargetState,
+};
 
 /// What the config wants one principal to hold on a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,14 @@ pub struct TargetDiff {
 ///   own principal (`self_email`) is never changed or removed.
 /// - A change that would leave the target without any holder of the
 ///   admin role is refused, not planned.
+/// - Lifecycles (platforms with invitations): a pending invitation is the
+///   principal's binding — not sent again when it grants what the config
+///   wants, updated or withdrawn like an active binding otherwise — but its
+///   roles are not held yet, so it never counts as the last admin; on an
+///   invitation platform, a principal added or not yet active holds nothing
+///   until it accepts. A binding in an unknown state is never changed or
+///   removed, and the config's grant to it waits until it is known.
+///   Providers report open invitations only (an expired one is no binding).
 pub fn diff(
     target: &Target,
     caps: &Capabilities,
@@ -90,8 +100,17 @@ pub fn diff_ending(
     }
 
     let mut live: BTreeMap<String, &super::Binding> = BTreeMap::new();
+    let mut unknown: BTreeSet<String> = BTreeSet::new();
     for binding in &state.bindings {
         match &binding.email {
+            Some(email) if binding.lifecycle == Lifecycle::Unknown => {
+                let email = email.to_lowercase();
+                out.warnings.push(format!(
+                    "{email}'s access ({}) is in a state the platform does not tell; it is left alone, and the config's grant to it waits until it is known",
+                    binding.access.describe()
+                ));
+                unknown.insert(email);
+            }
             Some(email) => {
                 live.insert(email.to_lowercase(), binding);
             }
@@ -107,6 +126,9 @@ pub fn diff_ending(
     }
 
     for (email, want) in desired {
+        if unknown.contains(email) {
+            continue;
+        }
         if is_self(email) {
             out.warnings.push(format!(
                 "{email} is the account accessctl acts as, or the client's owner; the config's grant to it is not planned"
@@ -173,7 +195,7 @@ pub fn diff_ending(
     }
 
     if let Some(admin) = caps.admin_role {
-        guard_last_admin(admin, &live, &mut out);
+        guard_last_admin(admin, caps.effect, &live, &mut out);
     }
     out
 }
@@ -238,18 +260,31 @@ fn removal(
 }
 
 /// Refuse the changes that would take the admin role from its last holders.
-fn guard_last_admin(admin: &str, live: &BTreeMap<String, &super::Binding>, out: &mut TargetDiff) {
+/// Only an active binding holds a role: a pending invitation's do not count,
+/// and on an invitation platform neither does what a change gives a
+/// principal that is not active yet (it holds it once it accepts).
+fn guard_last_admin(
+    admin: &str,
+    effect: GrantEffect,
+    live: &BTreeMap<String, &super::Binding>,
+    out: &mut TargetDiff,
+) {
     let holds = |access: Option<&Access>| access.is_some_and(|a| a.roles.contains(admin));
+    let active = |email: &str| {
+        live.get(email)
+            .is_some_and(|b| b.lifecycle == Lifecycle::Active)
+    };
     let mut after: BTreeSet<&str> = live
         .iter()
-        .filter(|(_, b)| holds(Some(&b.access)))
+        .filter(|(e, b)| active(e) && holds(Some(&b.access)))
         .map(|(e, _)| e.as_str())
         .collect();
     if after.is_empty() {
         return;
     }
     for change in &out.changes {
-        if holds(change.to.as_ref()) {
+        let at_once = effect == GrantEffect::Immediate || active(&change.email);
+        if holds(change.to.as_ref()) && at_once {
             after.insert(change.email.as_str());
         } else {
             after.remove(change.email.as_str());
@@ -258,9 +293,11 @@ fn guard_last_admin(admin: &str, live: &BTreeMap<String, &super::Binding>, out: 
     if !after.is_empty() {
         return;
     }
+    // What takes the role from an active holder is refused; withdrawing a
+    // pending invitation takes nothing anyone holds.
     let (kept, refused): (Vec<Change>, Vec<Change>) = std::mem::take(&mut out.changes)
         .into_iter()
-        .partition(|c| !holds(c.from.as_ref()) || holds(c.to.as_ref()));
+        .partition(|c| !(active(&c.email) && holds(c.from.as_ref())) || holds(c.to.as_ref()));
     out.changes = kept;
     out.refused = refused
         .into_iter()
@@ -478,6 +515,140 @@ mod tests {
         let remove = diff(&target(&[]), &CAPS, &none, &live, Unmanaged::Remove, None);
         assert_eq!(remove.changes[0].kind, ChangeKind::Remove);
         assert_eq!(remove.changes[0].handle.as_deref(), Some("h/stray@b.test"));
+    }
+
+    fn in_state(email: &str, a: Access, lifecycle: Lifecycle) -> Binding {
+        Binding {
+            lifecycle,
+            ..binding(email, a)
+        }
+    }
+
+    fn pending() -> Lifecycle {
+        Lifecycle::Pending {
+            invitation: None,
+            expires: None,
+        }
+    }
+
+    fn kinds(d: &TargetDiff) -> Vec<(&str, ChangeKind)> {
+        d.changes
+            .iter()
+            .map(|c| (c.email.as_str(), c.kind))
+            .collect()
+    }
+
+    #[test]
+    fn a_pending_invitation_is_not_sent_again_and_changes_like_a_binding() {
+        let live = state(
+            vec![in_state("p@a.test", access(&["viewer"], &[]), pending())],
+            &[],
+        );
+        let run = |desired: &BTreeMap<String, Desired>| {
+            diff(&target(&[]), &CAPS, desired, &live, Unmanaged::Remove, None)
+        };
+        let same = BTreeMap::from([("p@a.test".to_string(), want(access(&["viewer"], &[])))]);
+        assert!(run(&same).changes.is_empty(), "{:?}", run(&same));
+        let more = BTreeMap::from([("p@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let d = run(&more);
+        assert_eq!(kinds(&d), [("p@a.test", ChangeKind::Update)]);
+        assert_eq!(d.changes[0].handle.as_deref(), Some("h/p@a.test"));
+        let gone = run(&BTreeMap::new());
+        assert_eq!(kinds(&gone), [("p@a.test", ChangeKind::Remove)]);
+        assert!(gone.refused.is_empty(), "{gone:?}");
+    }
+
+    #[test]
+    fn a_binding_in_an_unknown_state_is_left_alone() {
+        let live = state(
+            vec![in_state(
+                "u@a.test",
+                access(&["viewer"], &[]),
+                Lifecycle::Unknown,
+            )],
+            &[],
+        );
+        let wants_admin = BTreeMap::from([("u@a.test".to_string(), want(access(&["admin"], &[])))]);
+        for desired in [wants_admin, BTreeMap::new()] {
+            let d = diff(
+                &target(&[]),
+                &CAPS,
+                &desired,
+                &live,
+                Unmanaged::Remove,
+                None,
+            );
+            assert!(d.changes.is_empty(), "{d:?}");
+            assert!(
+                d.warnings
+                    .iter()
+                    .any(|w| w.contains("u@a.test") && w.contains("left alone")),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pending_admin_is_not_an_admin_yet() {
+        let live = state(
+            vec![
+                binding("boss@a.test", access(&["admin"], &[])),
+                in_state("next@a.test", access(&["admin"], &[]), pending()),
+            ],
+            &[],
+        );
+        let desired = BTreeMap::from([("next@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let d = diff(
+            &target(&[]),
+            &CAPS,
+            &desired,
+            &live,
+            Unmanaged::Remove,
+            None,
+        );
+        assert!(d.changes.is_empty(), "{d:?}");
+        assert_eq!(d.refused.len(), 1, "{d:?}");
+        assert_eq!(d.refused[0].change.email, "boss@a.test");
+        // Withdrawing the invitation takes nothing anyone holds.
+        let desired = BTreeMap::from([("boss@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let d = diff(
+            &target(&[]),
+            &CAPS,
+            &desired,
+            &live,
+            Unmanaged::Remove,
+            None,
+        );
+        assert_eq!(kinds(&d), [("next@a.test", ChangeKind::Remove)]);
+        assert!(d.refused.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn on_an_invitation_platform_a_new_admin_holds_nothing_until_accepting() {
+        let live = state(vec![binding("boss@a.test", access(&["admin"], &[]))], &[]);
+        let desired = BTreeMap::from([("new@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let run = |caps: &Capabilities| {
+            diff(&target(&[]), caps, &desired, &live, Unmanaged::Remove, None)
+        };
+        // Immediate: the new admin holds the role at once; the old one goes.
+        let d = run(&CAPS);
+        assert_eq!(
+            kinds(&d),
+            [
+                ("new@a.test", ChangeKind::Add),
+                ("boss@a.test", ChangeKind::Remove)
+            ]
+        );
+        assert!(d.refused.is_empty());
+        // By invitation: the old admin stays until the new one accepts.
+        let invitation = Capabilities {
+            effect: GrantEffect::Invitation,
+            ..CAPS
+        };
+        let d = run(&invitation);
+        assert_eq!(kinds(&d), [("new@a.test", ChangeKind::Add)]);
+        assert_eq!(d.refused.len(), 1);
+        assert_eq!(d.refused[0].change.email, "boss@a.test");
     }
 
     #[test]
