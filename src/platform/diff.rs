@@ -488,14 +488,7 @@ mod tests {
     fn the_last_admin_is_not_removed() {
         let live = state(vec![binding("boss@a.test", access(&["admin"], &[]))], &[]);
         let desired = BTreeMap::from([("new@a.test".to_string(), want(access(&["viewer"], &[])))]);
-        let d = diff(
-            &target(&[]),
-            &CAPS,
-            &desired,
-            &live,
-            Unmanaged::Remove,
-            None,
-        );
+        let d = removing(&desired, &live);
         assert_eq!(d.changes.len(), 1, "the add stays: {d:?}");
         assert_eq!(d.changes[0].kind, ChangeKind::Add);
         assert_eq!(d.refused.len(), 1);
@@ -538,15 +531,19 @@ mod tests {
             .collect()
     }
 
+    /// The diff of a target that manages no container, under
+    /// `unmanaged: remove`, with the default capabilities.
+    fn removing(desired: &BTreeMap<String, Desired>, live: &TargetState) -> TargetDiff {
+        diff(&target(&[]), &CAPS, desired, live, Unmanaged::Remove, None)
+    }
+
     #[test]
     fn a_pending_invitation_is_not_sent_again_and_changes_like_a_binding() {
         let live = state(
             vec![in_state("p@a.test", access(&["viewer"], &[]), pending())],
             &[],
         );
-        let run = |desired: &BTreeMap<String, Desired>| {
-            diff(&target(&[]), &CAPS, desired, &live, Unmanaged::Remove, None)
-        };
+        let run = |desired: &BTreeMap<String, Desired>| removing(desired, &live);
         let same = BTreeMap::from([("p@a.test".to_string(), want(access(&["viewer"], &[])))]);
         assert!(run(&same).changes.is_empty(), "{:?}", run(&same));
         let more = BTreeMap::from([("p@a.test".to_string(), want(access(&["admin"], &[])))]);
@@ -570,14 +567,7 @@ mod tests {
         );
         let wants_admin = BTreeMap::from([("u@a.test".to_string(), want(access(&["admin"], &[])))]);
         for desired in [wants_admin, BTreeMap::new()] {
-            let d = diff(
-                &target(&[]),
-                &CAPS,
-                &desired,
-                &live,
-                Unmanaged::Remove,
-                None,
-            );
+            let d = removing(&desired, &live);
             assert!(d.changes.is_empty(), "{d:?}");
             assert!(
                 d.warnings
@@ -598,27 +588,13 @@ mod tests {
             &[],
         );
         let desired = BTreeMap::from([("next@a.test".to_string(), want(access(&["admin"], &[])))]);
-        let d = diff(
-            &target(&[]),
-            &CAPS,
-            &desired,
-            &live,
-            Unmanaged::Remove,
-            None,
-        );
+        let d = removing(&desired, &live);
         assert!(d.changes.is_empty(), "{d:?}");
         assert_eq!(d.refused.len(), 1, "{d:?}");
         assert_eq!(d.refused[0].change.email, "boss@a.test");
         // Withdrawing the invitation takes nothing anyone holds.
         let desired = BTreeMap::from([("boss@a.test".to_string(), want(access(&["admin"], &[])))]);
-        let d = diff(
-            &target(&[]),
-            &CAPS,
-            &desired,
-            &live,
-            Unmanaged::Remove,
-            None,
-        );
+        let d = removing(&desired, &live);
         assert_eq!(kinds(&d), [("next@a.test", ChangeKind::Remove)]);
         assert!(d.refused.is_empty(), "{d:?}");
     }
