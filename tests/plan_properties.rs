@@ -623,27 +623,55 @@ proptest! {
         let shuffled = plan(&config_text(&s, true), &live, &ledger(&s, true));
         prop_assert_eq!(json(&a), json(&shuffled));
     }
+}
+
+proptest! {
+    // 300 sites a case: fewer cases.
+    #![proptest_config(ProptestConfig {
+        cases: 16,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// `plan` frees each site's reading as it plans it
     /// (`build_plan_consuming`); `apply` keeps them (`build_plan`). Both
-    /// must make the same plan.
+    /// must make the same plan — over enough sites (300) that both split
+    /// the work over the cores.
     #[test]
     fn a_plan_that_frees_its_readings_is_the_plan_that_keeps_them(s in scenario()) {
         use accessctl::observe::{Observed, build_plan, build_plan_consuming};
-        let config = config::load_str(Path::new("access.yaml"), config_text(&s, false).as_bytes())
+        const SITES: usize = 300;
+        let one = config_text(&s, false);
+        let (head, block) = one.split_once("sites:\n").expect("a sites block");
+        let mut text = format!("{head}sites:\n");
+        let mut observed = BTreeMap::new();
+        for n in 0..SITES {
+            let (key, id) = (format!("{SITE}{n:03}"), format!("{SITE_ID}-{n}"));
+            text.push_str(
+                &block
+                    .replacen(&format!("  {SITE}:"), &format!("  {key}:"), 1)
+                    .replacen(&format!("site_id: {SITE_ID}"), &format!("site_id: {id}"), 1),
+            );
+            let mut site_ledger = ledger(&s, n % 2 == 1);
+            site_ledger.site = key.clone();
+            site_ledger.site_id = id;
+            observed.insert(
+                key,
+                Observed {
+                    observation: Observation::Live(live_site(&s)),
+                    ledger: Some(site_ledger),
+                    targets: Vec::new(),
+                },
+            );
+        }
+        let config = config::load_str(Path::new("access.yaml"), text.as_bytes())
             .map_err(|r| TestCaseError::fail(r.render()))?
             .config;
-        let observed = BTreeMap::from([(
-            SITE.to_string(),
-            Observed {
-                observation: Observation::Live(live_site(&s)),
-                ledger: Some(ledger(&s, false)),
-                targets: Vec::new(),
-            },
-        )]);
+        prop_assert_eq!(config.sites.len(), SITES);
         let none = accessctl::ledger::guards::Recorded::None;
         let kept = build_plan(&config, &observed, NOW, &none, Default::default());
         let freed = build_plan_consuming(&config, observed, NOW, &none, Default::default());
+        prop_assert_eq!(kept.sites.len(), SITES);
         prop_assert_eq!(kept, freed);
     }
 }
