@@ -32,11 +32,11 @@ pub fn render_text(plan: &Plan, opts: &TextOptions) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// [`render_text`] written straight to `out`, as `plan` prints it: the text
-/// of a large plan is never held in memory whole.
 /// Sites whose text is made at once.
 const TEXT_BATCH: usize = 1024;
 
+/// [`render_text`] written straight to `out`, as `plan` prints it: the text
+/// of a large plan is never held in memory whole.
 pub fn write_text(plan: &Plan, opts: &TextOptions, out: impl Write) -> std::io::Result<()> {
     let painter = Painter { color: opts.color };
     let mut out = std::io::BufWriter::new(out);
