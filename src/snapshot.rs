@@ -248,27 +248,23 @@ pub fn load(path: &Path) -> Result<Snapshot, Report> {
         )
     };
     let version = |found: Option<u64>| {
-        match found {
-        Some(v) if v == u64::from(SNAPSHOT_VERSION) => Ok(()),
-        Some(v) => Err(single(
-            Diagnostic::error(
-                path,
-                whole,
+        let (message, hint) = match found {
+            Some(v) if v == u64::from(SNAPSHOT_VERSION) => return Ok(()),
+            Some(v) => (
                 format!(
-                    "unsupported snapshot version {v} (this accessctl reads version {SNAPSHOT_VERSION})"
+                    "unsupported snapshot version {v} (this accessctl reads version {})",
+                    SNAPSHOT_VERSION
                 ),
-            )
-            .with_hint("read it with the accessctl version that took it, or take a new one"),
-        )),
-        None => Err(single(
-            Diagnostic::error(
-                path,
-                whole,
-                "not a snapshot: no `snapshot_version` number at the top level",
-            )
-            .with_hint(HINT),
-        )),
-    }
+                "read it with the accessctl version that took it, or take a new one",
+            ),
+            None => (
+                "not a snapshot: no `snapshot_version` number at the top level".to_string(),
+                HINT,
+            ),
+        };
+        Err(single(
+            Diagnostic::error(path, whole, message).with_hint(hint),
+        ))
     };
     // One pass when the snapshot is good (contributors' role ids read as
     // one shared copy each). Only when it is not is the file read again for
