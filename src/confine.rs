@@ -43,6 +43,19 @@ pub enum Refusal {
     Io(String),
 }
 
+/// "larger than N MiB" (KiB, or bytes, when not a whole number of MiB):
+/// the size limit of a file or an answer, as messages state it.
+pub fn larger_than(cap: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if cap.is_multiple_of(MIB) {
+        format!("larger than {} MiB", cap / MIB)
+    } else if cap.is_multiple_of(1024) {
+        format!("larger than {} KiB", cap / 1024)
+    } else {
+        format!("larger than {cap} bytes")
+    }
+}
+
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

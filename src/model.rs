@@ -145,6 +145,32 @@ impl Site {
     pub fn is_request_mode(&self) -> bool {
         self.wix.api_key_env.is_none()
     }
+
+    /// The site as it bears on a plan: every position in the file cleared,
+    /// so moving a block, or adding a line above it, changes nothing
+    /// (`--changed-from` compares sites this way).
+    pub fn without_positions(&self) -> Site {
+        let mut s = self.clone();
+        s.pos = Pos::default();
+        for g in &mut s.grants {
+            g.pos = Pos::default();
+            g.roles = g
+                .roles
+                .iter()
+                .map(|r| RoleName {
+                    name: r.name.clone(),
+                    pos: Pos::default(),
+                })
+                .collect();
+        }
+        for t in &mut s.targets {
+            t.pos = Pos::default();
+            for g in &mut t.grants {
+                g.pos = Pos::default();
+            }
+        }
+        s
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Config, Person, Pos, Principal, RoleName, Site};
+use crate::model::{Config, Person, Pos, Principal, Site};
 
 /// One slice of N: `index` is 1-based (`--shard 2/4`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -193,7 +193,7 @@ pub fn changed_sites(
             if requests_changed && (site.is_request_mode() || was.is_request_mode()) {
                 return true;
             }
-            if resolved(was) != resolved(site) {
+            if was.without_positions() != site.without_positions() {
                 return true;
             }
             let names = |s: &Site| {
@@ -223,31 +223,6 @@ fn unpositioned(policies: &crate::model::policy::Policies) -> crate::model::poli
         rule.pos = Pos::default();
     }
     p
-}
-
-/// A site as it bears on a plan: the model with every position in the file
-/// cleared (moving a block, or a line above it, changes nothing).
-fn resolved(site: &Site) -> Site {
-    let mut s = site.clone();
-    s.pos = Pos::default();
-    for g in &mut s.grants {
-        g.pos = Pos::default();
-        g.roles = g
-            .roles
-            .iter()
-            .map(|r| RoleName {
-                name: r.name.clone(),
-                pos: Pos::default(),
-            })
-            .collect();
-    }
-    for t in &mut s.targets {
-        t.pos = Pos::default();
-        for g in &mut t.grants {
-            g.pos = Pos::default();
-        }
-    }
-    s
 }
 
 /// The ledger directory as the config sets it, relative to the file's

@@ -219,10 +219,11 @@ pub fn load(path: &Path) -> Result<Snapshot, Report> {
             .map(|file| std::io::BufReader::with_capacity(1 << 16, file))
             .map_err(|refusal| {
                 let hint = match refusal {
-                    crate::confine::Refusal::TooLarge(_) => {
-                        "a snapshot larger than 256 MiB is refused; take one of fewer sites (`--site`)"
-                    }
-                    _ => HINT,
+                    crate::confine::Refusal::TooLarge(cap) => format!(
+                        "a snapshot {} is refused; take one of fewer sites (`--site`)",
+                        crate::confine::larger_than(cap)
+                    ),
+                    _ => HINT.to_string(),
                 };
                 single(
                     Diagnostic::error(path, None, format!("the snapshot file {refusal}"))

@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use accessctl::config::offboard::{Offboarding, offboard};
-use accessctl::diag::Pos;
-use accessctl::model::{Config, Grant, Principal, RoleName, Site};
+use accessctl::model::{Config, Grant, Principal, Site};
 use common::{accessctl, stderr};
 
 /// A valid config: bob is in two teams and has direct grants by key, by
@@ -95,29 +94,6 @@ fn load(text: &str) -> Result<Config, String> {
         .map_err(|r| r.render())
 }
 
-fn unpositioned(site: &Site) -> Site {
-    let mut s = site.clone();
-    s.pos = Pos::default();
-    for g in &mut s.grants {
-        g.pos = Pos::default();
-        g.roles = g
-            .roles
-            .iter()
-            .map(|r| RoleName {
-                name: r.name.clone(),
-                pos: Pos::default(),
-            })
-            .collect();
-    }
-    for t in &mut s.targets {
-        t.pos = Pos::default();
-        for g in &mut t.grants {
-            g.pos = Pos::default();
-        }
-    }
-    s
-}
-
 fn model(c: &Config) -> Model {
     Model {
         people: c
@@ -129,7 +105,7 @@ fn model(c: &Config) -> Model {
         sites: c
             .sites
             .iter()
-            .map(|(k, s)| (k.clone(), unpositioned(s)))
+            .map(|(k, s)| (k.clone(), s.without_positions()))
             .collect(),
         safety: format!("{:?}", c.safety),
         requests: format!("{:?}", c.requests),

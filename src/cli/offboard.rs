@@ -319,7 +319,7 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
             let theirs = c.who == done.person
                 || c.email
                     .as_deref()
-                    .is_some_and(|e| e.to_lowercase() == email.to_lowercase())
+                    .is_some_and(|e| e.to_lowercase() == email)
                 || (account.is_some() && c.account_id.as_deref() == account);
             if theirs {
                 report.revokes.push(Revoke {
@@ -340,7 +340,7 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
                 .iter()
                 .map(|g| (&g.email, "remove them"))
                 .chain(r.changes.iter().map(|c| (&c.email, "change their roles")));
-            for (_, what) in asked.filter(|(e, _)| e.to_lowercase() == email.to_lowercase()) {
+            for (_, what) in asked.filter(|(e, _)| e.to_lowercase() == email) {
                 let when = match (r.status, r.sent_at.as_deref()) {
                     (crate::plan::RequestStatus::New, _) | (_, None) => {
                         "apply asks the owner to".to_string()

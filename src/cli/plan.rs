@@ -194,22 +194,23 @@ pub(crate) const PLAN_CAP: u64 = 512 * 1024 * 1024;
 pub(crate) fn read_plan_file(file: &Path, what: &str, hint: &str) -> Result<Vec<u8>, Exit> {
     crate::confine::read_regular(file, crate::confine::FollowLinks::Yes, PLAN_CAP).map_err(
         |refusal| {
+            let larger = crate::confine::larger_than(PLAN_CAP);
             let hint = match &refusal {
-                crate::confine::Refusal::TooLarge(_) => {
-                    "a plan file larger than 512 MiB is refused; plan fewer sites (`--site`, `--shard K/N`)"
-                }
+                crate::confine::Refusal::TooLarge(_) => format!(
+                    "a plan file {larger} is refused; plan fewer sites (`--site`, `--shard K/N`)"
+                ),
                 crate::confine::Refusal::NotRegular => {
-                    "name the plan file itself, not a directory, pipe or device"
+                    "name the plan file itself, not a directory, pipe or device".to_string()
                 }
-                _ => hint,
+                _ => hint.to_string(),
             };
             let why = match refusal {
-                crate::confine::Refusal::TooLarge(_) => "it is larger than 512 MiB".to_string(),
+                crate::confine::Refusal::TooLarge(_) => format!("it is {larger}"),
                 other => refused_because(&other),
             };
             fail(
                 format!("cannot read {what} {}: {why}", file.display()),
-                Some(hint),
+                Some(&hint),
             )
         },
     )
@@ -241,9 +242,10 @@ fn changed_from(
     )
     .map_err(|refusal| {
         let why = match refusal {
-            crate::confine::Refusal::TooLarge(_) => {
-                "it is larger than 16 MiB, the limit of a config".to_string()
-            }
+            crate::confine::Refusal::TooLarge(cap) => format!(
+                "it is {}, the limit of a config",
+                crate::confine::larger_than(cap)
+            ),
             other => refused_because(&other),
         };
         fail(

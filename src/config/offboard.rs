@@ -45,6 +45,7 @@ pub struct Removed {
 #[derive(Debug, Clone)]
 pub struct Offboarding {
     pub person: String,
+    /// Lower-cased.
     pub email: String,
     pub wix_account_id: Option<String>,
     pub text: String,

@@ -14,14 +14,7 @@ pub enum BodyError {
 impl BodyError {
     /// "larger than N bytes" (KiB or MiB when round).
     pub fn too_large(cap: usize) -> String {
-        const MIB: usize = 1024 * 1024;
-        if cap.is_multiple_of(MIB) {
-            format!("larger than {} MiB", cap / MIB)
-        } else if cap.is_multiple_of(1024) {
-            format!("larger than {} KiB", cap / 1024)
-        } else {
-            format!("larger than {cap} bytes")
-        }
+        crate::confine::larger_than(cap as u64)
     }
 }
 
