@@ -151,8 +151,8 @@ fn wanted_on_wix(config: &Config, site: &Site, subject: &Subject, now: OffsetDat
         let mine = match &grant.principal {
             Principal::Person(key) => subject.person.as_deref() == Some(&**key),
             _ => false,
-        } || (email.is_some() && email == subject.email)
-            || (account.is_some() && account == subject.account);
+        } || (email.is_some() && email == subject.email.as_deref())
+            || (account.is_some() && account == subject.account.as_deref());
         if !mine {
             continue;
         }

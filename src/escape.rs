@@ -38,7 +38,12 @@ fn is_unsafe(c: char) -> bool {
 /// marker `##[` broken as `#\u{23}[`, so the datum stays one line segment
 /// and cannot style a terminal or command the Actions runner.
 pub fn text(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| c != '\t' && is_unsafe(c)) && !s.contains("##[") {
+    // Printable ASCII and tabs (nearly every datum) need no char decoding.
+    let plain = s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+        || !s.chars().any(|c| c != '\t' && is_unsafe(c));
+    // `contains('#')` is a quick scan; a substring search is set up only
+    // when there is a `#`.
+    if plain && !(s.contains('#') && s.contains("##[")) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use accessctl::cli::{Cli, Exit, run};
 
+/// mimalloc, not glibc's malloc: a large plan frees millions of small
+/// strings on two threads (ARCHITECTURE.md, Choices).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::parse_args() {
         Ok(cli) => cli,

@@ -295,14 +295,17 @@ impl Config {
     }
 
     /// The email and known account id of a principal.
-    pub fn identity_of(&self, principal: &Principal) -> (Option<String>, Option<String>) {
+    pub fn identity_of<'a>(
+        &'a self,
+        principal: &'a Principal,
+    ) -> (Option<&'a str>, Option<&'a str>) {
         match principal {
             Principal::Person(key) => match self.people.get(&**key) {
-                Some(p) => (Some(p.email.clone()), p.wix_account_id.clone()),
+                Some(p) => (Some(&p.email), p.wix_account_id.as_deref()),
                 None => (None, None),
             },
-            Principal::Email(email) => (Some(email.to_string()), None),
-            Principal::Account(id) => (None, Some(id.to_string())),
+            Principal::Email(email) => (Some(email), None),
+            Principal::Account(id) => (None, Some(id)),
         }
     }
 

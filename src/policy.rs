@@ -302,7 +302,7 @@ pub fn config_view(config: &Config, site: &Site, today: Date) -> SiteView {
             holdings.push(Holding {
                 platform: Platform::Wix,
                 who: config.label_of(&g.principal),
-                email: email.clone(),
+                email: email.map(str::to_string),
                 role: slug(&role.name),
                 title: role.name.to_string(),
                 in_config: true,

@@ -97,6 +97,11 @@ pub fn resolve<'a>(name: &str, roles: &'a [RoleDef]) -> Result<&'a RoleDef, Stri
     let found = roles
         .iter()
         .find(|r| {
+            // ASCII on both sides (nearly always): lower-casing keeps the
+            // length, so a byte comparison decides.
+            if r.title.is_ascii() && lower.is_ascii() {
+                return r.title.eq_ignore_ascii_case(&lower);
+            }
             r.title
                 .chars()
                 .flat_map(char::to_lowercase)

@@ -209,6 +209,22 @@ impl LiveSite {
         titles.sort();
         titles
     }
+
+    /// [`LiveSite::titles`] as one text, `, ` between them: the titles are
+    /// borrowed, only the text is made (listings hold it for every
+    /// contributor of every site).
+    pub fn titles_joined<I: AsRef<str>>(&self, ids: impl IntoIterator<Item = I>) -> String {
+        let ids: Vec<I> = ids.into_iter().collect();
+        let mut titles: Vec<&str> = ids
+            .iter()
+            .map(|id| {
+                let id = id.as_ref();
+                self.role(id).map_or(id, |r| r.title.as_str())
+            })
+            .collect();
+        titles.sort_unstable();
+        titles.join(", ")
+    }
 }
 
 #[cfg(test)]

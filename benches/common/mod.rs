@@ -18,6 +18,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+
+/// The allocator the binary uses (`src/main.rs`), so what a benchmark times
+/// in its own process (the engine, the report) is what `accessctl` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 use accessctl::emulator::Seed;

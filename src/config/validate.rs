@@ -117,7 +117,14 @@ pub fn resolve(parts: &Parts<'_>, tree: &Tree<'_>, file: &Path, digest: String) 
         let mut r = Resolver::new(file, tree, keys, &people, &levels);
         // The site alone, at its place in a document, against the whole
         // schema: every error path is the one it has in the file.
-        let mut doc = serde_json::json!({ "version": 2, "sites": { key: body } });
+        // Built by moving the body in (`json!` would copy it).
+        let mut doc = Value::Object(Map::from_iter([
+            ("version".to_string(), Value::from(2)),
+            (
+                "sites".to_string(),
+                Value::Object(Map::from_iter([(key.to_string(), body)])),
+            ),
+        ]));
         r.diagnostics.extend(super::schema::check(&doc, tree, file));
         let body = doc
             .get_mut("sites")

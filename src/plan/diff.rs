@@ -32,10 +32,10 @@ pub enum Observation {
 
 /// One desired principal after merging all its grants on the site.
 #[derive(Debug, Clone)]
-struct Want {
+struct Want<'a> {
     label: String,
-    email: Option<String>,
-    account: Option<String>,
+    email: Option<&'a str>,
+    account: Option<&'a str>,
     roles: Vec<RoleName>,
 }
 
@@ -113,7 +113,7 @@ fn warn_expiring(config: &Config, site: &Site, now: OffsetDateTime, plan: &mut S
 
 /// Grants still in force, merged per principal. A person and a bare
 /// `email:`/`wix_account_id:` grant naming the same identity become one.
-fn desired(config: &Config, site: &Site, now: OffsetDateTime) -> Vec<Want> {
+fn desired<'a>(config: &'a Config, site: &'a Site, now: OffsetDateTime) -> Vec<Want<'a>> {
     let today = now.date();
     let mut by_principal: BTreeMap<Principal, Want> = BTreeMap::new();
     for grant in &site.grants {
@@ -164,8 +164,8 @@ fn plan_requests(
         .iter()
         .map(|w| request::Wanted {
             label: &w.label,
-            email: w.email.as_deref(),
-            account: w.account.as_deref(),
+            email: w.email,
+            account: w.account,
             roles: &w.roles,
         })
         .collect();
@@ -358,7 +358,7 @@ impl<'a> Planner<'a> {
     /// other invite, the contributor is the person the invite went to.
     /// Anything less certain is reported, never guessed.
     fn learn_identities(&mut self, plan: &mut SitePlan) {
-        let config_accounts: BTreeSet<String> = self
+        let config_accounts: BTreeSet<&str> = self
             .site
             .grants
             .iter()
@@ -371,7 +371,7 @@ impl<'a> Planner<'a> {
             .filter(|(a, _)| {
                 !self.live.owners.contains(*a)
                     && self.identity.email_for_account(a).is_none()
-                    && !config_accounts.contains(*a)
+                    && !config_accounts.contains(a.as_str())
                     && !self.ledger.is_granted(a)
             })
             .collect();
@@ -472,8 +472,8 @@ impl<'a> Planner<'a> {
     }
 
     fn plan_want(&mut self, want: &Want, target: &BTreeSet<String>, plan: &mut SitePlan) {
-        let (account, provenance) = match (&want.account, &want.email) {
-            (Some(a), _) => (Some(a.clone()), Some(Provenance::Config)),
+        let (account, provenance) = match (want.account, want.email) {
+            (Some(a), _) => (Some(a.to_string()), Some(Provenance::Config)),
             (None, Some(e)) => (
                 self.identity.get(e).map(str::to_string),
                 self.identity.source(e),
@@ -493,7 +493,7 @@ impl<'a> Planner<'a> {
                 self.handled.insert(account.clone());
                 // Known by the config, so the invite-match step skipped it;
                 // an invite still open for its email was evidently accepted.
-                if let Some(email) = &want.email
+                if let Some(email) = want.email
                     && !self.linked_emails.contains(email)
                     && let Some(invite) = self.ledger.latest_invite(email)
                     && (invite.is_outstanding(self.now) || invite.state == InviteState::Unknown)
@@ -518,7 +518,7 @@ impl<'a> Planner<'a> {
                     plan.changes.push(Change {
                         action: Action::ChangeRole,
                         who: want.label.clone(),
-                        email: want.email.clone(),
+                        email: want.email.map(str::to_string),
                         account_id: Some(account.clone()),
                         invite_id: None,
                         roles_before: self.roles_of(current),
@@ -530,7 +530,7 @@ impl<'a> Planner<'a> {
                 return;
             }
         }
-        if let (Some(email), Some(owner)) = (&want.email, &self.site.owner)
+        if let (Some(email), Some(owner)) = (want.email, &self.site.owner)
             && owner.email.eq_ignore_ascii_case(email)
         {
             plan.warnings.push(format!(
@@ -539,7 +539,7 @@ impl<'a> Planner<'a> {
             ));
             return;
         }
-        let Some(email) = &want.email else {
+        let Some(email) = want.email else {
             plan.warnings.push(format!(
                 "`{}` is not a collaborator and no email is known for it, so it cannot be invited: give the person's email in the config",
                 want.label
@@ -550,7 +550,7 @@ impl<'a> Planner<'a> {
         let invite = |reason: String| Change {
             action: Action::Invite,
             who: want.label.clone(),
-            email: Some(email.clone()),
+            email: Some(email.to_string()),
             account_id: None,
             invite_id: None,
             roles_before: Vec::new(),
@@ -569,7 +569,7 @@ impl<'a> Planner<'a> {
                 if &record_roles == target {
                     plan.pending.push(Pending {
                         who: want.label.clone(),
-                        email: email.clone(),
+                        email: email.to_string(),
                         roles: self.roles_of(&record.role_ids),
                         sent_at: rfc3339(record.sent_at),
                         expires_at: rfc3339(record.expires_at),
@@ -578,7 +578,7 @@ impl<'a> Planner<'a> {
                     plan.changes.push(Change {
                         action: Action::RevokeInvite,
                         who: want.label.clone(),
-                        email: Some(email.clone()),
+                        email: Some(email.to_string()),
                         account_id: None,
                         invite_id: record.id.clone(),
                         roles_before: self.roles_of(&record.role_ids),
@@ -617,31 +617,29 @@ impl<'a> Planner<'a> {
         // Accounts the config names on this site, even through expired grants:
         // their access is managed, so losing the grant means removal.
         // The value is the latest `until` that has passed, if any.
-        let mut referenced: BTreeMap<String, Option<time::Date>> = BTreeMap::new();
+        let mut referenced: BTreeMap<&str, Option<time::Date>> = BTreeMap::new();
         let today = self.now.date();
         for grant in &self.site.grants {
             let (email, account) = self.config.identity_of(&grant.principal);
-            let account =
-                account.or_else(|| email.and_then(|e| self.identity.get(&e).map(str::to_string)));
+            let account = account.or_else(|| email.and_then(|e| self.identity.get(e)));
             if let Some(account) = account {
                 let ended = grant.until.filter(|u| *u < today);
                 let entry = referenced.entry(account).or_insert(ended);
                 *entry = (*entry).max(ended);
             }
         }
-        let desired_accounts: BTreeSet<&String> =
-            wants.iter().filter_map(|w| w.account.as_ref()).collect();
+        let desired_accounts: BTreeSet<&str> = wants.iter().filter_map(|w| w.account).collect();
         for (account, roles) in &self.live.contributors {
             if self.live.owners.contains(account)
                 || self.handled.contains(account)
-                || desired_accounts.contains(account)
+                || desired_accounts.contains(account.as_str())
             {
                 continue;
             }
             let who = self.who_for_account(account);
-            let reason = if let Some(Some(ended)) = referenced.get(account) {
+            let reason = if let Some(Some(ended)) = referenced.get(account.as_str()) {
                 Some(format!("its grant ended on {ended} by its `until` date"))
-            } else if self.granted.contains(account) || referenced.contains_key(account) {
+            } else if self.granted.contains(account) || referenced.contains_key(account.as_str()) {
                 Some("no grant in the config any more".to_string())
             } else {
                 match self.site.unmanaged {
@@ -651,7 +649,7 @@ impl<'a> Planner<'a> {
                             "unmanaged collaborator `{}` ({}) has no grant on this site in the config; add one (see `accessctl import`) or set `unmanaged: remove`",
                             // Wix's words, kept to this line of the warning.
                             crate::escape::text(&who),
-                            crate::escape::text(&self.live.titles(roles).join(", "))
+                            crate::escape::text(&self.live.titles_joined(roles.iter()))
                         ));
                         None
                     }
@@ -679,9 +677,10 @@ impl<'a> Planner<'a> {
 
     /// Open invites for people the config no longer wants.
     fn plan_leftover_invites(&self, wants: &[Want], plan: &mut SitePlan) {
-        let wanted: BTreeSet<&String> = wants.iter().filter_map(|w| w.email.as_ref()).collect();
+        let wanted: BTreeSet<&str> = wants.iter().filter_map(|w| w.email).collect();
         for invite in self.open_invites() {
-            if wanted.contains(&invite.email) || self.linked_emails.contains(&invite.email) {
+            if wanted.contains(invite.email.as_str()) || self.linked_emails.contains(&invite.email)
+            {
                 continue;
             }
             match (&invite.id, invite.state) {
@@ -770,7 +769,7 @@ impl<'a> Planner<'a> {
     }
 
     fn access_label(&self, account: &str) -> String {
-        match self.email_for_account(account) {
+        match self.identity.email_for_account(account) {
             Some(email) => format!("{email} (account {account})"),
             None => format!("account {account}"),
         }
@@ -788,19 +787,21 @@ impl<'a> Planner<'a> {
     }
 
     fn describe_before(&self, plan: &mut SitePlan) {
-        let mut lines = Vec::new();
+        let mut lines = Vec::with_capacity(
+            self.live.owners.len() + self.live.contributors.len() + self.ledger.invites.len(),
+        );
+        let owner_note = self.owner_note();
         for owner in &self.live.owners {
-            lines.push(format!("account {owner}: {}", self.owner_note()));
+            lines.push(format!("account {owner}: {owner_note}"));
         }
         for (account, roles) in &self.live.contributors {
             if self.live.owners.contains(account) {
                 continue;
             }
-            lines.push(format!(
-                "{}: {}",
-                self.access_label(account),
-                self.live.titles(roles).join(", ")
-            ));
+            let mut line = self.access_label(account);
+            line.push_str(": ");
+            line.push_str(&self.live.titles_joined(roles.iter()));
+            lines.push(line);
         }
         for invite in self
             .ledger
@@ -811,7 +812,7 @@ impl<'a> Planner<'a> {
             lines.push(format!(
                 "{} (invited): {}",
                 invite.email,
-                self.live.titles(&invite.role_ids).join(", ")
+                self.live.titles_joined(&invite.role_ids)
             ));
         }
         lines.sort();
@@ -821,15 +822,16 @@ impl<'a> Planner<'a> {
     /// The access listing as it will be once the changes are made.
     fn describe_after(&self, plan: &mut SitePlan) {
         let mut access: BTreeMap<String, String> = BTreeMap::new();
+        let owner_note = self.owner_note();
         for owner in &self.live.owners {
-            access.insert(format!("account {owner}"), self.owner_note());
+            access.insert(format!("account {owner}"), owner_note.clone());
         }
         let invited = |email: &str| format!("{email} (invited)");
         for (account, roles) in &self.live.contributors {
             if !self.live.owners.contains(account) {
                 access.insert(
                     self.access_label(account),
-                    self.live.titles(roles).join(", "),
+                    self.live.titles_joined(roles.iter()),
                 );
             }
         }
@@ -841,13 +843,13 @@ impl<'a> Planner<'a> {
         {
             access.insert(
                 invited(&invite.email),
-                self.live.titles(&invite.role_ids).join(", "),
+                self.live.titles_joined(&invite.role_ids),
             );
         }
         let titles = |roles: &[Role]| {
             roles
                 .iter()
-                .map(|r| r.title.clone())
+                .map(|r| r.title.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -878,7 +880,11 @@ impl<'a> Planner<'a> {
         }
         plan.after = access
             .into_iter()
-            .map(|(who, roles)| format!("{who}: {roles}"))
+            .map(|(mut who, roles)| {
+                who.push_str(": ");
+                who.push_str(&roles);
+                who
+            })
             .collect::<Listing>()
             .same_as(&plan.before);
     }

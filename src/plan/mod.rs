@@ -357,6 +357,11 @@ impl Listing {
         self.0.is_empty()
     }
 
+    /// The length of the text: the lines and the breaks between them.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// `self`, sharing `other`'s text when the two are equal.
     pub fn same_as(self, other: &Listing) -> Listing {
         if self == *other { other.clone() } else { self }

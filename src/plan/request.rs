@@ -580,7 +580,7 @@ fn removal_reason(config: &Config, site: &Site, email: &str, now: OffsetDateTime
         .grants
         .iter()
         .filter(|g| g.until.is_some_and(|until| until < now.date()))
-        .filter(|g| config.identity_of(&g.principal).0.as_deref() == Some(email))
+        .filter(|g| config.identity_of(&g.principal).0 == Some(email))
         .filter_map(|g| g.until)
         .max();
     match ended {

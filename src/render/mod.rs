@@ -305,9 +305,12 @@ fn listing_diff(before: &crate::plan::Listing, after: &crate::plan::Listing) -> 
         return None;
     }
     let lines = |list: &crate::plan::Listing| {
-        list.lines()
-            .map(|l| format!("{}\n", escape::line(l)))
-            .collect::<String>()
+        let mut text = String::with_capacity(list.len() + 64);
+        for line in list.lines() {
+            text.push_str(&escape::line(line));
+            text.push('\n');
+        }
+        text
     };
     let (before, after) = (lines(before), lines(after));
     let diff = similar::TextDiff::from_lines(&before, &after)

@@ -175,7 +175,10 @@ fn site_block(site: &SitePlan, painter: Painter) -> Vec<String> {
     {
         lines.push(String::new());
         for line in diff.lines() {
-            lines.push(format!("    {}", painter.paint(diff_style(line), line)));
+            let mut text = String::with_capacity(line.len() + 4);
+            text.push_str("    ");
+            painter.paint_into(&mut text, diff_style(line), line);
+            lines.push(text);
         }
     }
     if let Some(request) = &site.request {
@@ -306,12 +309,18 @@ struct Painter {
 
 impl Painter {
     fn paint(self, style: Style, text: &str) -> String {
-        if !self.color || style == Style::new() || text.is_empty() {
-            return text.to_string();
-        }
         let mut out = String::with_capacity(text.len() + 16);
+        self.paint_into(&mut out, style, text);
+        out
+    }
+
+    /// [`Painter::paint`] appended to `out`.
+    fn paint_into(self, out: &mut String, style: Style, text: &str) {
+        if !self.color || style == Style::new() || text.is_empty() {
+            out.push_str(text);
+            return;
+        }
         // Writing into a String cannot fail.
         let _ = write!(out, "{style}{text}{style:#}");
-        out
     }
 }
