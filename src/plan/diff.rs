@@ -16,8 +16,9 @@ use crate::ledger::{InviteRecord, InviteState, SiteLedger, Trust};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
 use crate::plan::request;
 use crate::plan::{Action, Change, Listing, Mode, Pending, Provenance, Role, SitePlan, rfc3339};
+use crate::platform::identity::{self, Finding, Invitation, Stranger};
 use crate::roles;
-use crate::state::{LiveSite, RoleSet};
+use crate::state::LiveSite;
 
 /// What the provider could tell about a site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,11 +353,9 @@ impl<'a> Planner<'a> {
             .filter(move |i| i.is_outstanding(now) || i.state == InviteState::Unknown)
     }
 
-    /// A contributor who was not on the site when an invite was sent and
-    /// holds exactly the invite's roles is a candidate for it. When an invite
-    /// has exactly one candidate and that contributor is a candidate for no
-    /// other invite, the contributor is the person the invite went to.
-    /// Anything less certain is reported, never guessed.
+    /// Which new collaborators accepted which open invites, by the core's
+    /// rule (`platform::identity`): what it concludes is linked, what it
+    /// cannot tell is reported, never guessed.
     fn learn_identities(&mut self, plan: &mut SitePlan) {
         let config_accounts: BTreeSet<&str> = self
             .site
@@ -364,7 +363,7 @@ impl<'a> Planner<'a> {
             .iter()
             .filter_map(|g| self.config.identity_of(&g.principal).1)
             .collect();
-        let unknown_accounts: Vec<(&String, &RoleSet)> = self
+        let strangers: Vec<Stranger<'_>> = self
             .live
             .contributors
             .iter()
@@ -374,54 +373,38 @@ impl<'a> Planner<'a> {
                     && !config_accounts.contains(a.as_str())
                     && !self.ledger.is_granted(a)
             })
+            .map(|(a, held)| Stranger {
+                id: a,
+                roles: held.iter().collect(),
+            })
             .collect();
         let invites: Vec<&InviteRecord> = self
             .open_invites()
             .filter(|i| self.identity.get(&i.email).is_none())
             .collect();
-        let candidates = |invite: &InviteRecord| -> Vec<&String> {
-            let roles: BTreeSet<&str> = invite.role_ids.iter().map(String::as_str).collect();
-            unknown_accounts
-                .iter()
-                .filter(|(account, held)| {
-                    !invite.existing_accounts.contains(account)
-                        && held.iter().collect::<BTreeSet<_>>() == roles
-                })
-                .map(|(account, _)| *account)
-                .collect()
-        };
-        let per_invite: Vec<(&InviteRecord, Vec<&String>)> =
-            invites.iter().map(|i| (*i, candidates(i))).collect();
+        let invitations: Vec<Invitation<'_>> = invites
+            .iter()
+            .map(|i| Invitation {
+                email: &i.email,
+                roles: i.role_ids.iter().map(String::as_str).collect(),
+                present_when_sent: &i.existing_accounts,
+            })
+            .collect();
         let mut links = Vec::new();
-        for (invite, accounts) in &per_invite {
-            match accounts.as_slice() {
-                [] => {}
-                [account] => {
-                    let mut rivals: Vec<String> = per_invite
-                        .iter()
-                        .filter(|(_, a)| a.contains(account))
-                        .map(|(i, _)| i.email.clone())
-                        .collect();
-                    // Sorted, so the warning does not depend on ledger order.
-                    rivals.sort();
-                    rivals.dedup();
-                    if rivals.len() == 1 {
-                        links.push(((*account).clone(), (*invite).clone()));
-                    } else if rivals.first() == Some(&invite.email) {
-                        // Reported once, from the first of its invites.
-                        plan.warnings.push(format!(
-                            "new collaborator `account {account}` matches several open invites by role ({}); link it by hand: `accessctl link {} --account {account} --email <EMAIL>`",
-                            rivals.join(", "),
-                            self.site.key
-                        ));
-                    }
+        for finding in identity::match_invitations(&strangers, &invitations) {
+            match finding {
+                Finding::Accepted { id, invitation } => {
+                    links.push((id.to_string(), invites[invitation].clone()));
                 }
-                several => plan.warnings.push(format!(
-                    "the invite to {} matches several new collaborators by role ({}); link the right one by hand: `accessctl link {} --email {} --account <ACCOUNT>`",
-                    invite.email,
-                    several.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", "),
+                Finding::OneForSeveral { id, emails } => plan.warnings.push(format!(
+                    "new collaborator `account {id}` matches several open invites by role ({}); link it by hand: `accessctl link {} --account {id} --email <EMAIL>`",
+                    emails.join(", "),
+                    self.site.key
+                )),
+                Finding::SeveralForOne { email, ids } => plan.warnings.push(format!(
+                    "the invite to {email} matches several new collaborators by role ({}); link the right one by hand: `accessctl link {} --email {email} --account <ACCOUNT>`",
+                    ids.join(", "),
                     self.site.key,
-                    invite.email
                 )),
             }
         }

@@ -10,6 +10,7 @@
 //! moving it behind [`Provider`] is the next step (ARCHITECTURE.md).
 
 pub mod diff;
+pub mod identity;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
