@@ -362,6 +362,25 @@ fn json_full_plan() {
     insta::assert_snapshot!(render_json(&full_plan()));
 }
 
+/// `write_json` renders the sites on all cores and splices them in; the
+/// bytes must be serde_json's own pretty printing, for every shape of plan:
+/// no sites, a few, and more than a batch (with the plan-level fields set,
+/// so they surround the sites).
+#[test]
+fn json_is_serde_json_pretty_printed() {
+    let mut large = full_plan();
+    for i in 0..2500 {
+        large.sites.push(quiet_site(&format!("site-{i:04}")));
+    }
+    large.sites.push(managed_site());
+    large.refusals = vec!["removals: 7 on site `acme`, over the cap of 5".to_string()];
+    large.skipped = vec!["unchanged-site".to_string()];
+    for plan in [plan(Vec::new()), empty_plan(), full_plan(), large] {
+        let expected = serde_json::to_string_pretty(&plan).expect("a plan serializes") + "\n";
+        assert_eq!(render_json(&plan), expected);
+    }
+}
+
 #[test]
 fn json_round_trips() {
     for plan in [full_plan(), empty_plan()] {

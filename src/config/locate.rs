@@ -47,14 +47,19 @@ impl YamlPath {
     }
 
     pub fn key(&self, key: &str) -> Self {
-        let mut segs = self.0.clone();
-        segs.push(Seg::Key(key.to_string()));
-        YamlPath(segs)
+        self.with(Seg::Key(key.to_string()))
     }
 
     pub fn index(&self, index: usize) -> Self {
-        let mut segs = self.0.clone();
-        segs.push(Seg::Index(index));
+        self.with(Seg::Index(index))
+    }
+
+    /// This path and `seg`, allocated once at its size (a clone then a push
+    /// would allocate twice; the config's reader makes a path per value).
+    fn with(&self, seg: Seg) -> Self {
+        let mut segs = Vec::with_capacity(self.0.len() + 1);
+        segs.extend(self.0.iter().cloned());
+        segs.push(seg);
         YamlPath(segs)
     }
 

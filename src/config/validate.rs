@@ -399,7 +399,9 @@ impl<'a> Resolver<'a> {
             team_keys: keys.1,
             people,
             levels,
-            names: HashSet::new(),
+            // A site names a few dozen people and roles; sized so that
+            // interning them does not rehash on the way.
+            names: HashSet::with_capacity(64),
             custom_roles: Vec::new(),
         }
     }

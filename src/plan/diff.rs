@@ -16,7 +16,7 @@ use crate::ledger::{InviteRecord, InviteState, SiteLedger, Trust};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
 use crate::plan::request;
 use crate::plan::{Action, Change, Listing, Mode, Pending, Provenance, Role, SitePlan, rfc3339};
-use crate::platform::identity::{self, Finding, Invitation, Stranger};
+use crate::platform::identity::{self, Finding, IdentityBook, Invitation, Known, Stranger};
 use crate::roles;
 use crate::state::LiveSite;
 
@@ -179,9 +179,11 @@ struct Planner<'a> {
     live: &'a LiveSite,
     ledger: &'a SiteLedger,
     now: OffsetDateTime,
-    /// email → account id, from the ledger, then the config, then links made
-    /// in this plan.
-    identity: Identities<'a>,
+    /// email → account id: links made in this plan, else the config, else
+    /// the ledger's identities.
+    identity: IdentityBook<'a>,
+    /// What the ledger's identities are worth: verified or not.
+    ledger_provenance: Provenance,
     /// Contributors already accounted for by a desired principal.
     handled: BTreeSet<String>,
     /// Accounts this tool granted (ledger) or links in this plan.
@@ -190,90 +192,14 @@ struct Planner<'a> {
     linked_emails: BTreeSet<String>,
 }
 
-/// What the plan knows of who is who: email → account id from the links
-/// made in this plan, else the config's people, else the ledger — looked up
-/// through indexes rather than merged per site, with the answers the merged
-/// map (sorted by email) would give.
-struct Identities<'a> {
-    people: &'a PeopleIndex,
-    /// The ledger's identities (the last entry for an email wins).
-    ledger: BTreeMap<&'a str, &'a str>,
-    /// The same, by account id.
-    ledger_by_account: BTreeMap<&'a str, BTreeSet<&'a str>>,
-    /// Links made in this plan.
-    links: BTreeMap<String, String>,
-    /// What the ledger's identities are worth: verified or not.
-    ledger_provenance: Provenance,
-}
-
-impl<'a> Identities<'a> {
-    fn new(people: &'a PeopleIndex, ledger: &'a SiteLedger) -> Self {
-        let by_email: BTreeMap<&str, &str> = ledger
-            .identities
-            .iter()
-            .map(|i| (i.email.as_str(), i.account_id.as_str()))
-            .collect();
-        let mut by_account: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (email, account) in &by_email {
-            by_account.entry(account).or_default().insert(email);
-        }
-        Identities {
-            people,
-            ledger: by_email,
-            ledger_by_account: by_account,
-            links: BTreeMap::new(),
-            ledger_provenance: match ledger.trust {
-                Trust::Verified => Provenance::LedgerVerified,
-                Trust::Unchecked => Provenance::LedgerUnverified,
-            },
-        }
+/// Wix's declared ids: each person's `wix_account_id`.
+impl identity::Declared for PeopleIndex {
+    fn id_of_email(&self, email: &str) -> Option<&str> {
+        self.account_of_email(email)
     }
 
-    /// The account id known for an email.
-    fn get(&self, email: &str) -> Option<&str> {
-        self.links
-            .get(email)
-            .map(String::as_str)
-            .or_else(|| self.people.account_of_email(email))
-            .or_else(|| self.ledger.get(email).copied())
-    }
-
-    /// Where the account [`Identities::get`] gives for an email comes from.
-    fn source(&self, email: &str) -> Option<Provenance> {
-        if self.links.contains_key(email) {
-            Some(Provenance::InviteMatch)
-        } else if self.people.account_of_email(email).is_some() {
-            Some(Provenance::Config)
-        } else if self.ledger.contains_key(email) {
-            Some(self.ledger_provenance)
-        } else {
-            None
-        }
-    }
-
-    /// The first email (in sorted order) known to be this account.
-    fn email_for_account(&self, account: &str) -> Option<&str> {
-        let linked = self
-            .links
-            .iter()
-            .filter(|(_, a)| *a == account)
-            .map(|(e, _)| e.as_str());
-        let people = self
-            .people
-            .emails_of_account(account)
-            .iter()
-            .map(String::as_str);
-        let ledger = self
-            .ledger_by_account
-            .get(account)
-            .into_iter()
-            .flatten()
-            .copied();
-        linked
-            .chain(people)
-            .chain(ledger)
-            .filter(|e| self.get(e) == Some(account))
-            .min()
+    fn emails_of_id(&self, id: &str) -> &[String] {
+        self.emails_of_account(id)
     }
 }
 
@@ -285,7 +211,13 @@ impl<'a> Planner<'a> {
         ledger: &'a SiteLedger,
         now: OffsetDateTime,
     ) -> Self {
-        let identity = Identities::new(config.people_index(), ledger);
+        let identity = IdentityBook::new(
+            config.people_index(),
+            ledger
+                .identities
+                .iter()
+                .map(|i| (i.email.as_str(), i.account_id.as_str())),
+        );
         Planner {
             config,
             site,
@@ -293,6 +225,10 @@ impl<'a> Planner<'a> {
             ledger,
             now,
             identity,
+            ledger_provenance: match ledger.trust {
+                Trust::Verified => Provenance::LedgerVerified,
+                Trust::Unchecked => Provenance::LedgerUnverified,
+            },
             handled: BTreeSet::new(),
             granted: ledger
                 .granted
@@ -369,7 +305,7 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|(a, _)| {
                 !self.live.owners.contains(*a)
-                    && self.identity.email_for_account(a).is_none()
+                    && self.identity.email_of(a).is_none()
                     && !config_accounts.contains(a.as_str())
                     && !self.ledger.is_granted(a)
             })
@@ -380,7 +316,7 @@ impl<'a> Planner<'a> {
             .collect();
         let invites: Vec<&InviteRecord> = self
             .open_invites()
-            .filter(|i| self.identity.get(&i.email).is_none())
+            .filter(|i| self.identity.id_of(&i.email).is_none())
             .collect();
         let invitations: Vec<Invitation<'_>> = invites
             .iter()
@@ -436,9 +372,7 @@ impl<'a> Planner<'a> {
         (reason, identity): (String, Provenance),
     ) {
         let roles = self.roles_of(&invite.role_ids);
-        self.identity
-            .links
-            .insert(invite.email.clone(), account.to_string());
+        self.identity.record_match(&invite.email, account);
         self.granted.insert(account.to_string());
         self.linked_emails.insert(invite.email.clone());
         plan.changes.push(Change {
@@ -458,8 +392,8 @@ impl<'a> Planner<'a> {
         let (account, provenance) = match (want.account, want.email) {
             (Some(a), _) => (Some(a.to_string()), Some(Provenance::Config)),
             (None, Some(e)) => (
-                self.identity.get(e).map(str::to_string),
-                self.identity.source(e),
+                self.identity.id_of(e).map(str::to_string),
+                self.provenance_of(e),
             ),
             (None, None) => (None, None),
         };
@@ -604,7 +538,7 @@ impl<'a> Planner<'a> {
         let today = self.now.date();
         for grant in &self.site.grants {
             let (email, account) = self.config.identity_of(&grant.principal);
-            let account = account.or_else(|| email.and_then(|e| self.identity.get(e)));
+            let account = account.or_else(|| email.and_then(|e| self.identity.id_of(e)));
             if let Some(account) = account {
                 let ended = grant.until.filter(|u| *u < today);
                 let entry = referenced.entry(account).or_insert(ended);
@@ -711,7 +645,7 @@ impl<'a> Planner<'a> {
     /// Where this account's identity (or its being granted by accessctl)
     /// comes from: this plan's links, the config, else the ledger.
     fn account_source(&self, account: &str) -> Option<Provenance> {
-        if self.identity.links.values().any(|a| a == account) {
+        if self.identity.is_matched_id(account) {
             Some(Provenance::InviteMatch)
         } else if self
             .config
@@ -720,17 +654,24 @@ impl<'a> Planner<'a> {
             .is_some()
         {
             Some(Provenance::Config)
-        } else if self.ledger.is_granted(account)
-            || self.identity.ledger_by_account.contains_key(account)
-        {
-            Some(self.identity.ledger_provenance)
+        } else if self.ledger.is_granted(account) || self.identity.is_recorded_id(account) {
+            Some(self.ledger_provenance)
         } else {
             None
         }
     }
 
+    /// Where the account the plan knows for an email comes from.
+    fn provenance_of(&self, email: &str) -> Option<Provenance> {
+        self.identity.source(email).map(|known| match known {
+            Known::Matched => Provenance::InviteMatch,
+            Known::Declared => Provenance::Config,
+            Known::Recorded => self.ledger_provenance,
+        })
+    }
+
     fn email_for_account(&self, account: &str) -> Option<String> {
-        self.identity.email_for_account(account).map(str::to_string)
+        self.identity.email_of(account).map(str::to_string)
     }
 
     fn who_for_email(&self, email: &str) -> String {
@@ -752,7 +693,7 @@ impl<'a> Planner<'a> {
     }
 
     fn access_label(&self, account: &str) -> String {
-        match self.identity.email_for_account(account) {
+        match self.identity.email_of(account) {
             Some(email) => format!("{email} (account {account})"),
             None => format!("account {account}"),
         }
