@@ -195,16 +195,17 @@ impl LiveSite {
         self.roles.iter().find(|r| r.id == id)
     }
 
-    /// Titles for a set of role ids; an id the account no longer defines
-    /// shows as the id itself.
+    /// A role id's title; an id the account no longer defines shows as the
+    /// id itself.
+    pub fn title<'a>(&'a self, id: &'a str) -> &'a str {
+        self.role(id).map_or(id, |r| r.title.as_str())
+    }
+
+    /// Titles for a set of role ids, sorted (see [`LiveSite::title`]).
     pub fn titles<I: AsRef<str>>(&self, ids: impl IntoIterator<Item = I>) -> Vec<String> {
         let mut titles: Vec<String> = ids
             .into_iter()
-            .map(|id| {
-                let id = id.as_ref();
-                self.role(id)
-                    .map_or_else(|| id.to_string(), |r| r.title.clone())
-            })
+            .map(|id| self.title(id.as_ref()).to_string())
             .collect();
         titles.sort();
         titles
@@ -215,13 +216,7 @@ impl LiveSite {
     /// contributor of every site).
     pub fn titles_joined<I: AsRef<str>>(&self, ids: impl IntoIterator<Item = I>) -> String {
         let ids: Vec<I> = ids.into_iter().collect();
-        let mut titles: Vec<&str> = ids
-            .iter()
-            .map(|id| {
-                let id = id.as_ref();
-                self.role(id).map_or(id, |r| r.title.as_str())
-            })
-            .collect();
+        let mut titles: Vec<&str> = ids.iter().map(|id| self.title(id.as_ref())).collect();
         titles.sort_unstable();
         titles.join(", ")
     }

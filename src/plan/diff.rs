@@ -630,10 +630,7 @@ impl<'a> Planner<'a> {
                 let id = id.as_ref();
                 Role {
                     id: Some(id.to_string()),
-                    title: self
-                        .live
-                        .role(id)
-                        .map_or_else(|| id.to_string(), |r| r.title.clone()),
+                    title: self.live.title(id).to_string(),
                 }
             })
             .collect();

@@ -113,7 +113,8 @@ pub fn plan_target(
             Some((b.email.as_ref()?.to_lowercase(), held))
         })
         .collect();
-    plan.fingerprint = Some(fingerprint(&before));
+    plan.before = lines(&before);
+    plan.fingerprint = Some(fingerprint(&plan.before));
     let untouchable: Vec<&str> = seen
         .self_email
         .as_deref()
@@ -162,8 +163,7 @@ pub fn plan_target(
         })
         .cloned()
         .collect();
-    plan.before = lines(&before);
-    plan.after = lines(&after);
+    plan.after = lines(&after).same_as(&plan.before);
     plan.changes = changes;
     plan.refused = d.refused;
     plan.warnings.extend(d.warnings);
@@ -252,9 +252,9 @@ fn lines(by_email: &BTreeMap<String, Held>) -> Listing {
 
 /// The SHA-256 of the before listing: an invitation accepted (or a state
 /// that becomes known) changes it, as a changed role does.
-fn fingerprint(before: &BTreeMap<String, Held>) -> String {
+fn fingerprint(before: &Listing) -> String {
     let mut h = Sha256::new();
-    for line in lines(before).lines() {
+    for line in before.lines() {
         h.update(line.as_bytes());
         h.update(b"\n");
     }
