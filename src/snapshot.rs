@@ -32,6 +32,8 @@ use crate::platform::{Platform, TargetState};
 use crate::providers::google::gtm::limiter::RateWindow;
 use crate::state::{LiveSite, RoleDef};
 
+mod pieces;
+
 /// Bumped when the JSON shape changes incompatibly.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -80,7 +82,7 @@ pub struct SiteSnapshot {
 }
 
 /// What reading a Wix site gave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum WixRead {
     /// Read over the API: roles, owners, contributors.
@@ -92,6 +94,85 @@ pub enum WixRead {
         /// Why.
         error: String,
     },
+}
+
+/// [`WixRead`] as serde derives it for a tagged enum: the whole object
+/// buffered, then read by its `status`. Used only when `status` is not the
+/// object's first key, which it always is in a snapshot accessctl wrote.
+#[derive(Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+enum WixReadBuffered {
+    Live(LiveSite),
+    RequestMode,
+    Failed { error: String },
+}
+
+impl From<WixReadBuffered> for WixRead {
+    fn from(read: WixReadBuffered) -> WixRead {
+        match read {
+            WixReadBuffered::Live(live) => WixRead::Live(live),
+            WixReadBuffered::RequestMode => WixRead::RequestMode,
+            WixReadBuffered::Failed { error } => WixRead::Failed { error },
+        }
+    }
+}
+
+/// Reads a [`WixRead`] without buffering it when `status` comes first: the
+/// site's roles and contributors (the bulk of a snapshot) go straight into
+/// their types rather than through serde's generic content first, which
+/// halves the allocations of a large snapshot's load. Accepts exactly what
+/// the derived reading ([`WixReadBuffered`]) accepts.
+impl<'de> Deserialize<'de> for WixRead {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, IgnoredAny, MapAccess, value::MapAccessDeserializer};
+
+        #[derive(Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        enum Status {
+            Live,
+            RequestMode,
+            Failed,
+        }
+        #[derive(Deserialize)]
+        struct Failure {
+            error: String,
+        }
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = WixRead;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Wix reading: an object with its `status`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WixRead, A::Error> {
+                let Some(first) = map.next_key::<String>()? else {
+                    return Err(de::Error::missing_field("status"));
+                };
+                if first == "status" {
+                    let status: Status = map.next_value()?;
+                    let rest = MapAccessDeserializer::new(map);
+                    return Ok(match status {
+                        Status::Live => WixRead::Live(LiveSite::deserialize(rest)?),
+                        Status::RequestMode => {
+                            IgnoredAny::deserialize(rest)?;
+                            WixRead::RequestMode
+                        }
+                        Status::Failed => WixRead::Failed {
+                            error: Failure::deserialize(rest)?.error,
+                        },
+                    });
+                }
+                let mut whole = serde_json::Map::new();
+                whole.insert(first, map.next_value()?);
+                while let Some((key, value)) = map.next_entry()? {
+                    whole.insert(key, value);
+                }
+                WixReadBuffered::deserialize(serde_json::Value::Object(whole))
+                    .map(WixRead::from)
+                    .map_err(de::Error::custom)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// One target (GA4 account or property, GTM account) as it was read.
@@ -267,15 +348,21 @@ pub fn load(path: &Path) -> Result<Snapshot, Report> {
             Diagnostic::error(path, whole, message).with_hint(hint),
         ))
     };
-    // One pass when the snapshot is good (contributors' role ids read as
-    // one shared copy each). Only when it is not is the file read again for
-    // its version alone, so that another version's snapshot, or JSON that
-    // is not a snapshot at all, is named as such rather than by the first
-    // field this version does not expect.
+    // A site at a time when the snapshot is good (contributors' role ids
+    // read as one shared copy each). Only when it is not is the file read
+    // again, in one pass for serde_json's located error, and then once more
+    // for its version alone, so that another version's snapshot, or JSON
+    // that is not a snapshot at all, is named as such rather than by the
+    // first field this version does not expect.
     let reader = open()?;
-    let snapshot: Snapshot = match crate::state::RoleIds::while_reading(|| {
-        serde_json::from_reader::<_, Snapshot>(reader)
-    }) {
+    let snapshot = match crate::state::RoleIds::while_reading(|| pieces::read(reader)) {
+        Some(snapshot) => Ok(snapshot),
+        None => {
+            let reader = open()?;
+            crate::state::RoleIds::while_reading(|| serde_json::from_reader::<_, Snapshot>(reader))
+        }
+    };
+    let snapshot: Snapshot = match snapshot {
         Ok(snapshot) => {
             version(Some(u64::from(snapshot.snapshot_version)))?;
             snapshot
@@ -525,6 +612,49 @@ mod tests {
     use super::*;
     use crate::ledger::{Granted, Identity, IdentitySource};
     use crate::state::RoleSet;
+
+    #[test]
+    fn a_wix_reading_is_read_whatever_the_order_of_its_keys() {
+        let live = LiveSite {
+            roles: Arc::new(vec![RoleDef {
+                id: "r-1".into(),
+                title: "Blog Writer".into(),
+                custom: false,
+            }]),
+            owners: ["owner".to_string()].into(),
+            contributors: [("acc-1".to_string(), RoleSet::from(vec!["r-1".to_string()]))].into(),
+        };
+        for read in [
+            WixRead::Live(live),
+            WixRead::RequestMode,
+            WixRead::Failed {
+                error: "HTTP 500".into(),
+            },
+        ] {
+            // As written (`status` first), and with `status` last.
+            let written = serde_json::to_value(&read).expect("writes");
+            let mut last = written.as_object().expect("an object").clone();
+            let status = last.remove("status").expect("has a status");
+            last.insert("status".into(), status);
+            for json in [written, serde_json::Value::Object(last)] {
+                let text = serde_json::to_string(&json).expect("writes");
+                let back: WixRead = serde_json::from_str(&text).expect("reads");
+                assert_eq!(back, read, "{text}");
+            }
+        }
+        // What the derived reading refused is refused in either order.
+        for text in [
+            r#"{"status": "gone"}"#,
+            r#"{"error": "x", "status": "gone"}"#,
+            r#"{"status": "failed"}"#,
+            r#"{"status": "live", "roles": [], "owners": [], "contributors": {}, "extra": 1}"#,
+            r#"{"roles": [], "owners": [], "contributors": {}, "extra": 1, "status": "live"}"#,
+            r#"{}"#,
+            r#"[]"#,
+        ] {
+            assert!(serde_json::from_str::<WixRead>(text).is_err(), "{text}");
+        }
+    }
 
     #[test]
     fn role_sets_are_read_back_sorted_and_without_repeats() {

@@ -210,6 +210,26 @@ fn options_mean_something_where_they_are_accepted() {
     );
 }
 
+/// `--observed` with `--shard` or `--changed-from` is refused as a usage
+/// error, before the config or the snapshot is read (neither exists here).
+#[test]
+fn observed_with_a_narrowing_flag_is_refused_before_reading_anything() {
+    for narrowing in [&["--shard", "1/2"][..], &["--changed-from", "base.yaml"]] {
+        let out = bin()
+            .args(["-c", "missing.yaml", "plan", "--observed", "missing.json"])
+            .args(narrowing)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("`--observed` cannot be combined with `--shard` or `--changed-from`"),
+            "{err}"
+        );
+        assert!(!err.contains("missing.yaml"), "{err}");
+    }
+}
+
 /// On a terminal (stdout and stderr the same screen), each refusal is shown
 /// once: the plan shows it, and stderr only says that the plan is refused.
 #[test]

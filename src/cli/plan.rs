@@ -113,6 +113,12 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
     if let Some(PlanCommand::Merge(merge)) = &args.command {
         return super::merge::run(path, merge);
     }
+    if args.observed.is_some() && (args.shard.is_some() || args.changed_from.is_some()) {
+        return super::fail(
+            "`--observed` cannot be combined with `--shard` or `--changed-from`",
+            Some("plan the whole snapshot, or narrow it with --site"),
+        );
+    }
     let Some(loaded) = load_config(path) else {
         return Exit::Error;
     };
@@ -139,12 +145,6 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         Err(exit) => return exit,
     };
     let computed = match &args.observed {
-        Some(_) if scope.shard.is_some() || scope.changed.is_some() => {
-            return super::fail(
-                "`--observed` cannot be combined with `--shard` or `--changed-from`",
-                Some("plan the whole snapshot, or narrow it with --site"),
-            );
-        }
         Some(file) => super::snapshot::compute_plan_observed(
             &loaded.config,
             file,
