@@ -547,11 +547,12 @@ fn restore_site(
             "the site was in request mode (no API key) when the snapshot was taken, so it holds no reading of it; take a new one".into(),
         ),
         (WixRead::Live(mut live), true) => {
-            let shared = roles
-                .entry(live.roles.as_ref().clone())
-                .or_insert_with(|| live.roles.clone())
-                .clone();
-            live.roles = shared;
+            match roles.get(live.roles.as_slice()) {
+                Some(shared) => live.roles = shared.clone(),
+                None => {
+                    roles.insert(live.roles.to_vec(), live.roles.clone());
+                }
+            }
             Observation::Live(live)
         }
     };
