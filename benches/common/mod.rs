@@ -18,11 +18,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-
-/// The allocator the binary uses (`src/main.rs`), so what a benchmark times
-/// in its own process (the engine, the report) is what `accessctl` does.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 use accessctl::emulator::Seed;
@@ -30,6 +25,11 @@ use accessctl::emulator::seed::{
     RestrictFromLevel, SeedAccount, SeedContributor, SeedRole, SeedSite, default_predefined_roles,
 };
 use accessctl::state::{LiveSite, RoleDef};
+
+/// The allocator the binary uses (`src/main.rs`), so what a benchmark times
+/// in its own process (the engine, the report) is what `accessctl` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod harness;
 

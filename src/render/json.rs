@@ -46,12 +46,15 @@ pub fn write_json(plan: &Plan, out: impl Write) -> std::io::Result<()> {
     // A key of the plan itself, one level in; a string holding these bytes
     // would be escaped (`\"`), so this is the only place they occur.
     const EMPTY: &[u8] = b"\n  \"sites\": []";
-    let at = envelope
-        .windows(EMPTY.len())
-        .position(|w| w == EMPTY)
-        .filter(|_| !plan.sites.is_empty());
-    let Some(at) = at else {
+    if plan.sites.is_empty() {
         out.write_all(&envelope)?;
+        out.write_all(b"\n")?;
+        return out.flush();
+    }
+    let Some(at) = envelope.windows(EMPTY.len()).position(|w| w == EMPTY) else {
+        // The sites' key is not where this expects it (a renamed field):
+        // serde_json's own writer, never a plan without its sites.
+        serde_json::to_writer_pretty(&mut out, plan)?;
         out.write_all(b"\n")?;
         return out.flush();
     };

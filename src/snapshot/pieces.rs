@@ -150,10 +150,8 @@ impl Cut {
                 self.envelope.push(b']');
             }
             (Sites::Opened | Sites::AfterSite | Sites::AfterComma, _) => return None,
-            (Sites::InSite, b'}' | b']') if self.depth == 3 => {
-                if byte == b']' {
-                    return None;
-                }
+            (Sites::InSite, b']') if self.depth == 3 => return None,
+            (Sites::InSite, b'}') if self.depth == 3 => {
                 self.piece.push(b'}');
                 self.depth -= 1;
                 let site = serde_json::from_slice::<SiteSnapshot>(&self.piece).ok()?;
