@@ -15,7 +15,7 @@ use accessctl::emulator::{self, RunningEmulator};
 use accessctl::model::Unmanaged;
 use accessctl::platform::diff::{Desired, diff};
 use accessctl::platform::{
-    Access, BoxFuture, Change, ChangeKind, Outcome, Platform, Provider, ProviderError, Target,
+    Access, BoxFuture, Change, ChangeKind, Outcome, Platform, Provider, ProviderError, Target, Who,
 };
 use accessctl::providers::google::ga4::Ga4Provider;
 use accessctl::providers::google::{Bearer, scopes};
@@ -63,16 +63,16 @@ fn target(id: &str) -> Target {
     }
 }
 
-fn want(entries: &[(&str, &[&str])]) -> BTreeMap<String, Desired> {
+fn want(entries: &[(&str, &[&str])]) -> BTreeMap<Who, Desired> {
     entries
         .iter()
         .map(|(email, roles)| {
             (
-                email.to_string(),
-                Desired {
-                    access: Access::roles(roles.iter().copied()),
-                    reason: format!("person {email}"),
-                },
+                Who::Email(email.to_string()),
+                Desired::new(
+                    Access::roles(roles.iter().copied()),
+                    format!("person {email}"),
+                ),
             )
         })
         .collect()
@@ -81,7 +81,7 @@ fn want(entries: &[(&str, &[&str])]) -> BTreeMap<String, Desired> {
 async fn plan(
     p: &Ga4Provider,
     t: &Target,
-    desired: &BTreeMap<String, Desired>,
+    desired: &BTreeMap<Who, Desired>,
     unmanaged: Unmanaged,
 ) -> Vec<Change> {
     let state = p.observe(t).await.expect("observe");
@@ -100,7 +100,7 @@ async fn plan(
 async fn apply(p: &Ga4Provider, t: &Target, changes: &[Change]) -> Vec<Outcome> {
     let heard = Mutex::new(Vec::new());
     let progress =
-        |c: &Change, o: &Outcome| heard.lock().unwrap().push((c.email.clone(), o.clone()));
+        |c: &Change, o: &Outcome| heard.lock().unwrap().push((c.who.to_string(), o.clone()));
     let outcomes = p.apply(t, changes, &progress).await;
     assert_eq!(outcomes.len(), changes.len());
     assert_eq!(
@@ -223,7 +223,10 @@ async fn account_and_property_converge_separately() {
 
     let acct_want = want(&[("bob@x.test", &["editor"]), ("carol@x.test", &["viewer"])]);
     let changes = plan(&p, &acct, &acct_want, Unmanaged::Remove).await;
-    let kinds: Vec<_> = changes.iter().map(|c| (c.kind, c.email.as_str())).collect();
+    let kinds: Vec<_> = changes
+        .iter()
+        .map(|c| (c.kind, c.who.email().unwrap_or_default()))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -288,7 +291,7 @@ async fn a_bad_email_fails_alone_after_the_batch_is_refused() {
     let changes = plan(&p, &t, &desired, Unmanaged::Keep).await;
     let outcomes = apply(&p, &t, &changes).await;
     for (c, o) in changes.iter().zip(&outcomes) {
-        if c.email == "nope@x.test" {
+        if c.who.is_email("nope@x.test") {
             match o {
                 Outcome::Failed(m) => {
                     assert!(
@@ -299,14 +302,14 @@ async fn a_bad_email_fails_alone_after_the_batch_is_refused() {
                 other => panic!("nope: {other:?}"),
             }
         } else {
-            assert_eq!(*o, Outcome::Done, "{}", c.email);
+            assert_eq!(*o, Outcome::Done, "{}", c.who);
         }
     }
     assert_eq!(calls(&em, "ga4.batchCreate").await, 1);
     assert_eq!(calls(&em, "ga4.create").await, 3);
     let left = plan(&p, &t, &desired, Unmanaged::Keep).await;
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].email, "nope@x.test");
+    assert!(left[0].who.is_email("nope@x.test"));
 }
 
 #[tokio::test]
@@ -356,7 +359,7 @@ async fn a_partial_batch_update_is_read_again_and_finished() {
     let left = plan(&p, &t, &desired, Unmanaged::Keep).await;
     assert_eq!(left.len(), 1);
     assert_eq!(
-        (left[0].kind, left[0].email.as_str()),
+        (left[0].kind, left[0].who.email().unwrap_or_default()),
         (ChangeKind::Add, "b@x.test")
     );
 }

@@ -215,7 +215,7 @@ fn a_hostile_email_reads_back_as_itself() {
         .flat_map(|t| {
             t.changes
                 .iter()
-                .map(|c| (format!("{:?}", c.kind), c.email.clone()))
+                .map(|c| (format!("{:?}", c.kind), c.who.to_string()))
         })
         .collect();
     assert_eq!(

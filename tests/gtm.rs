@@ -15,7 +15,7 @@ use accessctl::model::Unmanaged;
 use accessctl::platform::diff::{Desired, diff};
 use accessctl::platform::{
     Access, BoxFuture, Change, ChangeKind, Outcome, Platform, Provider, ProviderError, Target,
-    TargetState,
+    TargetState, Who,
 };
 use accessctl::providers::google::gtm::{GtmProvider, RateWindow};
 use accessctl::providers::google::{Bearer, scopes};
@@ -105,16 +105,13 @@ fn access(role: &str, children: &[(&str, &str)]) -> Access {
     a
 }
 
-fn desired(entries: &[(&str, Access)]) -> BTreeMap<String, Desired> {
+fn desired(entries: &[(&str, Access)]) -> BTreeMap<Who, Desired> {
     entries
         .iter()
         .map(|(email, access)| {
             (
-                (*email).to_owned(),
-                Desired {
-                    access: access.clone(),
-                    reason: format!("person {email}"),
-                },
+                Who::Email((*email).to_owned()),
+                Desired::new(access.clone(), format!("person {email}")),
             )
         })
         .collect()
@@ -195,7 +192,7 @@ async fn clear_log(emu: &RunningEmulator) {
 fn plan(
     provider: &GtmProvider,
     target: &Target,
-    want: &BTreeMap<String, Desired>,
+    want: &BTreeMap<Who, Desired>,
     state: &TargetState,
     unmanaged: Unmanaged,
 ) -> Vec<Change> {
@@ -277,8 +274,10 @@ async fn observe_diff_apply_converges_and_keeps_what_is_not_managed() {
         ),
     ]);
     let changes = plan(&gtm, &target, &want, &state, Unmanaged::Remove);
-    let kinds: Vec<(ChangeKind, &str)> =
-        changes.iter().map(|c| (c.kind, c.email.as_str())).collect();
+    let kinds: Vec<(ChangeKind, &str)> = changes
+        .iter()
+        .map(|c| (c.kind, c.who.email().unwrap_or_default()))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -359,7 +358,7 @@ async fn an_unchanged_document_is_never_put() {
     clear_log(&emu).await;
     let noop = Change {
         kind: ChangeKind::Update,
-        email: "carol@example.com".to_owned(),
+        who: Who::Email("carol@example.com".to_owned()),
         from: Some(carol.access.clone()),
         to: Some(carol.access.clone()),
         handle: carol.handle.clone(),
@@ -673,7 +672,7 @@ async fn hostile_answers_are_errors_without_token_text() {
         // panic.
         let change = Change {
             kind: ChangeKind::Update,
-            email: "a@example.com".to_owned(),
+            who: Who::Email("a@example.com".to_owned()),
             from: Some(access("user", &[])),
             to: Some(access("admin", &[])),
             handle: Some("accounts/6000/user_permissions/1".to_owned()),

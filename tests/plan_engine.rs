@@ -1722,6 +1722,30 @@ fn person_and_account_grant_for_the_same_account_are_one_change() {
     });
 }
 
+/// The ledger ties carol's email to the account the config also grants on
+/// its own: one principal, so one role change to what both grants give
+/// (not two changes, each undoing the other).
+#[test]
+fn person_tied_by_the_ledger_and_account_grant_for_the_same_account_are_one_change() {
+    check(Case {
+        config: r#"
+            version: 2
+            people:
+              carol: { email: carol@agency.example }
+            sites:
+              acme:
+                wix: { site_id: site-1, account_id: owner-account, api_key_env: ACME_KEY }
+                access:
+                  - { person: carol, role: Website Manager }
+                  - { wix_account_id: acct-carol, role: Blog Editor }
+        "#,
+        observed: Live("acct-carol: r-bw"),
+        ledger: "identity carol@agency.example acct-carol",
+        expect: "change-role carol: Blog Writer -> Blog Editor, Website Manager",
+        ..Case::default()
+    });
+}
+
 #[test]
 fn account_grant_that_is_not_a_contributor_cannot_be_invited() {
     check(Case {

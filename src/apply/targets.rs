@@ -97,7 +97,7 @@ pub async fn apply_targets(plan: &Plan, config: &Config, registry: &Registry) ->
                             eprintln!(
                                 "{label}: {} {}: {}",
                                 symbol(c.kind),
-                                escape::text(&c.email),
+                                escape::text(&c.who.to_string()),
                                 outcome_text(o)
                             );
                         };
@@ -176,7 +176,7 @@ pub fn report_text(reports: &[TargetReport]) -> String {
                 out.push_str(&format!(
                     "  {} {}: {}\n",
                     symbol(c.kind),
-                    escape::text(&c.email),
+                    escape::text(&c.who.to_string()),
                     outcome_text(o)
                 ));
             }
@@ -241,19 +241,20 @@ pub fn record_managed(
             let done = |email: &str| -> Option<bool> {
                 outcomes
                     .iter()
-                    .find(|(c, _)| c.email == email)
+                    .find(|(c, _)| c.who.is_email(email))
                     .map(|(_, o)| matches!(o, Outcome::Done))
             };
             // Removed, or left with only what the config does not manage.
             for c in &t.changes {
-                if !t.managed.contains(&c.email) && done(&c.email) == Some(true) {
-                    changed |= l.forget_target_granted(t.platform, &t.target, &c.email);
+                let Some(email) = c.who.email() else { continue };
+                if !t.managed.iter().any(|m| m == email) && done(email) == Some(true) {
+                    changed |= l.forget_target_granted(t.platform, &t.target, email);
                 }
             }
             for email in &t.managed {
                 // A change planned for it that did not happen: the next
                 // plan decides again.
-                let planned_change = t.changes.iter().any(|c| &c.email == email);
+                let planned_change = t.changes.iter().any(|c| c.who.is_email(email));
                 if granted_here(email) && (!planned_change || done(email) == Some(true)) {
                     changed |= l.mark_target_granted(t.platform, &t.target, email);
                 }

@@ -376,7 +376,7 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
                     note: e.clone(),
                 });
             }
-            for c in t.changes.iter().filter(|c| c.email == email) {
+            for c in t.changes.iter().filter(|c| c.who.is_email(email)) {
                 report.revokes.push(Revoke {
                     site: site.site.clone(),
                     platform: t.platform,
@@ -387,13 +387,13 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
                         ChangeKind::Remove => "remove",
                     }
                     .to_string(),
-                    who: c.email.clone(),
+                    who: c.who.to_string(),
                     before: c.from.as_ref().map(|a| a.describe()).unwrap_or_default(),
                     after: c.to.as_ref().map(|a| a.describe()).unwrap_or_default(),
                     reason: c.reason.clone(),
                 });
             }
-            let refused = t.refused.iter().filter(|r| r.change.email == email);
+            let refused = t.refused.iter().filter(|r| r.change.who.is_email(email));
             for r in refused {
                 report.not_revoked.push(Note {
                     site: site.site.clone(),
@@ -413,7 +413,7 @@ fn restrict(done: &Offboarding, plan: &crate::plan::Plan, observed: String) -> O
             // explained (GTM containers the config does not manage).
             let prefix = format!("{}: ", email.to_lowercase());
             if report.not_revoked.len() == before
-                && !t.refused.iter().any(|r| r.change.email == email)
+                && !t.refused.iter().any(|r| r.change.who.is_email(email))
                 && let Some(kept) = t.after.lines().find_map(|l| l.strip_prefix(&prefix))
             {
                 report.not_revoked.push(Note {

@@ -1,6 +1,14 @@
 //! The diff: desired access (config) against observed access (provider and
 //! ledger), giving one site's plan.
 //!
+//! What changes is decided by the platform-neutral [`diff::diff_ending`],
+//! as for every platform: the site's collaborators are bindings under
+//! their account ids, the ledger's open invites pending bindings under
+//! their emails. Around it stays what is Wix's own: resolving role titles,
+//! linking new collaborators to the invites they accepted
+//! (`platform::identity`), the owner, the ledger's history as reasons, the
+//! listings, and request mode (`plan::request`).
+//!
 //! Pure and deterministic: no I/O, no clock reads (the caller passes `now`),
 //! and every collection that reaches the output is sorted. The rules are
 //! DESIGN.md's "Plan semantics per target"; each is commented where it is
@@ -16,7 +24,10 @@ use crate::ledger::{InviteRecord, InviteState, SiteLedger, Trust};
 use crate::model::{Config, PeopleIndex, Principal, RoleName, Site};
 use crate::plan::request;
 use crate::plan::{Action, Change, Listing, Mode, Pending, Provenance, Role, SitePlan, rfc3339};
+use crate::platform::diff::{self, Desired, Note};
 use crate::platform::identity::{self, Finding, IdentityBook, Invitation, Known, Stranger};
+use crate::platform::{Access, Binding, ChangeKind, Lifecycle, Platform, Target, TargetState, Who};
+use crate::providers::wix::CAPABILITIES as WIX;
 use crate::roles;
 use crate::state::LiveSite;
 
@@ -184,8 +195,6 @@ struct Planner<'a> {
     identity: IdentityBook<'a>,
     /// What the ledger's identities are worth: verified or not.
     ledger_provenance: Provenance,
-    /// Contributors already accounted for by a desired principal.
-    handled: BTreeSet<String>,
     /// Accounts this tool granted (ledger) or links in this plan.
     granted: BTreeSet<String>,
     /// Emails whose invite was linked to a contributor in this plan.
@@ -229,7 +238,6 @@ impl<'a> Planner<'a> {
                 Trust::Verified => Provenance::LedgerVerified,
                 Trust::Unchecked => Provenance::LedgerUnverified,
             },
-            handled: BTreeSet::new(),
             granted: ledger
                 .granted
                 .iter()
@@ -272,11 +280,7 @@ impl<'a> Planner<'a> {
         // the email it accepted with, so the listing's diff shows the invite
         // consumed, not an account removed and another added.
         self.describe_before(plan);
-        for (want, target) in wants.iter().zip(&targets) {
-            self.plan_want(want, target, plan);
-        }
-        self.plan_leftover_contributors(wants, plan);
-        self.plan_leftover_invites(wants, plan);
+        self.plan_through_core(wants, &targets, plan);
         self.describe_after(plan);
     }
 
@@ -388,154 +392,420 @@ impl<'a> Planner<'a> {
         });
     }
 
-    fn plan_want(&mut self, want: &Want, target: &BTreeSet<String>, plan: &mut SitePlan) {
-        let (account, provenance) = match (want.account, want.email) {
-            (Some(a), _) => (Some(a.to_string()), Some(Provenance::Config)),
-            (None, Some(e)) => (
-                self.identity.id_of(e).map(str::to_string),
-                self.provenance_of(e),
-            ),
-            (None, None) => (None, None),
+    /// Decide the site's changes through the platform-neutral diff: the
+    /// config's wants against the site's collaborators and the open invites
+    /// the ledger holds (Wix cannot list them), then each of the core's
+    /// changes and notes in Wix's terms.
+    fn plan_through_core<'w>(
+        &mut self,
+        wants: &'w [Want<'w>],
+        targets: &[BTreeSet<String>],
+        plan: &mut SitePlan,
+    ) {
+        let mut wanted = self.wanted(wants, targets, plan);
+        let emails: BTreeSet<&str> = wants.iter().filter_map(|w| w.email).collect();
+        let ended = self.ended(&emails);
+        let d = diff::diff_ending(
+            &wix_target(&self.site.wix.site_id),
+            &WIX,
+            &wanted.desired,
+            &self.state(&emails),
+            self.site.unmanaged,
+            &[],
+            &ended,
+        );
+        let resent: BTreeSet<&str> = d
+            .changes
+            .iter()
+            .filter(|c| c.reason == diff::WITHDRAWN_TO_RESEND)
+            .filter_map(|c| c.who.email())
+            .collect();
+        for change in &d.changes {
+            let change = self.wix_change(change, &wanted, &ended, &resent);
+            plan.changes.push(change);
+        }
+        self.word_notes(&d.notes, &mut wanted, plan);
+        self.list_pending(&wanted, plan);
+    }
+
+    /// The wants in the core's terms: keyed by account where one is known
+    /// (the config's, else this plan's links, else the ledger's), else by
+    /// email. The owner is left out, and a collaborator the config knows
+    /// that accepted its open invite is linked first.
+    fn wanted<'w>(
+        &mut self,
+        wants: &'w [Want<'w>],
+        targets: &[BTreeSet<String>],
+        plan: &mut SitePlan,
+    ) -> Wanted<'w> {
+        let mut wanted = Wanted {
+            wants,
+            desired: BTreeMap::new(),
+            keyed: BTreeMap::new(),
+            notes: Vec::new(),
         };
-        if let Some(account) = &account {
-            if self.live.owners.contains(account) {
-                self.handled.insert(account.clone());
-                plan.warnings.push(format!(
-                    "`{}` is the site owner; the owner's access is never changed",
-                    want.label
-                ));
-                return;
-            }
-            if let Some(current) = self.live.contributors.get(account) {
-                self.handled.insert(account.clone());
-                // Known by the config, so the invite-match step skipped it;
-                // an invite still open for its email was evidently accepted.
-                if let Some(email) = want.email
-                    && !self.linked_emails.contains(email)
-                    && let Some(invite) = self.ledger.latest_invite(email)
-                    && (invite.is_outstanding(self.now) || invite.state == InviteState::Unknown)
-                {
-                    let invite = invite.clone();
-                    let why = match provenance {
-                        Some(Provenance::Config) => "the config names this account",
-                        _ => "the ledger links the email to this account",
-                    };
-                    self.link(
-                        plan,
-                        account,
-                        &invite,
-                        &want.label,
-                        (
-                            format!("accepted the invite: {why}"),
-                            provenance.unwrap_or(Provenance::Config),
+        for (index, (want, target)) in wants.iter().zip(targets).enumerate() {
+            let (account, provenance) = match (want.account, want.email) {
+                (Some(a), _) => (Some(a.to_string()), Some(Provenance::Config)),
+                (None, Some(e)) => (
+                    self.identity.id_of(e).map(str::to_string),
+                    self.provenance_of(e),
+                ),
+                (None, None) => (None, None),
+            };
+            let live = account
+                .as_deref()
+                .is_some_and(|a| self.live.contributors.contains_key(a));
+            if let Some(account) = &account {
+                if self.live.owners.contains(account) {
+                    wanted.notes.push((
+                        index,
+                        format!(
+                            "`{}` is the site owner; the owner's access is never changed",
+                            want.label
                         ),
-                    );
+                    ));
+                    continue;
                 }
-                if current != target {
-                    plan.changes.push(Change {
-                        action: Action::ChangeRole,
-                        who: want.label.clone(),
-                        email: want.email.map(str::to_string),
-                        account_id: Some(account.clone()),
-                        invite_id: None,
-                        roles_before: self.roles_of(current),
-                        roles_after: self.roles_of(target),
-                        reason: with_source("holds other roles than the config gives", provenance),
-                        identity: provenance,
-                    });
+                if live {
+                    self.link_accepted(want, account, provenance, plan);
                 }
-                return;
             }
+            if !live
+                && let (Some(email), Some(owner)) = (want.email, &self.site.owner)
+                && owner.email.eq_ignore_ascii_case(email)
+            {
+                wanted.notes.push((
+                    index,
+                    format!(
+                        "`{}` is the site owner's contact ({email}); the owner's access is never changed",
+                        want.label
+                    ),
+                ));
+                continue;
+            }
+            let who = match (account, want.email) {
+                (Some(a), _) => Who::PlatformId(a),
+                (None, Some(e)) => Who::Email(e.to_string()),
+                (None, None) => {
+                    wanted.notes.push((index, no_email(want)));
+                    continue;
+                }
+            };
+            wanted.add(
+                who,
+                index,
+                provenance,
+                Access::roles(target.iter().cloned()),
+            );
         }
-        if let (Some(email), Some(owner)) = (want.email, &self.site.owner)
-            && owner.email.eq_ignore_ascii_case(email)
-        {
-            plan.warnings.push(format!(
-                "`{}` is the site owner's contact ({email}); the owner's access is never changed",
-                want.label
-            ));
-            return;
-        }
-        let Some(email) = want.email else {
-            plan.warnings.push(format!(
-                "`{}` is not a collaborator and no email is known for it, so it cannot be invited: give the person's email in the config",
-                want.label
-            ));
-            return;
+        wanted
+    }
+
+    /// One of the core's changes as Wix's: an add is an invite, an update a
+    /// role change, a removal a collaborator's removal or an invite's
+    /// revocation (`resent`: the emails whose invite is revoked to be sent
+    /// again with other roles).
+    fn wix_change(
+        &self,
+        change: &crate::platform::Change,
+        wanted: &Wanted<'_>,
+        ended: &BTreeMap<Who, String>,
+        resent: &BTreeSet<&str>,
+    ) -> Change {
+        let roles = |access: &Option<Access>| {
+            access
+                .as_ref()
+                .map(|a| self.roles_of(&a.roles))
+                .unwrap_or_default()
         };
-        let roles_after = self.roles_of(target);
-        let invite = |reason: String| Change {
+        let (roles_before, roles_after) = (roles(&change.from), roles(&change.to));
+        let mut wix = Change {
             action: Action::Invite,
-            who: want.label.clone(),
-            email: Some(email.to_string()),
+            who: String::new(),
+            email: None,
             account_id: None,
             invite_id: None,
-            roles_before: Vec::new(),
-            roles_after: roles_after.clone(),
-            reason,
+            roles_before,
+            roles_after,
+            reason: String::new(),
             identity: None,
         };
-        let Some(record) = self.ledger.latest_invite(email) else {
-            plan.changes
-                .push(invite("not a collaborator yet".to_string()));
-            return;
-        };
-        let record_roles: BTreeSet<String> = record.role_ids.iter().cloned().collect();
-        match record.state {
-            InviteState::Pending if !record.is_expired(self.now) => {
-                if &record_roles == target {
-                    plan.pending.push(Pending {
+        match (change.kind, &change.who) {
+            (ChangeKind::Add, who) => {
+                let email = who.email().unwrap_or_default();
+                let (label, email) = match wanted.by_invitee(email) {
+                    Some((_, w)) => (w.label.clone(), w.email.unwrap_or(email)),
+                    None => (self.who_for_email(email), email),
+                };
+                wix.reason = if resent.contains(email.to_lowercase().as_str()) {
+                    "re-invited with the roles the config now gives".to_string()
+                } else {
+                    self.invite_reason(email)
+                };
+                wix.who = label;
+                wix.email = Some(email.to_string());
+            }
+            (ChangeKind::Update, who) => {
+                let (label, email, provenance) = match wanted.of(who) {
+                    Some((w, _, p)) => (w.label.clone(), w.email.map(str::to_string), p),
+                    None => (who.to_string(), who.email().map(str::to_string), None),
+                };
+                wix.action = Action::ChangeRole;
+                wix.who = label;
+                wix.email = email;
+                wix.account_id = change.handle.clone();
+                wix.reason = with_source("holds other roles than the config gives", provenance);
+                wix.identity = provenance;
+            }
+            (ChangeKind::Remove, Who::Email(email)) => {
+                wix.action = Action::RevokeInvite;
+                (wix.who, wix.reason) = if change.reason == diff::WITHDRAWN_TO_RESEND {
+                    (
+                        wanted
+                            .by_invitee(email)
+                            .map_or_else(|| self.who_for_email(email), |(_, w)| w.label.clone()),
+                        "the open invite carries other roles; Wix cannot edit an invite"
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        self.who_for_email(email),
+                        "no grant in the config any more".to_string(),
+                    )
+                };
+                wix.email = Some(email.clone());
+                wix.invite_id = change.handle.clone();
+            }
+            (ChangeKind::Remove, Who::PlatformId(account)) => {
+                let identity = self.account_source(account);
+                let reason = ended.get(&change.who).map_or(
+                    "not in the config, and the site has `unmanaged: remove`",
+                    |r| r.as_str(),
+                );
+                wix.action = Action::Remove;
+                wix.who = self.who_for_account(account);
+                wix.email = self.email_for_account(account);
+                wix.account_id = Some(account.clone());
+                wix.reason = with_source(reason, identity);
+                wix.identity = identity;
+            }
+        }
+        wix
+    }
+
+    /// The core's notes in Wix's words, in the order a reader expects: the
+    /// wants' (by label), then unmanaged collaborators (by account), then
+    /// stale invites (in the ledger's order).
+    fn word_notes(&self, notes: &[Note], wanted: &mut Wanted<'_>, plan: &mut SitePlan) {
+        let mut unmanaged = Vec::new();
+        let mut stale = Vec::new();
+        let mut stale_seen: BTreeSet<&str> = BTreeSet::new();
+        for note in notes {
+            match note {
+                Note::NoEmail { who } => {
+                    if let Some((w, i, _)) = wanted.of(who) {
+                        wanted.notes.push((i, no_email(w)));
+                    }
+                }
+                Note::Unknown {
+                    who: Who::Email(email),
+                    wanted: true,
+                    ..
+                } => {
+                    let index = wanted.by_invitee(email).map_or(usize::MAX, |(i, _)| i);
+                    if let Some(record) = self.ledger.latest_invite(email) {
+                        wanted.notes.push((index, format!(
+                            "the invite to {email} sent {} has an unknown outcome (the request failed after it was sent), so it is not sent again; check Settings → Collaborators on the site, then run `accessctl invite-status {} {email} sent` or `… not-sent`",
+                            rfc3339(record.sent_at),
+                            self.site.key
+                        )));
+                    }
+                }
+                Note::Unknown {
+                    who: Who::Email(email),
+                    wanted: false,
+                    ..
+                } => {
+                    if !stale_seen.insert(email) {
+                        continue;
+                    }
+                    for invite in self
+                        .open_invites()
+                        .filter(|i| &i.email == email && !is_revocable(i))
+                    {
+                        stale.push(format!(
+                            "{} is no longer in the config, but the invite sent to it {} has an unknown outcome; revoke it in Settings → Collaborators if it is there, then run `accessctl invite-status {} {} not-sent`",
+                            invite.email,
+                            rfc3339(invite.sent_at),
+                            self.site.key,
+                            invite.email
+                        ));
+                    }
+                }
+                Note::Unmanaged {
+                    who: Who::PlatformId(account),
+                    access,
+                } => unmanaged.push(format!(
+                    "unmanaged collaborator `{}` ({}) has no grant on this site in the config; add one (see `accessctl import`) or set `unmanaged: remove`",
+                    // Wix's words, kept to this line of the warning.
+                    crate::escape::text(&self.who_for_account(account)),
+                    crate::escape::text(&self.live.titles_joined(access.roles.iter()))
+                )),
+                // What Wix's state never gives rise to (no children, every
+                // binding keyed, no untouchable principal passed, no
+                // collaborator in an unknown state), in the core's words.
+                other => plan
+                    .warnings
+                    .push(other.describe(&wix_target(&self.site.wix.site_id))),
+            }
+        }
+        wanted.notes.sort_by_key(|(i, _)| *i);
+        plan.warnings.extend(
+            std::mem::take(&mut wanted.notes)
+                .into_iter()
+                .map(|(_, t)| t),
+        );
+        plan.warnings.extend(unmanaged);
+        plan.warnings.extend(stale);
+    }
+
+    /// Wants whose open invite already grants what they should, in the
+    /// wants' order: nothing to do but wait.
+    fn list_pending(&self, wanted: &Wanted<'_>, plan: &mut SitePlan) {
+        let mut pending: Vec<(usize, Pending)> = Vec::new();
+        for (key, (index, _)) in &wanted.keyed {
+            let want = &wanted.wants[*index];
+            let Some(email) = want.email else { continue };
+            let account_live = key
+                .platform_id()
+                .is_some_and(|a| self.live.contributors.contains_key(a));
+            if account_live || self.linked_emails.contains(email) {
+                continue;
+            }
+            let Some(record) = self.ledger.latest_invite(email) else {
+                continue;
+            };
+            let unchanged = wanted.desired.get(key).is_some_and(|d| {
+                record.role_ids.len() == d.access.roles.len()
+                    && record.role_ids.iter().all(|r| d.access.roles.contains(r))
+            });
+            if record.is_outstanding(self.now) && unchanged {
+                pending.push((
+                    *index,
+                    Pending {
                         who: want.label.clone(),
                         email: email.to_string(),
                         roles: self.roles_of(&record.role_ids),
                         sent_at: rfc3339(record.sent_at),
                         expires_at: rfc3339(record.expires_at),
-                    });
-                } else {
-                    plan.changes.push(Change {
-                        action: Action::RevokeInvite,
-                        who: want.label.clone(),
-                        email: Some(email.to_string()),
-                        account_id: None,
-                        invite_id: record.id.clone(),
-                        roles_before: self.roles_of(&record.role_ids),
-                        roles_after: Vec::new(),
-                        reason: "the open invite carries other roles; Wix cannot edit an invite"
-                            .to_string(),
-                        identity: None,
-                    });
-                    plan.changes.push(invite(
-                        "re-invited with the roles the config now gives".to_string(),
-                    ));
-                }
+                    },
+                ));
             }
-            InviteState::Pending => plan.changes.push(invite(format!(
-                "the invite sent {} expired {}",
-                day(record.sent_at),
-                day(record.expires_at)
-            ))),
-            InviteState::Unknown => plan.warnings.push(format!(
-                "the invite to {email} sent {} has an unknown outcome (the request failed after it was sent), so it is not sent again; check Settings → Collaborators on the site, then run `accessctl invite-status {} {email} sent` or `… not-sent`",
-                rfc3339(record.sent_at),
-                self.site.key
-            )),
-            InviteState::Accepted => plan.changes.push(invite(
-                "accepted an earlier invite but is no longer a collaborator".to_string(),
-            )),
-            InviteState::Failed => plan.changes.push(invite(
-                "Wix refused the last invite (seat limit?); trying again".to_string(),
-            )),
-            InviteState::Revoked => plan.changes.push(invite("not a collaborator yet".to_string())),
+        }
+        pending.sort_by_key(|(i, _)| *i);
+        plan.pending.extend(pending.into_iter().map(|(_, p)| p));
+    }
+
+    /// A contributor the config knows: an invite still open for its email
+    /// was evidently accepted (the invite-match step skipped it).
+    fn link_accepted(
+        &mut self,
+        want: &Want,
+        account: &str,
+        provenance: Option<Provenance>,
+        plan: &mut SitePlan,
+    ) {
+        let Some(email) = want.email else { return };
+        if self.linked_emails.contains(email) {
+            return;
+        }
+        let Some(invite) = self.ledger.latest_invite(email) else {
+            return;
+        };
+        if !(invite.is_outstanding(self.now) || invite.state == InviteState::Unknown) {
+            return;
+        }
+        let invite = invite.clone();
+        let why = match provenance {
+            Some(Provenance::Config) => "the config names this account",
+            _ => "the ledger links the email to this account",
+        };
+        self.link(
+            plan,
+            account,
+            &invite,
+            &want.label,
+            (
+                format!("accepted the invite: {why}"),
+                provenance.unwrap_or(Provenance::Config),
+            ),
+        );
+    }
+
+    /// The site as the core sees it: each collaborator (the owners aside)
+    /// by account id, and the invites the ledger holds open — for an email
+    /// the config wants, its latest invite alone decides; for any other,
+    /// every open one (to be revoked, or warned about when its outcome is
+    /// unknown). Invites linked in this plan were accepted: not listed.
+    fn state(&self, wanted: &BTreeSet<&str>) -> TargetState {
+        let mut bindings: Vec<Binding> = Vec::new();
+        for (account, roles) in &self.live.contributors {
+            if self.live.owners.contains(account) {
+                continue;
+            }
+            bindings.push(Binding {
+                email: None,
+                platform_id: Some(account.clone()),
+                access: Access::roles(roles.iter()),
+                lifecycle: Lifecycle::Active,
+                handle: Some(account.clone()),
+            });
+        }
+        // A wanted email's open invite without an id (an old record) is
+        // still the person's invite; anyone else's can only be warned about.
+        let invite = |i: &InviteRecord, wanted: bool| Binding {
+            email: Some(i.email.clone()),
+            platform_id: None,
+            access: Access::roles(i.role_ids.iter().cloned()),
+            lifecycle: if is_revocable(i) || (wanted && i.state == InviteState::Pending) {
+                Lifecycle::Pending {
+                    invitation: i.id.clone(),
+                    expires: Some(rfc3339(i.expires_at)),
+                }
+            } else {
+                Lifecycle::Unknown
+            },
+            handle: i.id.clone(),
+        };
+        for email in wanted {
+            if self.linked_emails.contains(*email) {
+                continue;
+            }
+            if let Some(latest) = self.ledger.latest_invite(email)
+                && (latest.is_outstanding(self.now) || latest.state == InviteState::Unknown)
+            {
+                bindings.push(invite(latest, true));
+            }
+        }
+        for i in self.open_invites() {
+            if !wanted.contains(i.email.as_str()) && !self.linked_emails.contains(&i.email) {
+                bindings.push(invite(i, false));
+            }
+        }
+        TargetState {
+            bindings,
+            children: BTreeSet::new(),
         }
     }
 
-    /// Contributors no desired principal accounts for.
-    fn plan_leftover_contributors(&mut self, wants: &[Want], plan: &mut SitePlan) {
-        // Accounts the config names on this site, even through expired grants:
-        // their access is managed, so losing the grant means removal.
-        // The value is the latest `until` that has passed, if any.
-        let mut referenced: BTreeMap<&str, Option<time::Date>> = BTreeMap::new();
+    /// Why collaborators and invites the config does not want go whatever
+    /// `unmanaged` says: accounts the config names on this site (even
+    /// through ended grants) or that accessctl granted, and every invite
+    /// the ledger holds (accessctl sent it).
+    fn ended(&self, wanted: &BTreeSet<&str>) -> BTreeMap<Who, String> {
         let today = self.now.date();
+        let mut referenced: BTreeMap<&str, Option<time::Date>> = BTreeMap::new();
         for grant in &self.site.grants {
             let (email, account) = self.config.identity_of(&grant.principal);
             let account = account.or_else(|| email.and_then(|e| self.identity.id_of(e)));
@@ -545,81 +815,47 @@ impl<'a> Planner<'a> {
                 *entry = (*entry).max(ended);
             }
         }
-        let desired_accounts: BTreeSet<&str> = wants.iter().filter_map(|w| w.account).collect();
-        for (account, roles) in &self.live.contributors {
-            if self.live.owners.contains(account)
-                || self.handled.contains(account)
-                || desired_accounts.contains(account.as_str())
-            {
-                continue;
-            }
-            let who = self.who_for_account(account);
-            let reason = if let Some(Some(ended)) = referenced.get(account.as_str()) {
-                Some(format!("its grant ended on {ended} by its `until` date"))
-            } else if self.granted.contains(account) || referenced.contains_key(account.as_str()) {
-                Some("no grant in the config any more".to_string())
-            } else {
-                match self.site.unmanaged {
-                    crate::model::Unmanaged::Keep => None,
-                    crate::model::Unmanaged::Warn => {
-                        plan.warnings.push(format!(
-                            "unmanaged collaborator `{}` ({}) has no grant on this site in the config; add one (see `accessctl import`) or set `unmanaged: remove`",
-                            // Wix's words, kept to this line of the warning.
-                            crate::escape::text(&who),
-                            crate::escape::text(&self.live.titles_joined(roles.iter()))
-                        ));
-                        None
-                    }
-                    crate::model::Unmanaged::Remove => {
-                        Some("not in the config, and the site has `unmanaged: remove`".to_string())
-                    }
+        let mut ended: BTreeMap<Who, String> = BTreeMap::new();
+        for account in self.live.contributors.keys() {
+            let reason = match referenced.get(account.as_str()) {
+                Some(Some(day)) => format!("its grant ended on {day} by its `until` date"),
+                Some(None) => "no grant in the config any more".to_string(),
+                None if self.granted.contains(account) => {
+                    "no grant in the config any more".to_string()
                 }
+                None => continue,
             };
-            if let Some(reason) = reason {
-                let identity = self.account_source(account);
-                plan.changes.push(Change {
-                    action: Action::Remove,
-                    who,
-                    email: self.email_for_account(account),
-                    account_id: Some(account.clone()),
-                    invite_id: None,
-                    roles_before: self.roles_of(roles),
-                    roles_after: Vec::new(),
-                    reason: with_source(&reason, identity),
-                    identity,
-                });
+            ended.insert(Who::PlatformId(account.clone()), reason);
+        }
+        for invite in self.open_invites() {
+            if !wanted.contains(invite.email.as_str()) {
+                ended.insert(
+                    Who::Email(invite.email.to_lowercase()),
+                    "no grant in the config any more".to_string(),
+                );
             }
         }
+        ended
     }
 
-    /// Open invites for people the config no longer wants.
-    fn plan_leftover_invites(&self, wants: &[Want], plan: &mut SitePlan) {
-        let wanted: BTreeSet<&str> = wants.iter().filter_map(|w| w.email).collect();
-        for invite in self.open_invites() {
-            if wanted.contains(invite.email.as_str()) || self.linked_emails.contains(&invite.email)
-            {
-                continue;
+    /// Why an email is invited, from its latest invite.
+    fn invite_reason(&self, email: &str) -> String {
+        let Some(record) = self.ledger.latest_invite(email) else {
+            return "not a collaborator yet".to_string();
+        };
+        match record.state {
+            InviteState::Pending => format!(
+                "the invite sent {} expired {}",
+                day(record.sent_at),
+                day(record.expires_at)
+            ),
+            InviteState::Accepted => {
+                "accepted an earlier invite but is no longer a collaborator".to_string()
             }
-            match (&invite.id, invite.state) {
-                (Some(id), InviteState::Pending) => plan.changes.push(Change {
-                    action: Action::RevokeInvite,
-                    who: self.who_for_email(&invite.email),
-                    email: Some(invite.email.clone()),
-                    account_id: None,
-                    invite_id: Some(id.clone()),
-                    roles_before: self.roles_of(&invite.role_ids),
-                    roles_after: Vec::new(),
-                    reason: "no grant in the config any more".to_string(),
-                    identity: None,
-                }),
-                _ => plan.warnings.push(format!(
-                    "{} is no longer in the config, but the invite sent to it {} has an unknown outcome; revoke it in Settings → Collaborators if it is there, then run `accessctl invite-status {} {} not-sent`",
-                    invite.email,
-                    rfc3339(invite.sent_at),
-                    self.site.key,
-                    invite.email
-                )),
+            InviteState::Failed => {
+                "Wix refused the last invite (seat limit?); trying again".to_string()
             }
+            InviteState::Revoked | InviteState::Unknown => "not a collaborator yet".to_string(),
         }
     }
 
@@ -809,6 +1045,88 @@ impl<'a> Planner<'a> {
             .collect::<Listing>()
             .same_as(&plan.before);
     }
+}
+
+/// The config's wants in the core's terms (`Planner::wanted`).
+struct Wanted<'w> {
+    wants: &'w [Want<'w>],
+    desired: BTreeMap<Who, Desired>,
+    /// Which want each key stands for (an index into `wants`), and where
+    /// its account comes from.
+    keyed: BTreeMap<Who, (usize, Option<Provenance>)>,
+    /// Warnings about wants, each with its want's index: they are shown in
+    /// the wants' order.
+    notes: Vec<(usize, String)>,
+}
+
+impl<'w> Wanted<'w> {
+    /// A want under `who`. Two wants that resolve to one account are one
+    /// principal holding both's roles, named as the person (the one with an
+    /// email), the config naming the account outranking a ledger record.
+    fn add(&mut self, who: Who, index: usize, provenance: Option<Provenance>, access: Access) {
+        let want = &self.wants[index];
+        match (self.desired.get_mut(&who), self.keyed.get_mut(&who)) {
+            (Some(d), Some(first)) => {
+                d.access.roles.extend(access.roles);
+                if self.wants[first.0].email.is_none() && want.email.is_some() {
+                    first.0 = index;
+                    d.invite_email = want.email.map(str::to_string);
+                }
+                if provenance == Some(Provenance::Config) {
+                    first.1 = provenance;
+                }
+            }
+            _ => {
+                self.desired.insert(
+                    who.clone(),
+                    Desired {
+                        access,
+                        reason: want.label.clone(),
+                        invite_email: want.email.map(str::to_string),
+                    },
+                );
+                self.keyed.insert(who, (index, provenance));
+            }
+        }
+    }
+
+    /// The want a key stands for, its index and its account's provenance.
+    fn of(&self, who: &Who) -> Option<(&'w Want<'w>, usize, Option<Provenance>)> {
+        let wants = self.wants;
+        self.keyed.get(who).map(|(i, p)| (&wants[*i], *i, *p))
+    }
+
+    /// The want an invite to `email` is for.
+    fn by_invitee(&self, email: &str) -> Option<(usize, &'w Want<'w>)> {
+        let wants = self.wants;
+        wants
+            .iter()
+            .enumerate()
+            .find(|(_, w)| w.email.is_some_and(|e| e.eq_ignore_ascii_case(email)))
+    }
+}
+
+/// The warning for a want that is no collaborator and has no email.
+fn no_email(want: &Want) -> String {
+    format!(
+        "`{}` is not a collaborator and no email is known for it, so it cannot be invited: give the person's email in the config",
+        want.label
+    )
+}
+
+/// The site as a core target: its collaborators, nothing nested.
+fn wix_target(site_id: &str) -> Target {
+    Target {
+        platform: Platform::Wix,
+        id: site_id.to_string(),
+        credentials_env: None,
+        managed_children: BTreeSet::new(),
+    }
+}
+
+/// An invite Wix holds open under an id accessctl knows: one it can revoke.
+fn is_revocable(invite: &InviteRecord) -> bool {
+    invite.id.is_some() && invite.state == InviteState::Pending
 }
 
 /// A digest of everything the plan was computed from on the site's side.

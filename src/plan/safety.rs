@@ -141,7 +141,7 @@ pub fn check(
                         config
                             .people
                             .get(*k)
-                            .is_some_and(|p| p.email == change.email)
+                            .is_some_and(|p| change.who.is_email(&p.email))
                     }) else {
                         continue;
                     };

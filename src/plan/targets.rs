@@ -14,7 +14,7 @@ use super::Listing;
 use crate::model::SiteTarget;
 use crate::platform::diff::{self, Desired, Refused};
 use crate::platform::{
-    Access, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Platform, TargetState,
+    Access, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Platform, TargetState, Who,
 };
 
 /// What one target needs.
@@ -88,8 +88,9 @@ pub fn plan_target(
     };
     let (desired, mut ended) = desired(target, today, expiry_warning_days, &mut plan.warnings);
     for email in granted {
-        if !desired.contains_key(email) {
-            ended.entry(email.clone()).or_insert_with(|| {
+        let who = Who::Email(email.clone());
+        if !desired.contains_key(&who) {
+            ended.entry(who).or_insert_with(|| {
                 "granted through accessctl; no grant in the config any more".to_string()
             });
         }
@@ -130,24 +131,26 @@ pub fn plan_target(
         &untouchable,
         &ended,
     );
+    plan.warnings.extend(d.warnings(&target.target));
     let mut changes = d.changes;
-    changes.sort_by(|a, b| (a.kind, &a.email).cmp(&(b.kind, &b.email)));
+    changes.sort_by(|a, b| (a.kind, &a.who).cmp(&(b.kind, &b.who)));
     let mut after: BTreeMap<String, Held> = before.clone();
     for c in &changes {
+        let email = c.who.to_string();
         match (&c.kind, &c.to) {
             (ChangeKind::Remove, _) | (_, None) => {
-                after.remove(&c.email);
+                after.remove(&email);
             }
             (_, Some(to)) => {
                 // An invitation stays one until accepted; on an invitation
                 // platform an added principal is invited.
-                let mark = match before.get(&c.email) {
+                let mark = match before.get(&email) {
                     Some(held) => held.mark,
                     None if seen.capabilities.effect == GrantEffect::Invitation => INVITED,
                     None => "",
                 };
                 after.insert(
-                    c.email.clone(),
+                    email,
                     Held {
                         access: to.clone(),
                         mark,
@@ -158,15 +161,15 @@ pub fn plan_target(
     }
     plan.managed = desired
         .keys()
+        .filter_map(Who::email)
         .filter(|email| {
             after.contains_key(*email) && !untouchable.iter().any(|u| u.eq_ignore_ascii_case(email))
         })
-        .cloned()
+        .map(str::to_string)
         .collect();
     plan.after = lines(&after).same_as(&plan.before);
     plan.changes = changes;
     plan.refused = d.refused;
-    plan.warnings.extend(d.warnings);
     plan
 }
 
@@ -177,17 +180,18 @@ fn desired(
     today: Date,
     window: u32,
     warnings: &mut Vec<String>,
-) -> (BTreeMap<String, Desired>, BTreeMap<String, String>) {
+) -> (BTreeMap<Who, Desired>, BTreeMap<Who, String>) {
     let vocabulary = target.target.platform.vocabulary();
-    let mut wants: BTreeMap<String, Desired> = BTreeMap::new();
-    let mut ended: BTreeMap<String, String> = BTreeMap::new();
+    let mut wants: BTreeMap<Who, Desired> = BTreeMap::new();
+    let mut ended: BTreeMap<Who, String> = BTreeMap::new();
     for grant in &target.grants {
         let email = grant.email.to_string();
+        let who = Who::Email(email.clone());
         if let Some(until) = grant.until {
             // `until` is the last day of access.
             if until < today {
                 ended
-                    .entry(email)
+                    .entry(who)
                     .or_insert_with(|| format!("{}: the grant ended on {until}", grant.reason));
                 continue;
             }
@@ -199,7 +203,7 @@ fn desired(
                 ));
             }
         }
-        match wants.get_mut(&email) {
+        match wants.get_mut(&who) {
             Some(want) => {
                 if let Some(v) = vocabulary {
                     want.access = v.merge(&want.access, &grant.access);
@@ -211,16 +215,13 @@ fn desired(
             }
             None => {
                 wants.insert(
-                    email,
-                    Desired {
-                        access: grant.access.clone(),
-                        reason: grant.reason.clone(),
-                    },
+                    who,
+                    Desired::new(grant.access.clone(), grant.reason.clone()),
                 );
             }
         }
     }
-    ended.retain(|email, _| !wants.contains_key(email));
+    ended.retain(|who, _| !wants.contains_key(who));
     (wants, ended)
 }
 
@@ -278,6 +279,7 @@ mod tests {
             roles: &["viewer", "analyst", "editor", "admin"],
             child_roles: &[],
             child_holder_role: None,
+            invitations_editable: true,
             scopes: &[],
         }
     }
@@ -359,7 +361,7 @@ mod tests {
         let got: Vec<(ChangeKind, &str)> = plan
             .changes
             .iter()
-            .map(|c| (c.kind, c.email.as_str()))
+            .map(|c| (c.kind, c.who.email().unwrap_or_default()))
             .collect();
         assert_eq!(
             got,

@@ -1,6 +1,8 @@
 //! The platform-neutral diff: desired bindings against a target's live
 //! state, under the target's unmanaged policy and the lock-out guards. Pure:
-//! no I/O, no clock.
+//! no I/O, no clock. It decides; what it finds worth telling comes back as
+//! [`Note`]s, which each caller words for its platform ([`Note::describe`]
+//! is the neutral wording).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Unmanaged;
 use super::{
-    Access, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Target, TargetState,
+    Access, Binding, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, PrincipalKey,
+    Target, TargetState, Who,
 };
 
 /// What the config wants one principal to hold on a target.
@@ -19,6 +22,19 @@ pub struct Desired {
     /// The config entries behind it (`person alice`, `team seo (level
     /// analytics)`), for the plan's reason column.
     pub reason: String,
+    /// Where an invitation goes when the principal is named by its platform
+    /// id and does not hold the target yet; `None` for one named by email.
+    pub invite_email: Option<String>,
+}
+
+impl Desired {
+    pub fn new(access: Access, reason: impl Into<String>) -> Self {
+        Desired {
+            access,
+            reason: reason.into(),
+            invite_email: None,
+        }
+    }
 }
 
 /// A change the guards held back, and why.
@@ -28,35 +44,127 @@ pub struct Refused {
     pub reason: String,
 }
 
+/// What the diff found worth telling, beside its changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// The config manages a child scope the target does not have.
+    MissingChild { child: String },
+    /// A binding that names no principal the platform keys on; left alone.
+    NoKey { id: Option<String> },
+    /// A binding in a state the platform does not tell: left alone, and the
+    /// config's grant to it (`wanted`) waits.
+    Unknown {
+        who: Who,
+        access: Access,
+        wanted: bool,
+    },
+    /// The config grants something to an untouchable principal (the
+    /// provider's own account, the client's owner): not planned.
+    Untouchable { who: Who },
+    /// A principal the config does not name, left under `unmanaged: warn`.
+    Unmanaged { who: Who, access: Access },
+    /// A binding that goes keeps what it holds on children the config does
+    /// not manage, under the least role (GTM).
+    Keeps {
+        who: Who,
+        access: Access,
+        reason: String,
+    },
+    /// The config names a principal by its platform id alone, the platform
+    /// does not list it, and access can only be granted by an invitation to
+    /// an email.
+    NoEmail { who: Who },
+}
+
+impl Note {
+    /// The neutral wording, as GA4's and GTM's plans show it.
+    pub fn describe(&self, target: &Target) -> String {
+        match self {
+            Note::MissingChild { child } => format!(
+                "{} {} has no {child}; grants on it are left out of the plan",
+                target.platform.title(),
+                target.id
+            ),
+            Note::NoKey { id } => format!(
+                "a binding with no email ({}) is left alone",
+                id.as_deref().unwrap_or("no id")
+            ),
+            Note::Unknown { who, access, .. } => format!(
+                "{who}'s access ({}) is in a state the platform does not tell; it is left alone, and the config's grant to it waits until it is known",
+                access.describe()
+            ),
+            Note::Untouchable { who } => format!(
+                "{who} is the account accessctl acts as, or the client's owner; the config's grant to it is not planned"
+            ),
+            Note::Unmanaged { who, access } => format!(
+                "{who} holds {} and is not in the config (unmanaged: warn)",
+                access.describe()
+            ),
+            Note::Keeps {
+                who,
+                access,
+                reason,
+            } => format!(
+                "{who} keeps {} ({reason}, but the config does not manage those containers)",
+                access.describe()
+            ),
+            Note::NoEmail { who } => format!(
+                "{who} does not hold access here and no email is known for it, so it cannot be invited"
+            ),
+        }
+    }
+}
+
 /// The diff of one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetDiff {
     pub changes: Vec<Change>,
     pub refused: Vec<Refused>,
-    pub warnings: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
-/// Diff `desired` (by lower-cased email) against `state`.
+impl TargetDiff {
+    /// The notes in their neutral wording.
+    pub fn warnings(&self, target: &Target) -> Vec<String> {
+        self.notes.iter().map(|n| n.describe(target)).collect()
+    }
+}
+
+/// The reason a pending invitation that cannot be edited is withdrawn
+/// before it is sent again.
+pub const WITHDRAWN_TO_RESEND: &str =
+    "the open invitation grants other access, and the platform cannot change an invitation";
+
+/// Diff `desired` against `state`.
 ///
+/// - Principals are matched by key: a desired email with the binding of
+///   that email, a desired platform id with the binding of that id, or,
+///   when the id holds nothing yet, with the open invitation to the
+///   desired principal's `invite_email`.
 /// - A binding's permissions on children the target does not manage are
 ///   kept as they are live (GTM containers the config does not name).
-/// - Bindings whose grants all ended (`ended`: email → why) are removed.
+/// - Bindings whose grants all ended (`ended`: who → why; a binding is
+///   looked up by its platform id, then by its email) are removed.
 /// - Bindings the config does not name follow `unmanaged`; the provider's
 ///   own principal (`self_email`) is never changed or removed.
 /// - A change that would leave the target without any holder of the
 ///   admin role is refused, not planned.
 /// - Lifecycles (platforms with invitations): a pending invitation is the
 ///   principal's binding — not sent again when it grants what the config
-///   wants, updated or withdrawn like an active binding otherwise — but its
+///   wants, updated (or, where invitations cannot be edited, withdrawn and
+///   sent again) or withdrawn like an active binding otherwise — but its
 ///   roles are not held yet, so it never counts as the last admin; on an
 ///   invitation platform, a principal added or not yet active holds nothing
 ///   until it accepts. A binding in an unknown state is never changed or
 ///   removed, and the config's grant to it waits until it is known.
 ///   Providers report open invitations only (an expired one is no binding).
+/// - On a platform that keys writes on emails, a binding with no email is
+///   left alone; on one that keys them on its ids, it is the principal of
+///   its id.
 pub fn diff(
     target: &Target,
     caps: &Capabilities,
-    desired: &BTreeMap<String, Desired>,
+    desired: &BTreeMap<Who, Desired>,
     state: &TargetState,
     unmanaged: Unmanaged,
     self_email: Option<&str>,
@@ -73,120 +181,191 @@ pub fn diff(
     )
 }
 
-/// [`diff`], where the bindings in `ended` (email → why) go whatever
+/// One binding the diff works on, under its key.
+struct Live<'a> {
+    who: Who,
+    binding: &'a Binding,
+}
+
+impl Live<'_> {
+    fn active(&self) -> bool {
+        self.binding.lifecycle == Lifecycle::Active
+    }
+}
+
+/// [`diff`], where the bindings in `ended` (who → why) go whatever
 /// `unmanaged` says (their grants ended, `until`), and the principals in
-/// `untouchable` (the provider's own account, the client's owner) are
-/// never changed or removed.
+/// `untouchable` (the provider's own account, the client's owner, by
+/// email) are never changed or removed.
 pub fn diff_ending(
     target: &Target,
     caps: &Capabilities,
-    desired: &BTreeMap<String, Desired>,
+    desired: &BTreeMap<Who, Desired>,
     state: &TargetState,
     unmanaged: Unmanaged,
     untouchable: &[&str],
-    ended: &BTreeMap<String, String>,
+    ended: &BTreeMap<Who, String>,
 ) -> TargetDiff {
     let mut out = TargetDiff::default();
-    let is_self = |email: &str| untouchable.iter().any(|s| s.eq_ignore_ascii_case(email));
+    let is_self = |who: &Who| untouchable.iter().any(|s| who.is_email(s));
 
     for child in &target.managed_children {
         if !state.children.contains(child) {
-            out.warnings.push(format!(
-                "{} {} has no {child}; grants on it are left out of the plan",
-                target.platform.title(),
-                target.id
-            ));
+            out.notes.push(Note::MissingChild {
+                child: child.clone(),
+            });
         }
     }
 
-    let mut live: BTreeMap<String, &super::Binding> = BTreeMap::new();
-    let mut unknown: BTreeSet<String> = BTreeSet::new();
+    let mut live: Vec<Live<'_>> = Vec::with_capacity(state.bindings.len());
     for binding in &state.bindings {
-        match &binding.email {
-            Some(email) if binding.lifecycle == Lifecycle::Unknown => {
-                let email = email.to_lowercase();
-                out.warnings.push(format!(
-                    "{email}'s access ({}) is in a state the platform does not tell; it is left alone, and the config's grant to it waits until it is known",
-                    binding.access.describe()
-                ));
-                unknown.insert(email);
-            }
-            Some(email) => {
-                live.insert(email.to_lowercase(), binding);
-            }
-            None => out.warnings.push(format!(
-                "a binding with no email ({}) is left alone",
-                binding
+        let who = match caps.key {
+            PrincipalKey::Email => binding.email.as_ref().map(|e| Who::Email(e.to_lowercase())),
+            PrincipalKey::PlatformId => Who::of(binding),
+        };
+        match who {
+            Some(who) => live.push(Live { who, binding }),
+            None => out.notes.push(Note::NoKey {
+                id: binding
                     .platform_id
-                    .as_deref()
-                    .or(binding.handle.as_deref())
-                    .unwrap_or("no id")
-            )),
+                    .clone()
+                    .or_else(|| binding.handle.clone()),
+            }),
         }
     }
+    live.sort_by(|a, b| a.who.cmp(&b.who));
+    let mut by_email: BTreeMap<String, usize> = BTreeMap::new();
+    let mut by_id: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, l) in live.iter().enumerate() {
+        if let Some(email) = &l.binding.email {
+            by_email.entry(email.to_lowercase()).or_insert(i);
+        }
+        if let Some(id) = &l.binding.platform_id {
+            by_id.entry(id.as_str()).or_insert(i);
+        }
+    }
+    let unknown = |i: usize| live[i].binding.lifecycle == Lifecycle::Unknown;
+    let mut claimed: BTreeSet<usize> = BTreeSet::new();
 
-    for (email, want) in desired {
-        if unknown.contains(email) {
+    for (who, want) in desired {
+        let found = match who {
+            Who::Email(email) => by_email.get(&email.to_lowercase()).copied(),
+            Who::PlatformId(id) => by_id.get(id.as_str()).copied().or_else(|| {
+                // Not on the target yet: its open invitation, if any.
+                let email = want.invite_email.as_ref()?.to_lowercase();
+                by_email
+                    .get(&email)
+                    .copied()
+                    .filter(|&i| live[i].binding.platform_id.is_none())
+            }),
+        };
+        if let Some(i) = found {
+            claimed.insert(i);
+            if unknown(i) {
+                continue;
+            }
+        }
+        if is_self(who) {
+            out.notes.push(Note::Untouchable { who: who.clone() });
             continue;
         }
-        if is_self(email) {
-            out.warnings.push(format!(
-                "{email} is the account accessctl acts as, or the client's owner; the config's grant to it is not planned"
-            ));
-            continue;
-        }
-        let current = live.get(email.as_str());
+        let current = found.map(|i| &live[i]);
         let mut access = want.access.clone();
         access
             .children
             .retain(|child, _| state.children.contains(child));
-        if let Some(binding) = current {
-            for (child, roles) in &binding.access.children {
+        if let Some(l) = current {
+            for (child, roles) in &l.binding.access.children {
                 if !target.managed_children.contains(child) {
                     access.children.insert(child.clone(), roles.clone());
                 }
             }
         }
-        match current {
-            None => out.changes.push(Change {
+        let add = |to: Access, reason: String| -> Option<Change> {
+            // An invitation goes to an email.
+            let invitee = match who {
+                Who::Email(_) => who.clone(),
+                Who::PlatformId(_) => match &want.invite_email {
+                    Some(email) => Who::Email(email.to_lowercase()),
+                    None if caps.effect == GrantEffect::Invitation => return None,
+                    None => who.clone(),
+                },
+            };
+            Some(Change {
                 kind: ChangeKind::Add,
-                email: email.clone(),
+                who: invitee,
                 from: None,
-                to: Some(access),
+                to: Some(to),
                 handle: None,
-                reason: want.reason.clone(),
-            }),
-            Some(binding) if binding.access != access => out.changes.push(Change {
+                reason,
+            })
+        };
+        match current {
+            None => match add(access, want.reason.clone()) {
+                Some(change) => out.changes.push(change),
+                None => out.notes.push(Note::NoEmail { who: who.clone() }),
+            },
+            Some(l) if l.binding.access == access => {}
+            Some(l)
+                if !caps.invitations_editable
+                    && matches!(l.binding.lifecycle, Lifecycle::Pending { .. }) =>
+            {
+                out.changes.push(Change {
+                    kind: ChangeKind::Remove,
+                    who: l.who.clone(),
+                    from: Some(l.binding.access.clone()),
+                    to: None,
+                    handle: l.binding.handle.clone(),
+                    reason: WITHDRAWN_TO_RESEND.to_string(),
+                });
+                out.changes.extend(add(access, want.reason.clone()));
+            }
+            Some(l) => out.changes.push(Change {
                 kind: ChangeKind::Update,
-                email: email.clone(),
-                from: Some(binding.access.clone()),
+                who: l.who.clone(),
+                from: Some(l.binding.access.clone()),
                 to: Some(access),
-                handle: binding.handle.clone(),
+                handle: l.binding.handle.clone(),
                 reason: want.reason.clone(),
             }),
-            Some(_) => {}
         }
     }
 
-    for (email, binding) in &live {
-        if desired.contains_key(email.as_str()) || is_self(email) {
+    for (i, l) in live.iter().enumerate() {
+        if unknown(i) {
+            out.notes.push(Note::Unknown {
+                who: l.who.clone(),
+                access: l.binding.access.clone(),
+                wanted: claimed.contains(&i),
+            });
             continue;
         }
-        if let Some(reason) = ended.get(email.as_str()) {
-            removal(target, caps, email, binding, reason, true, &mut out);
+        if claimed.contains(&i) || is_self(&l.who) {
+            continue;
+        }
+        let ended = l
+            .binding
+            .platform_id
+            .as_ref()
+            .and_then(|id| ended.get(&Who::PlatformId(id.clone())))
+            .or_else(|| {
+                let email = l.binding.email.as_ref()?.to_lowercase();
+                ended.get(&Who::Email(email))
+            });
+        if let Some(reason) = ended {
+            removal(target, caps, l, reason, true, &mut out);
             continue;
         }
         match unmanaged {
             Unmanaged::Keep => {}
-            Unmanaged::Warn => out.warnings.push(format!(
-                "{email} holds {} and is not in the config (unmanaged: warn)",
-                binding.access.describe()
-            )),
+            Unmanaged::Warn => out.notes.push(Note::Unmanaged {
+                who: l.who.clone(),
+                access: l.binding.access.clone(),
+            }),
             Unmanaged::Remove => removal(
                 target,
                 caps,
-                email,
-                binding,
+                l,
                 "not in the config (unmanaged: remove)",
                 false,
                 &mut out,
@@ -200,7 +379,7 @@ pub fn diff_ending(
     out
 }
 
-/// Take from `binding` what the config manages: remove it, or, when it
+/// Take from a binding what the config manages: remove it, or, when it
 /// holds roles on children the config does not manage and the platform
 /// keeps those under a least role (GTM: account `user`), keep just those.
 /// `managed`: the binding goes because the config managed it (ended or
@@ -208,12 +387,12 @@ pub fn diff_ending(
 fn removal(
     target: &Target,
     caps: &Capabilities,
-    email: &str,
-    binding: &super::Binding,
+    live: &Live<'_>,
     reason: &str,
     managed: bool,
     out: &mut TargetDiff,
 ) {
+    let binding = live.binding;
     let kept: BTreeMap<String, BTreeSet<String>> = binding
         .access
         .children
@@ -223,7 +402,7 @@ fn removal(
         .collect();
     let change = |kind, to: Option<Access>, reason: String| Change {
         kind,
-        email: email.to_string(),
+        who: live.who.clone(),
         from: Some(binding.access.clone()),
         to,
         handle: binding.handle.clone(),
@@ -238,10 +417,11 @@ fn removal(
             // Said when something changes, or when the config managed the
             // binding (an offboarding wants to know what stays).
             if managed || to != binding.access {
-                out.warnings.push(format!(
-                    "{email} keeps {} ({reason}, but the config does not manage those containers)",
-                    to.describe()
-                ));
+                out.notes.push(Note::Keeps {
+                    who: live.who.clone(),
+                    access: to.clone(),
+                    reason: reason.to_string(),
+                });
             }
             if to != binding.access {
                 out.changes.push(change(
@@ -263,31 +443,23 @@ fn removal(
 /// Only an active binding holds a role: a pending invitation's do not count,
 /// and on an invitation platform neither does what a change gives a
 /// principal that is not active yet (it holds it once it accepts).
-fn guard_last_admin(
-    admin: &str,
-    effect: GrantEffect,
-    live: &BTreeMap<String, &super::Binding>,
-    out: &mut TargetDiff,
-) {
+fn guard_last_admin(admin: &str, effect: GrantEffect, live: &[Live<'_>], out: &mut TargetDiff) {
     let holds = |access: Option<&Access>| access.is_some_and(|a| a.roles.contains(admin));
-    let active = |email: &str| {
-        live.get(email)
-            .is_some_and(|b| b.lifecycle == Lifecycle::Active)
-    };
-    let mut after: BTreeSet<&str> = live
+    let active = |who: &Who| live.iter().any(|l| &l.who == who && l.active());
+    let mut after: BTreeSet<&Who> = live
         .iter()
-        .filter(|(e, b)| active(e) && holds(Some(&b.access)))
-        .map(|(e, _)| e.as_str())
+        .filter(|l| l.active() && holds(Some(&l.binding.access)))
+        .map(|l| &l.who)
         .collect();
     if after.is_empty() {
         return;
     }
     for change in &out.changes {
-        let at_once = effect == GrantEffect::Immediate || active(&change.email);
+        let at_once = effect == GrantEffect::Immediate || active(&change.who);
         if holds(change.to.as_ref()) && at_once {
-            after.insert(change.email.as_str());
+            after.insert(&change.who);
         } else {
-            after.remove(change.email.as_str());
+            after.remove(&change.who);
         }
     }
     if !after.is_empty() {
@@ -297,7 +469,7 @@ fn guard_last_admin(
     // pending invitation takes nothing anyone holds.
     let (kept, refused): (Vec<Change>, Vec<Change>) = std::mem::take(&mut out.changes)
         .into_iter()
-        .partition(|c| !(active(&c.email) && holds(c.from.as_ref())) || holds(c.to.as_ref()));
+        .partition(|c| !(active(&c.who) && holds(c.from.as_ref())) || holds(c.to.as_ref()));
     out.changes = kept;
     out.refused = refused
         .into_iter()
@@ -324,6 +496,7 @@ mod tests {
         child_roles: &["read", "edit"],
         child_holder_role: None,
         scopes: &[],
+        invitations_editable: true,
     };
 
     fn target(managed: &[&str]) -> Target {
@@ -356,10 +529,11 @@ mod tests {
     }
 
     fn want(a: Access) -> Desired {
-        Desired {
-            access: a,
-            reason: "person".into(),
-        }
+        Desired::new(a, "person")
+    }
+
+    fn email(e: &str) -> Who {
+        Who::Email(e.to_string())
     }
 
     fn state(bindings: Vec<Binding>, children: &[&str]) -> TargetState {
@@ -388,7 +562,7 @@ mod tests {
             ],
             &["GTM-A", "GTM-B"],
         );
-        let desired = BTreeMap::from([("boss@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let desired = BTreeMap::from([(email("boss@a.test"), want(access(&["admin"], &[])))]);
         let d = diff(
             &target(&["GTM-A"]),
             &caps,
@@ -400,7 +574,7 @@ mod tests {
         let got: Vec<(&str, ChangeKind, Option<&Access>)> = d
             .changes
             .iter()
-            .map(|c| (c.email.as_str(), c.kind, c.to.as_ref()))
+            .map(|c| (c.who.email().unwrap_or_default(), c.kind, c.to.as_ref()))
             .collect();
         assert_eq!(
             got,
@@ -440,9 +614,9 @@ mod tests {
             &["GTM-A", "GTM-B"],
         );
         let desired = BTreeMap::from([
-            ("boss@a.test".to_string(), want(access(&["admin"], &[]))),
+            (email("boss@a.test"), want(access(&["admin"], &[]))),
             (
-                "x@a.test".to_string(),
+                email("x@a.test"),
                 want(access(&["user"], &[("GTM-A", "edit")])),
             ),
         ]);
@@ -471,7 +645,7 @@ mod tests {
             ],
             &[],
         );
-        let desired = BTreeMap::from([("a@a.test".to_string(), want(access(&["viewer"], &[])))]);
+        let desired = BTreeMap::from([(email("a@a.test"), want(access(&["viewer"], &[])))]);
         let d = diff(
             &target(&[]),
             &CAPS,
@@ -487,12 +661,12 @@ mod tests {
     #[test]
     fn the_last_admin_is_not_removed() {
         let live = state(vec![binding("boss@a.test", access(&["admin"], &[]))], &[]);
-        let desired = BTreeMap::from([("new@a.test".to_string(), want(access(&["viewer"], &[])))]);
+        let desired = BTreeMap::from([(email("new@a.test"), want(access(&["viewer"], &[])))]);
         let d = removing(&desired, &live);
         assert_eq!(d.changes.len(), 1, "the add stays: {d:?}");
         assert_eq!(d.changes[0].kind, ChangeKind::Add);
         assert_eq!(d.refused.len(), 1);
-        assert_eq!(d.refused[0].change.email, "boss@a.test");
+        assert_eq!(d.refused[0].change.who, email("boss@a.test"));
         assert!(d.refused[0].reason.contains("no one with admin"));
     }
 
@@ -501,10 +675,13 @@ mod tests {
         let live = state(vec![binding("stray@b.test", access(&["viewer"], &[]))], &[]);
         let none = BTreeMap::new();
         let keep = diff(&target(&[]), &CAPS, &none, &live, Unmanaged::Keep, None);
-        assert!(keep.changes.is_empty() && keep.warnings.is_empty());
+        assert!(keep.changes.is_empty() && keep.notes.is_empty());
         let warn = diff(&target(&[]), &CAPS, &none, &live, Unmanaged::Warn, None);
         assert!(warn.changes.is_empty());
-        assert!(warn.warnings[0].contains("stray@b.test"), "{warn:?}");
+        assert!(
+            warn.warnings(&target(&[]))[0].contains("stray@b.test"),
+            "{warn:?}"
+        );
         let remove = diff(&target(&[]), &CAPS, &none, &live, Unmanaged::Remove, None);
         assert_eq!(remove.changes[0].kind, ChangeKind::Remove);
         assert_eq!(remove.changes[0].handle.as_deref(), Some("h/stray@b.test"));
@@ -527,13 +704,13 @@ mod tests {
     fn kinds(d: &TargetDiff) -> Vec<(&str, ChangeKind)> {
         d.changes
             .iter()
-            .map(|c| (c.email.as_str(), c.kind))
+            .map(|c| (c.who.email().unwrap_or_default(), c.kind))
             .collect()
     }
 
     /// The diff of a target that manages no container, under
     /// `unmanaged: remove`, with the default capabilities.
-    fn removing(desired: &BTreeMap<String, Desired>, live: &TargetState) -> TargetDiff {
+    fn removing(desired: &BTreeMap<Who, Desired>, live: &TargetState) -> TargetDiff {
         diff(&target(&[]), &CAPS, desired, live, Unmanaged::Remove, None)
     }
 
@@ -543,16 +720,146 @@ mod tests {
             vec![in_state("p@a.test", access(&["viewer"], &[]), pending())],
             &[],
         );
-        let run = |desired: &BTreeMap<String, Desired>| removing(desired, &live);
-        let same = BTreeMap::from([("p@a.test".to_string(), want(access(&["viewer"], &[])))]);
+        let run = |desired: &BTreeMap<Who, Desired>| removing(desired, &live);
+        let same = BTreeMap::from([(email("p@a.test"), want(access(&["viewer"], &[])))]);
         assert!(run(&same).changes.is_empty(), "{:?}", run(&same));
-        let more = BTreeMap::from([("p@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let more = BTreeMap::from([(email("p@a.test"), want(access(&["admin"], &[])))]);
         let d = run(&more);
         assert_eq!(kinds(&d), [("p@a.test", ChangeKind::Update)]);
         assert_eq!(d.changes[0].handle.as_deref(), Some("h/p@a.test"));
         let gone = run(&BTreeMap::new());
         assert_eq!(kinds(&gone), [("p@a.test", ChangeKind::Remove)]);
         assert!(gone.refused.is_empty(), "{gone:?}");
+    }
+
+    #[test]
+    fn an_invitation_that_cannot_be_edited_is_withdrawn_and_sent_again() {
+        let caps = Capabilities {
+            effect: GrantEffect::Invitation,
+            invitations_editable: false,
+            ..CAPS
+        };
+        let live = state(
+            vec![in_state("p@a.test", access(&["viewer"], &[]), pending())],
+            &[],
+        );
+        let more = BTreeMap::from([(email("p@a.test"), want(access(&["admin"], &[])))]);
+        let d = diff(&target(&[]), &caps, &more, &live, Unmanaged::Remove, None);
+        assert_eq!(
+            kinds(&d),
+            [
+                ("p@a.test", ChangeKind::Remove),
+                ("p@a.test", ChangeKind::Add)
+            ]
+        );
+        assert_eq!(d.changes[0].handle.as_deref(), Some("h/p@a.test"));
+        assert_eq!(d.changes[0].reason, WITHDRAWN_TO_RESEND);
+        assert_eq!(d.changes[1].to, Some(access(&["admin"], &[])));
+        assert!(
+            d.refused.is_empty(),
+            "a withdrawn invitation held nothing: {d:?}"
+        );
+    }
+
+    /// A platform that names people by its own ids (Wix): a principal is
+    /// found by id, and an invitation goes to an email.
+    #[test]
+    fn principals_named_by_platform_id() {
+        let caps = Capabilities {
+            effect: GrantEffect::Invitation,
+            key: PrincipalKey::PlatformId,
+            invitations_editable: false,
+            admin_role: None,
+            ..CAPS
+        };
+        let by_id = |id: &str, a: Access| Binding {
+            email: None,
+            platform_id: Some(id.into()),
+            access: a,
+            lifecycle: Lifecycle::Active,
+            handle: Some(id.into()),
+        };
+        let live = state(
+            vec![
+                by_id("acc-1", access(&["viewer"], &[])),
+                by_id("acc-stray", access(&["viewer"], &[])),
+                by_id("acc-ended", access(&["viewer"], &[])),
+                in_state("invited@a.test", access(&["viewer"], &[]), pending()),
+            ],
+            &[],
+        );
+        let id = |s: &str| Who::PlatformId(s.to_string());
+        let with_email = |a: Access, e: &str| Desired {
+            invite_email: Some(e.to_string()),
+            ..want(a)
+        };
+        let desired = BTreeMap::from([
+            // Listed under its id: its roles change.
+            (id("acc-1"), want(access(&["admin"], &[]))),
+            // Not listed; its open invitation grants what it should.
+            (
+                id("acc-2"),
+                with_email(access(&["viewer"], &[]), "Invited@a.test"),
+            ),
+            // Not listed, no invitation: invited.
+            (
+                id("acc-3"),
+                with_email(access(&["viewer"], &[]), "new@a.test"),
+            ),
+            // Not listed and no email to invite.
+            (id("acc-4"), want(access(&["viewer"], &[]))),
+        ]);
+        let ended = BTreeMap::from([(id("acc-ended"), "its grant ended".to_string())]);
+        let d = diff_ending(
+            &target(&[]),
+            &caps,
+            &desired,
+            &live,
+            Unmanaged::Warn,
+            &[],
+            &ended,
+        );
+        let got: Vec<(ChangeKind, &Who, Option<&str>)> = d
+            .changes
+            .iter()
+            .map(|c| (c.kind, &c.who, c.handle.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (ChangeKind::Update, &id("acc-1"), Some("acc-1")),
+                (ChangeKind::Add, &email("new@a.test"), None),
+                (ChangeKind::Remove, &id("acc-ended"), Some("acc-ended")),
+            ]
+        );
+        assert_eq!(
+            d.notes,
+            [
+                Note::NoEmail { who: id("acc-4") },
+                Note::Unmanaged {
+                    who: id("acc-stray"),
+                    access: access(&["viewer"], &[])
+                },
+            ]
+        );
+        // On a platform keyed by email, the same bindings with no email are
+        // left alone.
+        let d = diff(
+            &target(&[]),
+            &CAPS,
+            &BTreeMap::new(),
+            &live,
+            Unmanaged::Remove,
+            None,
+        );
+        assert_eq!(kinds(&d), [("invited@a.test", ChangeKind::Remove)]);
+        assert_eq!(
+            d.notes
+                .iter()
+                .filter(|n| matches!(n, Note::NoKey { .. }))
+                .count(),
+            3
+        );
     }
 
     #[test]
@@ -565,12 +872,12 @@ mod tests {
             )],
             &[],
         );
-        let wants_admin = BTreeMap::from([("u@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let wants_admin = BTreeMap::from([(email("u@a.test"), want(access(&["admin"], &[])))]);
         for desired in [wants_admin, BTreeMap::new()] {
             let d = removing(&desired, &live);
             assert!(d.changes.is_empty(), "{d:?}");
             assert!(
-                d.warnings
+                d.warnings(&target(&[]))
                     .iter()
                     .any(|w| w.contains("u@a.test") && w.contains("left alone")),
                 "{d:?}"
@@ -587,13 +894,13 @@ mod tests {
             ],
             &[],
         );
-        let desired = BTreeMap::from([("next@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let desired = BTreeMap::from([(email("next@a.test"), want(access(&["admin"], &[])))]);
         let d = removing(&desired, &live);
         assert!(d.changes.is_empty(), "{d:?}");
         assert_eq!(d.refused.len(), 1, "{d:?}");
-        assert_eq!(d.refused[0].change.email, "boss@a.test");
+        assert_eq!(d.refused[0].change.who, email("boss@a.test"));
         // Withdrawing the invitation takes nothing anyone holds.
-        let desired = BTreeMap::from([("boss@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let desired = BTreeMap::from([(email("boss@a.test"), want(access(&["admin"], &[])))]);
         let d = removing(&desired, &live);
         assert_eq!(kinds(&d), [("next@a.test", ChangeKind::Remove)]);
         assert!(d.refused.is_empty(), "{d:?}");
@@ -602,7 +909,7 @@ mod tests {
     #[test]
     fn on_an_invitation_platform_a_new_admin_holds_nothing_until_accepting() {
         let live = state(vec![binding("boss@a.test", access(&["admin"], &[]))], &[]);
-        let desired = BTreeMap::from([("new@a.test".to_string(), want(access(&["admin"], &[])))]);
+        let desired = BTreeMap::from([(email("new@a.test"), want(access(&["admin"], &[])))]);
         let run = |caps: &Capabilities| {
             diff(&target(&[]), caps, &desired, &live, Unmanaged::Remove, None)
         };
@@ -624,14 +931,14 @@ mod tests {
         let d = run(&invitation);
         assert_eq!(kinds(&d), [("new@a.test", ChangeKind::Add)]);
         assert_eq!(d.refused.len(), 1);
-        assert_eq!(d.refused[0].change.email, "boss@a.test");
+        assert_eq!(d.refused[0].change.who, email("boss@a.test"));
     }
 
     #[test]
     fn a_missing_container_is_left_out_with_a_warning() {
         let live = state(vec![], &["GTM-A"]);
         let desired = BTreeMap::from([(
-            "x@a.test".to_string(),
+            email("x@a.test"),
             want(access(&["user"], &[("GTM-A", "read"), ("GTM-Z", "read")])),
         )]);
         let d = diff(
@@ -646,6 +953,11 @@ mod tests {
             d.changes[0].to,
             Some(access(&["user"], &[("GTM-A", "read")]))
         );
-        assert!(d.warnings.iter().any(|w| w.contains("GTM-Z")), "{d:?}");
+        assert!(
+            d.warnings(&target(&["GTM-A", "GTM-Z"]))
+                .iter()
+                .any(|w| w.contains("GTM-Z")),
+            "{d:?}"
+        );
     }
 }

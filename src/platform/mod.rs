@@ -4,10 +4,11 @@
 //! carries out changes, declaring what it can do in [`Capabilities`];
 //! [`diff`] decides what to change, knowing nothing of any one platform.
 //!
-//! GA4 and GTM plan and apply through this core. Wix still has its own
-//! engine (`plan::diff`, `apply`), because its gaps (no invite listing,
-//! account ids that appear only after acceptance) are carried by the ledger;
-//! moving it behind [`Provider`] is the next step (ARCHITECTURE.md).
+//! GA4 and GTM plan and apply through this core. Wix's plans are decided by
+//! [`diff`] too: `plan::diff` gives it the site's collaborators by account
+//! id and the invites its ledger holds (Wix cannot list them), and words
+//! the result as Wix's actions. Wix still applies through its own executor
+//! (`apply`), not [`Provider::apply`] (ARCHITECTURE.md).
 
 pub mod diff;
 pub mod identity;
@@ -271,6 +272,10 @@ pub struct Capabilities {
     pub requests_per_second: Option<f64>,
     /// Removals a target takes per day, when the platform caps them.
     pub daily_removals: Option<u32>,
+    /// Whether a pending invitation's access can be changed. When it cannot
+    /// (Wix, Google Ads), an invitation granting other access than the
+    /// config's is withdrawn and sent again.
+    pub invitations_editable: bool,
     /// The role whose last holder is never removed (lock-out guard).
     pub admin_role: Option<&'static str>,
     /// Every role a binding may hold on the target itself.
@@ -285,6 +290,59 @@ pub struct Capabilities {
     /// The OAuth scopes the provider's calls use, narrowest first (`doctor`
     /// asks for each); empty when the platform takes no OAuth token.
     pub scopes: &'static [&'static str],
+}
+
+/// Who a binding or a change is about: a lower-cased email, or, for a
+/// principal the platform names by its own id alone (a Wix collaborator no
+/// record ties to an email), that id. In JSON, the field `email` or
+/// `platform_id`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
+    Email(String),
+    PlatformId(String),
+}
+
+impl Who {
+    /// The principal's key in a binding: its email (lower-cased), else its
+    /// platform id; `None` when it has neither.
+    pub fn of(binding: &Binding) -> Option<Who> {
+        match (&binding.email, &binding.platform_id) {
+            (Some(email), _) => Some(Who::Email(email.to_lowercase())),
+            (None, Some(id)) => Some(Who::PlatformId(id.clone())),
+            (None, None) => None,
+        }
+    }
+
+    pub fn email(&self) -> Option<&str> {
+        match self {
+            Who::Email(e) => Some(e),
+            Who::PlatformId(_) => None,
+        }
+    }
+
+    pub fn platform_id(&self) -> Option<&str> {
+        match self {
+            Who::Email(_) => None,
+            Who::PlatformId(id) => Some(id),
+        }
+    }
+
+    /// Whether this is the email `email`, compared without case.
+    pub fn is_email(&self, email: &str) -> bool {
+        self.email().is_some_and(|e| e.eq_ignore_ascii_case(email))
+    }
+}
+
+impl fmt::Display for Who {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Who::Email(e) => f.write_str(e),
+            Who::PlatformId(id) => write!(f, "platform id {id}"),
+        }
+    }
 }
 
 /// What a change does.
@@ -302,13 +360,16 @@ pub enum ChangeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Change {
     pub kind: ChangeKind,
-    /// Lower-cased.
-    pub email: String,
+    /// The principal: `email` (lower-cased), or `platform_id` when the
+    /// platform names it by its id alone.
+    #[serde(flatten)]
+    pub who: Who,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Access>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Access>,
-    /// The binding's platform name (for updates and removals).
+    /// The binding's platform name (for updates and removals: GA4's
+    /// binding name, Wix's account id or, for an invitation, its id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
     /// Why: the config entries behind an add or update, or why a binding

@@ -470,7 +470,7 @@ fn details(site: &SitePlan, out: &mut String) {
             lines.push(format!(
                 "! refused: {} {}: {}",
                 super::kind_verb_bare(r.change.kind),
-                escape::text(&r.change.email),
+                escape::text(&r.change.who.to_string()),
                 escape::text(&r.reason)
             ));
         }

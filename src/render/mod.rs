@@ -198,7 +198,7 @@ fn target_change_lines(t: &TargetPlan) -> Vec<String> {
             };
             format!(
                 "{symbol} {}: {}  ({})",
-                escape::text(&c.email),
+                escape::text(&c.who.to_string()),
                 escape::text(&what),
                 escape::text(&c.reason)
             )

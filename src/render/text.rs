@@ -223,7 +223,7 @@ fn target_lines(t: &TargetPlan, painter: Painter, lines: &mut Vec<String>) {
             "    {} {} {}: {}",
             painter.paint(RED.bold(), "refused:"),
             super::kind_verb_bare(refused.change.kind),
-            escape::text(&refused.change.email),
+            escape::text(&refused.change.who.to_string()),
             continued(&refused.reason)
         ));
     }

@@ -527,6 +527,7 @@ sites:
                 roles: &[],
                 child_roles: &[],
                 child_holder_role: None,
+                invitations_editable: true,
                 scopes: &[],
             },
             self_email: Some(SA.into()),

@@ -72,6 +72,7 @@ pub(crate) fn capabilities() -> Capabilities {
         roles: ROLES,
         child_roles: &[],
         child_holder_role: None,
+        invitations_editable: true,
         scopes: &[super::scopes::GA4_READ, super::scopes::GA4_WRITE],
     }
 }
@@ -499,7 +500,7 @@ impl Ga4Provider {
     }
 
     async fn create(&self, parent: &str, change: &Change) -> Result<(), CallError> {
-        let body = json!({ "user": change.email, "roles": wire_roles(change.to.as_ref()) });
+        let body = json!({ "user": change.who.email(), "roles": wire_roles(change.to.as_ref()) });
         self.call::<Value>(
             Method::POST,
             &format!("{parent}/accessBindings"),
@@ -631,7 +632,7 @@ impl Ga4Provider {
             changes[i]
                 .handle
                 .clone()
-                .or_else(|| names.get(&changes[i].email.to_lowercase()).cloned())
+                .or_else(|| names.get(&changes[i].who.to_string()).cloned())
         };
 
         self.apply_adds(parent, &adds, &mut run).await;
@@ -664,7 +665,7 @@ impl Ga4Provider {
                 .iter()
                 .map(|&i| {
                     json!({ "parent": parent, "accessBinding": {
-                        "user": run.changes[i].email,
+                        "user": run.changes[i].who.email(),
                         "roles": wire_roles(run.changes[i].to.as_ref()),
                     }})
                 })
@@ -742,7 +743,7 @@ impl Ga4Provider {
                         i,
                         Outcome::Failed(format!(
                             "{} has no binding on {parent} any more",
-                            run.changes[i].email
+                            run.changes[i].who
                         )),
                     ),
                 }
@@ -805,7 +806,7 @@ impl Ga4Provider {
         let mut quota = cause.is_quota().then(|| quota_message(cause));
         for &i in indices {
             let change = &run.changes[i];
-            let current = live.get(&change.email.to_lowercase());
+            let current = live.get(&change.who.to_string());
             let wanted = wire_roles(change.to.as_ref());
             let done = match change.kind {
                 ChangeKind::Remove => current.is_none(),
@@ -834,10 +835,7 @@ impl Ga4Provider {
                         Err(CallError::Status {
                             status: 404,
                             reason: None,
-                            message: format!(
-                                "{} has no binding on {parent} any more",
-                                change.email
-                            ),
+                            message: format!("{} has no binding on {parent} any more", change.who),
                         })
                     }
                 }

@@ -442,6 +442,7 @@ pub(crate) fn capabilities(rate: RateWindow) -> Capabilities {
         roles: ACCOUNT_ROLES,
         child_roles: CONTAINER_ROLES,
         child_holder_role: Some("user"),
+        invitations_editable: true,
         scopes: &[super::scopes::GTM_USERS, super::scopes::GTM_READONLY],
     }
 }
@@ -838,9 +839,9 @@ impl GtmProvider {
     async fn handle_of(&self, account: &str, change: &Change) -> Result<String, String> {
         let handle = match &change.handle {
             Some(h) => h.clone(),
-            None => match self.find(account, &change.email).await {
+            None => match self.find(account, &change.who.to_string()).await {
                 Ok(Some(doc)) => doc.path.unwrap_or_default(),
-                Ok(None) => return Err(format!("{} has no user permission", change.email)),
+                Ok(None) => return Err(format!("{} has no user permission", change.who)),
                 Err(f) => return Err(f.describe()),
             },
         };
@@ -869,7 +870,7 @@ impl GtmProvider {
                 let Some(to) = &change.to else {
                     return Outcome::Failed("an add without the access to grant".to_owned());
                 };
-                match document(account, &change.email, to, &containers) {
+                match document(account, &change.who.to_string(), to, &containers) {
                     Ok(doc) => self.create(account, &doc, to).await,
                     Err(e) => Outcome::Failed(e),
                 }
@@ -882,7 +883,7 @@ impl GtmProvider {
                 if change.from.as_ref() == Some(to) {
                     return Outcome::Done;
                 }
-                let doc = match document(account, &change.email, to, &containers) {
+                let doc = match document(account, &change.who.to_string(), to, &containers) {
                     Ok(doc) => doc,
                     Err(e) => return Outcome::Failed(e),
                 };

@@ -43,6 +43,26 @@ use endpoints::{Endpoint, IdHeader, Repeat};
 use limiter::RateLimiter;
 use retry::RetryPolicy;
 
+/// What Wix allows, in the core's terms (`platform::Capabilities`): access
+/// is granted by an invitation to an email, which Wix cannot edit (it is
+/// revoked and sent again); a collaborator is changed or removed by its
+/// account id; Bulk Invite takes up to 50 emails with one role set. Roles
+/// are per account and read live, so none is listed here; the site owner,
+/// whom nothing changes, stands in for a last-admin guard.
+pub const CAPABILITIES: crate::platform::Capabilities = crate::platform::Capabilities {
+    effect: crate::platform::GrantEffect::Invitation,
+    key: crate::platform::PrincipalKey::PlatformId,
+    batch_max: Some(endpoints::MAX_INVITES_PER_CALL),
+    requests_per_second: None,
+    daily_removals: None,
+    invitations_editable: false,
+    admin_role: None,
+    roles: &[],
+    child_roles: &[],
+    child_holder_role: None,
+    scopes: &[],
+};
+
 pub const DEFAULT_API_BASE: &str = "https://www.wixapis.com";
 pub const API_BASE_ENV: &str = "ACCESSCTL_WIX_API_BASE";
 /// Larger answers are refused: no legitimate response here comes near it.
