@@ -280,7 +280,7 @@ impl<'a> Planner<'a> {
         // the email it accepted with, so the listing's diff shows the invite
         // consumed, not an account removed and another added.
         self.describe_before(plan);
-        self.plan_through_core(wants, &targets, plan);
+        self.plan_through_core(wants, targets, plan);
         self.describe_after(plan);
     }
 
@@ -399,12 +399,12 @@ impl<'a> Planner<'a> {
     fn plan_through_core<'w>(
         &mut self,
         wants: &'w [Want<'w>],
-        targets: &[BTreeSet<String>],
+        targets: Vec<BTreeSet<String>>,
         plan: &mut SitePlan,
     ) {
         let mut wanted = self.wanted(wants, targets, plan);
         let emails: BTreeSet<&str> = wants.iter().filter_map(|w| w.email).collect();
-        let ended = self.ended(&emails);
+        let ended = self.ended(&emails, &wanted.desired);
         let d = diff::diff_ending(
             &wix_target(&self.site.wix.site_id),
             &WIX,
@@ -435,7 +435,7 @@ impl<'a> Planner<'a> {
     fn wanted<'w>(
         &mut self,
         wants: &'w [Want<'w>],
-        targets: &[BTreeSet<String>],
+        targets: Vec<BTreeSet<String>>,
         plan: &mut SitePlan,
     ) -> Wanted<'w> {
         let mut wanted = Wanted {
@@ -554,7 +554,7 @@ impl<'a> Planner<'a> {
                 wix.action = Action::ChangeRole;
                 wix.who = label;
                 wix.email = email;
-                wix.account_id = change.handle.clone();
+                wix.account_id = who.platform_id().map(str::to_string);
                 wix.reason = with_source("holds other roles than the config gives", provenance);
                 wix.identity = provenance;
             }
@@ -759,7 +759,8 @@ impl<'a> Planner<'a> {
                 platform_id: Some(account.clone()),
                 access: Access::roles(roles.iter()),
                 lifecycle: Lifecycle::Active,
-                handle: Some(account.clone()),
+                // Changed and removed by its id, the principal's key.
+                handle: None,
             });
         }
         // A wanted email's open invite without an id (an old record) is
@@ -799,11 +800,17 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Why collaborators and invites the config does not want go whatever
-    /// `unmanaged` says: accounts the config names on this site (even
-    /// through ended grants) or that accessctl granted, and every invite
-    /// the ledger holds (accessctl sent it).
-    fn ended(&self, wanted: &BTreeSet<&str>) -> BTreeMap<Who, String> {
+    /// Why collaborators and invites the config does not want (`desired`
+    /// accounts, `wanted` emails) go whatever `unmanaged` says: accounts the
+    /// config names on this site (even through ended grants) or that
+    /// accessctl granted, and every invite the ledger holds (accessctl sent
+    /// it).
+    fn ended(
+        &self,
+        wanted: &BTreeSet<&str>,
+        desired: &BTreeMap<Who, Desired>,
+    ) -> BTreeMap<Who, String> {
+        let desired: BTreeSet<&str> = desired.keys().filter_map(Who::platform_id).collect();
         let today = self.now.date();
         let mut referenced: BTreeMap<&str, Option<time::Date>> = BTreeMap::new();
         for grant in &self.site.grants {
@@ -817,6 +824,9 @@ impl<'a> Planner<'a> {
         }
         let mut ended: BTreeMap<Who, String> = BTreeMap::new();
         for account in self.live.contributors.keys() {
+            if desired.contains(account.as_str()) {
+                continue;
+            }
             let reason = match referenced.get(account.as_str()) {
                 Some(Some(day)) => format!("its grant ended on {day} by its `until` date"),
                 Some(None) => "no grant in the config any more".to_string(),
