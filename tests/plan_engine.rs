@@ -760,6 +760,41 @@ fn outstanding_invite_with_other_roles_is_revoked_then_sent_again() {
     });
 }
 
+/// A person the config names by account too, not a collaborator yet: the
+/// account holds nothing, so the invite to the person's email is what they
+/// hold — left alone while it grants the config's roles, revoked and sent
+/// again when it does not.
+#[test]
+fn a_named_account_not_yet_on_the_site_is_judged_by_its_open_invite() {
+    let config = r#"
+            version: 2
+            people:
+              alice: { email: alice@agency.example, wix_account_id: acct-alice }
+            sites:
+              acme:
+                wix: { site_id: site-1, account_id: owner-account, api_key_env: ACME_KEY }
+                access:
+                  - { person: alice, role: Blog Editor }
+        "#;
+    check(Case {
+        config,
+        observed: Live(""),
+        ledger: "invite inv-1 alice@agency.example r-be 2026-05-20 pending",
+        expect: "pending alice: Blog Editor",
+        ..Case::default()
+    });
+    check(Case {
+        config,
+        observed: Live(""),
+        ledger: "invite inv-1 alice@agency.example r-wm 2026-05-20 pending",
+        expect: "
+            revoke-invite alice (inv-1)
+            invite alice: Blog Editor
+        ",
+        ..Case::default()
+    });
+}
+
 #[test]
 fn invite_at_its_expiry_is_sent_again() {
     check(Case {
