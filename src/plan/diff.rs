@@ -441,7 +441,7 @@ impl<'a> Planner<'a> {
         let mut wanted = Wanted {
             wants,
             desired: BTreeMap::new(),
-            keyed: BTreeMap::new(),
+            keyed: Vec::new(),
             notes: Vec::new(),
         };
         for (index, (want, target)) in wants.iter().zip(targets).enumerate() {
@@ -492,12 +492,11 @@ impl<'a> Planner<'a> {
                     continue;
                 }
             };
-            wanted.add(
-                who,
-                index,
-                provenance,
-                Access::roles(target.iter().cloned()),
-            );
+            let access = Access {
+                roles: target,
+                children: BTreeMap::new(),
+            };
+            wanted.add(who, index, provenance, access, live);
         }
         wanted
     }
@@ -674,7 +673,7 @@ impl<'a> Planner<'a> {
     /// wants' order: nothing to do but wait.
     fn list_pending(&self, wanted: &Wanted<'_>, plan: &mut SitePlan) {
         let mut pending: Vec<(usize, Pending)> = Vec::new();
-        for (key, (index, _)) in &wanted.keyed {
+        for (key, index, _) in &wanted.keyed {
             let want = &wanted.wants[*index];
             let Some(email) = want.email else { continue };
             let account_live = key
@@ -810,7 +809,8 @@ impl<'a> Planner<'a> {
         wanted: &BTreeSet<&str>,
         desired: &BTreeMap<Who, Desired>,
     ) -> BTreeMap<Who, String> {
-        let desired: BTreeSet<&str> = desired.keys().filter_map(Who::platform_id).collect();
+        // Both in account order: walked together.
+        let mut desired = desired.keys().filter_map(Who::platform_id).peekable();
         let today = self.now.date();
         let mut referenced: BTreeMap<&str, Option<time::Date>> = BTreeMap::new();
         for grant in &self.site.grants {
@@ -824,7 +824,8 @@ impl<'a> Planner<'a> {
         }
         let mut ended: BTreeMap<Who, String> = BTreeMap::new();
         for account in self.live.contributors.keys() {
-            if desired.contains(account.as_str()) {
+            while desired.next_if(|id| *id < account.as_str()).is_some() {}
+            if desired.peek() == Some(&account.as_str()) {
                 continue;
             }
             let reason = match referenced.get(account.as_str()) {
@@ -1062,40 +1063,56 @@ struct Wanted<'w> {
     wants: &'w [Want<'w>],
     desired: BTreeMap<Who, Desired>,
     /// Which want each key stands for (an index into `wants`), and where
-    /// its account comes from.
-    keyed: BTreeMap<Who, (usize, Option<Provenance>)>,
+    /// its account comes from; looked up only for the few keys a change or
+    /// a note names.
+    keyed: Vec<(Who, usize, Option<Provenance>)>,
     /// Warnings about wants, each with its want's index: they are shown in
     /// the wants' order.
     notes: Vec<(usize, String)>,
 }
 
 impl<'w> Wanted<'w> {
-    /// A want under `who`. Two wants that resolve to one account are one
-    /// principal holding both's roles, named as the person (the one with an
-    /// email), the config naming the account outranking a ledger record.
-    fn add(&mut self, who: Who, index: usize, provenance: Option<Provenance>, access: Access) {
+    /// A want under `who` (`live`: an account that is a collaborator, so
+    /// no invite is looked for). Two wants that resolve to one account are
+    /// one principal holding both's roles, named as the person (the one
+    /// with an email), the config naming the account outranking a ledger
+    /// record. The core's reasons are not used: Wix's are worded from the
+    /// ledger's history.
+    fn add(
+        &mut self,
+        who: Who,
+        index: usize,
+        provenance: Option<Provenance>,
+        access: Access,
+        live: bool,
+    ) {
         let want = &self.wants[index];
-        match (self.desired.get_mut(&who), self.keyed.get_mut(&who)) {
-            (Some(d), Some(first)) => {
+        let invite_email = want.email.filter(|_| !live).map(str::to_string);
+        match self.desired.get_mut(&who) {
+            Some(d) => {
                 d.access.roles.extend(access.roles);
-                if self.wants[first.0].email.is_none() && want.email.is_some() {
-                    first.0 = index;
-                    d.invite_email = want.email.map(str::to_string);
+                let Some((_, first, source)) = self.keyed.iter_mut().find(|(w, _, _)| *w == who)
+                else {
+                    return;
+                };
+                if self.wants[*first].email.is_none() && want.email.is_some() {
+                    *first = index;
+                    d.invite_email = invite_email;
                 }
                 if provenance == Some(Provenance::Config) {
-                    first.1 = provenance;
+                    *source = provenance;
                 }
             }
-            _ => {
+            None => {
+                self.keyed.push((who.clone(), index, provenance));
                 self.desired.insert(
-                    who.clone(),
+                    who,
                     Desired {
                         access,
-                        reason: want.label.clone(),
-                        invite_email: want.email.map(str::to_string),
+                        reason: String::new(),
+                        invite_email,
                     },
                 );
-                self.keyed.insert(who, (index, provenance));
             }
         }
     }
@@ -1103,7 +1120,10 @@ impl<'w> Wanted<'w> {
     /// The want a key stands for, its index and its account's provenance.
     fn of(&self, who: &Who) -> Option<(&'w Want<'w>, usize, Option<Provenance>)> {
         let wants = self.wants;
-        self.keyed.get(who).map(|(i, p)| (&wants[*i], *i, *p))
+        self.keyed
+            .iter()
+            .find(|(w, _, _)| w == who)
+            .map(|(_, i, p)| (&wants[*i], *i, *p))
     }
 
     /// The want an invite to `email` is for.

@@ -245,7 +245,7 @@ pub fn diff_ending(
         }
     }
     let unknown = |i: usize| live[i].binding.lifecycle == Lifecycle::Unknown;
-    let mut claimed: BTreeSet<usize> = BTreeSet::new();
+    let mut claimed = vec![false; live.len()];
 
     for (who, want) in desired {
         let found = match who {
@@ -260,7 +260,7 @@ pub fn diff_ending(
             }),
         };
         if let Some(i) = found {
-            claimed.insert(i);
+            claimed[i] = true;
             if unknown(i) {
                 continue;
             }
@@ -346,11 +346,11 @@ pub fn diff_ending(
             out.notes.push(Note::Unknown {
                 who: l.who.clone(),
                 access: l.binding.access.clone(),
-                wanted: claimed.contains(&i),
+                wanted: claimed[i],
             });
             continue;
         }
-        if claimed.contains(&i) || is_self(&l.who) {
+        if claimed[i] || is_self(&l.who) {
             continue;
         }
         let ended = l
