@@ -590,8 +590,7 @@ fn restore_targets(
                 ));
             };
             let capabilities =
-                crate::providers::registry::capabilities(t.target.platform, gtm_rate)
-                    .ok_or_else(|| format!("{} is not a target platform", t.target.platform))?;
+                crate::providers::registry::capabilities(t.target.platform, gtm_rate);
             match (&s.state, &s.error) {
                 (Some(state), None) => Ok(plan::targets::Seen {
                     state: state.clone(),

@@ -49,7 +49,7 @@ pub async fn check(config: &Config, selection: &[String], registry: &Registry) -
                 t.target.platform,
                 registry.endpoints().gtm_rate,
             )
-            .map_or(&[][..], |c| c.scopes);
+            .scopes;
             let mut granted = Vec::new();
             for scope in needed {
                 match account.token(std::slice::from_ref(scope)).await {

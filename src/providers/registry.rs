@@ -94,11 +94,11 @@ impl Registry {
 }
 
 /// What a platform's provider declares, without building one (no
-/// credentials): what planning from a snapshot needs. `None` for Wix.
-pub fn capabilities(platform: Platform, gtm_rate: RateWindow) -> Option<Capabilities> {
+/// credentials): what planning from a snapshot needs.
+pub fn capabilities(platform: Platform, gtm_rate: RateWindow) -> Capabilities {
     match platform {
-        Platform::Ga4 => Some(super::google::ga4::capabilities()),
-        Platform::Gtm => Some(super::google::gtm::capabilities(gtm_rate)),
-        Platform::Wix => None,
+        Platform::Ga4 => super::google::ga4::capabilities(),
+        Platform::Gtm => super::google::gtm::capabilities(gtm_rate),
+        Platform::Wix => super::wix::CAPABILITIES,
     }
 }
