@@ -414,11 +414,19 @@ impl<'a> Planner<'a> {
             &[],
             &ended,
         );
-        let resent: BTreeSet<&str> = d
-            .changes
-            .iter()
-            .filter(|c| c.reason == diff::WITHDRAWN_TO_RESEND)
-            .filter_map(|c| c.who.email())
+        // An invite revoked and an invite sent to one email: Wix cannot
+        // edit an invite, so the core withdraws it to send it again.
+        let emails_of = |kind: ChangeKind| -> BTreeSet<String> {
+            d.changes
+                .iter()
+                .filter(|c| c.kind == kind)
+                .filter_map(|c| c.who.email().map(str::to_lowercase))
+                .collect()
+        };
+        let added = emails_of(ChangeKind::Add);
+        let resent: BTreeSet<String> = emails_of(ChangeKind::Remove)
+            .intersection(&added)
+            .cloned()
             .collect();
         for change in &d.changes {
             let change = self.wix_change(change, &wanted, &ended, &resent);
@@ -510,7 +518,7 @@ impl<'a> Planner<'a> {
         change: &crate::platform::Change,
         wanted: &Wanted<'_>,
         ended: &BTreeMap<Who, String>,
-        resent: &BTreeSet<&str>,
+        resent: &BTreeSet<String>,
     ) -> Change {
         let roles = |access: &Option<Access>| {
             access
@@ -537,7 +545,7 @@ impl<'a> Planner<'a> {
                     Some((_, w)) => (w.label.clone(), w.email.unwrap_or(email)),
                     None => (self.who_for_email(email), email),
                 };
-                wix.reason = if resent.contains(email.to_lowercase().as_str()) {
+                wix.reason = if resent.contains(&email.to_lowercase()) {
                     "re-invited with the roles the config now gives".to_string()
                 } else {
                     self.invite_reason(email)
@@ -559,7 +567,7 @@ impl<'a> Planner<'a> {
             }
             (ChangeKind::Remove, Who::Email(email)) => {
                 wix.action = Action::RevokeInvite;
-                (wix.who, wix.reason) = if change.reason == diff::WITHDRAWN_TO_RESEND {
+                (wix.who, wix.reason) = if resent.contains(&email.to_lowercase()) {
                     (
                         wanted
                             .by_invitee(email)
