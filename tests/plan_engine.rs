@@ -795,6 +795,40 @@ fn a_named_account_not_yet_on_the_site_is_judged_by_its_open_invite() {
     });
 }
 
+/// An email is one address whatever its case: an invite the ledger wrote
+/// as `ALICE@…` is alice's (config emails are lower-cased) — neither sent
+/// again beside it nor revoked as someone else's.
+#[test]
+fn an_invite_recorded_in_another_case_is_the_persons_invite() {
+    let config = r#"
+            version: 2
+            people:
+              alice: { email: alice@agency.example }
+            sites:
+              acme:
+                wix: { site_id: site-1, account_id: owner-account, api_key_env: ACME_KEY }
+                access:
+                  - { person: alice, role: Blog Editor }
+        "#;
+    check(Case {
+        config,
+        observed: Live(""),
+        ledger: "invite inv-1 ALICE@Agency.example r-be 2026-05-20 pending",
+        expect: "pending alice: Blog Editor",
+        ..Case::default()
+    });
+    check(Case {
+        config,
+        observed: Live(""),
+        ledger: "invite inv-1 ALICE@Agency.example r-wm 2026-05-20 pending",
+        expect: "
+            revoke-invite alice (inv-1)
+            invite alice: Blog Editor
+        ",
+        ..Case::default()
+    });
+}
+
 #[test]
 fn invite_at_its_expiry_is_sent_again() {
     check(Case {

@@ -378,7 +378,7 @@ impl<'a> Planner<'a> {
         let roles = self.roles_of(&invite.role_ids);
         self.identity.record_match(&invite.email, account);
         self.granted.insert(account.to_string());
-        self.linked_emails.insert(invite.email.clone());
+        self.linked_emails.insert(invite.email.to_lowercase());
         plan.changes.push(Change {
             action: Action::Link,
             who: who.to_string(),
@@ -621,7 +621,7 @@ impl<'a> Planner<'a> {
                     ..
                 } => {
                     let index = wanted.by_invitee(email).map_or(usize::MAX, |(i, _)| i);
-                    if let Some(record) = self.ledger.latest_invite(email) {
+                    if let Some(record) = self.latest_invite(email) {
                         wanted.notes.push((index, format!(
                             "the invite to {email} sent {} has an unknown outcome (the request failed after it was sent), so it is not sent again; check Settings → Collaborators on the site, then run `accessctl invite-status {} {email} sent` or `… not-sent`",
                             rfc3339(record.sent_at),
@@ -639,7 +639,7 @@ impl<'a> Planner<'a> {
                     }
                     for invite in self
                         .open_invites()
-                        .filter(|i| &i.email == email && !is_revocable(i))
+                        .filter(|i| same_email(&i.email, email) && !is_revocable(i))
                     {
                         stale.push(format!(
                             "{} is no longer in the config, but the invite sent to it {} has an unknown outcome; revoke it in Settings → Collaborators if it is there, then run `accessctl invite-status {} {} not-sent`",
@@ -690,7 +690,7 @@ impl<'a> Planner<'a> {
             if account_live || self.linked_emails.contains(email) {
                 continue;
             }
-            let Some(record) = self.ledger.latest_invite(email) else {
+            let Some(record) = self.latest_invite(email) else {
                 continue;
             };
             let unchanged = wanted.desired.get(key).is_some_and(|d| {
@@ -727,7 +727,7 @@ impl<'a> Planner<'a> {
         if self.linked_emails.contains(email) {
             return;
         }
-        let Some(invite) = self.ledger.latest_invite(email) else {
+        let Some(invite) = self.latest_invite(email) else {
             return;
         };
         if !(invite.is_outstanding(self.now) || invite.state == InviteState::Unknown) {
@@ -790,14 +790,15 @@ impl<'a> Planner<'a> {
             if self.linked_emails.contains(*email) {
                 continue;
             }
-            if let Some(latest) = self.ledger.latest_invite(email)
+            if let Some(latest) = self.latest_invite(email)
                 && (latest.is_outstanding(self.now) || latest.state == InviteState::Unknown)
             {
                 bindings.push(invite(latest, true));
             }
         }
         for i in self.open_invites() {
-            if !wanted.contains(i.email.as_str()) && !self.linked_emails.contains(&i.email) {
+            let lower = i.email.to_lowercase();
+            if !wanted.contains(lower.as_str()) && !self.linked_emails.contains(&lower) {
                 bindings.push(invite(i, false));
             }
         }
@@ -847,9 +848,10 @@ impl<'a> Planner<'a> {
             ended.insert(Who::PlatformId(account.clone()), reason);
         }
         for invite in self.open_invites() {
-            if !wanted.contains(invite.email.as_str()) {
+            let lower = invite.email.to_lowercase();
+            if !wanted.contains(lower.as_str()) {
                 ended.insert(
-                    Who::Email(invite.email.to_lowercase()),
+                    Who::Email(lower),
                     "no grant in the config any more".to_string(),
                 );
             }
@@ -857,9 +859,20 @@ impl<'a> Planner<'a> {
         ended
     }
 
+    /// The latest invite to `email` (lower-cased, as the config's are),
+    /// whatever case the ledger wrote it in.
+    fn latest_invite(&self, email: &str) -> Option<&'a InviteRecord> {
+        let ledger = self.ledger;
+        ledger
+            .invites
+            .iter()
+            .rev()
+            .find(|i| same_email(&i.email, email))
+    }
+
     /// Why an email is invited, from its latest invite.
     fn invite_reason(&self, email: &str) -> String {
-        let Some(record) = self.ledger.latest_invite(email) else {
+        let Some(record) = self.latest_invite(email) else {
             return "not a collaborator yet".to_string();
         };
         match record.state {
@@ -1160,6 +1173,12 @@ fn wix_target(site_id: &str) -> Target {
         credentials_env: None,
         managed_children: BTreeSet::new(),
     }
+}
+
+/// Whether two emails are the same address: compared lower-cased, as the
+/// config's are, and as the core compares them.
+fn same_email(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
 }
 
 /// An invite Wix holds open under an id accessctl knows: one it can revoke.
