@@ -2050,3 +2050,44 @@ fn asking_an_owner_to_remove_more_than_the_cap_is_refused() {
         .collect();
     assert_eq!(asked, ["alice@agency.example", "bob@agency.example"]);
 }
+
+/// What the ledger says the owner granted is hostile input: the same person
+/// listed twice, or in another case than the config writes them, is still
+/// one person holding what the config gives — nothing is asked for and
+/// nothing asked back.
+#[test]
+fn owner_confirmed_access_listed_twice_or_in_another_case_is_one_grant() {
+    let marked = time::OffsetDateTime::parse(T0, &time::format_description::well_known::Rfc3339)
+        .expect("t0");
+    let mut l = SiteLedger::new("shop", "site-shop");
+    for (email, roles) in [
+        (
+            "alice@agency.example",
+            vec!["Blog Editor", "Website Manager"],
+        ),
+        ("alice@agency.example", vec!["Blog Editor"]),
+        ("BOB@Agency.example", vec!["marketing manager"]),
+    ] {
+        l.granted_by_owner.push(ledger::OwnerGrant {
+            email: email.to_string(),
+            roles: roles.into_iter().map(String::from).collect(),
+            marked_at: marked,
+        });
+    }
+    let site = engine_plan(&webhook_config(), &l, "2026-10-02T09:00:00Z");
+    assert!(site.changes.is_empty(), "{:?}", site.changes);
+    assert_eq!(site.request, None);
+    assert!(site.warnings.is_empty(), "{:?}", site.warnings);
+    // Dropped from the config, each of alice's confirmed grants is asked back.
+    let without_alice = webhook_config().replace("alice", "carol");
+    let site = engine_plan(&without_alice, &l, "2026-10-02T09:00:00Z");
+    let asked: Vec<(Action, &str)> = site
+        .changes
+        .iter()
+        .map(|c| (c.action, c.email.as_deref().unwrap_or_default()))
+        .collect();
+    assert!(
+        asked.contains(&(Action::RequestRemoval, "alice@agency.example")),
+        "{asked:?}"
+    );
+}

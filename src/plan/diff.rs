@@ -7,7 +7,8 @@
 //! their emails. Around it stays what is Wix's own: resolving role titles,
 //! linking new collaborators to the invites they accepted
 //! (`platform::identity`), the owner, the ledger's history as reasons, the
-//! listings, and request mode (`plan::request`).
+//! listings. Request mode (`plan::request`) decides through the core too,
+//! over what the owner confirmed granting.
 //!
 //! Pure and deterministic: no I/O, no clock reads (the caller passes `now`),
 //! and every collection that reaches the output is sorted. The rules are

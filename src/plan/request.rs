@@ -8,7 +8,8 @@
 //! grants (people it gives access the owner has not been confirmed to
 //! give), role changes (confirmed people it gives other roles) and removals
 //! (confirmed people it no longer gives access: removed, or their `until`
-//! passed). For those, the plan is one of:
+//! passed), as the platform-neutral diff (`platform::diff`) decides them
+//! over that access, roles compared by slug. For those, the plan is one of:
 //!
 //! - **new**: nothing was asked yet, or the open request does not cover what
 //!   the config now asks (more people, other roles, another change or
@@ -31,11 +32,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::ledger::SiteLedger;
 use crate::message::{self, Grant, Kind, RoleChange};
 use crate::model::requests::{Channel, DEFAULT_MAX_REMINDERS, DEFAULT_REMINDER_AFTER_DAYS};
 use crate::model::{Config, Contact, RoleName, Site};
 use crate::plan::{Action, Change, Role, SitePlan, rfc3339};
+use crate::platform::diff::{self, Desired};
+use crate::platform::{
+    Access, Binding, Capabilities, ChangeKind, GrantEffect, Lifecycle, Platform, PrincipalKey,
+    Target, TargetState, Unmanaged, Who,
+};
 use crate::roles;
 
 /// The access request of a request-mode site, as `apply` would send it.
@@ -217,13 +225,16 @@ pub fn plan_requests(
     // The access listings, built here and sorted at the end.
     let mut before: Vec<String> = plan.before.lines().map(String::from).collect();
     let mut after: Vec<String> = plan.after.lines().map(String::from).collect();
-    // What still needs asking for: grants, role changes, removals.
-    let mut outstanding: Vec<(Wanted<'_>, Grant)> = Vec::new();
-    let mut changes: Vec<(Wanted<'_>, RoleChange)> = Vec::new();
+    // What still needs asking for (grants, role changes, removals) is
+    // decided by the platform-neutral diff: what the owner confirmed
+    // granting (`granted_by_owner`) is the site's access, roles compared by
+    // slug; all of it was asked for by accessctl, so what the config no
+    // longer gives is asked back; the owner's own access is never touched.
+    let mut desired: BTreeMap<Who, Desired> = BTreeMap::new();
+    let mut by_email: BTreeMap<&str, (Wanted<'_>, Vec<String>)> = BTreeMap::new();
     // Every email the config gives access to here, the owner's included.
     let mut wanted_emails: Vec<&str> = Vec::new();
     for want in wants {
-        let titles = titles(want.roles);
         let Some(email) = want.email else {
             plan.warnings.push(format!(
                 "`{}` has no known email, so the owner cannot be asked to invite it: give the person's email in the config",
@@ -241,70 +252,135 @@ pub fn plan_requests(
             ));
             continue;
         }
-        match ledger.granted_by_owner.iter().find(|g| g.email == email) {
-            Some(g) if same_roles(&g.roles, &titles) => {
-                let line = format!("{email} (granted by the owner): {}", titles.join(", "));
-                before.push(line.clone());
-                after.push(line);
-            }
-            Some(g) => {
+        let titles = titles(want.roles);
+        desired.insert(
+            Who::Email(email.to_string()),
+            Desired::new(slugs(&titles), want.label),
+        );
+        by_email.insert(email, (*want, titles));
+    }
+    let state = TargetState {
+        bindings: ledger
+            .granted_by_owner
+            .iter()
+            .map(|g| Binding {
+                email: Some(g.email.clone()),
+                platform_id: None,
+                access: slugs(&g.roles),
+                lifecycle: Lifecycle::Active,
+                handle: None,
+            })
+            .collect(),
+        children: Default::default(),
+    };
+    let ended: BTreeMap<Who, String> = ledger
+        .granted_by_owner
+        .iter()
+        .map(|g| {
+            let why =
+                "granted by the owner at accessctl's request; no grant in the config any more";
+            (Who::Email(g.email.to_lowercase()), why.to_string())
+        })
+        .collect();
+    let owner: Vec<&str> = site.owner.iter().map(|o| o.email.as_str()).collect();
+    let target = Target {
+        platform: Platform::Wix,
+        id: site.wix.site_id.clone(),
+        credentials_env: None,
+        managed_children: Default::default(),
+    };
+    let d = diff::diff_ending(
+        &target,
+        &REQUEST,
+        &desired,
+        &state,
+        Unmanaged::Keep,
+        &owner,
+        &ended,
+    );
+    // None arises from this state (no untouchable or unmanaged principal
+    // reaches the diff), but none is dropped unsaid either.
+    plan.warnings
+        .extend(d.notes.iter().map(|n| n.describe(&target)));
+    let granted = |email: &str| {
+        ledger
+            .granted_by_owner
+            .iter()
+            .find(|g| g.email.eq_ignore_ascii_case(email))
+    };
+    let mut outstanding: Vec<(Wanted<'_>, Grant)> = Vec::new();
+    let mut changes: Vec<(Wanted<'_>, RoleChange)> = Vec::new();
+    let mut removals: Vec<(String, Grant)> = Vec::new();
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    for change in &d.changes {
+        let email = change.who.to_string();
+        changed.insert(email.clone());
+        match (change.kind, by_email.get(email.as_str())) {
+            (ChangeKind::Add, Some((want, titles))) => outstanding.push((
+                *want,
+                Grant {
+                    email,
+                    roles: titles.clone(),
+                },
+            )),
+            (ChangeKind::Update, Some((want, titles))) => {
+                let from = granted(&email).map(|g| g.roles.clone()).unwrap_or_default();
                 before.push(format!(
                     "{email} (granted by the owner): {}",
-                    g.roles.join(", ")
+                    from.join(", ")
                 ));
                 changes.push((
                     *want,
                     RoleChange {
-                        email: email.to_string(),
-                        from: g.roles.clone(),
-                        roles: titles,
+                        email,
+                        from,
+                        roles: titles.clone(),
                     },
                 ));
             }
-            None => outstanding.push((
-                *want,
-                Grant {
-                    email: email.to_string(),
-                    roles: titles,
-                },
-            )),
+            // A second grant the owner confirmed to an email the config
+            // wants: the first one stands for it.
+            (ChangeKind::Remove, Some(_)) => {}
+            _ => {
+                // Asked back: each of the owner's grants to the email.
+                for g in ledger
+                    .granted_by_owner
+                    .iter()
+                    .filter(|g| g.email.eq_ignore_ascii_case(&email))
+                {
+                    before.push(format!(
+                        "{} (granted by the owner): {}",
+                        g.email,
+                        g.roles.join(", ")
+                    ));
+                    let who = config
+                        .people_index()
+                        .person_with_email(&g.email)
+                        .unwrap_or(&g.email)
+                        .to_string();
+                    removals.push((
+                        who,
+                        Grant {
+                            email: g.email.clone(),
+                            roles: g.roles.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    // Granted as the config wants: unchanged on both sides.
+    for (email, (_, titles)) in &by_email {
+        if !changed.contains(*email) && granted(email).is_some() {
+            let line = format!("{email} (granted by the owner): {}", titles.join(", "));
+            before.push(line.clone());
+            after.push(line);
         }
     }
     outstanding.sort_by(|a, b| a.1.email.cmp(&b.1.email));
     changes.sort_by(|a, b| a.1.email.cmp(&b.1.email));
-    // Access the owner gave that the config no longer gives: a person
-    // removed from the config or from the site, or a grant whose `until`
-    // passed.
-    let mut removals: Vec<(String, Grant)> = Vec::new();
-    for g in &ledger.granted_by_owner {
-        // The owner's own access is never asked back.
-        if wanted_emails.iter().any(|e| *e == g.email)
-            || site
-                .owner
-                .as_ref()
-                .is_some_and(|o| o.email.eq_ignore_ascii_case(&g.email))
-        {
-            continue;
-        }
-        before.push(format!(
-            "{} (granted by the owner): {}",
-            g.email,
-            g.roles.join(", ")
-        ));
-        let who = config
-            .people_index()
-            .person_with_email(&g.email)
-            .unwrap_or(&g.email)
-            .to_string();
-        removals.push((
-            who,
-            Grant {
-                email: g.email.clone(),
-                roles: g.roles.clone(),
-            },
-        ));
-    }
     removals.sort_by(|a, b| a.1.email.cmp(&b.1.email));
+    removals.dedup();
 
     let open = ledger.open_request();
     if let Some(open) = open {
@@ -600,6 +676,29 @@ fn titles(roles: &[RoleName]) -> Vec<String> {
     titles.dedup_by_key(|t| roles::slug(t));
     titles.sort();
     titles
+}
+
+/// Request mode in the core's terms: the owner grants when asked, by email,
+/// so what is asked for is held only once the owner confirms it; one
+/// message carries every request; the owner stands in for a last-admin
+/// guard (never asked to change their own access).
+const REQUEST: Capabilities = Capabilities {
+    effect: GrantEffect::Invitation,
+    key: PrincipalKey::Email,
+    batch_max: None,
+    requests_per_second: None,
+    daily_removals: None,
+    invitations_editable: false,
+    admin_role: None,
+    roles: &[],
+    child_roles: &[],
+    child_holder_role: None,
+    scopes: &[],
+};
+
+/// Role titles as the core compares them: by slug.
+fn slugs(titles: &[String]) -> Access {
+    Access::roles(titles.iter().map(|t| roles::slug(t)))
 }
 
 /// Whether two lists name the same roles, compared by slug.
