@@ -41,8 +41,8 @@ use crate::model::{Config, Contact, RoleName, Site};
 use crate::plan::{Action, Change, Role, SitePlan, rfc3339};
 use crate::platform::diff::{self, Desired};
 use crate::platform::{
-    Access, Binding, Capabilities, ChangeKind, GrantEffect, Lifecycle, Platform, PrincipalKey,
-    Target, TargetState, Unmanaged, Who,
+    Access, Binding, Capabilities, ChangeKind, Lifecycle, Platform, PrincipalKey, Target,
+    TargetState, Unmanaged, Who,
 };
 use crate::roles;
 
@@ -678,22 +678,14 @@ fn titles(roles: &[RoleName]) -> Vec<String> {
     titles
 }
 
-/// Request mode in the core's terms: the owner grants when asked, by email,
-/// so what is asked for is held only once the owner confirms it; one
-/// message carries every request; the owner stands in for a last-admin
-/// guard (never asked to change their own access).
+/// Request mode in the core's terms: Wix's (what is asked for is held
+/// only once the owner confirms it; the owner is never asked to change
+/// their own access), but keyed by email, the only name the ledger has for
+/// what the owner granted, and one message carries every request.
 const REQUEST: Capabilities = Capabilities {
-    effect: GrantEffect::Invitation,
     key: PrincipalKey::Email,
     batch_max: None,
-    requests_per_second: None,
-    daily_removals: None,
-    invitations_editable: false,
-    admin_role: None,
-    roles: &[],
-    child_roles: &[],
-    child_holder_role: None,
-    scopes: &[],
+    ..crate::providers::wix::CAPABILITIES
 };
 
 /// Role titles as the core compares them: by slug.
