@@ -194,6 +194,11 @@ const EXPECTED: &[(&str, &str)] = &[
     ("plan::diff", "roles"),
     ("observe::policy", "policy::evaluate"),
     ("request::deliver", "plan"),
+    // Every platform's decisions are the core's (ARCHITECTURE.md,
+    // Invariants): each planner goes through `platform::diff`.
+    ("plan::diff", "platform::diff"),
+    ("plan::request", "platform::diff"),
+    ("plan::targets", "platform::diff"),
 ];
 
 /// One named path, where it was named.
