@@ -1,6 +1,12 @@
 //! The one email check, shared by the config, the ledger, importers and the
 //! emulator: a leaf, so that none of them depends on another for it.
 
+/// Whether two emails are the same address: compared lower-cased, as the
+/// config writes them and the platform-neutral diff compares them.
+pub fn same(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
 /// What is wrong with an email, if anything. A sound, simple check: one
 /// `@`, something before it, a domain with a dot after it, no spaces.
 pub fn problem(email: &str) -> Option<&'static str> {

@@ -281,13 +281,13 @@ impl SiteLedger {
             .find(|r| r.state == RequestState::Open)
     }
 
-    /// The most recent invite record for an email, if any.
+    /// The most recent invite record for an email, if any, whatever case
+    /// the record wrote it in.
     pub fn latest_invite(&self, email: &str) -> Option<&InviteRecord> {
-        self.invites.iter().rev().find(|i| i.email == email)
-    }
-
-    pub fn latest_invite_mut(&mut self, email: &str) -> Option<&mut InviteRecord> {
-        self.invites.iter_mut().rev().find(|i| i.email == email)
+        self.invites
+            .iter()
+            .rev()
+            .find(|i| crate::email::same(&i.email, email))
     }
 
     pub fn account_for(&self, email: &str) -> Option<&str> {

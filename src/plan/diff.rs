@@ -434,7 +434,7 @@ impl<'a> Planner<'a> {
             plan.changes.push(change);
         }
         self.word_notes(&d.notes, &mut wanted, plan);
-        self.list_pending(&wanted, plan);
+        self.list_pending(&d.waiting, &wanted, plan);
     }
 
     /// The wants in the core's terms: keyed by account where one is known
@@ -622,7 +622,7 @@ impl<'a> Planner<'a> {
                     ..
                 } => {
                     let index = wanted.by_invitee(email).map_or(usize::MAX, |(i, _)| i);
-                    if let Some(record) = self.latest_invite(email) {
+                    if let Some(record) = self.ledger.latest_invite(email) {
                         wanted.notes.push((index, format!(
                             "the invite to {email} sent {} has an unknown outcome (the request failed after it was sent), so it is not sent again; check Settings → Collaborators on the site, then run `accessctl invite-status {} {email} sent` or `… not-sent`",
                             rfc3339(record.sent_at),
@@ -640,7 +640,7 @@ impl<'a> Planner<'a> {
                     }
                     for invite in self
                         .open_invites()
-                        .filter(|i| same_email(&i.email, email) && !is_revocable(i))
+                        .filter(|i| crate::email::same(&i.email, email) && !is_revocable(i))
                     {
                         stale.push(format!(
                             "{} is no longer in the config, but the invite sent to it {} has an unknown outcome; revoke it in Settings → Collaborators if it is there, then run `accessctl invite-status {} {} not-sent`",
@@ -680,36 +680,26 @@ impl<'a> Planner<'a> {
 
     /// Wants whose open invite already grants what they should, in the
     /// wants' order: nothing to do but wait.
-    fn list_pending(&self, wanted: &Wanted<'_>, plan: &mut SitePlan) {
+    fn list_pending(&self, waiting: &[Who], wanted: &Wanted<'_>, plan: &mut SitePlan) {
         let mut pending: Vec<(usize, Pending)> = Vec::new();
-        for (key, index, _) in &wanted.keyed {
-            let want = &wanted.wants[*index];
-            let Some(email) = want.email else { continue };
-            let account_live = key
-                .platform_id()
-                .is_some_and(|a| self.live.contributors.contains_key(a));
-            if account_live || self.linked_emails.contains(email) {
-                continue;
-            }
-            let Some(record) = self.latest_invite(email) else {
+        for who in waiting {
+            let Some((want, index, _)) = wanted.of(who) else {
                 continue;
             };
-            let unchanged = wanted.desired.get(key).is_some_and(|d| {
-                record.role_ids.len() == d.access.roles.len()
-                    && record.role_ids.iter().all(|r| d.access.roles.contains(r))
-            });
-            if record.is_outstanding(self.now) && unchanged {
-                pending.push((
-                    *index,
-                    Pending {
-                        who: want.label.clone(),
-                        email: email.to_string(),
-                        roles: self.roles_of(&record.role_ids),
-                        sent_at: rfc3339(record.sent_at),
-                        expires_at: rfc3339(record.expires_at),
-                    },
-                ));
-            }
+            let Some(email) = want.email else { continue };
+            let Some(record) = self.ledger.latest_invite(email) else {
+                continue;
+            };
+            pending.push((
+                index,
+                Pending {
+                    who: want.label.clone(),
+                    email: email.to_string(),
+                    roles: self.roles_of(&record.role_ids),
+                    sent_at: rfc3339(record.sent_at),
+                    expires_at: rfc3339(record.expires_at),
+                },
+            ));
         }
         pending.sort_by_key(|(i, _)| *i);
         plan.pending.extend(pending.into_iter().map(|(_, p)| p));
@@ -728,7 +718,7 @@ impl<'a> Planner<'a> {
         if self.linked_emails.contains(email) {
             return;
         }
-        let Some(invite) = self.latest_invite(email) else {
+        let Some(invite) = self.ledger.latest_invite(email) else {
             return;
         };
         if !(invite.is_outstanding(self.now) || invite.state == InviteState::Unknown) {
@@ -791,7 +781,7 @@ impl<'a> Planner<'a> {
             if self.linked_emails.contains(*email) {
                 continue;
             }
-            if let Some(latest) = self.latest_invite(email)
+            if let Some(latest) = self.ledger.latest_invite(email)
                 && (latest.is_outstanding(self.now) || latest.state == InviteState::Unknown)
             {
                 bindings.push(invite(latest, true));
@@ -860,20 +850,9 @@ impl<'a> Planner<'a> {
         ended
     }
 
-    /// The latest invite to `email` (lower-cased, as the config's are),
-    /// whatever case the ledger wrote it in.
-    fn latest_invite(&self, email: &str) -> Option<&'a InviteRecord> {
-        let ledger = self.ledger;
-        ledger
-            .invites
-            .iter()
-            .rev()
-            .find(|i| same_email(&i.email, email))
-    }
-
     /// Why an email is invited, from its latest invite.
     fn invite_reason(&self, email: &str) -> String {
-        let Some(record) = self.latest_invite(email) else {
+        let Some(record) = self.ledger.latest_invite(email) else {
             return "not a collaborator yet".to_string();
         };
         match record.state {
@@ -1174,12 +1153,6 @@ fn wix_target(site_id: &str) -> Target {
         credentials_env: None,
         managed_children: BTreeSet::new(),
     }
-}
-
-/// Whether two emails are the same address: compared lower-cased, as the
-/// config's are, and as the core compares them.
-fn same_email(a: &str, b: &str) -> bool {
-    a == b || a.to_lowercase() == b.to_lowercase()
 }
 
 /// An invite Wix holds open under an id accessctl knows: one it can revoke.

@@ -263,22 +263,26 @@ pub fn plan_requests(
         bindings: ledger
             .granted_by_owner
             .iter()
-            .map(|g| Binding {
+            .enumerate()
+            .map(|(i, g)| Binding {
                 email: Some(g.email.clone()),
                 platform_id: None,
                 access: slugs(&g.roles),
                 lifecycle: Lifecycle::Active,
-                handle: None,
+                // The entry's place in the ledger names it.
+                handle: Some(i.to_string()),
             })
             .collect(),
         children: Default::default(),
     };
+    // Every confirmed grant was asked for by accessctl, so what the config
+    // drops is asked back whatever `unmanaged` says (the owner reads
+    // `removal_reason`'s words, not this one).
     let ended: BTreeMap<Who, String> = ledger
         .granted_by_owner
         .iter()
         .map(|g| {
-            let why =
-                "granted by the owner at accessctl's request; no grant in the config any more";
+            let why = "granted by the owner at accessctl's request";
             (Who::Email(g.email.to_lowercase()), why.to_string())
         })
         .collect();
@@ -302,11 +306,9 @@ pub fn plan_requests(
     // reaches the diff), but none is dropped unsaid either.
     plan.warnings
         .extend(d.notes.iter().map(|n| n.describe(&target)));
-    let granted = |email: &str| {
-        ledger
-            .granted_by_owner
-            .iter()
-            .find(|g| g.email.eq_ignore_ascii_case(email))
+    let entry = |change: &crate::platform::Change| {
+        let i: usize = change.handle.as_deref()?.parse().ok()?;
+        ledger.granted_by_owner.get(i)
     };
     let mut outstanding: Vec<(Wanted<'_>, Grant)> = Vec::new();
     let mut changes: Vec<(Wanted<'_>, RoleChange)> = Vec::new();
@@ -324,7 +326,7 @@ pub fn plan_requests(
                 },
             )),
             (ChangeKind::Update, Some((want, titles))) => {
-                let from = granted(&email).map(|g| g.roles.clone()).unwrap_or_default();
+                let from = entry(change).map(|g| g.roles.clone()).unwrap_or_default();
                 before.push(format!(
                     "{email} (granted by the owner): {}",
                     from.join(", ")
@@ -341,37 +343,36 @@ pub fn plan_requests(
             // A second grant the owner confirmed to an email the config
             // wants: the first one stands for it.
             (ChangeKind::Remove, Some(_)) => {}
+            // Asked back: one of the owner's grants.
             _ => {
-                // Asked back: each of the owner's grants to the email.
-                for g in ledger
-                    .granted_by_owner
-                    .iter()
-                    .filter(|g| g.email.eq_ignore_ascii_case(&email))
-                {
-                    before.push(format!(
-                        "{} (granted by the owner): {}",
-                        g.email,
-                        g.roles.join(", ")
-                    ));
-                    let who = config
-                        .people_index()
-                        .person_with_email(&g.email)
-                        .unwrap_or(&g.email)
-                        .to_string();
-                    removals.push((
-                        who,
-                        Grant {
-                            email: g.email.clone(),
-                            roles: g.roles.clone(),
-                        },
-                    ));
-                }
+                let Some(g) = entry(change) else { continue };
+                before.push(format!(
+                    "{} (granted by the owner): {}",
+                    g.email,
+                    g.roles.join(", ")
+                ));
+                let who = config
+                    .people_index()
+                    .person_with_email(&g.email)
+                    .unwrap_or(&g.email)
+                    .to_string();
+                removals.push((
+                    who,
+                    Grant {
+                        email: g.email.clone(),
+                        roles: g.roles.clone(),
+                    },
+                ));
             }
         }
     }
     // Granted as the config wants: unchanged on both sides.
     for (email, (_, titles)) in &by_email {
-        if !changed.contains(*email) && granted(email).is_some() {
+        let granted = ledger
+            .granted_by_owner
+            .iter()
+            .any(|g| crate::email::same(&g.email, email));
+        if !changed.contains(*email) && granted {
             let line = format!("{email} (granted by the owner): {}", titles.join(", "));
             before.push(line.clone());
             after.push(line);
@@ -380,7 +381,6 @@ pub fn plan_requests(
     outstanding.sort_by(|a, b| a.1.email.cmp(&b.1.email));
     changes.sort_by(|a, b| a.1.email.cmp(&b.1.email));
     removals.sort_by(|a, b| a.1.email.cmp(&b.1.email));
-    removals.dedup();
 
     let open = ledger.open_request();
     if let Some(open) = open {

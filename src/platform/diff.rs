@@ -121,6 +121,9 @@ pub struct TargetDiff {
     pub changes: Vec<Change>,
     pub refused: Vec<Refused>,
     pub notes: Vec<Note>,
+    /// Desired principals whose open invitation already grants what the
+    /// config wants: nothing to do but wait for them to accept.
+    pub waiting: Vec<Who>,
 }
 
 impl TargetDiff {
@@ -132,7 +135,7 @@ impl TargetDiff {
 
 /// The reason a pending invitation that cannot be edited is withdrawn
 /// before it is sent again.
-pub const WITHDRAWN_TO_RESEND: &str =
+const WITHDRAWN_TO_RESEND: &str =
     "the open invitation grants other access, and the platform cannot change an invitation";
 
 /// Diff `desired` against `state`.
@@ -270,14 +273,20 @@ pub fn diff_ending(
             continue;
         }
         let current = found.map(|i| &live[i]);
+        let wait = |out: &mut TargetDiff, l: &Live<'_>| {
+            if matches!(l.binding.lifecycle, Lifecycle::Pending { .. }) {
+                out.waiting.push(who.clone());
+            }
+        };
         // Nothing nested on either side (every Wix site, every GA4 target):
         // what the config gives is what the binding must hold, and equal
         // access is the common case, so it is compared before it is copied.
-        if want.access.children.is_empty()
-            && current.is_some_and(|l| {
-                l.binding.access.children.is_empty() && l.binding.access == want.access
-            })
+        if let Some(l) = current
+            && want.access.children.is_empty()
+            && l.binding.access.children.is_empty()
+            && l.binding.access == want.access
         {
+            wait(&mut out, l);
             continue;
         }
         let mut access = want.access.clone();
@@ -315,7 +324,7 @@ pub fn diff_ending(
                 Some(change) => out.changes.push(change),
                 None => out.notes.push(Note::NoEmail { who: who.clone() }),
             },
-            Some(l) if l.binding.access == access => {}
+            Some(l) if l.binding.access == access => wait(&mut out, l),
             Some(l)
                 if !caps.invitations_editable
                     && matches!(l.binding.lifecycle, Lifecycle::Pending { .. }) =>
@@ -733,6 +742,7 @@ mod tests {
         let run = |desired: &BTreeMap<Who, Desired>| removing(desired, &live);
         let same = BTreeMap::from([(email("p@a.test"), want(access(&["viewer"], &[])))]);
         assert!(run(&same).changes.is_empty(), "{:?}", run(&same));
+        assert_eq!(run(&same).waiting, [email("p@a.test")]);
         let more = BTreeMap::from([(email("p@a.test"), want(access(&["admin"], &[])))]);
         let d = run(&more);
         assert_eq!(kinds(&d), [("p@a.test", ChangeKind::Update)]);
