@@ -2,8 +2,11 @@
 //! the ledger as soon as it is done.
 //!
 //! Per site the plan is already ordered (links, revokes, invites, role
-//! changes, removals last). Invites are sent as Bulk Invite calls, one per
-//! distinct role set and at most 50 emails each. Before a Bulk Invite is sent
+//! changes, removals last). Links are the ledger's alone. The Wix changes
+//! go to the Wix provider as the core's changes ([`Provider::apply`]),
+//! which sends invites as Bulk Invite calls, one per distinct role set and
+//! at most 50 emails each, and the rest one call each; the ledger is kept
+//! through its [`Journal`] ([`SiteJournal`]). Before a Bulk Invite is sent
 //! its emails are written to the ledger as `unknown`; the answer turns them
 //! into `pending` (with Wix's invite id) or `failed`, and a definite refusal
 //! removes them again. So a crash or a timeout at any point leaves either a
@@ -41,8 +44,9 @@ use crate::ledger::{
     self, INVITE_LIFETIME_DAYS, Identity, IdentitySource, InviteRecord, InviteState, SiteLedger,
 };
 use crate::plan::{Action, Change, SitePlan};
-use crate::providers::wix::endpoints::MAX_INVITES_PER_CALL;
-use crate::providers::wix::{SiteAccess, WixClient, WixError};
+use crate::platform::{self, Journal, Platform, Provider as _, Settled, Target};
+use crate::providers::wix::provider::WixProvider;
+use crate::providers::wix::{SiteAccess, WixClient};
 use crate::request::Courier;
 
 /// How one change ended.
@@ -305,27 +309,26 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// The results and calls a site's task has reported so far, shared with
 /// the executor so that they survive a panic in the task.
 #[derive(Clone, Default)]
-struct ResultLog(Arc<(Mutex<Vec<ChangeResult>>, AtomicUsize)>);
+struct ResultLog {
+    results: Arc<Mutex<Vec<ChangeResult>>>,
+    /// Calls made to Wix (counted by the provider).
+    calls: Arc<AtomicUsize>,
+}
 
 impl ResultLog {
     /// Adds a result; returns how many there are now.
     fn push(&self, result: ChangeResult) -> usize {
-        let mut results = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
         results.push(result);
         results.len()
     }
 
     fn take(&self) -> Vec<ChangeResult> {
-        std::mem::take(&mut *self.0.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Counts a call to Wix.
-    fn call(&self) {
-        self.0.1.fetch_add(1, Ordering::Relaxed);
+        std::mem::take(&mut *self.results.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn calls(&self) -> usize {
-        self.0.1.load(Ordering::Relaxed)
+        self.calls.load(Ordering::Relaxed)
     }
 }
 
@@ -378,6 +381,21 @@ impl SiteRun {
                 i = end;
                 continue;
             }
+            if change.action == Action::Link {
+                let mut outcome = self.link(change, &mut ledger);
+                if let Err(e) = self.save(&ledger) {
+                    if outcome == Outcome::Done
+                        && let Some(unrecorded) = self.unrecorded(&plan.site, change, &e)
+                    {
+                        outcome = Outcome::Unrecorded(unrecorded);
+                    }
+                    report.error = Some(e);
+                    stopped = Some(LEDGER_STOP.to_string());
+                }
+                self.record(&mut report, change.clone(), outcome);
+                i += 1;
+                continue;
+            }
             let Some(access) = &access else {
                 let why = "no API key for this site".to_string();
                 self.record(&mut report, change.clone(), Outcome::Failed(why.clone()));
@@ -385,38 +403,17 @@ impl SiteRun {
                 i += 1;
                 continue;
             };
-            if change.action == Action::Invite {
-                // All invites of the site form one block in the plan's order;
-                // they go out batched by role set.
-                let end = changes[i..]
-                    .iter()
-                    .position(|c| c.action != Action::Invite)
-                    .map_or(changes.len(), |p| i + p);
-                let block = &changes[i..end];
-                if let Err(why) = self
-                    .invite(access, block, &existing_accounts, &mut ledger, &mut report)
-                    .await
-                {
-                    stopped = Some(why);
-                }
-                i = end;
-                continue;
-            }
-            let mut outcome = self.single(access, change, &mut ledger).await;
-            if let Outcome::Failed(why) | Outcome::Unknown(why) = &outcome {
-                stopped = Some(format!("an earlier change failed: {why}"));
-            }
-            if let Err(e) = self.save(&ledger) {
-                if outcome == Outcome::Done
-                    && let Some(unrecorded) = self.unrecorded(&plan.site, change, &e)
-                {
-                    outcome = Outcome::Unrecorded(unrecorded);
-                }
-                report.error = Some(e);
-                stopped = Some(LEDGER_STOP.to_string());
-            }
-            self.record(&mut report, change.clone(), outcome);
-            i += 1;
+            // The site's Wix calls: every change up to the next link or
+            // request (the plan puts links first and requests last).
+            let end = changes[i..]
+                .iter()
+                .position(|c| c.action == Action::Link || c.action.is_request())
+                .map_or(changes.len(), |p| i + p);
+            let block = &changes[i..end];
+            stopped = self
+                .wix(access, block, &existing_accounts, &mut ledger, &mut report)
+                .await;
+            i = end;
         }
         report.results = self.log.take();
         report.calls = self.log.calls();
@@ -516,242 +513,243 @@ impl SiteRun {
         })
     }
 
-    /// Every change but invites: one call (or none), then the ledger update.
-    async fn single(
-        &self,
-        access: &SiteAccess,
-        change: &Change,
-        ledger: &mut SiteLedger,
-    ) -> Outcome {
-        let now = (self.clock)();
-        match change.action {
-            Action::Link => {
-                let (Some(email), Some(account)) = (&change.email, &change.account_id) else {
-                    return Outcome::Failed("a link needs an email and an account".to_string());
-                };
-                ledger.learn(Identity {
-                    email: email.clone(),
-                    account_id: account.clone(),
-                    source: match change.identity {
-                        Some(crate::plan::Provenance::Config) => IdentitySource::Config,
-                        _ => IdentitySource::InviteMatch,
-                    },
-                    learned_at: now,
-                    sig: None,
-                });
-                if let Some(invite) = ledger
-                    .invites
-                    .iter_mut()
-                    .rev()
-                    .find(|i| &i.email == email && i.id == change.invite_id)
-                {
-                    invite.state = InviteState::Accepted;
-                    invite.account_id = Some(account.clone());
-                }
-                ledger.mark_granted(account);
-                Outcome::Done
-            }
-            Action::RevokeInvite => {
-                let Some(id) = &change.invite_id else {
-                    return Outcome::Failed("no invite id recorded".to_string());
-                };
-                self.log.call();
-                match self.client.revoke_invite(access, id).await {
-                    // Revoked now, or Wix's NOT_FOUND: it no longer holds
-                    // the invite open (accepted, expired or revoked
-                    // elsewhere); either way it is not pending.
-                    Ok(_) => {
-                        if let Some(invite) = ledger
-                            .invites
-                            .iter_mut()
-                            .find(|i| i.id.as_ref() == Some(id))
-                        {
-                            invite.state = InviteState::Revoked;
-                        }
-                        Outcome::Done
-                    }
-                    Err(e) => failure(e),
-                }
-            }
-            Action::ChangeRole => {
-                let Some(account) = &change.account_id else {
-                    return Outcome::Failed("no account id".to_string());
-                };
-                let ids = change.role_ids_after();
-                self.log.call();
-                match self.client.change_role(access, account, &ids).await {
-                    Ok(_) => Outcome::Done,
-                    Err(e) => failure(e),
-                }
-            }
-            Action::Remove => {
-                let Some(account) = &change.account_id else {
-                    return Outcome::Failed("no account id".to_string());
-                };
-                self.log.call();
-                match self.client.remove_contributor(access, account).await {
-                    Ok(_) => {
-                        ledger.forget_granted(account);
-                        Outcome::Done
-                    }
-                    Err(e) => failure(e),
-                }
-            }
-            Action::Invite | Action::Request | Action::RequestChange | Action::RequestRemoval => {
-                Outcome::Failed("internal: handled elsewhere".to_string())
-            }
+    /// A link: the ledger learns who a new collaborator is. No Wix call.
+    fn link(&self, change: &Change, ledger: &mut SiteLedger) -> Outcome {
+        let (Some(email), Some(account)) = (&change.email, &change.account_id) else {
+            return Outcome::Failed("a link needs an email and an account".to_string());
+        };
+        ledger.learn(Identity {
+            email: email.clone(),
+            account_id: account.clone(),
+            source: match change.identity {
+                Some(crate::plan::Provenance::Config) => IdentitySource::Config,
+                _ => IdentitySource::InviteMatch,
+            },
+            learned_at: (self.clock)(),
+            sig: None,
+        });
+        if let Some(invite) = ledger
+            .invites
+            .iter_mut()
+            .rev()
+            .find(|i| &i.email == email && i.id == change.invite_id)
+        {
+            invite.state = InviteState::Accepted;
+            invite.account_id = Some(account.clone());
         }
+        ledger.mark_granted(account);
+        Outcome::Done
     }
 
-    /// Send a block of invites: one Bulk Invite per role set, ≤ 50 emails.
-    /// Returns `Err` (why the site stops) when a call failed.
-    async fn invite(
+    /// The site's Wix changes, carried out by the Wix provider with the
+    /// ledger kept through its journal ([`SiteJournal`]). Returns why the
+    /// site stops, when a change did not take effect.
+    async fn wix(
         &self,
         access: &SiteAccess,
         block: &[Change],
         existing_accounts: &[String],
         ledger: &mut SiteLedger,
         report: &mut SiteReport,
-    ) -> Result<(), String> {
-        let mut batches: BTreeMap<Vec<String>, Vec<&Change>> = BTreeMap::new();
-        for change in block {
-            batches
-                .entry(change.role_ids_after())
-                .or_default()
-                .push(change);
+    ) -> Option<String> {
+        let Some(core) = block
+            .iter()
+            .map(Change::to_core)
+            .collect::<Option<Vec<_>>>()
+        else {
+            let why = "internal: a change the Wix provider cannot carry out".to_string();
+            for change in block {
+                self.record(report, change.clone(), Outcome::Failed(why.clone()));
+            }
+            return Some(why);
+        };
+        let target = Target {
+            platform: Platform::Wix,
+            id: access.site_id.clone(),
+            credentials_env: None,
+            managed_children: Default::default(),
+        };
+        let provider =
+            WixProvider::new(self.client.clone(), access.clone()).counting(self.log.calls.clone());
+        let journal = SiteJournal {
+            run: self,
+            plan: block,
+            existing_accounts,
+            books: Mutex::new(Books {
+                ledger,
+                report,
+                intent: None,
+            }),
+        };
+        // The journal has recorded each outcome; a change that did not
+        // take effect stops what follows.
+        provider
+            .apply(&target, &core, &journal)
+            .await
+            .into_iter()
+            .find_map(|o| match o {
+                platform::Outcome::Done | platform::Outcome::Refused(_) => None,
+                platform::Outcome::Skipped(why) => Some(why),
+                platform::Outcome::Failed(why) | platform::Outcome::Unknown(why) => {
+                    Some(format!("an earlier change failed: {why}"))
+                }
+            })
+    }
+}
+
+/// The ledger and report of a site while the Wix provider applies its
+/// changes: invites are written as `unknown` before they are sent
+/// ([`Journal::intend`]) and settled from Wix's answer; revokes and
+/// removals are recorded once done; the ledger is saved after every call.
+struct SiteJournal<'a> {
+    run: &'a SiteRun,
+    /// The plan's changes, in the order given to the provider.
+    plan: &'a [Change],
+    existing_accounts: &'a [String],
+    books: Mutex<Books<'a>>,
+}
+
+struct Books<'a> {
+    ledger: &'a mut SiteLedger,
+    report: &'a mut SiteReport,
+    /// Where the records of the invite batch in flight start.
+    intent: Option<usize>,
+}
+
+impl Journal for SiteJournal<'_> {
+    fn intend(&self, batch: &[(usize, &platform::Change)]) -> Result<(), String> {
+        let mut books = self.books.lock().unwrap_or_else(PoisonError::into_inner);
+        let sent_at = (self.run.clock)();
+        let start = books.ledger.invites.len();
+        for (index, change) in batch {
+            let plan = &self.plan[*index];
+            books.ledger.invites.push(InviteRecord {
+                id: None,
+                email: change.who.email().unwrap_or_default().to_string(),
+                role_ids: plan.role_ids_after(),
+                role_titles: plan.roles_after.iter().map(|r| r.title.clone()).collect(),
+                sent_at,
+                expires_at: sent_at + Duration::days(INVITE_LIFETIME_DAYS),
+                state: InviteState::Unknown,
+                account_id: None,
+                existing_accounts: self.existing_accounts.to_vec(),
+                sig: None,
+            });
         }
-        let mut stop: Option<String> = None;
-        for (ids, changes) in batches {
-            for chunk in changes.chunks(MAX_INVITES_PER_CALL) {
-                if let Some(why) = &stop {
-                    for c in chunk {
-                        self.record(report, (*c).clone(), Outcome::Skipped(why.clone()));
-                    }
-                    continue;
-                }
-                let emails: Vec<String> = chunk.iter().filter_map(|c| c.email.clone()).collect();
-                let titles: Vec<String> = chunk
-                    .first()
-                    .map(|c| c.roles_after.iter().map(|r| r.title.clone()).collect())
-                    .unwrap_or_default();
-                // Intent first: if we die after sending, the next plan sees
-                // `unknown` instead of silently inviting again.
-                let sent_at = (self.clock)();
-                let start = ledger.invites.len();
-                for email in &emails {
-                    ledger.invites.push(InviteRecord {
-                        id: None,
-                        email: email.clone(),
-                        role_ids: ids.clone(),
-                        role_titles: titles.clone(),
-                        sent_at,
-                        expires_at: sent_at + Duration::days(INVITE_LIFETIME_DAYS),
-                        state: InviteState::Unknown,
-                        account_id: None,
-                        existing_accounts: existing_accounts.to_vec(),
-                        sig: None,
-                    });
-                }
-                if let Err(e) = self.save(ledger) {
-                    // Nothing was sent, and the ledger on disk is as it was.
-                    ledger.invites.truncate(start);
-                    report.error = Some(e.clone());
-                    stop = Some(LEDGER_STOP.to_string());
-                    for c in chunk {
-                        self.record(
-                            report,
-                            (*c).clone(),
-                            Outcome::Failed(format!("not sent: {e}")),
-                        );
-                    }
-                    continue;
-                }
-                crate::failpoint::crash("after-intent-save");
-                self.log.call();
-                let result = self.client.bulk_invite(access, &ids, &emails).await;
-                crate::failpoint::crash("after-invite-call");
-                let outcomes: Vec<Outcome> = match result {
-                    Ok(outcome) => {
-                        for record in &mut ledger.invites[start..] {
-                            if let Some(sent) =
-                                outcome.invites.iter().find(|i| i.email == record.email)
-                            {
-                                record.id = Some(sent.id.clone());
+        if let Err(e) = self.run.save(books.ledger) {
+            // Nothing is sent, and the ledger on disk is as it was.
+            books.ledger.invites.truncate(start);
+            books.report.error = Some(e.clone());
+            return Err(e);
+        }
+        books.intent = Some(start);
+        Ok(())
+    }
+
+    fn settled(&self, results: &[Settled<'_>]) -> Result<(), String> {
+        let mut guard = self.books.lock().unwrap_or_else(PoisonError::into_inner);
+        let books = &mut *guard;
+        let intent = books.intent.take();
+        let ledger = &mut *books.ledger;
+        // Records of invites that were not sent, to be dropped.
+        let mut unsent = Vec::new();
+        for r in results {
+            let change = &self.plan[r.index];
+            match (change.action, &r.outcome) {
+                (Action::Invite, outcome) => {
+                    let email = r.change.who.email().unwrap_or_default();
+                    let Some(at) = intent.and_then(|start| {
+                        (start..ledger.invites.len()).find(|&k| ledger.invites[k].email == email)
+                    }) else {
+                        continue;
+                    };
+                    let record = &mut ledger.invites[at];
+                    match outcome {
+                        platform::Outcome::Done => {
+                            if let Some(receipt) = &r.receipt {
+                                record.id = Some(receipt.handle.clone());
                                 record.state = InviteState::Pending;
-                                if let Some(t) = sent.sent_at {
-                                    record.sent_at = t;
-                                }
-                                if let Some(t) = sent.expires_at {
-                                    record.expires_at = t;
-                                }
-                            } else if outcome.failed_emails.contains(&record.email) {
-                                record.state = InviteState::Failed;
+                                record.sent_at = receipt.sent_at.unwrap_or(record.sent_at);
+                                record.expires_at = receipt.expires_at.unwrap_or(record.expires_at);
                             }
                         }
-                        emails
-                            .iter()
-                            .map(|email| {
-                                let record = ledger.invites[start..].iter().find(|r| &r.email == email);
-                                match record.map(|r| r.state) {
-                                    Some(InviteState::Pending) => Outcome::Done,
-                                    Some(InviteState::Failed) => Outcome::Refused(
-                                        "Wix listed the email in failedEmails (often the site's collaborator seat limit)".to_string(),
-                                    ),
-                                    _ => Outcome::Unknown(
-                                        "Wix answered without an invite or a failure for this email".to_string(),
-                                    ),
-                                }
-                            })
-                            .collect()
+                        platform::Outcome::Refused(_) => record.state = InviteState::Failed,
+                        // What the ledger already says.
+                        platform::Outcome::Unknown(_) => {}
+                        platform::Outcome::Failed(_) | platform::Outcome::Skipped(_) => {
+                            unsent.push(at);
+                        }
                     }
-                    Err(e) if e.outcome_unknown() => {
-                        let why = e.to_string();
-                        stop = Some(format!("an earlier invite call failed: {why}"));
-                        emails
-                            .iter()
-                            .map(|_| Outcome::Unknown(why.clone()))
-                            .collect()
-                    }
-                    Err(e) => {
-                        // Wix refused the call outright: nothing was sent.
-                        ledger.invites.truncate(start);
-                        let why = e.to_string();
-                        stop = Some(format!("an earlier invite call failed: {why}"));
-                        emails
-                            .iter()
-                            .map(|_| Outcome::Failed(why.clone()))
-                            .collect()
-                    }
-                };
-                let outcomes = match self.save(ledger) {
-                    Ok(()) => outcomes,
-                    Err(e) => {
-                        // The ledger on disk holds these emails as `unknown`
-                        // (written before the call).
-                        report.error = Some(e.clone());
-                        stop = Some(LEDGER_STOP.to_string());
-                        emails
-                            .iter()
-                            .zip(outcomes)
-                            .map(|(email, outcome)| {
-                                let sent_id = ledger.invites[start..]
-                                    .iter()
-                                    .find(|r| &r.email == email)
-                                    .and_then(|r| r.id.clone());
-                                unrecorded_invite(email, sent_id, outcome, &e)
-                            })
-                            .collect()
-                    }
-                };
-                for (c, outcome) in chunk.iter().zip(outcomes) {
-                    self.record(report, (*c).clone(), outcome);
                 }
+                (Action::RevokeInvite, platform::Outcome::Done) => {
+                    if let Some(invite) = ledger
+                        .invites
+                        .iter_mut()
+                        .find(|i| i.id.is_some() && i.id == r.change.handle)
+                    {
+                        invite.state = InviteState::Revoked;
+                    }
+                }
+                (Action::Remove, platform::Outcome::Done) => {
+                    if let Some(account) = &change.account_id {
+                        ledger.forget_granted(account);
+                    }
+                }
+                _ => {}
             }
         }
-        match stop {
-            Some(why) => Err(why),
-            None => Ok(()),
+        let sent_ids: Vec<Option<String>> = results
+            .iter()
+            .map(|r| r.receipt.as_ref().map(|receipt| receipt.handle.clone()))
+            .collect();
+        unsent.sort_unstable();
+        for at in unsent.into_iter().rev() {
+            ledger.invites.remove(at);
         }
+        // Saved after every call made, even one that records nothing (a
+        // role change), so a ledger that cannot be written stops the site
+        // before its next change; not for changes never sent (skipped, or
+        // invites whose intent could not be written).
+        let called = results.iter().any(|r| {
+            !matches!(r.outcome, platform::Outcome::Skipped(_))
+                && (self.plan[r.index].action != Action::Invite || intent.is_some())
+        });
+        let saved = if called {
+            self.run.save(ledger)
+        } else {
+            Ok(())
+        };
+        let site = books.report.site.clone();
+        for (r, sent_id) in results.iter().zip(sent_ids) {
+            let change = &self.plan[r.index];
+            let mut outcome = match &r.outcome {
+                platform::Outcome::Done => Outcome::Done,
+                platform::Outcome::Refused(why) => Outcome::Refused(why.clone()),
+                platform::Outcome::Failed(why) => Outcome::Failed(why.clone()),
+                platform::Outcome::Unknown(why) => Outcome::Unknown(why.clone()),
+                platform::Outcome::Skipped(why) => Outcome::Skipped(why.clone()),
+            };
+            if let Err(e) = &saved {
+                outcome = if change.action == Action::Invite {
+                    // The ledger on disk holds the invite as `unknown`
+                    // (written before the call).
+                    let email = r.change.who.email().unwrap_or_default();
+                    unrecorded_invite(email, sent_id, outcome, e)
+                } else {
+                    match self.run.unrecorded(&site, change, e) {
+                        Some(unrecorded) if outcome == Outcome::Done => {
+                            Outcome::Unrecorded(unrecorded)
+                        }
+                        _ => outcome,
+                    }
+                };
+            }
+            self.run.record(books.report, change.clone(), outcome);
+        }
+        saved.map_err(|e| {
+            books.report.error = Some(e);
+            LEDGER_STOP.to_string()
+        })
     }
 }
 
@@ -786,10 +784,4 @@ fn unrecorded_invite(email: &str, id: Option<String>, outcome: Outcome, error: &
         error: error.to_string(),
         settle,
     })
-}
-
-fn failure(e: WixError) -> Outcome {
-    // Role changes, revokes and removals are safe to repeat: the next plan
-    // reads live state and shows whether they took effect.
-    Outcome::Failed(e.to_string())
 }

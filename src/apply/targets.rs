@@ -136,6 +136,7 @@ fn outcome_text(o: &Outcome) -> String {
     match o {
         Outcome::Done => "done".to_string(),
         Outcome::Failed(m) => format!("failed: {}", escape::text(m)),
+        Outcome::Refused(m) => format!("refused: {}", escape::text(m)),
         Outcome::Unknown(m) => format!("outcome unknown: {}", escape::text(m)),
         Outcome::Skipped(m) => format!("skipped: {}", escape::text(m)),
     }
@@ -157,7 +158,7 @@ pub fn report_text(reports: &[TargetReport]) -> String {
     for r in reports {
         let count = |f: fn(&Outcome) -> bool| r.outcomes.iter().filter(|(_, o)| f(o)).count();
         let done = count(|o| matches!(o, Outcome::Done));
-        let failed = count(|o| matches!(o, Outcome::Failed(_)));
+        let failed = count(|o| matches!(o, Outcome::Failed(_) | Outcome::Refused(_)));
         let unknown = count(|o| matches!(o, Outcome::Unknown(_)));
         let skipped = count(|o| matches!(o, Outcome::Skipped(_)));
         let mut parts = vec![format!("{done} done")];

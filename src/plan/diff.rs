@@ -747,20 +747,7 @@ impl<'a> Planner<'a> {
     /// every open one (to be revoked, or warned about when its outcome is
     /// unknown). Invites linked in this plan were accepted: not listed.
     fn state(&self, wanted: &BTreeSet<&str>) -> TargetState {
-        let mut bindings: Vec<Binding> = Vec::new();
-        for (account, roles) in &self.live.contributors {
-            if self.live.owners.contains(account) {
-                continue;
-            }
-            bindings.push(Binding {
-                email: None,
-                platform_id: Some(account.clone()),
-                access: Access::roles(roles.iter()),
-                lifecycle: Lifecycle::Active,
-                // Changed and removed by its id, the principal's key.
-                handle: None,
-            });
-        }
+        let mut bindings = crate::providers::wix::provider::bindings(self.live);
         // A wanted email's open invite without an id (an old record) is
         // still the person's invite; anyone else's can only be warned about.
         let invite = |i: &InviteRecord, wanted: bool| Binding {

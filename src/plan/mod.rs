@@ -236,6 +236,52 @@ pub struct Change {
 }
 
 impl Change {
+    /// The change in the core's terms, as the Wix provider carries it out
+    /// (the inverse of how the planner words the core's changes): an invite
+    /// is an add by email, a role change an update of an account, a revoke
+    /// the removal of an email's invite (its id the handle), a removal that
+    /// of an account. `None` for what no Wix call does: a link (the
+    /// ledger's alone) and requests (a message to the owner).
+    pub fn to_core(&self) -> Option<crate::platform::Change> {
+        use crate::platform::{Access, ChangeKind, Who};
+        let ids = |roles: &[Role]| Access::roles(roles.iter().filter_map(|r| r.id.clone()));
+        let (kind, who, handle) = match self.action {
+            Action::Invite => (ChangeKind::Add, Who::Email(self.email.clone()?), None),
+            Action::ChangeRole => {
+                let account = self.account_id.clone()?;
+                (
+                    ChangeKind::Update,
+                    Who::PlatformId(account.clone()),
+                    Some(account),
+                )
+            }
+            Action::RevokeInvite => (
+                ChangeKind::Remove,
+                Who::Email(self.email.clone()?),
+                self.invite_id.clone(),
+            ),
+            Action::Remove => {
+                let account = self.account_id.clone()?;
+                (
+                    ChangeKind::Remove,
+                    Who::PlatformId(account.clone()),
+                    Some(account),
+                )
+            }
+            Action::Link | Action::Request | Action::RequestChange | Action::RequestRemoval => {
+                return None;
+            }
+        };
+        Some(crate::platform::Change {
+            kind,
+            who,
+            from: (kind != ChangeKind::Add).then(|| ids(&self.roles_before)),
+            to: (kind != ChangeKind::Remove).then(|| ids(&self.roles_after)),
+            handle,
+            reason: self.reason.clone(),
+        })
+    }
+
     /// The ids of the roles held after the change, sorted: what Wix is sent.
     pub fn role_ids_after(&self) -> Vec<String> {
         let mut ids: Vec<String> = self

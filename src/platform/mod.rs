@@ -7,8 +7,8 @@
 //! GA4 and GTM plan and apply through this core. Wix's plans are decided by
 //! [`diff`] too: `plan::diff` gives it the site's collaborators by account
 //! id and the invites its ledger holds (Wix cannot list them), and words
-//! the result as Wix's actions. Wix still applies through its own executor
-//! (`apply`), not [`Provider::apply`] (ARCHITECTURE.md).
+//! the result as Wix's actions; its changes are made by its provider's
+//! [`Provider::apply`], the ledger kept through the [`Journal`].
 
 pub mod diff;
 pub mod identity;
@@ -384,6 +384,9 @@ pub enum Outcome {
     Done,
     /// Refused by the platform; nothing changed.
     Failed(String),
+    /// The platform took the call but refused this principal (one entry of
+    /// a batch: Wix's `failedEmails`); nothing changed for it.
+    Refused(String),
     /// Not known whether it took effect (a batch that may have been
     /// partial, a lost answer); the next plan reads the target again.
     Unknown(String),
@@ -420,8 +423,60 @@ impl fmt::Display for ProviderError {
 
 impl std::error::Error for ProviderError {}
 
-/// Progress of an apply, told change by change.
-pub type Progress<'a> = &'a (dyn Fn(&Change, &Outcome) + Send + Sync);
+/// What a write created that the platform may not list later: an
+/// invitation's id and dates (Wix cannot list its invites).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The platform's name for it (Wix's invite id).
+    pub handle: String,
+    pub sent_at: Option<time::OffsetDateTime>,
+    pub expires_at: Option<time::OffsetDateTime>,
+}
+
+/// How one change ended, told to a [`Journal`]: its place in the slice
+/// given to [`Provider::apply`], the change, its outcome and, for a write
+/// that created something, the receipt.
+#[derive(Debug, Clone)]
+pub struct Settled<'a> {
+    pub index: usize,
+    pub change: &'a Change,
+    pub outcome: Outcome,
+    pub receipt: Option<Receipt>,
+}
+
+/// Hears an apply as it goes. A provider tells it, before a call whose
+/// effect a later read may not show (an invitation), which changes it is
+/// about to send ([`Journal::intend`]); and after each call, how its
+/// changes ended ([`Journal::settled`]), once per call. Wix's executor
+/// keeps its ledger through it (intent first, so a crash mid-call leaves a
+/// record); GA4 and GTM print progress.
+///
+/// An `Err` from either means what follows could not be recorded: the
+/// provider sends nothing more, reports the batch `intend` refused as
+/// failed (`not sent: …`) and settles every change not yet made as
+/// [`Outcome::Skipped`] with that reason.
+pub trait Journal: Send + Sync {
+    /// Before a call that sends `batch` (indices into the applied slice).
+    fn intend(&self, _batch: &[(usize, &Change)]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// After a call: how each of its changes ended.
+    fn settled(&self, results: &[Settled<'_>]) -> Result<(), String>;
+}
+
+/// A closure hears each outcome and records nothing (progress lines).
+impl<F: Fn(&Change, &Outcome) + Send + Sync> Journal for F {
+    fn settled(&self, results: &[Settled<'_>]) -> Result<(), String> {
+        for r in results {
+            self(r.change, &r.outcome);
+        }
+        Ok(())
+    }
+}
+
+/// The journal an apply is told.
+pub type Progress<'a> = &'a dyn Journal;
 
 /// A platform. It reads targets and carries out changes; it never decides
 /// what to change. Implementations hold their credentials and rate limiter.
@@ -443,7 +498,7 @@ pub trait Provider: Send + Sync {
 
     /// Carry out `changes` on `target`, batching as the platform allows;
     /// one outcome per change, in order. `progress` hears each outcome as it
-    /// is known.
+    /// is known, and may stop the run ([`Journal`]).
     fn apply<'a>(
         &'a self,
         target: &'a Target,

@@ -34,7 +34,7 @@ use tracing::debug;
 use super::{Bearer, scopes};
 use crate::platform::{
     Access, Binding, BoxFuture, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Outcome,
-    Platform, PrincipalKey, Progress, Provider, ProviderError, Target, TargetState,
+    Platform, PrincipalKey, Progress, Provider, ProviderError, Settled, Target, TargetState,
 };
 use crate::providers::body::BodyError;
 use crate::providers::wix::limiter::RateLimiter;
@@ -587,6 +587,7 @@ impl Ga4Provider {
             changes,
             outcomes: vec![None; changes.len()],
             progress,
+            stopped: None,
         };
         if let Err(e) = check_target(&target.id) {
             for i in 0..changes.len() {
@@ -655,6 +656,9 @@ impl Ga4Provider {
     async fn apply_adds(&self, parent: &str, adds: &[usize], run: &mut Run<'_>) {
         let mut quota: Option<String> = None;
         for chunk in adds.chunks(BATCH_MAX) {
+            if run.halted(chunk) {
+                continue;
+            }
             if let Some(why) = &quota {
                 for &i in chunk {
                     run.settle(i, Outcome::Skipped(why.clone()));
@@ -688,6 +692,9 @@ impl Ga4Provider {
                 Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {
                     debug!(error = %e.describe(), "ga4: batchCreate refused, creating one by one");
                     for &i in chunk {
+                        if run.halted(&[i]) {
+                            continue;
+                        }
                         let outcome = match self.create(parent, &run.changes[i]).await {
                             Ok(()) => Outcome::Done,
                             Err(e) if e.is_quota() => Outcome::Skipped(quota_message(&e)),
@@ -727,6 +734,9 @@ impl Ga4Provider {
             .collect();
         let mut quota: Option<String> = None;
         for chunk in pending.chunks(BATCH_MAX) {
+            if run.halted(chunk) {
+                continue;
+            }
             if let Some(why) = &quota {
                 for &i in chunk {
                     run.settle(i, Outcome::Skipped(why.clone()));
@@ -926,6 +936,8 @@ struct Run<'a> {
     changes: &'a [Change],
     outcomes: Vec<Option<Outcome>>,
     progress: Progress<'a>,
+    /// Why the journal stopped the run: nothing more is sent.
+    stopped: Option<String>,
 }
 
 impl Run<'_> {
@@ -933,17 +945,38 @@ impl Run<'_> {
         if self.outcomes[i].is_some() {
             return;
         }
-        (self.progress)(&self.changes[i], &outcome);
+        let told = self.progress.settled(&[Settled {
+            index: i,
+            change: &self.changes[i],
+            outcome: outcome.clone(),
+            receipt: None,
+        }]);
+        if let Err(why) = told {
+            self.stopped.get_or_insert(why);
+        }
         self.outcomes[i] = Some(outcome);
     }
 
+    /// Settles `chunk` as skipped when the journal stopped the run; whether
+    /// it did.
+    fn halted(&mut self, chunk: &[usize]) -> bool {
+        let Some(why) = self.stopped.clone() else {
+            return false;
+        };
+        for &i in chunk {
+            self.settle(i, Outcome::Skipped(why.clone()));
+        }
+        true
+    }
+
     fn finish(mut self) -> Vec<Outcome> {
+        let why = self
+            .stopped
+            .clone()
+            .unwrap_or_else(|| "not attempted (a change GA4 has no call for)".into());
         for i in 0..self.changes.len() {
             if self.outcomes[i].is_none() {
-                self.settle(
-                    i,
-                    Outcome::Skipped("not attempted (a change GA4 has no call for)".into()),
-                );
+                self.settle(i, Outcome::Skipped(why.clone()));
             }
         }
         self.outcomes.into_iter().flatten().collect()

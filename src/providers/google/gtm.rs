@@ -43,7 +43,7 @@ pub use self::limiter::RateWindow;
 use super::{Bearer, scopes};
 use crate::platform::{
     Access, Binding, BoxFuture, Capabilities, Change, ChangeKind, GrantEffect, Lifecycle, Outcome,
-    Platform, PrincipalKey, Progress, Provider, ProviderError, Target, TargetState,
+    Platform, PrincipalKey, Progress, Provider, ProviderError, Settled, Target, TargetState,
 };
 use crate::providers::body::BodyError;
 use crate::providers::wix::retry::RetryPolicy;
@@ -964,20 +964,24 @@ impl Provider for GtmProvider {
     ) -> BoxFuture<'a, Vec<Outcome>> {
         Box::pin(async move {
             let mut outcomes = Vec::with_capacity(changes.len());
-            let account = match account_of(target) {
-                Ok(a) => a,
-                Err(e) => {
-                    for change in changes {
-                        let outcome = Outcome::Failed(e.message.clone());
-                        progress(change, &outcome);
-                        outcomes.push(outcome);
-                    }
-                    return outcomes;
+            let account = account_of(target);
+            // Why the journal stopped the run: nothing more is sent.
+            let mut stopped: Option<String> = None;
+            for (index, change) in changes.iter().enumerate() {
+                let outcome = match (&account, &stopped) {
+                    (Err(e), _) => Outcome::Failed(e.message.clone()),
+                    (_, Some(why)) => Outcome::Skipped(why.clone()),
+                    (Ok(account), None) => self.apply_one(account, change).await,
+                };
+                let told = progress.settled(&[Settled {
+                    index,
+                    change,
+                    outcome: outcome.clone(),
+                    receipt: None,
+                }]);
+                if let Err(why) = told {
+                    stopped.get_or_insert(why);
                 }
-            };
-            for change in changes {
-                let outcome = self.apply_one(account, change).await;
-                progress(change, &outcome);
                 outcomes.push(outcome);
             }
             outcomes

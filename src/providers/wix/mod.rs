@@ -19,6 +19,7 @@
 
 pub mod endpoints;
 pub mod limiter;
+pub mod provider;
 mod reach;
 pub mod retry;
 pub mod wire;
