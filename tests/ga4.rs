@@ -702,3 +702,61 @@ async fn only_safe_calls_are_repeated_after_an_error() {
     assert_eq!(calls(&em, "ga4.delete").await, 0);
     assert!(plan(&p, &t, &desired, Unmanaged::Remove).await.is_empty());
 }
+
+/// A journal that cannot record stops the run: what is not yet sent is
+/// skipped with its reason, and no further batch goes out.
+#[tokio::test]
+async fn a_journal_that_cannot_record_stops_the_run() {
+    use accessctl::platform::{Journal, Settled};
+    struct Refusing(Mutex<Vec<Outcome>>);
+    impl Journal for Refusing {
+        fn settled(&self, results: &[Settled<'_>]) -> Result<(), String> {
+            let mut heard = self.0.lock().unwrap();
+            heard.extend(results.iter().map(|r| r.outcome.clone()));
+            Err("cannot write the ledger".to_string())
+        }
+    }
+    let em = start(admin_seed(vec![b(
+        "properties/200",
+        "dave@x.test",
+        &["predefinedRoles/viewer"],
+    )]))
+    .await;
+    let p = provider(&em);
+    let prop = target("properties/200");
+    let changes = plan(
+        &p,
+        &prop,
+        &want(&[("erin@x.test", &["analyst"])]),
+        Unmanaged::Remove,
+    )
+    .await;
+    let kinds: Vec<ChangeKind> = changes.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [ChangeKind::Add, ChangeKind::Remove]);
+    let journal = Refusing(Mutex::default());
+    let outcomes = p.apply(&prop, &changes, &journal).await;
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Done,
+            Outcome::Skipped("cannot write the ledger".to_string())
+        ]
+    );
+    assert_eq!(
+        journal.0.lock().unwrap().clone(),
+        outcomes,
+        "every outcome told"
+    );
+    assert_eq!(calls(&em, "ga4.batchCreate").await, 1);
+    assert_eq!(
+        calls(&em, "ga4.batchDelete").await,
+        0,
+        "nothing sent after the stop"
+    );
+    let users: Vec<Value> = control(&em)
+        .await
+        .iter()
+        .map(|b| b["user"].clone())
+        .collect();
+    assert!(users.contains(&json!("dave@x.test")), "{users:?}");
+}

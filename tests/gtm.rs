@@ -750,3 +750,46 @@ async fn a_rate_limit_refusal_anyway_is_waited_out_and_retried() {
         6
     );
 }
+
+/// A journal that cannot record stops the run after the change it could
+/// not record: nothing more is written, the rest is skipped with its reason.
+#[tokio::test]
+async fn a_journal_that_cannot_record_stops_the_run() {
+    use accessctl::platform::{Journal, Settled};
+    struct Refusing;
+    impl Journal for Refusing {
+        fn settled(&self, _: &[Settled<'_>]) -> Result<(), String> {
+            Err("cannot write the ledger".to_string())
+        }
+    }
+    let emu = start(&seed("{ requests: 25, window_seconds: 100 }")).await;
+    let gtm = provider(&emu, "stops", RateWindow::default());
+    let target = target(&["GTM-AAAA111", "GTM-BBBB222"]);
+    let state = gtm.observe(&target).await.expect("observe");
+    let want = desired(&[
+        (
+            "dave@example.com",
+            access("user", &[("GTM-AAAA111", "read")]),
+        ),
+        (
+            "erin@example.com",
+            access("user", &[("GTM-AAAA111", "read")]),
+        ),
+    ]);
+    let changes = plan(&gtm, &target, &want, &state, Unmanaged::Keep);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    clear_log(&emu).await;
+    let outcomes = gtm.apply(&target, &changes, &Refusing).await;
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Done,
+            Outcome::Skipped("cannot write the ledger".to_string())
+        ]
+    );
+    assert!(document(&emu, "dave@example.com").await.is_some());
+    assert!(
+        document(&emu, "erin@example.com").await.is_none(),
+        "nothing written after the stop"
+    );
+}
