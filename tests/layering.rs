@@ -21,6 +21,9 @@
 //! - neither the ledger nor the emulator names `config` (the email check
 //!   they share with it is the leaf `email`).
 //!
+//! - the apply executor never names Wix's endpoints: Wix's changes are
+//!   made by its provider.
+//!
 //! And only a platform's own modules name it (`PLATFORM_HOMES`): the engine
 //! goes through `Platform` and `Capabilities`.
 
@@ -167,6 +170,11 @@ const RULES: &[Rule] = &[
         why: "the emulator stands in for Wix and Google and knows nothing of the config; the email check is the leaf `email`",
     },
     Rule {
+        from: "apply",
+        to: "providers::wix::endpoints",
+        why: "Wix's changes are made by its provider (`Provider::apply`): the executor never batches or sends Wix calls itself",
+    },
+    Rule {
         from: "emulator::state",
         to: "emulator::seed",
         why: "`emulator::seed` builds the state; what both need (`DuplicateInvites`) lives in `state`",
@@ -199,6 +207,12 @@ const EXPECTED: &[(&str, &str)] = &[
     ("plan::diff", "platform::diff"),
     ("plan::request", "platform::diff"),
     ("plan::targets", "platform::diff"),
+    // Every platform's changes are made through `Provider::apply`: GA4's
+    // and GTM's by `apply::targets`, Wix's by the executor through its
+    // provider, the ledger kept by its journal.
+    ("apply", "providers::wix::provider::WixProvider"),
+    ("apply", "platform::Journal"),
+    ("apply::targets", "providers::registry"),
 ];
 
 /// One named path, where it was named.
