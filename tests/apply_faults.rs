@@ -336,3 +336,57 @@ fn panic_in_a_site_task_fails_that_site_only() {
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(h.plan().change_count(), 0);
 }
+
+/// A Bulk Invite Wix refuses outright (a 4xx: nothing was sent) leaves no
+/// trace in the ledger: the intent written before the call is taken back,
+/// the change is reported failed, the rest of the site is skipped, and the
+/// next plan invites again instead of warning about an unknown outcome.
+#[test]
+fn an_invite_call_refused_outright_is_taken_back_from_the_ledger() {
+    let config = format!(
+        "{PEOPLE}{}",
+        site(
+            "inviting",
+            "remove",
+            &[("ann", "Blog Writer"), ("carol", "Website Manager")]
+        ),
+    );
+    let h = Harness::new(SEED, &config, &[("KEY", "key-1")]);
+    let plan = h.plan();
+    assert_eq!(
+        actions(&plan, "inviting"),
+        vec![Action::Invite, Action::Invite]
+    );
+    h.set_faults(serde_json::json!({ "rules": [
+        { "endpoint": "bulkInvite", "status": 400, "times": 1 }
+    ] }));
+    let out = h.apply();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(text.contains("FAILED"), "{text}");
+    assert!(
+        text.contains("skipped") && text.contains("an earlier invite call failed"),
+        "the second role set is not sent after the first call failed:\n{text}"
+    );
+    assert_counts_add_up(&text, &plan);
+    let ledger = std::fs::read_to_string(h.ledger_dir().join("inviting.yaml")).unwrap_or_default();
+    assert!(
+        !ledger.contains("ann@agency.example") && !ledger.contains("carol@agency.example"),
+        "nothing sent, nothing recorded:\n{ledger}"
+    );
+    assert!(h.invited().is_empty(), "Wix holds no invite");
+    // The next plan invites both again; no unknown outcome to settle.
+    let again = h.plan();
+    assert_eq!(
+        actions(&again, "inviting"),
+        vec![Action::Invite, Action::Invite]
+    );
+    assert!(
+        again
+            .sites
+            .iter()
+            .all(|s| s.warnings.iter().all(|w| !w.contains("unknown"))),
+        "{:?}",
+        again.sites
+    );
+}
