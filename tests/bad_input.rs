@@ -140,6 +140,15 @@ const REASONS: &[(&str, &[&str])] = &[
         &["invalid email `writer@@freelance.example` for grant 1"],
     ),
     (
+        "config/wix-ids-leaving-their-path",
+        &[
+            "`wix_account_id` `../../roles-management/contributor/remove` is not a Wix id",
+            "`site_id` `site-shop?redirect=x` is not a Wix id",
+            "`account_id` `acc-1/..` is not a Wix id",
+            "`wix_account_id` `acct%2F..%2F` is not a Wix id",
+        ],
+    ),
+    (
         "config/email-with-space",
         &["invalid email", "it contains a space"],
     ),

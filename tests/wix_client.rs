@@ -762,3 +762,33 @@ async fn contributors_holding_every_role_are_not_taken_for_an_ignored_filter() {
         emu.shutdown().await;
     }
 }
+
+/// Written as an attacker who controls Wix's answer (or a ledger): an
+/// invite id that would leave its path segment is taken as what Wix said,
+/// but a call naming it is refused before anything is sent, so it cannot
+/// point the site's key at another endpoint.
+#[tokio::test]
+async fn an_invite_id_that_would_leave_its_path_is_never_sent() {
+    let hostile = "../../roles-management/contributor/remove?x=";
+    let answer = format!(
+        r#"{{"invites":[{{"id":"{hostile}","email":"ann@example.com"}}],"failedEmails":[]}}"#
+    );
+    let s = Scripted::start(vec![canned(200, answer)]).await;
+    let c = client(&s.base);
+    let sent = c
+        .bulk_invite(&site(), &["role-a".into()], &["ann@example.com".into()])
+        .await
+        .expect("answered");
+    assert_eq!(sent.invites[0].id, hostile);
+    for id in [hostile, "..", "a/b", "a%2Fb", "", "id with space"] {
+        let err = c.revoke_invite(&site(), id).await.expect_err("refused");
+        assert!(!err.outcome_unknown(), "nothing was sent");
+        assert!(err.to_string().contains("is not a Wix id"), "{id:?}: {err}");
+    }
+    assert_eq!(s.requests(), 1, "only the Bulk Invite reached the server");
+    // A real id is sent as it is.
+    let _ = c
+        .revoke_invite(&site(), "1a7e0000-0000-4000-8000-000000000001")
+        .await;
+    assert_eq!(s.requests(), 2);
+}

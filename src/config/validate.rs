@@ -36,6 +36,12 @@ use crate::model::{
 };
 use crate::roles::Offline;
 
+/// Where a site's Wix id is found.
+const SITE_ID_HINT: &str =
+    "a site's id is the UUID in its dashboard's address: manage.wix.com/dashboard/<site id>/…";
+/// Where a Wix account id is found.
+const ACCOUNT_ID_HINT: &str = "a Wix account id is a UUID; `accessctl plan` lists the site's accounts (`account …`, the owner's too), and `accessctl import` writes collaborators' as `wix_account_id:`";
+
 /// Whether a role name means the owner-side role, which Wix never grants:
 /// the title `Owner`/`Site Owner` (any case) or an id naming the owner.
 fn is_owner_role(name: &str) -> bool {
@@ -516,7 +522,15 @@ impl Resolver<'_> {
                     by_email.insert(email.clone(), key.clone());
                 }
             }
-            if let (Some(raw), Some(email)) = (gate, email) {
+            let account_ok = str_field(v, "wix_account_id").is_none_or(|id| {
+                self.wix_id(
+                    id,
+                    &path.key("wix_account_id"),
+                    "wix_account_id",
+                    ACCOUNT_ID_HINT,
+                )
+            });
+            if let (Some(raw), Some(email), true) = (gate, email, account_ok) {
                 people.insert(
                     key.clone(),
                     Person {
@@ -720,15 +734,17 @@ impl Resolver<'_> {
             let pos = self.tree.value_pos(&path.key("site_id"));
             if id.trim().is_empty() {
                 self.error(pos, format!("`site_id` of site `{site}` is empty"), None);
-            } else {
+            } else if self.wix_id(id, &path.key("site_id"), "site_id", SITE_ID_HINT) {
                 site_id = Some((id.to_string(), pos));
             }
         }
-        if let Some(id) = str_field(v, "account_id")
-            && id.trim().is_empty()
-        {
-            let pos = self.tree.value_pos(&path.key("account_id"));
-            self.error(pos, format!("`account_id` of site `{site}` is empty"), None);
+        if let Some(id) = str_field(v, "account_id") {
+            if id.trim().is_empty() {
+                let pos = self.tree.value_pos(&path.key("account_id"));
+                self.error(pos, format!("`account_id` of site `{site}` is empty"), None);
+            } else {
+                self.wix_id(id, &path.key("account_id"), "account_id", ACCOUNT_ID_HINT);
+            }
         }
         let wix = gate.filter(|_| key_ok).map(|raw| WixSite {
             site_id: raw.site_id,
@@ -737,6 +753,25 @@ impl Resolver<'_> {
             invite_language: raw.invite_language,
         });
         (wix, site_id)
+    }
+
+    /// A Wix id (`site_id`, `account_id`, `wix_account_id`) must be a plain
+    /// id: it goes into request headers and the owner's dashboard link.
+    /// Whether it is.
+    fn wix_id(&mut self, id: &str, path: &YamlPath, field: &str, hint: &str) -> bool {
+        if crate::platform::is_plain_id(id.trim()) {
+            return true;
+        }
+        let pos = self.tree.value_pos(path);
+        self.error(
+            pos,
+            format!(
+                "`{field}` `{}` is not a Wix id: Wix ids are letters, digits, `-` and `_`",
+                crate::escape::text(id)
+            ),
+            Some(hint.to_string()),
+        );
+        false
     }
 
     /// `api_key_env` must name a variable. Its value is never repeated in a
@@ -1041,6 +1076,13 @@ impl Resolver<'_> {
             if id.trim().is_empty() {
                 let pos = self.tree.value_pos(&path.key("wix_account_id"));
                 self.error(pos, format!("empty `wix_account_id` in {context}"), None);
+                ok = false;
+            } else if !self.wix_id(
+                id,
+                &path.key("wix_account_id"),
+                "wix_account_id",
+                ACCOUNT_ID_HINT,
+            ) {
                 ok = false;
             } else {
                 principals.push((Principal::Account(id.trim().into()), None));

@@ -24,6 +24,19 @@ use serde::{Deserialize, Serialize};
 /// A boxed future, so [`Provider`] can be used as `dyn Provider`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Whether `id` is a plain id: 1 to 128 ASCII letters, digits, `-` and `_`
+/// (Wix's UUIDs, Google's numeric ids, the emulator's names). Ids from a
+/// config, a ledger or a platform's answer that go into a URL path or a
+/// header must be: nothing in one can leave its path segment (`../`, `/`,
+/// `?`, `%`) or its header line.
+pub fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The platforms accessctl knows.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,

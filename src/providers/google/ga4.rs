@@ -282,6 +282,15 @@ fn check_base_url(base: &str) -> Result<String, ProviderError> {
 }
 
 /// `accounts/N` or `properties/N`.
+/// Whether `name` is an access binding of `parent`
+/// (`{parent}/accessBindings/{id}`), so that a name from an answer or a plan
+/// file cannot send a write anywhere else.
+fn binding_of(parent: &str, name: &str) -> bool {
+    name.strip_prefix(parent)
+        .and_then(|rest| rest.strip_prefix("/accessBindings/"))
+        .is_some_and(crate::platform::is_plain_id)
+}
+
 fn check_target(id: &str) -> Result<(), ProviderError> {
     let ok = id.split_once('/').is_some_and(|(kind, n)| {
         matches!(kind, "accounts" | "properties")
@@ -837,6 +846,18 @@ impl Ga4Provider {
                 continue;
             }
             let name = current.and_then(|b| b.name.clone()).or_else(|| name_of(i));
+            // A name from an answer or a plan file goes into the URL path:
+            // it must be one of this parent's bindings.
+            if let Some(n) = name.as_deref().filter(|n| !binding_of(parent, n)) {
+                run.settle(
+                    i,
+                    Outcome::Failed(format!(
+                        "`{}` is not an access binding of {parent}; nothing was sent",
+                        crate::escape::text(n)
+                    )),
+                );
+                continue;
+            }
             let result = match (change.kind, name) {
                 (ChangeKind::Add, _) | (ChangeKind::Update, None) if current.is_none() => {
                     if change.kind == ChangeKind::Add {
@@ -1050,6 +1071,35 @@ mod tests {
         let e = status_error(StatusCode::BAD_GATEWAY, b"\xff\x00<html>");
         assert!(e.transient());
         assert_eq!(e.describe(), "HTTP 502");
+    }
+
+    #[test]
+    fn binding_names_stay_in_their_parent() {
+        assert!(binding_of(
+            "properties/200",
+            "properties/200/accessBindings/a-1_B"
+        ));
+        assert!(!binding_of(
+            "properties/200",
+            "properties/201/accessBindings/1"
+        ));
+        assert!(!binding_of(
+            "properties/200",
+            "properties/2000/accessBindings/1"
+        ));
+        assert!(!binding_of(
+            "properties/200",
+            "properties/200/accessBindings/../../accounts/1"
+        ));
+        assert!(!binding_of(
+            "properties/200",
+            "properties/200/accessBindings/1?x=y"
+        ));
+        assert!(!binding_of(
+            "properties/200",
+            "properties/200/accessBindings/"
+        ));
+        assert!(!binding_of("properties/200", "properties/200/containers/1"));
     }
 
     #[test]

@@ -309,13 +309,9 @@ fn valid_handle(account: &str, path: &str) -> bool {
         .and_then(|rest| rest.split_once('/'))
         .is_some_and(|(acct, rest)| {
             acct == account
-                && rest.strip_prefix("user_permissions/").is_some_and(|id| {
-                    !id.is_empty()
-                        && id.len() <= 64
-                        && id
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                })
+                && rest
+                    .strip_prefix("user_permissions/")
+                    .is_some_and(crate::platform::is_plain_id)
         })
 }
 

@@ -542,7 +542,22 @@ impl WixClient {
         body: Option<&B>,
     ) -> Sent {
         let path = match path_arg {
-            Some(arg) => endpoint.path.replace("{id}", arg),
+            Some(arg) if crate::platform::is_plain_id(arg) => endpoint.path.replace("{id}", arg),
+            // An id from an answer or a ledger that could leave its path
+            // segment (`../`, `?`, `/`): refused before anything is sent.
+            Some(arg) => {
+                return Sent {
+                    result: Err(ErrorKind::Transport {
+                        detail: format!(
+                            "not sent: `{}` is not a Wix id (letters, digits, `-` and `_`), so it cannot name the {} to act on",
+                            crate::escape::text(arg),
+                            endpoint.name
+                        ),
+                        maybe_sent: false,
+                    }),
+                    earlier_maybe_applied: false,
+                };
+            }
             None => endpoint.path.to_string(),
         };
         let body = match body.map(serde_json::to_vec).transpose() {
