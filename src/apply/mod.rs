@@ -654,48 +654,8 @@ impl Journal for SiteJournal<'_> {
         // Records of invites that were not sent, to be dropped.
         let mut unsent = Vec::new();
         for r in results {
-            let change = &self.plan[r.index];
-            match (change.action, &r.outcome) {
-                (Action::Invite, outcome) => {
-                    let email = r.change.who.email().unwrap_or_default();
-                    let Some(at) = intent.and_then(|start| {
-                        (start..ledger.invites.len()).find(|&k| ledger.invites[k].email == email)
-                    }) else {
-                        continue;
-                    };
-                    let record = &mut ledger.invites[at];
-                    match outcome {
-                        platform::Outcome::Done => {
-                            if let Some(receipt) = &r.receipt {
-                                record.id = Some(receipt.handle.clone());
-                                record.state = InviteState::Pending;
-                                record.sent_at = receipt.sent_at.unwrap_or(record.sent_at);
-                                record.expires_at = receipt.expires_at.unwrap_or(record.expires_at);
-                            }
-                        }
-                        platform::Outcome::Refused(_) => record.state = InviteState::Failed,
-                        // What the ledger already says.
-                        platform::Outcome::Unknown(_) => {}
-                        platform::Outcome::Failed(_) | platform::Outcome::Skipped(_) => {
-                            unsent.push(at);
-                        }
-                    }
-                }
-                (Action::RevokeInvite, platform::Outcome::Done) => {
-                    if let Some(invite) = ledger
-                        .invites
-                        .iter_mut()
-                        .find(|i| i.id.is_some() && i.id == r.change.handle)
-                    {
-                        invite.state = InviteState::Revoked;
-                    }
-                }
-                (Action::Remove, platform::Outcome::Done) => {
-                    if let Some(account) = &change.account_id {
-                        ledger.forget_granted(account);
-                    }
-                }
-                _ => {}
+            if let Some(at) = record_result(ledger, intent, &self.plan[r.index], r) {
+                unsent.push(at);
             }
         }
         let sent_ids: Vec<Option<String>> = results
@@ -722,13 +682,7 @@ impl Journal for SiteJournal<'_> {
         let site = books.report.site.clone();
         for (r, sent_id) in results.iter().zip(sent_ids) {
             let change = &self.plan[r.index];
-            let mut outcome = match &r.outcome {
-                platform::Outcome::Done => Outcome::Done,
-                platform::Outcome::Refused(why) => Outcome::Refused(why.clone()),
-                platform::Outcome::Failed(why) => Outcome::Failed(why.clone()),
-                platform::Outcome::Unknown(why) => Outcome::Unknown(why.clone()),
-                platform::Outcome::Skipped(why) => Outcome::Skipped(why.clone()),
-            };
+            let mut outcome = Outcome::from(&r.outcome);
             if let Err(e) = &saved {
                 outcome = if change.action == Action::Invite {
                     // The ledger on disk holds the invite as `unknown`
@@ -750,6 +704,68 @@ impl Journal for SiteJournal<'_> {
             books.report.error = Some(e);
             LEDGER_STOP.to_string()
         })
+    }
+}
+
+/// Records in `ledger` what one of the Wix provider's results did: an
+/// invite settled from Wix's answer (its records start at `intent`), a
+/// revoke or a removal once done. Returns the index of an invite record to
+/// drop, when the invite was not sent.
+fn record_result(
+    ledger: &mut SiteLedger,
+    intent: Option<usize>,
+    change: &Change,
+    r: &Settled<'_>,
+) -> Option<usize> {
+    match (change.action, &r.outcome) {
+        (Action::Invite, outcome) => {
+            let email = r.change.who.email()?;
+            let start = intent?;
+            let at = (start..ledger.invites.len()).find(|&k| ledger.invites[k].email == email)?;
+            let record = &mut ledger.invites[at];
+            match outcome {
+                platform::Outcome::Done => {
+                    if let Some(receipt) = &r.receipt {
+                        record.id = Some(receipt.handle.clone());
+                        record.state = InviteState::Pending;
+                        record.sent_at = receipt.sent_at.unwrap_or(record.sent_at);
+                        record.expires_at = receipt.expires_at.unwrap_or(record.expires_at);
+                    }
+                }
+                platform::Outcome::Refused(_) => record.state = InviteState::Failed,
+                // What the ledger already says.
+                platform::Outcome::Unknown(_) => {}
+                platform::Outcome::Failed(_) | platform::Outcome::Skipped(_) => return Some(at),
+            }
+        }
+        (Action::RevokeInvite, platform::Outcome::Done) => {
+            if let Some(invite) = ledger
+                .invites
+                .iter_mut()
+                .find(|i| i.id.is_some() && i.id == r.change.handle)
+            {
+                invite.state = InviteState::Revoked;
+            }
+        }
+        (Action::Remove, platform::Outcome::Done) => {
+            if let Some(account) = &change.account_id {
+                ledger.forget_granted(account);
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+impl From<&platform::Outcome> for Outcome {
+    fn from(outcome: &platform::Outcome) -> Self {
+        match outcome {
+            platform::Outcome::Done => Outcome::Done,
+            platform::Outcome::Refused(why) => Outcome::Refused(why.clone()),
+            platform::Outcome::Failed(why) => Outcome::Failed(why.clone()),
+            platform::Outcome::Unknown(why) => Outcome::Unknown(why.clone()),
+            platform::Outcome::Skipped(why) => Outcome::Skipped(why.clone()),
+        }
     }
 }
 
