@@ -607,3 +607,36 @@ fn an_attackers_snapshot_is_refused_with_a_located_error_never_a_panic() {
         stderr(&out)
     );
 }
+
+/// Written as an attacker who edits a snapshot in a pull request to hide
+/// or invent access: the reading no longer matches the fingerprint taken
+/// with it, and the plan says so for that site (and only that site).
+#[test]
+fn an_edited_snapshot_is_named_by_its_fingerprint() {
+    let h = agency();
+    let snap = snapshot(&h);
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&snap).expect("snapshot")).expect("JSON");
+    let contributors = doc["sites"][0]["wix"]["contributors"]
+        .as_object_mut()
+        .expect("a map of accounts");
+    contributors.insert(
+        "acct-forged".to_string(),
+        Value::from(vec!["role-admin".to_string()]),
+    );
+    let out = plan_from(&h, "edited.json", doc.to_string().as_bytes());
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("site `acme-bakery`: the snapshot's fingerprint does not match what it holds"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("fingerprint does not match").count(),
+        1,
+        "only the edited site is named: {err}"
+    );
+    // Unedited, nothing is said.
+    let out = plan_from(&h, "kept.json", &std::fs::read(&snap).expect("snapshot"));
+    assert!(!stderr(&out).contains("fingerprint does not match"));
+}
