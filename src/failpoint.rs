@@ -11,9 +11,12 @@
 //!   its first change is reported (see `apply`).
 //! - `after-intent-save` — [`crash`]: the process aborts after a Bulk
 //!   Invite's emails were saved to the ledger as `unknown`, before the call
-//!   is sent (see `apply`).
+//!   is sent (see `providers::wix::provider`).
 //! - `after-invite-call` — [`crash`]: the process aborts after a Bulk
 //!   Invite returned (whatever it answered), before its answer is saved.
+//! - `after-target-record` — [`crash`]: the process aborts after a GA4 or
+//!   GTM call's outcomes were recorded in the site's ledger, before the
+//!   next call (see `apply::targets`).
 //! - `mid-ledger-write` — [`crash`]: the process aborts inside a ledger
 //!   write once about half the file's bytes are written and synced, at
 //!   whatever path the bytes are being written to (see `ledger`), so a

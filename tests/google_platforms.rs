@@ -626,3 +626,58 @@ fn a_forged_ledger_record_cannot_make_apply_remove_someone() {
         "still there"
     );
 }
+
+/// An apply stopped part-way (here, killed right after its first recorded
+/// GA4 or GTM call) loses nothing: what that call did is already in the
+/// ledger, so a person it granted is someone accessctl manages even if the
+/// config drops them before the next apply; the next apply finishes the
+/// rest and records it.
+#[test]
+fn an_apply_killed_after_a_google_call_has_already_recorded_it() {
+    let h = harness();
+    h.write_config(&warn_config());
+    let out = h
+        .cmd(&["apply", "--auto-approve"])
+        .env("ACCESSCTL_FAILPOINT", "after-target-record")
+        .output()
+        .expect("runs");
+    assert!(
+        stderr(&out).contains("failpoint after-target-record: aborting"),
+        "{}",
+        stderr(&out)
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let recorded = target_granted(&h);
+    let emails: Vec<&str> = recorded
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("email: "))
+        .collect();
+    assert!(
+        !emails.is_empty(),
+        "the first call's grants are recorded:\n{recorded}"
+    );
+    // Each recorded email holds what the config grants on some target.
+    for email in &emails {
+        let on_ga4 = ga4_bindings(&h).iter().any(|(parent, user, roles)| {
+            user == email
+                && parent.starts_with("properties/")
+                && roles.iter().any(|r| r.ends_with("analyst"))
+        });
+        let on_gtm = gtm_documents(&h)
+            .iter()
+            .any(|(user, role, _)| user == email && role == "user");
+        assert!(
+            on_ga4 || on_gtm,
+            "{email} is recorded but holds nothing:\n{recorded}"
+        );
+    }
+    let out = h.apply();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let recorded = target_granted(&h);
+    assert!(
+        recorded.matches("email: bob@agency.example").count() >= 2
+            && recorded.matches("email: alice@agency.example").count() >= 2,
+        "both, on both targets:\n{recorded}"
+    );
+    assert_eq!(h.plan().change_count(), 0);
+}

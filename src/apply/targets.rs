@@ -1,10 +1,15 @@
 //! Applying the changes of targets on platforms other than Wix, through
 //! their providers. These platforms list every binding, so the next plan
 //! reads what happened; the ledger records only which emails accessctl
-//! manages on each target ([`record_managed`]), so that a person the
-//! config drops loses access whatever the target's `unmanaged` says.
+//! manages on each target, so that a person the config drops loses access
+//! whatever the target's `unmanaged` says. That is written as each call's
+//! changes are done ([`TargetJournal`], so an apply stopped part-way keeps
+//! what it did), and once more for the whole plan afterwards
+//! ([`record_managed`]: access the config names that needed no change).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::task::JoinSet;
 
@@ -12,7 +17,7 @@ use crate::escape;
 use crate::ledger::{self, Auth};
 use crate::model::Config;
 use crate::plan::Plan;
-use crate::platform::{Change, ChangeKind, Outcome, Platform};
+use crate::platform::{Change, ChangeKind, Journal, Outcome, Platform, Settled};
 use crate::providers::registry::Registry;
 
 /// How one target's changes ended.
@@ -45,10 +50,19 @@ impl TargetReport {
 const TARGETS_AT_ONCE: usize = 4;
 
 /// Carry out every target change of `plan` that has no errors. Each
-/// outcome is printed to stderr as it is known.
-pub async fn apply_targets(plan: &Plan, config: &Config, registry: &Registry) -> Vec<TargetReport> {
+/// outcome is printed to stderr as it is known, and what a call did to the
+/// emails accessctl manages is written to the site's ledger before the
+/// next call ([`TargetJournal`]).
+pub async fn apply_targets(
+    plan: &Plan,
+    config: &Config,
+    registry: &Registry,
+    auth: &Auth,
+) -> Vec<TargetReport> {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(TARGETS_AT_ONCE));
     let mut tasks = JoinSet::new();
+    // One writer per site ledger at a time: a site's targets run at once.
+    let mut locks: HashMap<&str, Arc<Mutex<()>>> = HashMap::new();
     for site_plan in &plan.sites {
         let Some(site) = config.sites.get(&site_plan.site) else {
             continue;
@@ -69,14 +83,37 @@ pub async fn apply_targets(plan: &Plan, config: &Config, registry: &Registry) ->
             let changes = t.changes.clone();
             let site_key = site.key.clone();
             let semaphore = semaphore.clone();
+            let label = format!(
+                "{} {} {}",
+                escape::text(&site_key),
+                target.platform.short_title(),
+                escape::text(&target.id)
+            );
+            let journal = TargetJournal {
+                label: label.clone(),
+                ledger_dir: config.ledger_dir.clone(),
+                site: site.key.clone(),
+                site_id: site.wix.site_id.clone(),
+                auth: auth.clone(),
+                platform: target.platform,
+                target: target.id.clone(),
+                // Only what the config grants is recorded, whatever a
+                // saved plan file says.
+                managed: t
+                    .managed
+                    .iter()
+                    .filter(|m| {
+                        site_target
+                            .grants
+                            .iter()
+                            .any(|g| g.email.eq_ignore_ascii_case(m))
+                    })
+                    .cloned()
+                    .collect(),
+                lock: locks.entry(&site_plan.site).or_default().clone(),
+            };
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
-                let label = format!(
-                    "{} {} {}",
-                    escape::text(&site_key),
-                    target.platform.short_title(),
-                    escape::text(&target.id)
-                );
                 let outcomes = match provider {
                     Err(e) => changes
                         .iter()
@@ -93,15 +130,7 @@ pub async fn apply_targets(plan: &Plan, config: &Config, registry: &Registry) ->
                                 target.platform.title()
                             );
                         }
-                        let progress = |c: &Change, o: &Outcome| {
-                            eprintln!(
-                                "{label}: {} {}: {}",
-                                symbol(c.kind),
-                                escape::text(&c.who.to_string()),
-                                outcome_text(o)
-                            );
-                        };
-                        provider.apply(&target, &changes, &progress).await
+                        provider.apply(&target, &changes, &journal).await
                     }
                 };
                 TargetReport {
@@ -122,6 +151,80 @@ pub async fn apply_targets(plan: &Plan, config: &Config, registry: &Registry) ->
     }
     reports.sort_by(|a, b| (&a.site, a.platform, &a.target).cmp(&(&b.site, b.platform, &b.target)));
     reports
+}
+
+/// Hears a target's apply: prints each outcome and records in the site's
+/// ledger, after each call, whom accessctl now manages there (an add or an
+/// update done for an email the config grants) and whom no longer (a
+/// removal, or a change leaving someone the config does not grant). A
+/// ledger that cannot be written stops the target (`Journal`).
+struct TargetJournal {
+    label: String,
+    ledger_dir: PathBuf,
+    site: String,
+    site_id: String,
+    auth: Auth,
+    platform: Platform,
+    target: String,
+    /// The emails the config grants here that hold access once the plan's
+    /// changes are made.
+    managed: Vec<String>,
+    lock: Arc<Mutex<()>>,
+}
+
+impl TargetJournal {
+    fn record(&self, results: &[Settled<'_>]) -> Result<(), String> {
+        let done: Vec<(&str, bool)> = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Done)
+            .filter_map(|r| {
+                let email = r.change.who.email()?;
+                let managed = r.change.kind != ChangeKind::Remove
+                    && self.managed.iter().any(|m| m.eq_ignore_ascii_case(email));
+                Some((email, managed))
+            })
+            .collect();
+        if done.is_empty() {
+            return Ok(());
+        }
+        let _writer = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = || {
+            ledger::path_for(&self.ledger_dir, &self.site)
+                .display()
+                .to_string()
+        };
+        let mut l = ledger::load(&self.ledger_dir, &self.site, &self.site_id, &self.auth)
+            .map_err(|report| report.render().trim_end().to_string())?;
+        let mut changed = false;
+        for (email, managed) in done {
+            changed |= if managed {
+                l.mark_target_granted(self.platform, &self.target, email)
+            } else {
+                l.forget_target_granted(self.platform, &self.target, email)
+            };
+        }
+        if changed {
+            ledger::save(&self.ledger_dir, &l, &self.auth)
+                .map_err(|e| format!("cannot write the ledger {}: {e}", path()))?;
+            crate::failpoint::crash("after-target-record");
+        }
+        Ok(())
+    }
+}
+
+impl Journal for TargetJournal {
+    fn settled(&self, results: &[Settled<'_>]) -> Result<(), String> {
+        for r in results {
+            eprintln!(
+                "{}: {} {}: {}",
+                self.label,
+                symbol(r.change.kind),
+                escape::text(&r.change.who.to_string()),
+                outcome_text(&r.outcome)
+            );
+        }
+        self.record(results)
+    }
 }
 
 fn symbol(kind: ChangeKind) -> &'static str {

@@ -155,7 +155,7 @@ pub fn run(path: &Path, args: &ApplyArgs) -> Exit {
     let reports = rt.block_on(executor.run(work));
     let registry = args.remote.registry();
     let target_reports = rt.block_on(crate::apply::targets::apply_targets(
-        &plan, &config, &registry,
+        &plan, &config, &registry, &auth,
     ));
     let unrecorded = crate::apply::targets::record_managed(&plan, &config, &target_reports, &auth);
     print!("{}", report_text(&reports, broken));
