@@ -681,3 +681,54 @@ fn an_apply_killed_after_a_google_call_has_already_recorded_it() {
     );
     assert_eq!(h.plan().change_count(), 0);
 }
+
+/// A ledger that cannot be written (a file size limit of zero, which holds
+/// for root too) stops each Google target after the call it could not
+/// record: that call's change is reported done, the next is not made (bob
+/// keeps his old GA4 role), and the exit code is 1.
+#[test]
+fn an_unwritable_ledger_stops_a_google_target_after_the_call_it_could_not_record() {
+    let h = harness();
+    h.write_config(&warn_config());
+    let out = common::accessctl_under_sh("trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"")
+        .current_dir(h.dir.path())
+        .env_remove("RUST_LOG")
+        .envs(h.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .arg("-c")
+        .arg(h.config_path())
+        .args(["apply", "--auto-approve"])
+        .output()
+        .expect("runs");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}\n{err}", stdout(&out));
+    // GA4 creates before it updates: alice's binding was created (one
+    // call), bob's update never sent.
+    assert!(
+        err.contains("shop GA4 properties/200: + alice@agency.example: done"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "shop GA4 properties/200: ~ bob@agency.example: skipped: cannot write the ledger"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("access this call granted is recorded by the next apply"),
+        "{err}"
+    );
+    assert!(
+        ga4_bindings(&h).contains(&(
+            s("properties/200"),
+            s("bob@agency.example"),
+            vec![s("predefinedRoles/viewer")]
+        )),
+        "{:?}",
+        ga4_bindings(&h)
+    );
+    // Once the ledger can be written, the next apply finishes and records.
+    let out = h.apply();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(h.plan().change_count(), 0);
+    assert!(target_granted(&h).contains("email: bob@agency.example"));
+}

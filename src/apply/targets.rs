@@ -204,8 +204,12 @@ impl TargetJournal {
             };
         }
         if changed {
-            ledger::save(&self.ledger_dir, &l, &self.auth)
-                .map_err(|e| format!("cannot write the ledger {}: {e}", path()))?;
+            ledger::save(&self.ledger_dir, &l, &self.auth).map_err(|e| {
+                format!(
+                    "cannot write the ledger {}: {e} (access this call granted is recorded by the next apply that can write it; a removal it made stays listed as granted by accessctl)",
+                    path()
+                )
+            })?;
             crate::failpoint::crash("after-target-record");
         }
         Ok(())
