@@ -86,9 +86,12 @@ fn target(platform: Platform, id: &str, children: &[&str]) -> Target {
     }
 }
 
+/// A provider, its target, and what the config wants there.
+type Case = (Box<dyn Provider>, Target, BTreeMap<Who, Desired>);
+
 /// Each provider with its target and a wish that needs an add, an update
 /// and a removal there.
-fn providers(emu: &RunningEmulator) -> Vec<(Box<dyn Provider>, Target, BTreeMap<Who, Desired>)> {
+fn providers(emu: &RunningEmulator) -> Vec<Case> {
     let base = emu.base_url();
     let bearer = Arc::new(MintedBearer::new(&base));
     let want = |entries: Vec<(Who, Access)>| -> BTreeMap<Who, Desired> {
