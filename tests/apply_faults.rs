@@ -62,19 +62,6 @@ fn site(key: &str, unmanaged: &str, access: &[(&str, &str)]) -> String {
     s
 }
 
-/// The file size limit of zero, for the binary run through `sh`.
-fn unwritable_apply(h: &Harness) -> std::process::Output {
-    common::accessctl_under_sh("trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"")
-        .current_dir(h.dir.path())
-        .env_remove("RUST_LOG")
-        .envs(h.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .arg("-c")
-        .arg(h.config_path())
-        .args(["apply", "--auto-approve"])
-        .output()
-        .expect("runs")
-}
-
 /// Names of temp files of the atomic save left in the ledger directory.
 fn temp_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -172,7 +159,7 @@ fn unwritable_ledger_reports_every_unrecorded_change() {
         .collect();
     let invites_before = h.calls("POST", "/invites/site-invite/bulk");
 
-    let out = unwritable_apply(&h);
+    let out = h.apply_with_unwritable_ledger();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     for expected in [

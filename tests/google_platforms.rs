@@ -690,15 +690,7 @@ fn an_apply_killed_after_a_google_call_has_already_recorded_it() {
 fn an_unwritable_ledger_stops_a_google_target_after_the_call_it_could_not_record() {
     let h = harness();
     h.write_config(&warn_config());
-    let out = common::accessctl_under_sh("trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"")
-        .current_dir(h.dir.path())
-        .env_remove("RUST_LOG")
-        .envs(h.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .arg("-c")
-        .arg(h.config_path())
-        .args(["apply", "--auto-approve"])
-        .output()
-        .expect("runs");
+    let out = h.apply_with_unwritable_ledger();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{}\n{err}", stdout(&out));
     // GA4 creates before it updates: alice's binding was created (one

@@ -18,15 +18,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use accessctl::emulator::{self, RunningEmulator};
 use accessctl::model::Unmanaged;
 use accessctl::platform::diff::{Desired, diff};
 use accessctl::platform::{
-    Access, Binding, Change, ChangeKind, GrantEffect, Journal, Lifecycle, Outcome, Platform,
-    Provider, Settled, Target, TargetState, Who,
+    Access, Binding, Change, ChangeKind, GrantEffect, Lifecycle, Outcome, Platform, Provider,
+    Target, TargetState, Who,
 };
 use accessctl::providers::google::ga4::Ga4Provider;
 use accessctl::providers::google::gtm::GtmProvider;
@@ -35,6 +35,7 @@ use accessctl::providers::wix::provider::WixProvider;
 use accessctl::providers::wix::{SiteAccess, WixClient};
 use accessctl::secret::ApiKey;
 use common::google::{EMULATOR_CLIENT_EMAIL, MintedBearer, seed_head};
+use common::journal::{Heard, REFUSAL, Recorder};
 
 fn seed() -> String {
     let head = seed_head().replace(
@@ -159,55 +160,6 @@ fn providers(emu: &RunningEmulator) -> Vec<Case> {
     ]
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Heard {
-    Intend(usize),
-    Settled(usize, Outcome, Option<String>),
-}
-
-/// Remembers everything it hears; refuses to record after `refuse_after`
-/// settled changes.
-#[derive(Default)]
-struct Recorder {
-    heard: Mutex<Vec<Heard>>,
-    refuse_after: Option<usize>,
-}
-
-const REFUSAL: &str = "the journal cannot record";
-
-impl Journal for Recorder {
-    fn intend(&self, batch: &[(usize, &Change)]) -> Result<(), String> {
-        let mut heard = self.heard.lock().expect("lock");
-        heard.extend(batch.iter().map(|(i, _)| Heard::Intend(*i)));
-        Ok(())
-    }
-
-    fn settled(&self, results: &[Settled<'_>]) -> Result<(), String> {
-        let mut heard = self.heard.lock().expect("lock");
-        for r in results {
-            heard.push(Heard::Settled(
-                r.index,
-                r.outcome.clone(),
-                r.receipt.as_ref().map(|x| x.handle.clone()),
-            ));
-        }
-        let settled = heard
-            .iter()
-            .filter(|h| matches!(h, Heard::Settled(..)))
-            .count();
-        match self.refuse_after {
-            Some(n) if settled >= n => Err(REFUSAL.to_string()),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Recorder {
-    fn heard(&self) -> Vec<Heard> {
-        self.heard.lock().expect("lock").clone()
-    }
-}
-
 /// The plan for `target`, with the invitations `pending` adds (what a
 /// caller records from the receipts, as apply does in the ledger).
 async fn plan(
@@ -294,7 +246,9 @@ async fn every_provider_keeps_the_apply_contract_and_converges() {
                 if c.kind != ChangeKind::Add {
                     continue;
                 }
-                let intended = heard.iter().position(|h| *h == Heard::Intend(i));
+                let intended = heard
+                    .iter()
+                    .position(|h| matches!(h, Heard::Intend(batch) if batch.contains(&i)));
                 let settled = heard
                     .iter()
                     .position(|h| matches!(h, Heard::Settled(j, ..) if *j == i));

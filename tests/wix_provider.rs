@@ -5,17 +5,18 @@
 //! invite's id) after, and stops the site at the first failed call or when
 //! the journal cannot record.
 
-use std::sync::Mutex;
+mod common;
+
 use std::time::Duration;
 
 use accessctl::emulator;
 use accessctl::platform::{
-    Access, Change, ChangeKind, Journal, Lifecycle, Outcome, Platform, Provider, Settled, Target,
-    Who,
+    Access, Change, ChangeKind, Lifecycle, Outcome, Platform, Provider, Target, Who,
 };
 use accessctl::providers::wix::provider::WixProvider;
 use accessctl::providers::wix::{SiteAccess, WixClient};
 use accessctl::secret::ApiKey;
+use common::journal::{Heard, Recorder};
 use serde_json::Value;
 
 const SEED: &str = "accounts:
@@ -110,57 +111,6 @@ fn change(kind: ChangeKind, who: Who, to: &[&str]) -> Change {
         to: (kind != ChangeKind::Remove).then(|| Access::roles(to.iter().copied())),
         handle,
         reason: "test".to_string(),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Heard {
-    Intend(Vec<usize>),
-    Settled(usize, Outcome, Option<String>),
-}
-
-/// A journal that remembers what it heard, and can refuse to record.
-#[derive(Default)]
-struct Recorder {
-    heard: Mutex<Vec<Heard>>,
-    refuse_intent: bool,
-    /// Refuse after this many `settled` calls.
-    refuse_after: Option<usize>,
-}
-
-impl Recorder {
-    fn heard(&self) -> Vec<Heard> {
-        self.heard.lock().expect("lock").clone()
-    }
-}
-
-impl Journal for Recorder {
-    fn intend(&self, batch: &[(usize, &Change)]) -> Result<(), String> {
-        let mut heard = self.heard.lock().expect("lock");
-        heard.push(Heard::Intend(batch.iter().map(|(i, _)| *i).collect()));
-        if self.refuse_intent {
-            return Err("disk full".to_string());
-        }
-        Ok(())
-    }
-
-    fn settled(&self, results: &[Settled<'_>]) -> Result<(), String> {
-        let mut heard = self.heard.lock().expect("lock");
-        for r in results {
-            heard.push(Heard::Settled(
-                r.index,
-                r.outcome.clone(),
-                r.receipt.as_ref().map(|x| x.handle.clone()),
-            ));
-        }
-        let calls = heard
-            .iter()
-            .filter(|h| matches!(h, Heard::Settled(..)))
-            .count();
-        match self.refuse_after {
-            Some(n) if calls >= n => Err("cannot write the ledger".to_string()),
-            _ => Ok(()),
-        }
     }
 }
 

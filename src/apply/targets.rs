@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::task::JoinSet;
 
 use crate::escape;
-use crate::ledger::{self, Auth};
-use crate::model::Config;
+use crate::ledger::{self, Auth, SiteLedger};
+use crate::model::{Config, SiteTarget};
 use crate::plan::Plan;
 use crate::platform::{Change, ChangeKind, Journal, Outcome, Platform, Settled};
 use crate::providers::registry::Registry;
@@ -61,8 +61,9 @@ pub async fn apply_targets(
 ) -> Vec<TargetReport> {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(TARGETS_AT_ONCE));
     let mut tasks = JoinSet::new();
-    // One writer per site ledger at a time: a site's targets run at once.
-    let mut locks: HashMap<&str, Arc<Mutex<()>>> = HashMap::new();
+    // A site's targets run at once and share its ledger: read once, on
+    // the first call that records something, and written by one at a time.
+    let mut ledgers: HashMap<&str, SharedLedger> = HashMap::new();
     for site_plan in &plan.sites {
         let Some(site) = config.sites.get(&site_plan.site) else {
             continue;
@@ -102,15 +103,10 @@ pub async fn apply_targets(
                 managed: t
                     .managed
                     .iter()
-                    .filter(|m| {
-                        site_target
-                            .grants
-                            .iter()
-                            .any(|g| g.email.eq_ignore_ascii_case(m))
-                    })
+                    .filter(|m| granted_here(site_target, m))
                     .cloned()
                     .collect(),
-                lock: locks.entry(&site_plan.site).or_default().clone(),
+                ledger: ledgers.entry(&site_plan.site).or_default().clone(),
             };
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
@@ -169,7 +165,18 @@ struct TargetJournal {
     /// The emails the config grants here that hold access once the plan's
     /// changes are made.
     managed: Vec<String>,
-    lock: Arc<Mutex<()>>,
+    ledger: SharedLedger,
+}
+
+/// A site's ledger as its targets' journals share it: `None` until read.
+type SharedLedger = Arc<Mutex<Option<SiteLedger>>>;
+
+/// Whether the config grants `email` access on the target.
+fn granted_here(site_target: &SiteTarget, email: &str) -> bool {
+    site_target
+        .grants
+        .iter()
+        .any(|g| g.email.eq_ignore_ascii_case(email))
 }
 
 impl TargetJournal {
@@ -187,14 +194,14 @@ impl TargetJournal {
         if done.is_empty() {
             return Ok(());
         }
-        let _writer = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = || {
-            ledger::path_for(&self.ledger_dir, &self.site)
-                .display()
-                .to_string()
+        let mut shared = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        let l = match &mut *shared {
+            Some(l) => l,
+            slot => slot.insert(
+                ledger::load(&self.ledger_dir, &self.site, &self.site_id, &self.auth)
+                    .map_err(|report| report.render().trim_end().to_string())?,
+            ),
         };
-        let mut l = ledger::load(&self.ledger_dir, &self.site, &self.site_id, &self.auth)
-            .map_err(|report| report.render().trim_end().to_string())?;
         let mut changed = false;
         for (email, managed) in done {
             changed |= if managed {
@@ -204,10 +211,10 @@ impl TargetJournal {
             };
         }
         if changed {
-            ledger::save(&self.ledger_dir, &l, &self.auth).map_err(|e| {
+            ledger::save(&self.ledger_dir, l, &self.auth).map_err(|e| {
                 format!(
                     "cannot write the ledger {}: {e} (access this call granted is recorded by the next apply that can write it; a removal it made stays listed as granted by accessctl)",
-                    path()
+                    ledger::path_for(&self.ledger_dir, &self.site).display()
                 )
             })?;
             crate::failpoint::crash("after-target-record");
@@ -337,11 +344,6 @@ pub fn record_managed(
         };
         let mut changed = false;
         for (t, st) in planned {
-            let granted_here = |email: &str| {
-                st.grants
-                    .iter()
-                    .any(|g| g.email.eq_ignore_ascii_case(email))
-            };
             let outcomes = reports
                 .iter()
                 .find(|r| r.site == site.key && r.platform == t.platform && r.target == t.target)
@@ -363,7 +365,7 @@ pub fn record_managed(
                 // A change planned for it that did not happen: the next
                 // plan decides again.
                 let planned_change = t.changes.iter().any(|c| c.who.is_email(email));
-                if granted_here(email) && (!planned_change || done(email) == Some(true)) {
+                if granted_here(st, email) && (!planned_change || done(email) == Some(true)) {
                     changed |= l.mark_target_granted(t.platform, &t.target, email);
                 }
             }

@@ -759,7 +759,7 @@ impl Resolver<'_> {
     /// id: it goes into request headers and the owner's dashboard link.
     /// Whether it is.
     fn wix_id(&mut self, id: &str, path: &YamlPath, field: &str, hint: &str) -> bool {
-        if crate::platform::is_plain_id(id.trim()) {
+        if crate::platform::is_plain_id(id) {
             return true;
         }
         let pos = self.tree.value_pos(path);
@@ -1078,7 +1078,8 @@ impl Resolver<'_> {
                 self.error(pos, format!("empty `wix_account_id` in {context}"), None);
                 ok = false;
             } else if !self.wix_id(
-                id,
+                // Used trimmed (below).
+                id.trim(),
                 &path.key("wix_account_id"),
                 "wix_account_id",
                 ACCOUNT_ID_HINT,

@@ -154,6 +154,21 @@ impl Harness {
             .expect("runs")
     }
 
+    /// `apply --auto-approve` under a file size limit of zero (SIGXFSZ
+    /// ignored, so a write fails with EFBIG): the ledger cannot be written,
+    /// as on a full disk, in a way that holds for root too.
+    pub fn apply_with_unwritable_ledger(&self) -> std::process::Output {
+        accessctl_under_sh("trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"")
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .arg("-c")
+            .arg(self.config_path())
+            .args(["apply", "--auto-approve"])
+            .output()
+            .expect("runs")
+    }
+
     pub fn get(&self, path: &str) -> Value {
         self.rt.block_on(async {
             reqwest_client()
@@ -464,3 +479,4 @@ pub fn agency_keys() -> Vec<(&'static str, &'static str)> {
     ]
 }
 pub mod google;
+pub mod journal;

@@ -852,7 +852,7 @@ impl Ga4Provider {
                 run.settle(
                     i,
                     Outcome::Failed(format!(
-                        "`{}` is not an access binding of {parent}; nothing was sent",
+                        "`{}` is not an access binding of {parent}; nothing was sent (hint: run `accessctl plan`: it reads the bindings again)",
                         crate::escape::text(n)
                     )),
                 );

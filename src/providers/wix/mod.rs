@@ -549,7 +549,7 @@ impl WixClient {
                 return Sent {
                     result: Err(ErrorKind::Transport {
                         detail: format!(
-                            "not sent: `{}` is not a Wix id (letters, digits, `-` and `_`), so it cannot name the {} to act on",
+                            "not sent: `{}` is not a Wix id (letters, digits, `-` and `_`), so it cannot name the {} to act on (hint: an invite id comes from the ledger, which Wix filled in; check that record, and act on the invite in the site's dashboard)",
                             crate::escape::text(arg),
                             endpoint.name
                         ),
