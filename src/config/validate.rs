@@ -759,7 +759,8 @@ impl Resolver<'_> {
     /// id: it goes into request headers and the owner's dashboard link.
     /// Whether it is.
     fn wix_id(&mut self, id: &str, path: &YamlPath, field: &str, hint: &str) -> bool {
-        if crate::platform::is_plain_id(id) {
+        // Checked as the loader uses it: trimmed.
+        if crate::platform::is_plain_id(id.trim()) {
             return true;
         }
         let pos = self.tree.value_pos(path);
@@ -1078,8 +1079,7 @@ impl Resolver<'_> {
                 self.error(pos, format!("empty `wix_account_id` in {context}"), None);
                 ok = false;
             } else if !self.wix_id(
-                // Used trimmed (below).
-                id.trim(),
+                id,
                 &path.key("wix_account_id"),
                 "wix_account_id",
                 ACCOUNT_ID_HINT,
