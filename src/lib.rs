@@ -3,6 +3,8 @@
 //! The crate is split so that only `providers` and `emulator` do network I/O;
 //! `config`, `plan` and `render` are synchronous and pure. See ARCHITECTURE.md.
 
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod apply;
 pub mod cli;

@@ -640,3 +640,47 @@ fn an_edited_snapshot_is_named_by_its_fingerprint() {
     let out = plan_from(&h, "kept.json", &std::fs::read(&snap).expect("snapshot"));
     assert!(!stderr(&out).contains("fingerprint does not match"));
 }
+
+/// The snapshot is read while the config loads, yet errors come in the
+/// order they always did: a config that does not load is all that is
+/// reported (nothing of the snapshot, however broken), a `--site` the
+/// config lacks comes next, and only then the snapshot's own error. With
+/// both sound, the plan is the same as from a snapshot read afterwards.
+#[test]
+fn the_snapshot_read_beside_the_config_reports_in_order() {
+    let h = agency();
+    let snap = snapshot(&h);
+    let snap = snap.to_str().expect("utf-8");
+    let broken = h.dir.path().join("broken.json");
+    std::fs::write(&broken, b"{\"snapshot_version\": 1, \"sites\": [").expect("write");
+    let broken = broken.to_str().expect("utf-8");
+
+    // A sound config and a broken snapshot: the snapshot's error.
+    let out = offline(&h, &["plan", "--observed", broken]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("broken.json"), "{}", stderr(&out));
+
+    // An unknown site: named before the snapshot is looked at.
+    let out = offline(&h, &["plan", "--observed", broken, "--site", "nope"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("broken.json"), "{}", stderr(&out));
+
+    // A config that does not load: its error alone.
+    let config = h.config_path();
+    let good = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("{good}\nsurprise: [")).expect("write");
+    for file in [broken, snap] {
+        let out = offline(&h, &["plan", "--observed", file]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("access.yaml:"), "{err}");
+        assert!(!err.contains(".json"), "{err}");
+        assert!(!err.contains("reading "), "{err}");
+    }
+    std::fs::write(&config, &good).expect("write");
+    let out = offline(&h, &["plan", "--observed", snap, "--format", "json"]);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", stderr(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).expect("a JSON plan");
+    assert_eq!(plan["sites"].as_array().map(Vec::len), Some(8), "{plan:#}");
+}

@@ -165,7 +165,7 @@ pub fn run(path: &Path, args: &OffboardArgs) -> Exit {
     let computed = match &args.observed {
         Some(file) => super::snapshot::compute_plan_observed(
             &edited.config,
-            file,
+            super::snapshot::SnapshotRead::start(file),
             &args.remote,
             &args.guards,
             &auth,

@@ -119,6 +119,11 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
             Some("plan the whole snapshot, or narrow it with --site"),
         );
     }
+    // Read while the config loads.
+    let snapshot = args
+        .observed
+        .as_deref()
+        .map(super::snapshot::SnapshotRead::start);
     let Some(loaded) = load_config(path) else {
         return Exit::Error;
     };
@@ -144,10 +149,10 @@ pub fn run(path: &Path, args: &PlanArgs) -> Exit {
         Ok(auth) => auth,
         Err(exit) => return exit,
     };
-    let computed = match &args.observed {
-        Some(file) => super::snapshot::compute_plan_observed(
+    let computed = match snapshot {
+        Some(read) => super::snapshot::compute_plan_observed(
             &loaded.config,
-            file,
+            read,
             &args.remote,
             &args.guards,
             &auth,

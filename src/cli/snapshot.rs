@@ -119,19 +119,48 @@ pub(crate) fn observe_selected(
     super::observe_live(config, remote, &remote.sites, auth, rt)
 }
 
+/// A snapshot file being read on a thread of its own: reading it needs
+/// nothing from the config, so it is started before the config loads and
+/// the two overlap. Dropped unfinished (the config did not load), the read
+/// runs on and its result is discarded as the process ends.
+pub(crate) struct SnapshotRead {
+    file: PathBuf,
+    thread: std::thread::JoinHandle<Result<crate::snapshot::Snapshot, crate::diag::Report>>,
+}
+
+impl SnapshotRead {
+    pub(crate) fn start(file: &Path) -> SnapshotRead {
+        let owned = file.to_path_buf();
+        SnapshotRead {
+            file: file.to_path_buf(),
+            thread: std::thread::spawn(move || crate::snapshot::load(&owned)),
+        }
+    }
+
+    /// The snapshot, once read; its errors printed.
+    fn finish(self) -> Result<crate::snapshot::Snapshot, Exit> {
+        let read = match self.thread.join() {
+            Ok(read) => read,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        read.map_err(|report| {
+            super::print_report(&report);
+            Exit::Error
+        })
+    }
+}
+
 /// The selected sites as a snapshot file has them: no network, no API key,
 /// no Google credentials. Its warnings go to stderr.
 pub(crate) fn observe_snapshot(
     config: &Config,
-    file: &Path,
+    read: SnapshotRead,
     remote: &RemoteArgs,
     auth: &crate::ledger::Auth,
 ) -> Result<BTreeMap<String, Observed>, Exit> {
     check_selection(config, &remote.sites)?;
-    let snapshot = crate::snapshot::load(file).map_err(|report| {
-        super::print_report(&report);
-        Exit::Error
-    })?;
+    let file = read.file.clone();
+    let snapshot = read.finish()?;
     eprintln!(
         "reading {} (taken {}, accessctl {}), not the live sites",
         file.display(),
@@ -153,22 +182,23 @@ pub(crate) fn load_and_observe(
     observed: Option<&Path>,
     remote: &RemoteArgs,
 ) -> Result<(super::Loaded, BTreeMap<String, Observed>, String), Exit> {
+    let read = observed.map(SnapshotRead::start);
     let loaded = super::load_config(path).ok_or(Exit::Error)?;
-    let (observed, source) = observe_either(&loaded.config, observed, remote)?;
+    let (observed, source) = observe_either(&loaded.config, read, remote)?;
     Ok((loaded, observed, source))
 }
 
 fn observe_either(
     config: &Config,
-    observed: Option<&Path>,
+    read: Option<SnapshotRead>,
     remote: &RemoteArgs,
 ) -> Result<(BTreeMap<String, Observed>, String), Exit> {
     let auth = super::ledger_auth()?;
-    match observed {
-        Some(file) => Ok((
-            observe_snapshot(config, file, remote, &auth)?,
-            file.display().to_string(),
-        )),
+    match read {
+        Some(read) => {
+            let source = read.file.display().to_string();
+            Ok((observe_snapshot(config, read, remote, &auth)?, source))
+        }
         None => {
             let rt = super::runtime()?;
             Ok((observe_selected(config, remote, &auth, &rt)?, "live".into()))
@@ -194,13 +224,13 @@ pub(crate) fn exit_unless_all_read(unreadable: usize, what: &str) -> Exit {
 /// makes it from live reads).
 pub(crate) fn compute_plan_observed(
     config: &Config,
-    file: &Path,
+    read: SnapshotRead,
     remote: &RemoteArgs,
     guards: &super::GuardArgs,
     auth: &crate::ledger::Auth,
     readings: super::Readings,
 ) -> Result<super::Computed, Exit> {
-    let observed = observe_snapshot(config, file, remote, auth)?;
+    let observed = observe_snapshot(config, read, remote, auth)?;
     let recorded = super::recorded_guards(config, auth)?;
     Ok(super::plan_readings(
         config, observed, &recorded, guards, readings,

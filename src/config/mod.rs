@@ -85,7 +85,12 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
         Ok((text, len)) if len > MAX_BYTES as u64 || text.len() > MAX_BYTES => {
             Err(report(vec![too_large(path, &text, len)], None))
         }
-        Ok((text, _)) => load_str(path, &text),
+        // The text is moved into the report, not copied (14 MiB for
+        // 10,000 sites), when the report shows lines of it.
+        Ok((text, _)) => check_text(path, &text, Split::auto()).with_text(|| {
+            String::from_utf8(text)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }),
         Err(refusal) => {
             let hint = match refusal {
                 Refusal::Missing => {
@@ -177,12 +182,52 @@ impl Split {
 
 /// [`load_str`], cutting texts as `split` says into runs of sites.
 fn load_text(path: &Path, text: &[u8], split: Split) -> Result<Loaded, Report> {
+    check_text(path, text, split).with_text(|| String::from_utf8_lossy(text).into_owned())
+}
+
+/// What checking a text decided, before the text is attached to the
+/// report that shows lines of it: a caller that owns the text moves it in.
+struct TextChecked {
+    outcome: Result<Loaded, Report>,
+    /// The report has diagnostics and shows the lines they point at.
+    shows_text: bool,
+}
+
+impl TextChecked {
+    /// A report that holds what it shows already, or shows no lines.
+    fn as_is(outcome: Result<Loaded, Report>) -> TextChecked {
+        TextChecked {
+            outcome,
+            shows_text: false,
+        }
+    }
+
+    fn with_text(self, text: impl FnOnce() -> String) -> Result<Loaded, Report> {
+        match self.outcome {
+            Ok(mut loaded) if self.shows_text => {
+                loaded.warnings.source = Some(text());
+                Ok(loaded)
+            }
+            Err(mut report) if self.shows_text => {
+                report.source = Some(text());
+                Err(report)
+            }
+            outcome => outcome,
+        }
+    }
+}
+
+/// [`load_text`], leaving the text out of the report.
+fn check_text(path: &Path, text: &[u8], split: Split) -> TextChecked {
     if text.len() > MAX_BYTES {
-        return Err(report(vec![too_large(path, text, text.len() as u64)], None));
+        return TextChecked::as_is(Err(report(
+            vec![too_large(path, text, text.len() as u64)],
+            None,
+        )));
     }
     let digest = hex_sha256(text);
     if text.iter().all(u8::is_ascii_whitespace) {
-        return Err(report(vec![empty_file(path)], None));
+        return TextChecked::as_is(Err(report(vec![empty_file(path)], None)));
     }
     let source = match std::str::from_utf8(text) {
         Ok(s) => s,
@@ -193,10 +238,10 @@ fn load_text(path: &Path, text: &[u8], split: Split) -> Result<Loaded, Report> {
                 "the file is not valid UTF-8",
             )
             .with_hint("save the file as UTF-8");
-            return Err(report(
+            return TextChecked::as_is(Err(report(
                 vec![d],
                 Some(String::from_utf8_lossy(text).into_owned()),
-            ));
+            )));
         }
     };
     // One pass of the parser builds the tree of positions and values. A
@@ -210,7 +255,7 @@ fn load_text(path: &Path, text: &[u8], split: Split) -> Result<Loaded, Report> {
         && let Some(outcome) =
             validate::resolve(&Parts::from_runs(&runs), &runs.root, path, digest.clone())
     {
-        return finish(path, source, &runs.root, outcome);
+        return finish(path, &runs.root, outcome);
     }
     let (tree, doc) = match locate::Tree::build_within(source, tree_limits()) {
         Some(tree) if tree.readable() => (tree, None),
@@ -220,10 +265,10 @@ fn load_text(path: &Path, text: &[u8], split: Split) -> Result<Loaded, Report> {
                 Some(doc),
             ),
             Err(e) => {
-                return Err(report(
+                return TextChecked::as_is(Err(report(
                     vec![yaml_error(path, source, &e)],
                     Some(source.into()),
-                ));
+                )));
             }
         },
     };
@@ -232,28 +277,24 @@ fn load_text(path: &Path, text: &[u8], split: Split) -> Result<Loaded, Report> {
         Some(doc) => Parts::from_value(doc, &tree),
     };
     if parts.root.is_null() {
-        return Err(report(vec![empty_file(path)], Some(source.into())));
+        return TextChecked::as_is(Err(report(vec![empty_file(path)], Some(source.into()))));
     }
     match validate::resolve(&parts, &tree, path, digest) {
-        Some(outcome) => finish(path, source, &tree, outcome),
+        Some(outcome) => finish(path, &tree, outcome),
         // Only runs of sites can fail to be read; this document has none.
-        None => Err(report(
+        None => TextChecked::as_is(Err(report(
             vec![
                 Diagnostic::error(path, None, "internal error: the config could not be read")
                     .with_hint("this is a bug in accessctl; please report it"),
             ],
             None,
-        )),
+        ))),
     }
 }
 
 /// The report of a checked document: the config when nothing is wrong.
-fn finish(
-    path: &Path,
-    source: &str,
-    tree: &locate::Tree<'_>,
-    outcome: validate::Outcome,
-) -> Result<Loaded, Report> {
+/// The text is attached later (`TextChecked::with_text`).
+fn finish(path: &Path, tree: &locate::Tree<'_>, outcome: validate::Outcome) -> TextChecked {
     let mut diagnostics = duplicate_keys(path, tree.duplicates().iter().chain(&outcome.duplicates));
     diagnostics.extend(outcome.diagnostics);
     if !diagnostics.iter().any(|d| d.severity == Severity::Error) {
@@ -261,15 +302,19 @@ fn finish(
     }
     redact_lines(&mut diagnostics);
     // The text is kept only to show the lines diagnostics point at.
-    let shown = (!diagnostics.is_empty()).then(|| source.to_string());
-    let report = report(diagnostics, shown);
-    if report.has_errors() {
+    let shows_text = !diagnostics.is_empty();
+    let report = report(diagnostics, None);
+    let outcome = if report.has_errors() {
         Err(report)
     } else {
         Ok(Loaded {
             config: outcome.config,
             warnings: report,
         })
+    };
+    TextChecked {
+        outcome,
+        shows_text,
     }
 }
 
