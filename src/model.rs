@@ -6,7 +6,9 @@
 //! every site names its Wix ids. Roles are still names here; they are resolved
 //! to Wix role ids against the live role list at plan time (`roles`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::OnceLock;

@@ -58,8 +58,8 @@ pub enum Offline {
 /// the answers it has worked out; the answer depends on the name alone.
 pub fn check_offline(name: &str) -> Offline {
     thread_local! {
-        static KNOWN: std::cell::RefCell<std::collections::HashMap<String, Offline>> =
-            std::cell::RefCell::new(std::collections::HashMap::new());
+        static KNOWN: std::cell::RefCell<foldhash::HashMap<String, Offline>> =
+            std::cell::RefCell::new(foldhash::HashMap::default());
     }
     let wanted = name.trim();
     if let Some(found) = KNOWN.with(|k| k.borrow().get(wanted).copied()) {
@@ -92,20 +92,22 @@ fn work_out(wanted: &str) -> Offline {
 /// Find a role by title, slug or id.
 pub fn resolve<'a>(name: &str, roles: &'a [RoleDef]) -> Result<&'a RoleDef, String> {
     let wanted = name.trim();
-    let lower = wanted.to_lowercase();
     // Compared without allocating: this runs for every role of every grant.
+    // The lower-cased name is made only when a side is not ASCII.
+    let lowered = std::cell::OnceCell::new();
+    let lower = || lowered.get_or_init(|| wanted.to_lowercase()).as_str();
     let found = roles
         .iter()
         .find(|r| {
             // ASCII on both sides (nearly always): lower-casing keeps the
             // length, so a byte comparison decides.
-            if r.title.is_ascii() && lower.is_ascii() {
-                return r.title.eq_ignore_ascii_case(&lower);
+            if r.title.is_ascii() && wanted.is_ascii() {
+                return r.title.eq_ignore_ascii_case(wanted);
             }
             r.title
                 .chars()
                 .flat_map(char::to_lowercase)
-                .eq(lower.chars())
+                .eq(lower().chars())
         })
         .or_else(|| roles.iter().find(|r| r.id == wanted))
         .or_else(|| {
@@ -125,7 +127,7 @@ pub fn resolve<'a>(name: &str, roles: &'a [RoleDef]) -> Result<&'a RoleDef, Stri
         .copied()
         .filter(|t| {
             let t = t.to_lowercase();
-            lower
+            lower()
                 .split_whitespace()
                 .any(|w| w.len() > 2 && t.contains(w))
         })

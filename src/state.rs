@@ -55,7 +55,7 @@ impl Serialize for RoleSet {
 
 /// One shared copy of each role id.
 #[derive(Debug, Default, Clone)]
-pub struct RoleIds(std::collections::HashSet<Arc<str>>);
+pub struct RoleIds(foldhash::HashSet<Arc<str>>);
 
 thread_local! {
     /// The pool role sets read on this thread share, while

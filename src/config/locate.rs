@@ -16,8 +16,8 @@
 //! within the depth limit. An alias node points at its anchor's node, and a
 //! lookup that passes through one reports positions inside the anchor.
 
+use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 use serde_json::{Map, Value};

@@ -380,7 +380,7 @@ struct Resolver<'a> {
     levels: &'a platforms::Levels,
     /// Role names and person keys met so far, each held once (a site names
     /// the same few in grant after grant).
-    names: HashSet<Arc<str>>,
+    names: foldhash::HashSet<Arc<str>>,
     /// Role names that are not predefined, where each is used, and the
     /// closest predefined title: warned about once per name across the
     /// config, after the sites are merged in order.
@@ -407,7 +407,7 @@ impl<'a> Resolver<'a> {
             levels,
             // A site names a few dozen people and roles; sized so that
             // interning them does not rehash on the way.
-            names: HashSet::with_capacity(64),
+            names: foldhash::HashSet::with_capacity_and_hasher(64, Default::default()),
             custom_roles: Vec::new(),
         }
     }
@@ -670,8 +670,16 @@ impl Resolver<'_> {
                 if items.is_empty() {
                     self.no_access(key, &path);
                 }
+                // One buffer for every grant's "grant N of site `KEY`".
+                let mut context = String::new();
                 for (i, g) in items.iter().enumerate() {
-                    let context = format!("grant {} of site `{key}`", i + 1);
+                    context.clear();
+                    context.push_str("grant ");
+                    // Writing to a String cannot fail.
+                    let _ = std::fmt::Write::write_fmt(&mut context, format_args!("{}", i + 1));
+                    context.push_str(" of site `");
+                    context.push_str(key);
+                    context.push('`');
                     let gpath = apath.index(i);
                     let targets = targets.as_mut().unwrap_or(&mut no_targets);
                     complete &=

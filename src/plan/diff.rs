@@ -925,9 +925,11 @@ impl<'a> Planner<'a> {
     }
 
     fn access_label(&self, account: &str) -> String {
+        // `concat`, not `format!`: this runs for every collaborator of
+        // every site, twice.
         match self.identity.email_of(account) {
-            Some(email) => format!("{email} (account {account})"),
-            None => format!("account {account}"),
+            Some(email) => [email, " (account ", account, ")"].concat(),
+            None => ["account ", account].concat(),
         }
     }
 
@@ -948,7 +950,7 @@ impl<'a> Planner<'a> {
         );
         let owner_note = self.owner_note();
         for owner in &self.live.owners {
-            lines.push(format!("account {owner}: {owner_note}"));
+            lines.push(["account ", owner, ": ", &owner_note].concat());
         }
         for (account, roles) in &self.live.contributors {
             if self.live.owners.contains(account) {
@@ -965,11 +967,14 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|i| i.is_outstanding(self.now))
         {
-            lines.push(format!(
-                "{} (invited): {}",
-                invite.email,
-                self.live.titles_joined(&invite.role_ids)
-            ));
+            lines.push(
+                [
+                    &invite.email,
+                    " (invited): ",
+                    &self.live.titles_joined(&invite.role_ids),
+                ]
+                .concat(),
+            );
         }
         lines.sort();
         plan.before = lines.into();
@@ -980,9 +985,9 @@ impl<'a> Planner<'a> {
         let mut access: BTreeMap<String, String> = BTreeMap::new();
         let owner_note = self.owner_note();
         for owner in &self.live.owners {
-            access.insert(format!("account {owner}"), owner_note.clone());
+            access.insert(["account ", owner].concat(), owner_note.clone());
         }
-        let invited = |email: &str| format!("{email} (invited)");
+        let invited = |email: &str| [email, " (invited)"].concat();
         for (account, roles) in &self.live.contributors {
             if !self.live.owners.contains(account) {
                 access.insert(
