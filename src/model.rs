@@ -7,12 +7,11 @@
 //! to Wix role ids against the live role list at plan time (`roles`).
 
 use std::collections::BTreeMap;
-
-use foldhash::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::OnceLock;
 
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use time::Date;
 

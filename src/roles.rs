@@ -96,12 +96,13 @@ pub fn resolve<'a>(name: &str, roles: &'a [RoleDef]) -> Result<&'a RoleDef, Stri
     // The lower-cased name is made only when a side is not ASCII.
     let lowered = std::cell::OnceCell::new();
     let lower = || lowered.get_or_init(|| wanted.to_lowercase()).as_str();
+    let ascii = wanted.is_ascii();
     let found = roles
         .iter()
         .find(|r| {
             // ASCII on both sides (nearly always): lower-casing keeps the
             // length, so a byte comparison decides.
-            if r.title.is_ascii() && wanted.is_ascii() {
+            if ascii && r.title.is_ascii() {
                 return r.title.eq_ignore_ascii_case(wanted);
             }
             r.title

@@ -122,6 +122,11 @@ pub struct Note {
 }
 
 pub fn run(path: &Path, args: &OffboardArgs) -> Exit {
+    // Read while the config loads and is edited.
+    let snapshot = args
+        .observed
+        .as_deref()
+        .map(super::snapshot::SnapshotRead::start);
     // The config as it is must load: the edit is made to a valid config.
     let Some(original) = load_config(path) else {
         return Exit::Error;
@@ -162,10 +167,10 @@ pub fn run(path: &Path, args: &OffboardArgs) -> Exit {
         Ok(auth) => auth,
         Err(exit) => return exit,
     };
-    let computed = match &args.observed {
-        Some(file) => super::snapshot::compute_plan_observed(
+    let computed = match snapshot {
+        Some(read) => super::snapshot::compute_plan_observed(
             &edited.config,
-            super::snapshot::SnapshotRead::start(file),
+            read,
             &args.remote,
             &args.guards,
             &auth,

@@ -16,10 +16,10 @@
 //! within the depth limit. An alias node points at its anchor's node, and a
 //! lookup that passes through one reports positions inside the anchor.
 
-use foldhash::{HashMap, HashMapExt};
 use std::borrow::Cow;
 use std::fmt;
 
+use foldhash::{HashMap, HashMapExt};
 use serde_json::{Map, Value};
 
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};

@@ -18,6 +18,7 @@ mod platforms;
 mod policies;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -670,16 +671,12 @@ impl Resolver<'_> {
                 if items.is_empty() {
                     self.no_access(key, &path);
                 }
-                // One buffer for every grant's "grant N of site `KEY`".
+                // One buffer for every grant's context.
                 let mut context = String::new();
                 for (i, g) in items.iter().enumerate() {
                     context.clear();
-                    context.push_str("grant ");
                     // Writing to a String cannot fail.
-                    let _ = std::fmt::Write::write_fmt(&mut context, format_args!("{}", i + 1));
-                    context.push_str(" of site `");
-                    context.push_str(key);
-                    context.push('`');
+                    let _ = write!(context, "grant {} of site `{key}`", i + 1);
                     let gpath = apath.index(i);
                     let targets = targets.as_mut().unwrap_or(&mut no_targets);
                     complete &=
