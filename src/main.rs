@@ -42,7 +42,8 @@ fn main() -> ExitCode {
 fn tune_allocator() {
     use std::ffi::{c_int, c_long};
     // `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (retired
-    // options keep their places, so the number does not move).
+    // options keep their places, so the number does not move;
+    // `tests/allocator.rs` holds it to the header Cargo.lock pins).
     const PURGE_DELAY: c_int = 15;
     const MILLISECONDS: c_long = 10;
     unsafe extern "C" {

@@ -18,7 +18,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,7 +29,7 @@ use crate::observe::Observed;
 use crate::plan::{self, Observation};
 use crate::platform::{Platform, TargetState};
 use crate::providers::google::gtm::limiter::RateWindow;
-use crate::state::{LiveSite, RoleDef};
+use crate::state::LiveSite;
 
 mod pieces;
 
@@ -426,48 +425,52 @@ pub fn restore(
             short(&config.digest)
         ));
     }
-    let mut by_key: BTreeMap<String, SiteSnapshot> = snapshot
+    let mut by_key: foldhash::HashMap<String, SiteSnapshot> = snapshot
         .sites
         .into_iter()
         .map(|s| (s.site.clone(), s))
         .collect();
-    let unknown: Vec<&str> = by_key
+    let mut unknown: Vec<&str> = by_key
         .keys()
         .filter(|k| !config.sites.contains_key(*k))
         .map(String::as_str)
         .collect();
     if !unknown.is_empty() {
+        unknown.sort_unstable();
         warnings.push(format!(
             "the snapshot has {} the config does not ({}); left out",
             crate::render::count(unknown.len(), "site", "sites"),
             unknown.join(", ")
         ));
     }
-    // Accounts share their role list; so do the restored sites.
-    let mut roles: BTreeMap<Vec<RoleDef>, Arc<Vec<RoleDef>>> = BTreeMap::new();
-    let mut observed = BTreeMap::new();
     let mut missing = Vec::new();
-    for site in crate::observe::selected(config, selection) {
-        let o = match by_key.remove(&site.key) {
-            None => {
+    let found: Vec<(&Site, Option<SiteSnapshot>)> = crate::observe::selected(config, selection)
+        .into_iter()
+        .map(|site| {
+            let s = by_key.remove(&site.key);
+            if s.is_none() {
                 missing.push(site.key.as_str());
-                Observed {
-                    observation: Observation::Failed(format!(
-                        "the snapshot (taken {}) has no reading of this site; take a new one with `accessctl snapshot`",
-                        snapshot.taken_at
-                    )),
-                    ledger: None,
-                    targets: site
-                        .targets
-                        .iter()
-                        .map(|_| Err("the snapshot has no reading of this target".to_string()))
-                        .collect(),
-                }
             }
-            Some(s) => restore_site(s, site, auth, gtm_rate, &mut roles, &mut warnings),
-        };
-        observed.insert(site.key.clone(), o);
-    }
+            (site, s)
+        })
+        .collect();
+    // Each site's ledger check and fingerprint stand alone: on all cores.
+    let sites =
+        crate::parallel::ordered_flat_map_owned(found, RESTORE_PARALLEL_FROM, |(site, s)| {
+            let restored = match s {
+                Some(s) => restore_site(s, site, auth, gtm_rate),
+                None => (not_in_snapshot(site, &snapshot.taken_at), None),
+            };
+            Some((site.key.clone(), restored))
+        });
+    // Built in one go from keys in order, not by insertion.
+    let observed = sites
+        .into_iter()
+        .map(|(key, (o, warning))| {
+            warnings.extend(warning);
+            (key, o)
+        })
+        .collect();
     if !missing.is_empty() {
         warnings.push(format!(
             "the snapshot lacks {} of the config: {}",
@@ -478,23 +481,44 @@ pub fn restore(
     Restored { observed, warnings }
 }
 
+/// Sites from which restoring is spread over the cores.
+const RESTORE_PARALLEL_FROM: usize = 256;
+
+/// A selected site the snapshot holds no reading of: an error entry, as an
+/// unreadable site is.
+fn not_in_snapshot(site: &Site, taken_at: &str) -> Observed {
+    Observed {
+        observation: Observation::Failed(format!(
+            "the snapshot (taken {taken_at}) has no reading of this site; take a new one with `accessctl snapshot`"
+        )),
+        ledger: None,
+        targets: site
+            .targets
+            .iter()
+            .map(|_| Err("the snapshot has no reading of this target".to_string()))
+            .collect(),
+    }
+}
+
 fn short(digest: &str) -> &str {
     digest.get(..12).unwrap_or(digest)
 }
 
+/// One site's observation, and the warning its fingerprint gives.
 fn restore_site(
     s: SiteSnapshot,
     site: &Site,
     auth: &ledger::Auth,
     gtm_rate: RateWindow,
-    roles: &mut BTreeMap<Vec<RoleDef>, Arc<Vec<RoleDef>>>,
-    warnings: &mut Vec<String>,
-) -> Observed {
+) -> (Observed, Option<String>) {
     let targets = restore_targets(&s.targets, site, gtm_rate);
-    let failed = |message: String, ledger: Option<SiteLedger>| Observed {
-        observation: Observation::Failed(message),
-        ledger,
-        targets: targets.clone(),
+    let failed = |message: String, ledger: Option<SiteLedger>| {
+        let observed = Observed {
+            observation: Observation::Failed(message),
+            ledger,
+            targets: targets.clone(),
+        };
+        (observed, None)
     };
     if s.site_id != site.wix.site_id {
         return failed(
@@ -546,30 +570,27 @@ fn restore_site(
         (WixRead::RequestMode, true) => Observation::Failed(
             "the site was in request mode (no API key) when the snapshot was taken, so it holds no reading of it; take a new one".into(),
         ),
-        (WixRead::Live(mut live), true) => {
-            match roles.get(live.roles.as_slice()) {
-                Some(shared) => live.roles = shared.clone(),
-                None => {
-                    roles.insert(live.roles.to_vec(), live.roles.clone());
-                }
-            }
-            Observation::Live(live)
-        }
+        // Sites of one account share their list of roles (`load` reads
+        // one copy of each).
+        (WixRead::Live(live), true) => Observation::Live(live),
     };
-    if let (Observation::Live(live), Some(l), Some(recorded)) =
-        (&observation, &ledger, &s.fingerprint)
-        && plan::diff::fingerprint(live, l) != *recorded
-    {
-        warnings.push(format!(
-            "site `{}`: the snapshot's fingerprint does not match what it holds (edited since, or taken with another ledger key)",
-            site.key
-        ));
-    }
-    Observed {
+    let warning = match (&observation, &ledger, &s.fingerprint) {
+        (Observation::Live(live), Some(l), Some(recorded))
+            if plan::diff::fingerprint(live, l) != *recorded =>
+        {
+            Some(format!(
+                "site `{}`: the snapshot's fingerprint does not match what it holds (edited since, or taken with another ledger key)",
+                site.key
+            ))
+        }
+        _ => None,
+    };
+    let observed = Observed {
         observation,
         ledger,
         targets,
-    }
+    };
+    (observed, warning)
 }
 
 fn restore_targets(
@@ -610,8 +631,10 @@ fn restore_targets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
     use crate::ledger::{Granted, Identity, IdentitySource};
-    use crate::state::RoleSet;
+    use crate::state::{RoleDef, RoleSet};
 
     #[test]
     fn a_wix_reading_is_read_whatever_the_order_of_its_keys() {
@@ -715,6 +738,113 @@ mod tests {
         assert!(!checked.is_granted("acc-forged"));
         assert_eq!(checked.untrusted.granted.len(), 1);
         assert_eq!(checked.untrusted.identities.len(), 1);
+    }
+
+    /// Above [`RESTORE_PARALLEL_FROM`] sites, restoring runs on all cores.
+    /// It gives what restoring each site alone gives, in the config's
+    /// order, with the warnings in the same order: a site the snapshot
+    /// lacks, one read under another id, an edited fingerprint.
+    #[test]
+    fn restoring_many_sites_at_once_equals_restoring_each_alone() {
+        use std::fmt::Write as _;
+        let n = RESTORE_PARALLEL_FROM + 20;
+        let mut text = String::from("version: 2\npeople:\n  al: { email: al@a.example }\nsites:\n");
+        for i in 0..n {
+            let _ = write!(
+                text,
+                "  s{i:04}:\n    wix: {{ site_id: site-{i:04}, account_id: acc, api_key_env: KEY }}\n    access:\n      - person: al\n        role: Website Manager\n"
+            );
+        }
+        let config = crate::config::load_str(Path::new("access.yaml"), text.as_bytes())
+            .expect("loads")
+            .config;
+        let roles = |i: usize| {
+            Arc::new(vec![RoleDef {
+                id: format!("role-{}", i % 3),
+                title: "Website Manager".into(),
+                custom: false,
+            }])
+        };
+        let sites: Vec<SiteSnapshot> = (0..n)
+            .filter(|i| i % 97 != 5)
+            .map(|i| {
+                let live = LiveSite {
+                    roles: roles(i),
+                    owners: BTreeSet::from([format!("owner-{i}")]),
+                    contributors: BTreeMap::new(),
+                };
+                let ledger = SiteLedger::new(&format!("s{i:04}"), &format!("site-{i:04}"));
+                let fingerprint = if i % 89 == 7 {
+                    "edited".to_string()
+                } else {
+                    plan::diff::fingerprint(&live, &ledger)
+                };
+                let site_id = if i % 101 == 3 {
+                    "elsewhere".into()
+                } else {
+                    format!("site-{i:04}")
+                };
+                SiteSnapshot {
+                    site: format!("s{i:04}"),
+                    site_id,
+                    fingerprint: Some(fingerprint),
+                    wix: WixRead::Live(live),
+                    ledger: Some(ledger),
+                    targets: Vec::new(),
+                }
+            })
+            .collect();
+        let snapshot = Snapshot {
+            snapshot_version: SNAPSHOT_VERSION,
+            tool_version: "test".into(),
+            taken_at: "2026-12-01T00:00:00Z".into(),
+            config_digest: config.digest.clone(),
+            ledger_check: plan::LedgerCheck::Unverified,
+            sites,
+        };
+        let restore_selected = |selection: &[String]| {
+            restore(
+                snapshot.clone(),
+                &config,
+                selection,
+                &ledger::Auth::Off,
+                RateWindow::default(),
+            )
+        };
+        let all = restore_selected(&[]);
+        let mut alone = Restored {
+            observed: BTreeMap::new(),
+            warnings: Vec::new(),
+        };
+        for key in config.sites.keys() {
+            let one = restore_selected(std::slice::from_ref(key));
+            alone.observed.extend(one.observed);
+            // Each restore of one site also says that the snapshot lacks
+            // it, when it does; all at once, that is said once, last.
+            alone.warnings.extend(
+                one.warnings
+                    .into_iter()
+                    .filter(|w| !w.starts_with("the snapshot lacks")),
+            );
+        }
+        alone
+            .warnings
+            .push("the snapshot lacks 3 sites of the config: s0005, s0102, s0199".into());
+        assert_eq!(all.warnings, alone.warnings);
+        assert_eq!(
+            all.warnings
+                .iter()
+                .filter(|w| w.contains("fingerprint"))
+                .count(),
+            4,
+            "{:?}",
+            all.warnings
+        );
+        assert_eq!(
+            format!("{:?}", all.observed),
+            format!("{:?}", alone.observed)
+        );
+        assert_eq!(all.observed.len(), n);
     }
 
     #[test]

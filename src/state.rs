@@ -10,7 +10,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A role the site's account can grant, from Get Roles Info.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RoleDef {
     pub id: String,
@@ -53,12 +55,16 @@ impl Serialize for RoleSet {
     }
 }
 
-/// One shared copy of each role id.
+/// One shared copy of each role id, and of each site's list of roles
+/// (every site of an account lists the same ones).
 #[derive(Debug, Default, Clone)]
-pub struct RoleIds(foldhash::HashSet<Arc<str>>);
+pub struct RoleIds {
+    ids: foldhash::HashSet<Arc<str>>,
+    lists: foldhash::HashSet<Arc<Vec<RoleDef>>>,
+}
 
 thread_local! {
-    /// The pool role sets read on this thread share, while
+    /// The pool role sets and role lists read on this thread share, while
     /// [`RoleIds::while_reading`] runs.
     static READING: std::cell::RefCell<Option<RoleIds>> = const { std::cell::RefCell::new(None) };
 }
@@ -82,11 +88,21 @@ impl RoleIds {
 
     /// The shared copy of `id`.
     pub fn get(&mut self, id: &str) -> Arc<str> {
-        if let Some(shared) = self.0.get(id) {
+        if let Some(shared) = self.ids.get(id) {
             return shared.clone();
         }
         let shared: Arc<str> = id.into();
-        self.0.insert(shared.clone());
+        self.ids.insert(shared.clone());
+        shared
+    }
+
+    /// The shared copy of a list of roles.
+    fn list(&mut self, roles: Vec<RoleDef>) -> Arc<Vec<RoleDef>> {
+        if let Some(shared) = self.lists.get(&roles) {
+            return shared.clone();
+        }
+        let shared = Arc::new(roles);
+        self.lists.insert(shared.clone());
         shared
     }
 }
@@ -113,8 +129,16 @@ mod shared_roles {
         roles.as_slice().serialize(s)
     }
 
+    /// One copy per distinct list while [`super::RoleIds::while_reading`]
+    /// runs (a snapshot of 10,000 sites of one account holds one).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Vec<RoleDef>>, D::Error> {
-        Vec::<RoleDef>::deserialize(d).map(Arc::new)
+        let roles = Vec::<RoleDef>::deserialize(d)?;
+        Ok(
+            super::READING.with(|pool| match pool.borrow_mut().as_mut() {
+                Some(pool) => pool.list(roles),
+                None => Arc::new(roles),
+            }),
+        )
     }
 }
 
@@ -260,5 +284,43 @@ mod tests {
             serde_json::to_string(&shared[0]).expect("JSON"),
             r#"["role-admin","role-blog"]"#
         );
+    }
+
+    #[test]
+    fn sites_read_together_share_equal_lists_of_roles() {
+        let role = |id: &str, title: &str| {
+            format!(r#"{{"id": "{id}", "title": "{title}", "custom": false}}"#)
+        };
+        let site = |roles: &[String]| {
+            format!(
+                r#"{{"roles": [{}], "owners": [], "contributors": {{}}}}"#,
+                roles.join(", ")
+            )
+        };
+        let admin = role("role-admin", "Admin");
+        let blog = role("role-blog", "Blog Writer");
+        let text = format!(
+            "[{}, {}, {}]",
+            site(&[admin.clone(), blog.clone()]),
+            site(&[admin.clone(), blog]),
+            site(&[admin])
+        );
+        let read = || -> Vec<LiveSite> { serde_json::from_str(&text).expect("reads") };
+        let shared = RoleIds::while_reading(read);
+        assert!(
+            Arc::ptr_eq(&shared[0].roles, &shared[1].roles),
+            "one copy of the list two sites hold"
+        );
+        assert!(
+            !Arc::ptr_eq(&shared[0].roles, &shared[2].roles),
+            "a different list is its own"
+        );
+        assert_eq!(shared[2].roles.len(), 1);
+        let apart = read();
+        assert!(
+            !Arc::ptr_eq(&apart[0].roles, &apart[1].roles),
+            "outside, none shared"
+        );
+        assert_eq!(shared, apart, "sharing changes no role");
     }
 }

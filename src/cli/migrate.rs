@@ -5,17 +5,17 @@
 
 use std::path::Path;
 
-use super::{Exit, load_config};
+use super::{Exit, load_config, print_report};
 
 /// The config format version this accessctl reads.
 pub const CURRENT: u32 = 2;
 
 pub fn run(path: &Path) -> Exit {
-    let text = match std::fs::read_to_string(path) {
+    // Read as every command reads the config: inside its directory, capped.
+    let text = match crate::config::read_text(path) {
         Ok(text) => text,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", path.display());
-            eprintln!("  = hint: pass the config file with -c FILE");
+        Err(report) => {
+            print_report(&report);
             return Exit::Error;
         }
     };
@@ -39,9 +39,16 @@ pub fn run(path: &Path) -> Exit {
             Exit::Error
         }
         Upgrade::Rewritten(new) => {
-            let tmp = path.with_extension("migrate.tmp");
-            if let Err(e) = std::fs::write(&tmp, new).and_then(|()| std::fs::rename(&tmp, path)) {
-                let _ = std::fs::remove_file(&tmp);
+            // Through a new temp file beside it (never a name a link could
+            // be planted at), keeping the file's permissions.
+            let permissions = std::fs::metadata(path).map(|m| m.permissions());
+            let written = super::plan::save_atomically(path, |file| {
+                if let Ok(permissions) = permissions {
+                    file.set_permissions(permissions)?;
+                }
+                std::io::Write::write_all(file, new.as_bytes())
+            });
+            if let Err(e) = written {
                 eprintln!("error: cannot write {}: {e}", path.display());
                 return Exit::Error;
             }

@@ -408,13 +408,24 @@ pub fn run(cli: Cli) -> Exit {
 
 /// Load the config, printing warnings, or print every error.
 pub(crate) fn load_config(path: &std::path::Path) -> Option<Loaded> {
-    match config::load(path) {
-        Ok(mut loaded) => {
+    shown(config::load(path).map(|loaded| (loaded, ()))).map(|(loaded, ())| loaded)
+}
+
+/// [`load_config`], with the text that was read and checked (once), for a
+/// command that edits the file.
+pub(crate) fn load_config_with_text(path: &std::path::Path) -> Option<(Loaded, String)> {
+    shown(config::load_with_text(path))
+}
+
+/// A loaded config, its report printed; `None` when it did not load.
+fn shown<T>(outcome: Result<(Loaded, T), Report>) -> Option<(Loaded, T)> {
+    match outcome {
+        Ok((mut loaded, with)) => {
             print_report(&loaded.warnings);
             // Printed: the report holds a copy of the config text for its
             // source lines (14 MiB for 10,000 sites), not needed any more.
             loaded.warnings = Report::default();
-            Some(loaded)
+            Some((loaded, with))
         }
         Err(report) => {
             print_report(&report);
@@ -433,7 +444,7 @@ pub(crate) fn print_policy(config: &crate::model::Config) -> bool {
     let report = Report {
         diagnostics: crate::policy::diagnostics(config, &violations),
         // For the source lines the diagnostics point at.
-        source: std::fs::read_to_string(&config.path).ok(),
+        source: config::read_text(&config.path).ok(),
     };
     eprint!("{}", report.render_diagnostics());
     github::annotate_report(&report);

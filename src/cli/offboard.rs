@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
-use super::{Exit, GuardArgs, RemoteArgs, fail, load_config, print_report, runtime};
+use super::{Exit, GuardArgs, RemoteArgs, fail, load_config_with_text, print_report, runtime};
 use crate::config::offboard::{Offboarding, Removed};
 use crate::platform::{ChangeKind, Platform};
 
@@ -127,14 +127,11 @@ pub fn run(path: &Path, args: &OffboardArgs) -> Exit {
         .observed
         .as_deref()
         .map(super::snapshot::SnapshotRead::start);
-    // The config as it is must load: the edit is made to a valid config.
-    let Some(original) = load_config(path) else {
+    // The config as it is must load: the edit is made to a valid config,
+    // to the very text that was checked (read once, inside the repository
+    // and under the size cap).
+    let Some((original, text)) = load_config_with_text(path) else {
         return Exit::Error;
-    };
-    let text = match std::fs::read(path).map(String::from_utf8) {
-        Ok(Ok(text)) => text,
-        Ok(Err(_)) => return fail("the config is not UTF-8", None),
-        Err(e) => return fail(format!("cannot read {}: {e}", path.display()), None),
     };
     let done = match crate::config::offboard::offboard(&text, &args.person) {
         Ok(done) => done,

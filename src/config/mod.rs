@@ -78,6 +78,49 @@ pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 /// it must be a regular file that resolves inside its own directory, and
 /// no more than [`MAX_BYTES`] and one byte of it are ever read.
 pub fn load(path: &Path) -> Result<Loaded, Report> {
+    let text = read(path)?;
+    // The text is moved into the report, not copied (14 MiB for 10,000
+    // sites), when the report shows lines of it.
+    check_text(path, &text, Split::auto()).with_text(|| into_string(text))
+}
+
+/// [`load`], with the text that was read and checked: a command that edits
+/// the file (`offboard`) edits exactly what was checked, read once.
+pub fn load_with_text(path: &Path) -> Result<(Loaded, String), Report> {
+    let text = read(path)?;
+    let loaded = check_text(path, &text, Split::auto())
+        .with_text(|| String::from_utf8_lossy(&text).into_owned())?;
+    // A config that loaded is UTF-8: this moves the bytes, copying nothing.
+    Ok((loaded, into_string(text)))
+}
+
+/// The config file's text, read as [`load`] reads it (confined, capped),
+/// not checked beyond being UTF-8: for `migrate`, which rewrites it (so
+/// nothing may be replaced on the way), and for the lines a diagnostic
+/// shows.
+pub fn read_text(path: &Path) -> Result<String, Report> {
+    String::from_utf8(read(path)?).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        report(vec![not_utf8(path, e.as_bytes(), at)], None)
+    })
+}
+
+/// `text` stops being UTF-8 at byte `at`.
+fn not_utf8(path: &Path, text: &[u8], at: usize) -> Diagnostic {
+    Diagnostic::error(
+        path,
+        Some(pos_of_byte(text, at)),
+        "the file is not valid UTF-8",
+    )
+    .with_hint("save the file as UTF-8")
+}
+
+fn into_string(text: Vec<u8>) -> String {
+    String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The bytes of the config file, confined and capped as [`load`] says.
+fn read(path: &Path) -> Result<Vec<u8>, Report> {
     use crate::confine::{self, Refusal};
     let read = confine::check_inside(confine::base_of(path), path)
         .and_then(|()| confine::read_head(path, confine::FollowLinks::Yes, MAX_BYTES as u64 + 1));
@@ -85,12 +128,7 @@ pub fn load(path: &Path) -> Result<Loaded, Report> {
         Ok((text, len)) if len > MAX_BYTES as u64 || text.len() > MAX_BYTES => {
             Err(report(vec![too_large(path, &text, len)], None))
         }
-        // The text is moved into the report, not copied (14 MiB for
-        // 10,000 sites), when the report shows lines of it.
-        Ok((text, _)) => check_text(path, &text, Split::auto()).with_text(|| {
-            String::from_utf8(text)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-        }),
+        Ok((text, _)) => Ok(text),
         Err(refusal) => {
             let hint = match refusal {
                 Refusal::Missing => {
@@ -232,12 +270,7 @@ fn check_text(path: &Path, text: &[u8], split: Split) -> TextChecked {
     let source = match std::str::from_utf8(text) {
         Ok(s) => s,
         Err(e) => {
-            let d = Diagnostic::error(
-                path,
-                Some(pos_of_byte(text, e.valid_up_to())),
-                "the file is not valid UTF-8",
-            )
-            .with_hint("save the file as UTF-8");
+            let d = not_utf8(path, text, e.valid_up_to());
             return TextChecked::as_is(Err(report(
                 vec![d],
                 Some(String::from_utf8_lossy(text).into_owned()),
